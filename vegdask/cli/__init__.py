@@ -1,0 +1,46 @@
+"""The ``vegdask`` command line.
+
+Each subcommand lives in its own module ``vegdask.cli._<name>`` exposing ``register(subparsers)``, which
+adds a parser whose ``func`` default takes the parsed arguments and returns an exit status.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from vegdask import __version__
+from vegdask.cli._common import CLIError
+
+# Order here is the order in ``vegdask --help``.
+COMMAND_MODULES: tuple[str, ...] = ("centrality",)
+
+__all__ = ["COMMAND_MODULES", "build_parser", "main"]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Build the ``vegdask`` argument parser with every subcommand registered."""
+    parser = argparse.ArgumentParser(
+        prog="vegdask",
+        description="Early warnings of collapse for patterned dryland vegetation, on Dask.",
+    )
+    parser.add_argument("--version", action="version", version=f"vegdask {__version__}")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name in COMMAND_MODULES:
+        importlib.import_module(f"vegdask.cli._{name.replace('-', '_')}").register(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``vegdask`` command line and return its exit status.
+
+    Errors a user can act on are printed as one line on standard error with exit status 2.
+    """
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except CLIError as err:
+        print(f"vegdask {args.command}: error: {err}", file=sys.stderr)
+        return 2
