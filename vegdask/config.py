@@ -1,7 +1,8 @@
 """Packaged configuration defaults, registered with :mod:`dask.config` under ``vegdask``.
 
-Explicit arguments win over the job config, which wins over ``dask.config`` (and so over the user's
-``~/.config/dask/*.yaml`` and ``DASK_VEGDASK__*`` environment variables), which wins over these defaults.
+Explicit arguments win over the job config, which wins over ``dask.config`` (and so over the
+user's ``~/.config/dask/*.yaml`` and ``DASK_VEGDASK__*`` environment variables), which wins over
+these defaults.
 """
 
 from __future__ import annotations

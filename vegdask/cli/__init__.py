@@ -1,7 +1,7 @@
 """The ``vegdask`` command line.
 
-Each subcommand lives in its own module ``vegdask.cli._<name>`` exposing ``register(subparsers)``, which
-adds a parser whose ``func`` default takes the parsed arguments and returns an exit status.
+Each subcommand lives in its own module ``vegdask.cli._<name>`` exposing ``register(subparsers)``,
+which adds a parser whose ``func`` default takes the parsed arguments and returns an exit status.
 """
 
 from __future__ import annotations

@@ -1,0 +1,138 @@
+"""The Scene: the data model every source produces and every later stage consumes.
+
+A Scene is an :class:`xarray.Dataset` with dims ``(time, y, x)``:
+
+- float32 reflectance variables ``red``, ``green``, ``blue``, ``nir`` and ``ndvi``;
+- ``cloud_mask`` (bool, True where a pixel is unusable: cloud, shadow or no data);
+- coordinates ``time`` (the mid-date of each period, as pyveg), ``period_start`` and ``period_end``
+  along ``time``, and ``y``/``x`` (pixel centres in the CRS's units);
+- a CRS and an affine transform (rioxarray), and attributes ``source``, ``collection``, ``location``
+  and ``resolution`` (metres per pixel);
+- chunked ``time=1`` and ``y``/``x`` in multiples of the tile size (50 pixels).
+
+Weather is a Dataset with dim ``time`` holding ``total_precipitation`` (mm per period) and
+``mean_2m_air_temperature`` (K), on the same periods.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import xarray as xr
+
+BANDS: tuple[str, ...] = ("red", "green", "blue", "nir")
+SCENE_VARIABLES: tuple[str, ...] = (*BANDS, "ndvi")
+CLOUD_MASK = "cloud_mask"
+SCENE_ATTRS: tuple[str, ...] = ("source", "collection", "location", "resolution")
+WEATHER_VARIABLES: tuple[str, ...] = ("total_precipitation", "mean_2m_air_temperature")
+TILE_SIZE = 50
+# 10 x 10 tiles a chunk: 1 MB per float32 band and a few hundred ms of centrality kernel work.
+DEFAULT_CHUNK_PIXELS = 500
+
+__all__ = [
+    "BANDS",
+    "CLOUD_MASK",
+    "DEFAULT_CHUNK_PIXELS",
+    "SCENE_ATTRS",
+    "SCENE_VARIABLES",
+    "TILE_SIZE",
+    "WEATHER_VARIABLES",
+    "compute_ndvi",
+    "default_chunks",
+    "validate_scene",
+    "validate_weather",
+]
+
+
+def compute_ndvi(red: Any, nir: Any) -> Any:
+    """Normalised difference vegetation index ``(nir - red) / (nir + red)``.
+
+    Works on numpy, dask and xarray objects alike; where ``nir + red == 0`` the result is NaN.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> compute_ndvi(np.float32([0.25, 0.0]), np.float32([0.75, 0.0]))
+    array([0.5, nan], dtype=float32)
+    """
+    total = nir + red
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return ((nir - red) / total).astype(np.float32)
+
+
+def default_chunks(tile_size: int = TILE_SIZE) -> dict[str, int]:
+    """Return the default Scene chunks: one period, the largest multiple of the tile <= 500 px.
+
+    Examples
+    --------
+    >>> default_chunks()
+    {'time': 1, 'y': 500, 'x': 500}
+    >>> default_chunks(64)
+    {'time': 1, 'y': 448, 'x': 448}
+    """
+    side = max(tile_size, DEFAULT_CHUNK_PIXELS // tile_size * tile_size)
+    return {"time": 1, "y": side, "x": side}
+
+
+def validate_scene(scene: xr.Dataset, *, tile_size: int = TILE_SIZE) -> xr.Dataset:
+    """Check that ``scene`` follows the Scene conventions and return it.
+
+    Raises
+    ------
+    ValueError
+        Naming what is missing or wrong: dims, variables, dtypes, CRS, or chunks that are not one
+        period by a multiple of ``tile_size`` pixels.
+    """
+    if not isinstance(scene, xr.Dataset):
+        raise TypeError(f"a Scene is an xarray.Dataset, got {type(scene).__name__}")
+    missing = [v for v in SCENE_VARIABLES if v not in scene.data_vars]
+    if missing:
+        raise ValueError(
+            f"Scene is missing variable(s) {missing}; a Scene needs {list(SCENE_VARIABLES)}"
+        )
+    for name in SCENE_VARIABLES:
+        var = scene[name]
+        if var.dims != ("time", "y", "x"):
+            raise ValueError(
+                f"Scene variable {name!r} has dims {var.dims}; expected ('time', 'y', 'x')"
+            )
+        if var.dtype != np.float32:
+            raise ValueError(f"Scene variable {name!r} has dtype {var.dtype}; expected float32")
+    if scene.rio.crs is None:
+        raise ValueError("Scene has no CRS; set one with scene.rio.write_crs(...)")
+    _check_chunks(scene, tile_size)
+    return scene
+
+
+def _check_chunks(scene: xr.Dataset, tile_size: int) -> None:
+    if not scene.chunks:
+        return
+    if any(c != 1 for c in scene.chunks.get("time", (1,))):
+        raise ValueError(f"Scene must be chunked time=1, got time chunks {scene.chunks['time']}")
+    for dim in ("y", "x"):
+        inner = scene.chunks[dim][:-1]
+        if any(c % tile_size for c in inner):
+            raise ValueError(
+                f"Scene {dim} chunks {scene.chunks[dim]} are not multiples of the tile size "
+                f"{tile_size}"
+            )
+
+
+def validate_weather(
+    weather: xr.Dataset, times: Mapping[str, Any] | xr.DataArray | None = None
+) -> xr.Dataset:
+    """Check that ``weather`` has dim ``time``, the weather variables and (optionally) the times.
+
+    Raises
+    ------
+    ValueError
+        Naming the missing variables or the periods that do not match.
+    """
+    missing = [v for v in WEATHER_VARIABLES if v not in weather.data_vars]
+    if missing:
+        raise ValueError(f"weather is missing {missing}; expected {list(WEATHER_VARIABLES)}")
+    if times is not None and not np.array_equal(np.asarray(weather["time"]), np.asarray(times)):
+        raise ValueError("weather periods do not match the Scene's periods")
+    return weather
