@@ -37,7 +37,8 @@ docs: $(VENV)/.installed-test
 	$(BIN)/mkdocs build --strict --site-dir build/site
 
 bench: $(VENV)/.installed-test
-	OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 $(BIN)/asv run --python=same --quick --show-stderr
+	$(BIN)/asv machine --yes > /dev/null
+	OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 $(BIN)/asv run --python=same --show-stderr $(BENCH)
 
 clean:
 	rm -rf $(VENV) .azurite build .asv
