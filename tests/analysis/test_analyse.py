@@ -1,0 +1,266 @@
+"""Time series, tile maps and the analyse_results outputs on small run fixtures."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+import xarray as xr
+from statsmodels.tsa.seasonal import STL
+
+from vegdask.analysis import (
+    aggregate_series,
+    analyse_results,
+    deseasonalise,
+    early_warning,
+    lagged_correlation,
+    load_results,
+    remove_outliers,
+    sensitivity,
+    smooth,
+    tile_indicator_maps,
+    tiles_from_results_summary,
+)
+from vegdask.cli import main
+from vegdask.kernels import surrogate_test
+
+
+def test_aggregate_series_against_pandas(tiles, make_weather):
+    weather = make_weather(tiles.time.values)
+    tiles = tiles.copy()
+    tiles["offset50"][3, 1, 1] = 5000.0  # an outlier of one tile
+    frame = aggregate_series(tiles, weather)
+    flat = tiles.offset50.where(tiles.valid).values.reshape(tiles.sizes["time"], -1)
+    mean, std = np.nanmean(flat, axis=0), np.nanstd(flat, axis=0)
+    clean = np.where(np.abs(flat - mean) <= 3 * std, flat, np.nan)
+    ref = pd.DataFrame(clean)
+    np.testing.assert_allclose(frame["offset50_mean"], ref.mean(axis=1), equal_nan=True)
+    np.testing.assert_allclose(frame["offset50_std"], ref.std(axis=1), equal_nan=True)
+    np.testing.assert_array_equal(frame["offset50_count"], ref.count(axis=1))
+    assert frame["offset50_count"].iloc[3] == 19  # the outlier is gone
+    assert frame["offset50_count"].iloc[5] == 15  # a cloudy row of 5 tiles
+    assert np.isnan(frame["offset50_mean"].iloc[17])  # a fully cloudy period: a gap
+    np.testing.assert_allclose(frame["total_precipitation"], weather.total_precipitation)
+
+
+def test_remove_outliers_per_tile():
+    da = xr.DataArray(
+        np.r_[np.zeros(20), 50.0, np.zeros(20) + 100, 150.0].reshape(2, 21), dims=("tile", "time")
+    )
+    out = remove_outliers(da)
+    assert out.isnull().sum("time").values.tolist() == [1, 1]
+
+
+def test_stl_matches_statsmodels_and_masks_gaps():
+    idx = pd.date_range("2016-01-16", periods=48, freq="30D")
+    rng = np.random.default_rng(0)
+    y = pd.Series(np.sin(np.arange(48) * 2 * np.pi / 12) + 0.1 * rng.standard_normal(48), idx)
+    dec = deseasonalise(y)
+    ref = STL(y.to_numpy(), period=12, robust=True).fit()
+    np.testing.assert_allclose(dec["seasonal"], ref.seasonal)
+    np.testing.assert_allclose(dec["deseasonalised"], y - ref.seasonal)
+    y.iloc[10] = np.nan
+    assert np.isnan(deseasonalise(y)["deseasonalised"].iloc[10])
+    diff = deseasonalise(y, "diff")["deseasonalised"]
+    assert diff.iloc[30] == pytest.approx(y.iloc[30] - y.iloc[18])
+    with pytest.raises(ValueError, match="two years"):
+        deseasonalise(y.iloc[:20])
+    with pytest.raises(ValueError, match="method"):
+        deseasonalise(y, "x11")
+
+
+def test_smooth_uses_pyveg_frac():
+    from statsmodels.nonparametric.smoothers_lowess import lowess
+
+    y = pd.Series(np.random.default_rng(1).standard_normal(40))
+    ref = lowess(y, np.arange(40), frac=4 / 40, it=3, return_sorted=False)
+    np.testing.assert_allclose(smooth(y, 4), ref, atol=1e-6)
+
+
+def test_lagged_correlation_best_lag():
+    rng = np.random.default_rng(2)
+    p = pd.Series(rng.standard_normal(80))
+    veg = p.shift(3) + 0.1 * rng.standard_normal(80)
+    corr, best = lagged_correlation(veg, p)
+    assert best == 3
+    assert corr[3] == pytest.approx(np.corrcoef(veg[3:], p[:-3])[0, 1])
+    assert list(corr.index) == list(range(9))
+
+
+def test_early_warning_matches_kernels():
+    rng = np.random.default_rng(3)
+    s = pd.Series(rng.standard_normal(100).cumsum(), name="offset50_mean")
+    ews = early_warning(s, n_surrogates=100, seed=4)
+    direct = surrogate_test(
+        ews.frame["residuals"].to_numpy(),
+        0.5,
+        state=s.to_numpy(),
+        n_surrogates=100,
+        seed=4,
+        indicators=("ar1", "variance", "sd", "skewness", "kurtosis"),
+    )
+    assert ews.stats["ar1"]["p_value"] == direct["ar1"]["p_value"]
+    assert ews.stats["return_rate"]["kendall_tau"] == -ews.stats["ar1"]["kendall_tau"]
+    assert ews.stats["ar1"]["window_samples"] == 50
+    assert ews.stats["ar1"]["seed"] == 4
+
+
+def test_sensitivity_grid_shape_and_share():
+    s = pd.Series(np.random.default_rng(5).standard_normal(80))
+    sens = sensitivity(s, grid="earlywarnings", n_surrogates=50)
+    assert sens.kendall_tau.shape == (2, 7, 6)
+    share = float((sens.p_value.sel(indicator="ar1") < 0.05).mean())
+    assert sens.attrs["share_significant_ar1"] == pytest.approx(share)
+    with pytest.raises(ValueError, match="grid"):
+        sensitivity(s, grid="mine")
+
+
+def test_tile_maps_are_chunk_independent_and_fdr(tiles):
+    da = tiles.offset50.where(tiles.valid)
+    eager = tile_indicator_maps(da, n_surrogates=50)
+    lazy = tile_indicator_maps(da.chunk({"tile_y": 1, "tile_x": 3}), n_surrogates=50)
+    xr.testing.assert_allclose(eager, lazy)
+    from statsmodels.stats.multitest import multipletests
+
+    p = eager.ar1_p_value.values.ravel()
+    np.testing.assert_allclose(
+        eager.ar1_q_value.values.ravel(), multipletests(p, method="fdr_bh")[1]
+    )
+    # The per-tile rolling AR(1) equals the kernels applied to that tile by hand.
+    from vegdask.analysis import detrend
+    from vegdask.kernels import rolling_indicators
+
+    series = da.isel(tile_y=2, tile_x=1).values
+    anomaly = series.copy()
+    for k in range(12):
+        anomaly[k::12] -= np.nanmean(series[k::12])
+    resid = anomaly - detrend(anomaly)
+    np.testing.assert_allclose(eager.ar1.isel(tile_y=2, tile_x=1), rolling_indicators(resid)["ar1"])
+
+
+def test_results_summary_json_units_and_grid():
+    summary = {
+        "ECMWF/ERA5/MONTHLY": {
+            "type": "weather",
+            "time-series-data": {
+                "2016-01-16": {"total_precipitation": 3.0, "mean_2m_air_temperature": 296.8},
+                "2016-02-15": None,
+            },
+        },
+        "COPERNICUS/S2": {
+            "type": "vegetation",
+            "time-series-data": {
+                "2016-01-16": [
+                    {
+                        "offset50": -826.0,
+                        "latitude": 11.6,
+                        "longitude": 27.9,
+                        "ndvi": 255.0,
+                        "ndvi_veg": float("nan"),
+                    },
+                    {"offset50": -700.0, "latitude": 11.5, "longitude": 27.9, "ndvi": 0.0},
+                ],
+                "2016-02-15": None,
+            },
+        },
+        "metadata": {
+            "coords_id": "00",
+            "pattern_type": "spots",
+            "longitude": 27.9,
+            "latitude": 11.6,
+        },
+    }
+    tiles, weather, meta = tiles_from_results_summary(summary)
+    assert tiles.offset50.shape == (2, 2, 1)
+    assert tiles.offset50.values[0, :, 0].tolist() == [-826.0, -700.0]  # north first
+    assert tiles.ndvi_mean.values[0, :, 0].tolist() == [1.0, -1.0]  # 0-255 -> NDVI
+    assert np.isnan(tiles.ndvi_veg_mean.values[0]).all()
+    assert np.isnan(tiles.offset50.values[1]).all()
+    assert weather.total_precipitation.values[0] == 3.0
+    assert np.isnan(weather.total_precipitation.values[1])
+    assert meta["pattern_type"] == "spots"
+
+
+def _summary_json(path, tiles, weather):
+    veg = {}
+    for t, time in enumerate(pd.DatetimeIndex(tiles.time.values)):
+        recs = []
+        for iy in range(tiles.sizes["tile_y"]):
+            for ix in range(tiles.sizes["tile_x"]):
+                v = float(tiles.offset50.values[t, iy, ix])
+                if np.isfinite(v):
+                    recs.append(
+                        {
+                            "offset50": v,
+                            "latitude": float(tiles.latitude.values[iy, ix]),
+                            "longitude": float(tiles.longitude.values[iy, ix]),
+                            "ndvi": (float(tiles.ndvi_mean.values[t, iy, ix]) + 1) * 255 / 2,
+                        }
+                    )
+        veg[str(time.date())] = recs or None
+    wx = {
+        str(pd.Timestamp(t).date()): {"total_precipitation": float(p)}
+        for t, p in zip(weather.time.values, weather.total_precipitation.values, strict=True)
+    }
+    doc = {
+        "ERA5": {"type": "weather", "time-series-data": wx},
+        "COPERNICUS/S2": {"type": "vegetation", "time-series-data": veg},
+        "metadata": {"coords_id": "07", "collection": "COPERNICUS/S2"},
+    }
+    path.write_text(json.dumps(doc))
+    return path
+
+
+@pytest.mark.slow
+def test_analyse_results_outputs(run_dir):
+    result = analyse_results(
+        str(run_dir), n_surrogates=200, sensitivity_surrogates=20, tile_surrogates=20
+    )
+    adir = run_dir / "analysis"
+    text = (adir / "resilience.json").read_text()
+    assert "NaN" not in text
+    stored = json.loads(text)
+    assert stored == result
+    assert set(stored) == {"offset50_mean", "ndvi_mean", "ndvi_veg_mean", "total_precipitation"}
+    entry = stored["offset50_mean"]["ar1"]
+    for key in ("kendall_tau", "p_value", "window", "bandwidth", "n_surrogates", "seed"):
+        assert key in entry
+    assert entry["n_surrogates"] == 200
+    assert 1 / 201 <= entry["p_value"] <= 1
+    csv = pd.read_csv(adir / "timeseries.csv", index_col=0, parse_dates=True)
+    assert {"offset50_mean", "offset50_std", "offset50_count", "total_precipitation"} <= set(csv)
+    ind = xr.open_zarr(adir / "indicators.zarr", consolidated=False)
+    assert set(ind.series.values) == set(stored)
+    assert ind.ar1.dims == ("series", "time")
+    assert ind.tile_offset50_ar1.dims == ("tile_time", "tile_y", "tile_x")
+    assert (adir / "ews_offset50_mean.png").read_bytes()[:4] == b"\x89PNG"
+    assert (adir / "tile_maps.svg").exists()
+    html = (run_dir / "report.html").read_text()
+    assert html.count("data:image/png;base64,") >= 10
+    assert 'src="http' not in html and "quicklooks" not in html.split("<body>")[0]
+    assert "params_hash" in html  # provenance
+
+
+@pytest.mark.slow
+def test_analyse_cli_and_results_summary(tmp_path, capsys, make_tiles, make_weather):
+    tiles = make_tiles(48, 2, 3)
+    path = _summary_json(tmp_path / "results_summary.json", tiles, make_weather(tiles.time.values))
+    out = tmp_path / "out"
+    assert (
+        main(["analyse", str(path), "--output", str(out), "--surrogates", "99", "--no-report"]) == 0
+    )
+    printed = json.loads(capsys.readouterr().out)
+    assert set(printed["offset50_mean"]) == {"ar1", "variance"}
+    res = json.loads((out / "analysis" / "resilience.json").read_text())
+    assert res["offset50_mean"]["ar1"]["n_surrogates"] == 99
+    direct = aggregate_series(load_results(str(path)).tiles)
+    np.testing.assert_allclose(direct["offset50_mean"], aggregate_series(tiles)["offset50_mean"])
+    assert main(["analyse", str(tmp_path / "nowhere")]) == 2
+    assert "neither tiles.zarr nor results_summary.json" in capsys.readouterr().err
+
+
+def test_short_series_reports_reason(tmp_path, write_run):
+    run = write_run(tmp_path / "short", n_time=12, with_scene=False)
+    res = analyse_results(str(run), report=False, n_surrogates=10)
+    assert res["offset50_mean"]["ar1"]["p_value"] is None
+    assert "need 20" in res["offset50_mean"]["ar1"]["error"]

@@ -1,0 +1,401 @@
+"""``analyse_results``: a run's outputs (or a pyveg results_summary.json) to resilience results.
+
+Writes under ``<output>``: ``analysis/timeseries.csv``, ``analysis/indicators.zarr``,
+``analysis/resilience.json``, ``analysis/*.png|svg`` and ``report.html``.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+import math
+import posixpath
+from typing import Any
+
+import fsspec
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from vegdask.analysis import _figures as figs
+from vegdask.analysis._resilience import (
+    EWS_INDICATORS,
+    early_warning,
+    sensitivity,
+    tile_indicator_maps,
+)
+from vegdask.analysis._series import (
+    aggregate_series,
+    deseasonalise,
+    lagged_correlation,
+    load_results,
+    smooth,
+)
+
+__all__ = ["RESILIENCE_SERIES", "analyse_results", "to_strict_json"]
+
+#: Series tested for early warnings, as named in resilience.json.
+RESILIENCE_SERIES: tuple[str, ...] = (
+    "offset50_mean",
+    "ndvi_mean",
+    "ndvi_veg_mean",
+    "total_precipitation",
+)
+_MIN_SAMPLES = 20
+
+
+def to_strict_json(obj: Any) -> Any:
+    """Convert numpy scalars/arrays to Python and NaN/inf to None (strict JSON).
+
+    Examples
+    --------
+    >>> to_strict_json({"a": np.float64("nan"), "b": np.arange(2), "c": (1.5, np.int64(2))})
+    {'a': None, 'b': [0, 1], 'c': [1.5, 2]}
+    """
+    if isinstance(obj, dict):
+        return {str(k): to_strict_json(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple | np.ndarray):
+        return [to_strict_json(v) for v in list(obj)]
+    if isinstance(obj, np.generic):
+        obj = obj.item()
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    return obj
+
+
+def _write_text(fs: Any, path: str, text: str) -> None:
+    with fs.open(path, "wb") as f:
+        f.write(text.encode())
+
+
+def _default_output(results: str) -> str:
+    return posixpath.dirname(results.rstrip("/")) if results.endswith(".json") else results
+
+
+def analyse_results(
+    results: Any,
+    output: str | None = None,
+    *,
+    window: float = 0.5,
+    detrend: str | None = "gaussian",
+    bandwidth: float = 6.0,
+    bandwidth_convention: str = "sigma",
+    ar1: str = "ols",
+    deseasonalise_method: str | None = "stl",
+    n_surrogates: int = 1000,
+    seed: int = 0,
+    sensitivity_grid: str = "pyveg",
+    sensitivity_surrogates: int = 200,
+    tile_surrogates: int = 200,
+    outlier_sigmas: float | None = 3.0,
+    report: bool = True,
+) -> dict[str, dict[str, dict[str, Any]]]:
+    """Analyse a run: time series, early-warning indicators, significance, figures and report.
+
+    Parameters
+    ----------
+    results : str or path-like
+        A run's output directory/URL (reads ``tiles.zarr``, ``weather.zarr``, ``run.json`` and,
+        for quicklooks, ``scene.zarr``) or a pyveg ``results_summary.json``.
+    output : str, optional
+        Where to write ``analysis/`` and ``report.html`` (local path or fsspec URL); default the
+        run directory (or the directory of the JSON file).
+    window, detrend, bandwidth, bandwidth_convention, ar1
+        Rolling window fraction, detrending (``"gaussian"``, ``"loess"`` or None), Gaussian
+        bandwidth and its convention (default pyveg's sigma = 6 samples), AR(1) estimator.
+    deseasonalise_method : {"stl", "diff", None}
+        Applied to each aggregate series before detrending (needs two years of data; series too
+        short are analysed as they are and ``deseasonalise`` says so in resilience.json).
+    n_surrogates, seed
+        ARMA surrogates of each series' significance test (default 1000, seeded).
+    sensitivity_grid, sensitivity_surrogates
+        Grid (``"pyveg"`` or ``"earlywarnings"``) and surrogates per cell.
+    tile_surrogates
+        Surrogates per tile for the maps (p-values then Benjamini-Hochberg across tiles).
+    outlier_sigmas
+        Per-tile outlier removal threshold (None: off).
+    report
+        Write figures and ``report.html``.
+
+    Returns
+    -------
+    dict
+        The content of resilience.json: ``{series: {indicator: {"kendall_tau", "p_value",
+        "window", "bandwidth", "n_surrogates", "seed", ...}}}``.
+    """
+    res = load_results(results)
+    out_url = str(output) if output is not None else _default_output(str(results))
+    fs, root = fsspec.core.url_to_fs(out_url)
+    adir = posixpath.join(root, "analysis")
+    fs.makedirs(adir, exist_ok=True)
+
+    frame = aggregate_series(res.tiles, res.weather, outlier_sigmas=outlier_sigmas)
+    ews_params = {
+        "window": window,
+        "detrend_method": detrend,
+        "bandwidth": bandwidth,
+        "convention": bandwidth_convention,
+        "ar1": ar1,
+        "n_surrogates": n_surrogates,
+        "seed": seed,
+    }
+    resilience: dict[str, dict[str, dict[str, Any]]] = {}
+    ews_results: dict[str, Any] = {}
+    decomps: dict[str, pd.DataFrame] = {}
+    sens: dict[str, xr.Dataset] = {}
+    for name in RESILIENCE_SERIES:
+        if name not in frame:
+            continue
+        series = frame[name].rename(name)
+        smooth_col = smooth(series, 4)
+        frame[f"{name}_smooth"] = smooth_col
+        method_used: str | None = deseasonalise_method
+        try:
+            dec = deseasonalise(series, deseasonalise_method)
+        except ValueError:
+            method_used, dec = None, deseasonalise(series, None)
+        dec.insert(0, "observed", series)
+        decomps[name] = dec
+        frame[f"{name}_deseasonalised"] = dec["deseasonalised"]
+        target = dec["deseasonalised"].rename(name)
+        if target.notna().sum() < _MIN_SAMPLES:
+            resilience[name] = {
+                ind: {
+                    "kendall_tau": None,
+                    "p_value": None,
+                    "error": (f"{int(target.notna().sum())} valid samples, need {_MIN_SAMPLES}"),
+                    **{k: v for k, v in ews_params.items()},
+                }
+                for ind in EWS_INDICATORS
+            }
+            continue
+        ews = early_warning(target, **ews_params)
+        ews_results[name] = ews
+        sens[name] = sensitivity(
+            target, grid=sensitivity_grid, ar1=ar1, n_surrogates=sensitivity_surrogates, seed=seed
+        )
+        resilience[name] = {}
+        for ind, st in ews.stats.items():
+            share = sens[name].attrs.get(f"share_significant_{ind}")
+            resilience[name][ind] = {
+                **st,
+                "deseasonalise": method_used,
+                "sensitivity_grid": sensitivity_grid,
+                "sensitivity_share_significant": share,
+            }
+
+    maps = None
+    if "offset50" in res.tiles and res.tiles.sizes["time"] >= _MIN_SAMPLES:
+        valid = res.tiles.get("valid", True)
+        maps = tile_indicator_maps(
+            res.tiles["offset50"].where(valid),
+            window=window,
+            bandwidth=bandwidth,
+            convention=bandwidth_convention,
+            ar1=ar1,
+            n_surrogates=tile_surrogates,
+            seed=seed,
+        )
+
+    # Outputs: CSV, zarr, JSON.
+    with fs.open(posixpath.join(adir, "timeseries.csv"), "wb") as f:
+        f.write(frame.to_csv(date_format="%Y-%m-%d").encode())
+    _write_indicators(ews_results, maps, out_url.rstrip("/") + "/analysis/indicators.zarr")
+    strict = to_strict_json(resilience)
+    _write_text(
+        fs, posixpath.join(adir, "resilience.json"), json.dumps(strict, indent=2, allow_nan=False)
+    )
+    corrs = {}
+    if "total_precipitation" in frame:
+        for name in ("offset50_mean", "ndvi_mean", "ndvi_veg_mean"):
+            if name in frame:
+                corrs[name] = lagged_correlation(frame[name], frame["total_precipitation"])
+        _write_text(
+            fs,
+            posixpath.join(adir, "lagged_correlations.json"),
+            json.dumps(
+                to_strict_json(
+                    {k: {"correlation": v[0].tolist(), "best_lag": v[1]} for k, v in corrs.items()}
+                ),
+                indent=2,
+                allow_nan=False,
+            ),
+        )
+    if report:
+        scene = None
+        if res.has_scene and res.root is not None:
+            scene = xr.open_zarr(res.root.rstrip("/") + "/scene.zarr")
+        images = _figures(fs, adir, frame, decomps, ews_results, sens, corrs, res, maps, scene)
+        _write_text(
+            fs, posixpath.join(root, "report.html"), _report_html(res, resilience, images, corrs)
+        )
+    return strict
+
+
+def _write_indicators(ews_results: dict[str, Any], maps: xr.Dataset | None, store: str) -> None:
+    ds = xr.Dataset()
+    if ews_results:
+        names = list(ews_results)
+        first = ews_results[names[0]].frame
+        cols = [c for c in first.columns if c not in ("state",)]
+        for col in cols:
+            ds[col] = (
+                ("series", "time"),
+                np.stack([ews_results[n].frame[col].to_numpy() for n in names]),
+            )
+        ds = ds.assign_coords(series=np.array(names, dtype=object), time=first.index.values)
+    if maps is not None:
+        tile = maps.rename({"time": "tile_time"}) if "time" in maps.dims else maps
+        tile = tile.rename({v: f"tile_offset50_{v}" for v in tile.data_vars})
+        for v in tile.data_vars:
+            if tile[v].dtype == bool:
+                tile[v] = tile[v].astype("int8")
+        ds = xr.merge([ds, tile], compat="override", combine_attrs="drop")
+    ds.attrs = {}
+    ds.to_zarr(store, mode="w", consolidated=False)
+
+
+def _figures(fs, adir, frame, decomps, ews_results, sens, corrs, res, maps, scene) -> dict:
+    images: dict[str, bytes] = {}
+
+    def save(key: str, fig: Any) -> None:
+        images[key] = figs.save_figure(fig, fs, posixpath.join(adir, key))
+
+    if scene is not None and all(b in scene for b in ("red", "green", "blue")):
+        save("quicklooks", figs.fig_quicklooks(scene))
+    save("timeseries", figs.fig_timeseries(frame))
+    for name, dec in decomps.items():
+        if "seasonal" in dec:
+            save(f"stl_{name}", figs.fig_stl(dec, name))
+    for name, ews in ews_results.items():
+        save(f"ews_{name}", figs.fig_ews(ews))
+        save(f"surrogates_{name}", figs.fig_surrogates(ews))
+        save(f"sensitivity_{name}", figs.fig_sensitivity(sens[name], name))
+    if corrs:
+        save("lagged_correlation", figs.fig_lagged_correlation({k: v[0] for k, v in corrs.items()}))
+    if maps is not None:
+        valid = res.tiles.get("valid", True)
+        save("tile_maps", figs.fig_tile_maps(res.tiles["offset50"].where(valid).mean("time"), maps))
+    return images
+
+
+def _img(images: dict[str, bytes], key: str, caption: str) -> str:
+    if key not in images:
+        return ""
+    data = base64.b64encode(images[key]).decode()
+    return (
+        f'<figure><img src="data:image/png;base64,{data}" alt="{html.escape(caption)}">'
+        f"<figcaption>{html.escape(caption)}</figcaption></figure>"
+    )
+
+
+def _table(rows: list[list[Any]], header: list[str]) -> str:
+    head = "".join(f"<th>{html.escape(str(h))}</th>" for h in header)
+    body = "".join(
+        "<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in row) + "</tr>" for row in rows
+    )
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _fmt(v: Any) -> str:
+    return (
+        "n/a"
+        if v is None or (isinstance(v, float) and not math.isfinite(v))
+        else (f"{v:.3f}" if isinstance(v, float) else str(v))
+    )
+
+
+def _report_html(res: Any, resilience: dict, images: dict[str, bytes], corrs: dict) -> str:
+    meta = res.metadata
+    title = f"vegdask resilience report: {meta.get('location') or meta.get('id') or 'run'}"
+    parts = [f"<h1>{html.escape(str(title))}</h1>", "<h2>Location and data</h2>"]
+    lat = res.tiles["latitude"].values if "latitude" in res.tiles.coords else None
+    rows = [[k, v] for k, v in sorted(meta.items()) if isinstance(v, str | int | float)]
+    if lat is not None:
+        lon = res.tiles["longitude"].values
+        rows.append(
+            [
+                "tile centres (lon, lat) bounds",
+                f"{np.nanmin(lon):.4f}..{np.nanmax(lon):.4f}, "
+                f"{np.nanmin(lat):.4f}..{np.nanmax(lat):.4f}",
+            ]
+        )
+    t = pd.DatetimeIndex(res.tiles.time.values)
+    rows += [
+        ["periods", f"{len(t)} ({t.min().date()} .. {t.max().date()})"],
+        ["tiles", f"{res.tiles.sizes.get('tile_y', 0)} x {res.tiles.sizes.get('tile_x', 0)}"],
+    ]
+    parts.append(_table(rows, ["field", "value"]))
+    parts.append(_img(images, "quicklooks", "RGB quicklooks through time"))
+    parts.append("<h2>Time series</h2>")
+    parts.append(
+        _img(images, "timeseries", "Aggregate series with LOESS smoothing and precipitation")
+    )
+    if corrs:
+        parts.append(
+            _table(
+                [[k, v[1], _fmt(float(v[0][v[1]]))] for k, v in corrs.items()],
+                ["series", "best lag (periods)", "r at best lag"],
+            )
+        )
+        parts.append(_img(images, "lagged_correlation", "Lagged correlation with precipitation"))
+    parts.append("<h2>Deseasonalising (STL)</h2>")
+    parts += [_img(images, k, k.replace("stl_", "STL of ")) for k in images if k.startswith("stl_")]
+    parts.append("<h2>Early-warning indicators</h2>")
+    parts.append(
+        "<p>Indicators of the deseasonalised, detrended series in rolling windows; Kendall τ of "
+        "each indicator against time; p-value = share of ARMA surrogates (fitted to the residuals"
+        ", order by AIC) whose τ is at least the observed one, with the +1 correction. A rise in "
+        "AR(1) and variance (τ &gt; 0, small p) is the signature of critical slowing down.</p>"
+    )
+    rows = []
+    for series, inds in resilience.items():
+        for ind, st in inds.items():
+            rows.append(
+                [
+                    series,
+                    ind,
+                    _fmt(st.get("kendall_tau")),
+                    _fmt(st.get("p_value")),
+                    _fmt(st.get("sensitivity_share_significant")),
+                    st.get("arma_order", ""),
+                    st.get("error", ""),
+                ]
+            )
+    parts.append(
+        _table(
+            rows,
+            [
+                "series",
+                "indicator",
+                "Kendall τ",
+                "surrogate p",
+                "share of sensitivity cells p<0.05",
+                "ARMA (p, q)",
+                "note",
+            ],
+        )
+    )
+    for key in [k for k in images if k.startswith("ews_")]:
+        name = key[4:]
+        parts.append(f"<h3>{html.escape(name)}</h3>")
+        parts.append(_img(images, key, f"Indicators of {name}"))
+        parts.append(_img(images, f"surrogates_{name}", f"Surrogate distributions of {name}"))
+        parts.append(_img(images, f"sensitivity_{name}", f"Sensitivity of {name}"))
+    parts.append("<h2>Tile maps</h2>")
+    parts.append(
+        _img(images, "tile_maps", "offset50 and per-tile AR(1) trend (Benjamini-Hochberg)")
+    )
+    parts.append("<h2>Provenance</h2>")
+    parts.append(f"<pre>{html.escape(json.dumps(to_strict_json(res.run), indent=2))}</pre>")
+    style = (
+        "body{font-family:sans-serif;max-width:1100px;margin:auto;padding:1em}"
+        "img{max-width:100%}table{border-collapse:collapse;margin:1em 0}"
+        "td,th{border:1px solid #ccc;padding:3px 8px;font-size:90%}"
+        "pre{background:#f5f5f5;padding:1em;overflow-x:auto;font-size:80%}"
+    )
+    return (
+        f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}'
+        f"</title><style>{style}</style></head><body>{''.join(p for p in parts if p)}</body></html>"
+    )

@@ -1,0 +1,347 @@
+"""Early-warning indicators of one series, their sensitivity, and per-tile maps.
+
+Wraps the kernels of :mod:`vegdask.kernels` (detrending, rolling indicators, Kendall tau,
+ARMA surrogates) for pandas series and xarray/dask tile cubes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from vegdask.kernels import (
+    benjamini_hochberg,
+    gaussian_sigma,
+    gaussian_smooth,
+    kendall_tau,
+    loess_smooth,
+    rolling_indicators,
+    surrogate_test,
+    window_length,
+)
+
+__all__ = [
+    "EWS_INDICATORS",
+    "GRIDS",
+    "EarlyWarning",
+    "detrend",
+    "early_warning",
+    "sensitivity",
+    "tile_indicator_maps",
+]
+
+#: Indicators tested by default (trend and surrogate p-value).
+EWS_INDICATORS: tuple[str, ...] = ("ar1", "variance", "sd", "skewness", "kurtosis", "return_rate")
+#: Sensitivity grids: rolling windows (fractions) x Gaussian bandwidths (ksmooth fractions).
+GRIDS: dict[str, tuple[tuple[float, ...], tuple[float, ...]]] = {
+    # pyveg: np.arange(0.10, 0.81, 0.10) x np.arange(0.05, 1.01, 0.2)
+    "pyveg": (
+        (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8),
+        (0.05, 0.25, 0.45, 0.65, 0.85),
+    ),
+    # earlywarnings-R sensitivity_ews: windows 25..75 %, bandwidths 5..100 % (coarser steps here).
+    "earlywarnings": (
+        (0.25, 0.35, 0.45, 0.55, 0.65, 0.75),
+        (0.05, 0.1, 0.2, 0.35, 0.5, 0.75, 1.0),
+    ),
+}
+
+
+def detrend(
+    values: Any,
+    *,
+    method: str | None = "gaussian",
+    bandwidth: float = 6.0,
+    convention: str = "sigma",
+    span: float = 0.2,
+) -> np.ndarray:
+    """Return the trend of a series (last axis) to subtract: Gaussian kernel, LOESS or none.
+
+    ``bandwidth``/``convention`` as :func:`vegdask.kernels.gaussian_sigma` (default pyveg's
+    sigma = 6 samples); ``span`` is the LOESS fraction.
+    """
+    arr = np.asarray(values, dtype=np.float64)
+    if method == "gaussian":
+        return gaussian_smooth(arr, gaussian_sigma(bandwidth, arr.shape[-1], convention))
+    if method == "loess":
+        return loess_smooth(arr, span)
+    if method is None:
+        return np.broadcast_to(np.nanmean(arr, axis=-1, keepdims=True), arr.shape).copy()
+    raise ValueError(f"detrend method must be 'gaussian', 'loess' or None, got {method!r}")
+
+
+@dataclass
+class EarlyWarning:
+    """Indicators of one series and the significance of their trends."""
+
+    name: str
+    frame: pd.DataFrame
+    stats: dict[str, dict[str, Any]]
+    surrogate_taus: dict[str, np.ndarray]
+    params: dict[str, Any]
+
+
+def early_warning(
+    series: pd.Series,
+    *,
+    window: float = 0.5,
+    detrend_method: str | None = "gaussian",
+    bandwidth: float = 6.0,
+    convention: str = "sigma",
+    span: float = 0.2,
+    ar1: str = "ols",
+    indicators: tuple[str, ...] = EWS_INDICATORS,
+    n_surrogates: int = 1000,
+    seed: int = 0,
+) -> EarlyWarning:
+    """Detrend, compute rolling indicators, Kendall tau trends and ARMA-surrogate p-values.
+
+    Returns
+    -------
+    EarlyWarning
+        ``frame`` has columns ``state``, ``trend``, ``residuals`` and one per indicator (plus
+        ``missing_fraction``); ``stats[indicator]`` holds ``kendall_tau``, ``p_value`` (surrogate
+        test, one-sided for a rise), ``kendall_p_value`` (scipy-style asymptotic, for reference
+        only: it ignores the autocorrelation of rolling values), ``window``, ``bandwidth`` ...
+    """
+    values = series.to_numpy(dtype=np.float64)
+    trend = detrend(
+        values, method=detrend_method, bandwidth=bandwidth, convention=convention, span=span
+    )
+    resid = values - trend
+    tested = tuple(i for i in indicators if i != "return_rate")
+    test = surrogate_test(
+        resid,
+        window,
+        ar1=ar1,
+        state=values,
+        indicators=tested,
+        n_surrogates=n_surrogates,
+        seed=seed,
+    )
+    rolled = rolling_indicators(resid, window, ar1=ar1, state=values)
+    frame = pd.DataFrame({"state": values, "trend": trend, "residuals": resid}, index=series.index)
+    for name in (*indicators, "missing_fraction"):
+        frame[name] = rolled[name]
+    params = {
+        "window": window,
+        "window_samples": window_length(values.size, window),
+        "detrend": detrend_method,
+        "bandwidth": bandwidth,
+        "bandwidth_convention": convention,
+        "ar1_estimator": ar1,
+        "n_surrogates": n_surrogates,
+        "seed": seed,
+        "arma_order": list(test["arma_order"]),
+        "max_missing_fraction": float(np.nanmax(rolled["missing_fraction"])),
+    }
+    stats: dict[str, dict[str, Any]] = {}
+    taus: dict[str, np.ndarray] = {}
+    for name in indicators:
+        _, kp = kendall_tau(rolled[name])
+        if name == "return_rate":  # 1 - AR1: tau is minus AR1's; a *fall* signals CSD
+            src = test["ar1"]
+            entry = {"kendall_tau": -src["kendall_tau"], "p_value": src["p_value"]}
+            taus[name] = -src["surrogate_taus"]
+        else:
+            entry = {k: test[name][k] for k in ("kendall_tau", "p_value")}
+            taus[name] = test[name]["surrogate_taus"]
+        stats[name] = {**entry, "kendall_p_value": float(kp), **params}
+    return EarlyWarning(str(series.name), frame, stats, taus, params)
+
+
+def sensitivity(
+    series: pd.Series,
+    *,
+    grid: str = "pyveg",
+    indicators: tuple[str, ...] = ("ar1", "variance"),
+    ar1: str = "ols",
+    n_surrogates: int = 200,
+    seed: int = 0,
+    alpha: float = 0.05,
+) -> xr.Dataset:
+    """Kendall tau and surrogate p-value over a grid of windows x Gaussian bandwidths.
+
+    Bandwidths are fractions of the series length in the ksmooth convention (earlywarnings-R,
+    ewstools). Returns a Dataset with ``kendall_tau`` and ``p_value`` (indicator, bandwidth,
+    window) and attrs ``share_significant_<indicator>`` (share of cells with p < alpha).
+    """
+    if grid not in GRIDS:
+        raise ValueError(f"grid must be one of {sorted(GRIDS)}, got {grid!r}")
+    windows, bandwidths = GRIDS[grid]
+    values = series.to_numpy(dtype=np.float64)
+    n = values.size
+    tau = np.full((len(indicators), len(bandwidths), len(windows)), np.nan)
+    pval = np.full_like(tau, np.nan)
+    for b, bw in enumerate(bandwidths):
+        resid = values - detrend(values, bandwidth=bw, convention="ksmooth")
+        for w, win in enumerate(windows):
+            if int(win * n) < 8:
+                continue
+            res = surrogate_test(
+                resid, win, ar1=ar1, indicators=indicators, n_surrogates=n_surrogates, seed=seed
+            )
+            for i, name in enumerate(indicators):
+                tau[i, b, w] = res[name]["kendall_tau"]
+                pval[i, b, w] = res[name]["p_value"]
+    dims = ("indicator", "bandwidth", "window")
+    ds = xr.Dataset(
+        {"kendall_tau": (dims, tau), "p_value": (dims, pval)},
+        coords={
+            "indicator": list(indicators),
+            "bandwidth": list(bandwidths),
+            "window": list(windows),
+        },
+        attrs={"grid": grid, "n_surrogates": n_surrogates, "seed": seed, "alpha": alpha},
+    )
+    for i, name in enumerate(indicators):
+        ok = np.isfinite(pval[i])
+        ds.attrs[f"share_significant_{name}"] = (
+            float((pval[i][ok] < alpha).mean()) if ok.any() else None
+        )
+    return ds
+
+
+def _climatology_anomaly(values: np.ndarray, period: int | None) -> np.ndarray:
+    if not period:
+        return values
+    out = values.copy()
+    for phase in range(period):
+        block = values[..., phase::period]
+        with np.errstate(all="ignore"):
+            clim = np.nanmean(np.where(np.isnan(block), np.nan, block), axis=-1, keepdims=True)
+        out[..., phase::period] = block - clim
+    return out
+
+
+def _tile_block(
+    values: np.ndarray,
+    tile_index: np.ndarray,
+    *,
+    period: int | None,
+    window: float,
+    bandwidth: float,
+    convention: str,
+    ar1: str,
+    indicators: tuple[str, ...],
+    n_surrogates: int,
+    seed: int,
+) -> np.ndarray:
+    shape = values.shape
+    seeds = seed + np.broadcast_to(tile_index, shape[:-1]).ravel()
+    flat = _climatology_anomaly(values.reshape(-1, shape[-1]).astype(np.float64), period)
+    resid = flat - detrend(flat, bandwidth=bandwidth, convention=convention)
+    rolled = rolling_indicators(resid, window, ar1=ar1)
+    n_ind = len(indicators)
+    out = np.full((flat.shape[0], shape[-1], n_ind + 2 * n_ind), np.nan)
+    for i, name in enumerate(indicators):
+        out[:, :, i] = rolled[name]
+        out[:, -1, n_ind + i] = kendall_tau(rolled[name])[0]
+    for s in range(flat.shape[0]):
+        if np.isfinite(resid[s]).sum() < 40:
+            continue
+        try:
+            res = surrogate_test(
+                resid[s],
+                window,
+                ar1=ar1,
+                indicators=indicators,
+                n_surrogates=n_surrogates,
+                seed=int(seeds[s]),
+            )
+        except ValueError:  # too short / no stable ARMA: leave NaN
+            continue
+        for i, name in enumerate(indicators):
+            out[s, -1, 2 * n_ind + i] = res[name]["p_value"]
+    return out.reshape(*shape, 3 * n_ind)
+
+
+def tile_indicator_maps(
+    da: xr.DataArray,
+    *,
+    window: float = 0.5,
+    bandwidth: float = 6.0,
+    convention: str = "sigma",
+    ar1: str = "ols",
+    indicators: tuple[str, ...] = ("ar1", "variance"),
+    n_surrogates: int = 200,
+    seed: int = 0,
+    deseasonalise: bool = True,
+    alpha: float = 0.05,
+) -> xr.Dataset:
+    """Map rolling indicators, their trends and FDR-controlled significance per tile (or pixel).
+
+    Each series along ``time`` is deseasonalised by its monthly climatology (the mean of each
+    calendar phase, NaN-aware; STL is per-series only), Gaussian-detrended, and gets rolling
+    indicators, Kendall tau and an ARMA-surrogate p-value (seeded ``seed + flat tile index``, so
+    results do not depend on chunking). q-values are Benjamini-Hochberg over all tiles. Runs in
+    parallel with ``xarray.apply_ufunc(dask="parallelized")`` when ``da`` is dask-backed.
+
+    Returns
+    -------
+    xarray.Dataset
+        ``<indicator>`` (time, ...), ``<indicator>_tau``, ``<indicator>_p_value`` and
+        ``<indicator>_q_value``, ``<indicator>_significant`` (...), computed.
+    """
+    from vegdask.analysis._series import season_period
+
+    period = season_period(pd.DatetimeIndex(da["time"].values)) if deseasonalise else None
+    if period is not None and da.sizes["time"] < 2 * period:
+        period = None
+    da = da.transpose(..., "time")
+    if da.chunks is not None:
+        da = da.chunk({"time": -1})
+    n_ind = len(indicators)
+    other = [d for d in da.dims if d != "time"]
+    tile_index = xr.DataArray(
+        np.arange(int(np.prod([da.sizes[d] for d in other]))).reshape([da.sizes[d] for d in other]),
+        dims=other,
+    )
+    if da.chunks is not None:
+        tile_index = tile_index.chunk({d: da.chunksizes[d] for d in other})
+    stacked = xr.apply_ufunc(
+        _tile_block,
+        da,
+        tile_index,
+        input_core_dims=[["time"], []],
+        output_core_dims=[["time", "stat"]],
+        dask="parallelized",
+        output_dtypes=[np.float64],
+        dask_gufunc_kwargs={"output_sizes": {"stat": 3 * n_ind}},
+        kwargs={
+            "period": period,
+            "window": window,
+            "bandwidth": bandwidth,
+            "convention": convention,
+            "ar1": ar1,
+            "indicators": tuple(indicators),
+            "n_surrogates": n_surrogates,
+            "seed": seed,
+        },
+    ).compute()
+    out = xr.Dataset(
+        attrs={
+            "window": window,
+            "bandwidth": bandwidth,
+            "bandwidth_convention": convention,
+            "ar1_estimator": ar1,
+            "n_surrogates": n_surrogates,
+            "seed": seed,
+            "alpha": alpha,
+            "season_period": period or 0,
+        }
+    )
+    last = stacked.isel(time=-1)
+    for i, name in enumerate(indicators):
+        out[name] = stacked.isel(stat=i).transpose("time", ...)
+        out[f"{name}_tau"] = last.isel(stat=n_ind + i)
+        p = last.isel(stat=2 * n_ind + i)
+        q, sig = benjamini_hochberg(p.values, alpha)
+        out[f"{name}_p_value"] = p
+        out[f"{name}_q_value"] = p.copy(data=q)
+        out[f"{name}_significant"] = p.copy(data=sig)
+    return out.drop_vars("stat", errors="ignore")

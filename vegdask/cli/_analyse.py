@@ -1,0 +1,75 @@
+"""``vegdask analyse RESULTS [--output DIR]``: resilience analysis and report of a run."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from vegdask.cli._common import CLIError
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the ``analyse`` subcommand."""
+    parser = subparsers.add_parser(
+        "analyse",
+        help="early-warning analysis and HTML report of a run's outputs",
+        description=(
+            "Build the time series of a run (tiles.zarr, weather.zarr, run.json) or of a pyveg "
+            "results_summary.json, test rolling early-warning indicators against ARMA "
+            "surrogates, and write analysis/ (timeseries.csv, indicators.zarr, resilience.json, "
+            "figures) and report.html."
+        ),
+    )
+    parser.add_argument("results", help="a run's output directory/URL or a results_summary.json")
+    parser.add_argument("--output", help="where to write (default: the run's directory)")
+    parser.add_argument("--window", type=float, default=0.5, help="rolling window fraction (0.5)")
+    parser.add_argument(
+        "--bandwidth", type=float, default=6.0, help="Gaussian detrending bandwidth (6)"
+    )
+    parser.add_argument(
+        "--bandwidth-convention",
+        choices=("sigma", "ksmooth"),
+        default="sigma",
+        help="sigma: bandwidth = kernel sd in samples (pyveg); ksmooth: earlywarnings-R/ewstools",
+    )
+    parser.add_argument(
+        "--ar1", choices=("ols", "pearson", "acf"), default="ols", help="AR(1) estimator (ols)"
+    )
+    parser.add_argument(
+        "--deseasonalise", choices=("stl", "diff", "none"), default="stl", help="(stl)"
+    )
+    parser.add_argument("--surrogates", type=int, default=1000, help="ARMA surrogates (1000)")
+    parser.add_argument("--seed", type=int, default=0, help="surrogate seed (0)")
+    parser.add_argument("--no-report", action="store_true", help="skip figures and report.html")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run :func:`vegdask.analysis.analyse_results` and print the trends of AR(1) and variance."""
+    from vegdask.analysis import analyse_results
+
+    try:
+        result = analyse_results(
+            args.results,
+            args.output,
+            window=args.window,
+            bandwidth=args.bandwidth,
+            bandwidth_convention=args.bandwidth_convention,
+            ar1=args.ar1,
+            deseasonalise_method=None if args.deseasonalise == "none" else args.deseasonalise,
+            n_surrogates=args.surrogates,
+            seed=args.seed,
+            report=not args.no_report,
+        )
+    except (FileNotFoundError, ValueError) as err:
+        raise CLIError(str(err)) from err
+    summary = {
+        series: {
+            ind: [v["kendall_tau"], v["p_value"]]
+            for ind, v in inds.items()
+            if ind in ("ar1", "variance")
+        }
+        for series, inds in result.items()
+    }
+    print(json.dumps(summary))
+    return 0
