@@ -237,7 +237,8 @@ def test_analyse_results_outputs(run_dir):
     assert (adir / "tile_maps.svg").exists()
     html = (run_dir / "report.html").read_text()
     assert html.count("data:image/png;base64,") >= 10
-    assert 'src="http' not in html and "quicklooks" not in html.split("<body>")[0]
+    assert 'src="http' not in html  # self-contained
+    assert "RGB quicklooks through time" in html  # scene.zarr present
     assert "params_hash" in html  # provenance
 
 
