@@ -1,6 +1,7 @@
 """Analysis and report: time series, early-warning indicators, significance, figures, HTML."""
 
 from vegdask.analysis._analyse import RESILIENCE_SERIES, analyse_results, to_strict_json
+from vegdask.analysis._cball import annual_cycle_pmf, crystal_ball, crystal_ball_fit
 from vegdask.analysis._resilience import (
     EWS_INDICATORS,
     GRIDS,
@@ -22,25 +23,44 @@ from vegdask.analysis._series import (
     smooth,
     tiles_from_results_summary,
 )
+from vegdask.analysis._spatial import (
+    SPATIAL_INDICATORS,
+    coarse_grain,
+    morans_i,
+    patch_sizes,
+    radial_spectrum,
+    spatial_indicators,
+    spatial_indicators_through_time,
+)
 
 __all__ = [
     "EWS_INDICATORS",
     "GRIDS",
     "RESILIENCE_SERIES",
+    "SPATIAL_INDICATORS",
     "TILE_VARIABLES",
     "EarlyWarning",
     "Results",
     "aggregate_series",
     "analyse_results",
+    "annual_cycle_pmf",
+    "coarse_grain",
+    "crystal_ball",
+    "crystal_ball_fit",
     "deseasonalise",
     "detrend",
     "early_warning",
     "lagged_correlation",
     "load_results",
+    "morans_i",
+    "patch_sizes",
+    "radial_spectrum",
     "remove_outliers",
     "season_period",
     "sensitivity",
     "smooth",
+    "spatial_indicators",
+    "spatial_indicators_through_time",
     "tile_indicator_maps",
     "tiles_from_results_summary",
     "to_strict_json",
