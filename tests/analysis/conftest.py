@@ -93,7 +93,7 @@ def _write_run(root, n_time=60, with_scene=True):
         scene = xr.Dataset(
             {
                 b: (dims, rng.uniform(0, 0.3, shape).astype("float32"))
-                for b in ("red", "green", "blue")
+                for b in ("red", "green", "blue", "ndvi")
             },
             coords={"time": tiles.time.values, "y": np.arange(40), "x": np.arange(50)},
         )

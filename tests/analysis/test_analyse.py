@@ -240,6 +240,13 @@ def test_analyse_results_outputs(run_dir):
     assert 'src="http' not in html  # self-contained
     assert "RGB quicklooks through time" in html  # scene.zarr present
     assert "params_hash" in html  # provenance
+    assert "Spatial indicators" in html
+    spatial = pd.read_csv(adir / "spatial.csv", index_col=0)
+    assert len(spatial) == 60
+    assert spatial["morans_i_p_value"].between(0.01, 1).all()
+    stats = json.loads((adir / "summary_stats.json").read_text())
+    assert stats["offset50_mean"]["max"] == pytest.approx(csv["offset50_mean"].max())
+    assert "CB_fit_alpha" in stats["offset50_mean"]
 
 
 @pytest.mark.slow

@@ -19,6 +19,7 @@ import pandas as pd
 import xarray as xr
 
 from vegdask.analysis import _figures as figs
+from vegdask.analysis._cball import crystal_ball_fit
 from vegdask.analysis._resilience import (
     EWS_INDICATORS,
     early_warning,
@@ -32,6 +33,7 @@ from vegdask.analysis._series import (
     load_results,
     smooth,
 )
+from vegdask.analysis._spatial import spatial_indicators_through_time
 
 __all__ = ["RESILIENCE_SERIES", "analyse_results", "to_strict_json"]
 
@@ -43,6 +45,8 @@ RESILIENCE_SERIES: tuple[str, ...] = (
     "total_precipitation",
 )
 _MIN_SAMPLES = 20
+# Spatial indicators run on the central crop of this many pixels a side (permutations are costly).
+_SPATIAL_CROP = 250
 
 
 def to_strict_json(obj: Any) -> Any:
@@ -89,6 +93,7 @@ def analyse_results(
     sensitivity_surrogates: int = 200,
     tile_surrogates: int = 200,
     outlier_sigmas: float | None = 3.0,
+    spatial_permutations: int = 99,
     report: bool = True,
 ) -> dict[str, dict[str, dict[str, Any]]]:
     """Analyse a run: time series, early-warning indicators, significance, figures and report.
@@ -115,6 +120,9 @@ def analyse_results(
         Surrogates per tile for the maps (p-values then Benjamini-Hochberg across tiles).
     outlier_sigmas
         Per-tile outlier removal threshold (None: off).
+    spatial_permutations
+        Permutations of the spatial indicators' null per period, on the Scene's NDVI (central
+        250 x 250 pixels) when ``scene.zarr`` is present; 0 skips them.
     report
         Write figures and ``report.html``.
 
@@ -185,6 +193,21 @@ def analyse_results(
                 "sensitivity_share_significant": share,
             }
 
+    stats = {name: _summary_stats(frame[name]) for name in RESILIENCE_SERIES if name in frame}
+    _write_text(
+        fs,
+        posixpath.join(adir, "summary_stats.json"),
+        json.dumps(to_strict_json(stats), indent=2, allow_nan=False),
+    )
+    scene = None
+    if res.has_scene and res.root is not None:
+        scene = xr.open_zarr(res.root.rstrip("/") + "/scene.zarr")
+    spatial = None
+    if spatial_permutations and scene is not None and "ndvi" in scene:
+        spatial = _spatial_series(scene, spatial_permutations, seed)
+        with fs.open(posixpath.join(adir, "spatial.csv"), "wb") as f:
+            f.write(spatial.to_csv(date_format="%Y-%m-%d").encode())
+
     maps = None
     if "offset50" in res.tiles and res.tiles.sizes["time"] >= _MIN_SAMPLES:
         valid = res.tiles.get("valid", True)
@@ -223,14 +246,38 @@ def analyse_results(
             ),
         )
     if report:
-        scene = None
-        if res.has_scene and res.root is not None:
-            scene = xr.open_zarr(res.root.rstrip("/") + "/scene.zarr")
         images = _figures(fs, adir, frame, decomps, ews_results, sens, corrs, res, maps, scene)
-        _write_text(
-            fs, posixpath.join(root, "report.html"), _report_html(res, resilience, images, corrs)
-        )
+        if spatial is not None:
+            images["spatial"] = figs.save_figure(
+                figs.fig_spatial(spatial), fs, posixpath.join(adir, "spatial")
+            )
+        html_text = _report_html(res, resilience, images, corrs, stats)
+        _write_text(fs, posixpath.join(root, "report.html"), html_text)
     return strict
+
+
+def _summary_stats(series: pd.Series) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        k: float(getattr(series, k)()) for k in ("min", "max", "mean", "median", "std")
+    }
+    try:
+        fit = crystal_ball_fit(series.dropna())
+    except ValueError as err:
+        fit = {"CB_fit_success": False, "CB_fit_error": str(err)}
+    out.update({k: v for k, v in fit.items() if k != "pmf"})
+    return out
+
+
+def _spatial_series(scene: xr.Dataset, n_permutations: int, seed: int) -> pd.DataFrame:
+    ny, nx = scene.sizes["y"], scene.sizes["x"]
+    crop = {
+        "y": slice(max(0, ny // 2 - _SPATIAL_CROP // 2), ny // 2 + _SPATIAL_CROP // 2),
+        "x": slice(max(0, nx // 2 - _SPATIAL_CROP // 2), nx // 2 + _SPATIAL_CROP // 2),
+    }
+    ndvi = scene["ndvi"].isel(crop).values
+    return spatial_indicators_through_time(
+        ndvi, scene.time.values, n_permutations=n_permutations, seed=seed
+    )
 
 
 def _write_indicators(ews_results: dict[str, Any], maps: xr.Dataset | None, store: str) -> None:
@@ -306,7 +353,9 @@ def _fmt(v: Any) -> str:
     )
 
 
-def _report_html(res: Any, resilience: dict, images: dict[str, bytes], corrs: dict) -> str:
+def _report_html(
+    res: Any, resilience: dict, images: dict[str, bytes], corrs: dict, stats: dict
+) -> str:
     meta = res.metadata
     title = f"vegdask resilience report: {meta.get('location') or meta.get('id') or 'run'}"
     parts = [f"<h1>{html.escape(str(title))}</h1>", "<h2>Location and data</h2>"]
@@ -383,6 +432,16 @@ def _report_html(res: Any, resilience: dict, images: dict[str, bytes], corrs: di
         parts.append(_img(images, key, f"Indicators of {name}"))
         parts.append(_img(images, f"surrogates_{name}", f"Surrogate distributions of {name}"))
         parts.append(_img(images, f"sensitivity_{name}", f"Sensitivity of {name}"))
+    parts.append("<h2>Annual cycle: crystal-ball fit (pyveg G4, fixed)</h2>")
+    keys = ["mean", "std", "CB_fit_success", "CB_fit_residuals", "CB_fit_alpha", "return_rate"]
+    parts.append(
+        _table(
+            [[n, *(_fmt(st.get(k)) for k in keys)] for n, st in stats.items()], ["series", *keys]
+        )
+    )
+    if "spatial" in images:
+        parts.append("<h2>Spatial indicators (Kefi et al. 2014)</h2>")
+        parts.append(_img(images, "spatial", "Spatial indicators of NDVI per period"))
     parts.append("<h2>Tile maps</h2>")
     parts.append(
         _img(images, "tile_maps", "offset50 and per-tile AR(1) trend (Benjamini-Hochberg)")

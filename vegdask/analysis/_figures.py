@@ -18,6 +18,7 @@ __all__ = [
     "fig_lagged_correlation",
     "fig_quicklooks",
     "fig_sensitivity",
+    "fig_spatial",
     "fig_stl",
     "fig_surrogates",
     "fig_tile_maps",
@@ -218,4 +219,23 @@ def fig_quicklooks(scene: xr.Dataset, max_frames: int = 12) -> Figure:
     for k, i in enumerate(idx):
         axes[k].imshow(np.nan_to_num(rgb[k]))
         axes[k].set_title(str(pd.Timestamp(scene.time.values[i]).date()), fontsize=9)
+    return fig
+
+
+def fig_spatial(spatial: pd.DataFrame) -> Figure:
+    """Spatial indicators per period; filled markers where the permutation p < 0.05."""
+    from vegdask.kernels import kendall_tau
+
+    names = ("cg_variance", "cg_skewness", "morans_i", "sdr")
+    fig = Figure(figsize=(10, 7), layout="constrained")
+    axes = fig.subplots(len(names), 1, sharex=True)
+    for ax, name in zip(axes, names, strict=True):
+        ax.plot(spatial.index, spatial[name], "-", color="tab:purple")
+        sig = spatial[f"{name}_p_value"] < 0.05
+        ax.plot(spatial.index[sig], spatial[name][sig], "o", color="tab:purple", ms=4)
+        tau = float(kendall_tau(spatial[name].to_numpy())[0])
+        ax.set_ylabel(name)
+        ax.text(0.01, 0.8, f"Kendall τ = {tau:.2f}", transform=ax.transAxes, fontsize=9)
+        ax.grid(alpha=0.3)
+    axes[0].set_title("Spatial indicators of NDVI (dots: permutation p < 0.05)")
     return fig
