@@ -32,12 +32,14 @@ from vegdask.analysis._spatial import (
     spatial_indicators,
     spatial_indicators_through_time,
 )
+from vegdask.analysis._summary import SUMMARY_CORRELATION_COLUMNS, summarise_runs, summary_table
 
 __all__ = [
     "EWS_INDICATORS",
     "GRIDS",
     "RESILIENCE_SERIES",
     "SPATIAL_INDICATORS",
+    "SUMMARY_CORRELATION_COLUMNS",
     "TILE_VARIABLES",
     "EarlyWarning",
     "Results",
@@ -61,6 +63,8 @@ __all__ = [
     "smooth",
     "spatial_indicators",
     "spatial_indicators_through_time",
+    "summarise_runs",
+    "summary_table",
     "tile_indicator_maps",
     "tiles_from_results_summary",
     "to_strict_json",

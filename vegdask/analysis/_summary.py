@@ -1,0 +1,180 @@
+"""Cross-location summary of analysed runs (pyveg's summary-data analysis, FEATURES.md section 9).
+
+One row per run from ``run.json``, ``analysis/resilience.json`` and ``analysis/summary_stats.json``;
+Pearson correlation matrices with p-values; scatter plots; CSV, PNG/SVG and ``summary.html``.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+import posixpath
+from typing import Any
+
+import fsspec
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+from scipy import stats
+
+from vegdask.analysis._figures import save_figure
+
+__all__ = ["SUMMARY_CORRELATION_COLUMNS", "summarise_runs", "summary_table"]
+
+#: Columns of the correlation matrices (when present).
+SUMMARY_CORRELATION_COLUMNS: tuple[str, ...] = (
+    "total_precipitation_mean",
+    "offset50_mean_mean",
+    "offset50_mean_max",
+    "offset50_mean_ar1_tau",
+    "offset50_mean_variance_tau",
+    "offset50_mean_return_rate",
+    "ndvi_mean_mean",
+    "latitude",
+    "longitude",
+)
+_SCATTERS = (
+    ("total_precipitation_mean", "offset50_mean_mean"),
+    ("total_precipitation_mean", "offset50_mean_max"),
+    ("total_precipitation_mean", "offset50_mean_ar1_tau"),
+    ("total_precipitation_mean", "offset50_mean_variance_tau"),
+    ("total_precipitation_mean", "offset50_mean_return_rate"),
+    ("offset50_mean_max", "ndvi_mean_max"),
+    ("latitude", "offset50_mean_mean"),
+    ("longitude", "offset50_mean_mean"),
+)
+
+
+def _read_json(fs: Any, path: str) -> Any:
+    with fs.open(path) as f:
+        return json.loads(f.read())
+
+
+def _run_row(url: str) -> dict[str, Any]:
+    fs, root = fsspec.core.url_to_fs(url)
+    res_path = posixpath.join(root, "analysis", "resilience.json")
+    if not fs.exists(res_path):
+        raise FileNotFoundError(
+            f"{url} has no analysis/resilience.json: run `vegdask analyse {url}` first"
+        )
+    row: dict[str, Any] = {"run": url}
+    if fs.exists(posixpath.join(root, "run.json")):
+        config = _read_json(fs, posixpath.join(root, "run.json")).get("config", {})
+        for key, value in config.items():
+            if isinstance(value, dict) and key in ("location",):
+                row.update({k: v for k, v in value.items() if isinstance(v, str | int | float)})
+            elif isinstance(value, str | int | float):
+                row[key] = value
+    for series, inds in _read_json(fs, res_path).items():
+        for ind, entry in inds.items():
+            row[f"{series}_{ind}_tau"] = entry.get("kendall_tau")
+            row[f"{series}_{ind}_p"] = entry.get("p_value")
+    stats_path = posixpath.join(root, "analysis", "summary_stats.json")
+    if fs.exists(stats_path):
+        for series, entry in _read_json(fs, stats_path).items():
+            for key, value in entry.items():
+                if isinstance(value, int | float) and not isinstance(value, bool):
+                    row[f"{series}_{key}"] = value
+    return row
+
+
+def summary_table(runs: list[str]) -> pd.DataFrame:
+    """One row per analysed run: location metadata, series statistics, taus and p-values."""
+    if not runs:
+        raise ValueError("no runs given: pass analysed run directories or URLs")
+    table = pd.DataFrame([_run_row(str(r)) for r in runs])
+    return table.rename(columns={"id": "location"}) if "location" not in table else table
+
+
+def _pearson(table: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    cols = [c for c in SUMMARY_CORRELATION_COLUMNS if c in table]
+    r = pd.DataFrame(np.nan, index=cols, columns=cols)
+    p = r.copy()
+    numeric = table[cols].apply(pd.to_numeric, errors="coerce")
+    for i, a in enumerate(cols):
+        for j, b in enumerate(cols):
+            pair = numeric.iloc[:, [i, j]].dropna().to_numpy()
+            if len(pair) >= 3 and pair[:, 0].std() > 0 and pair[:, 1].std() > 0:
+                res = stats.pearsonr(pair[:, 0], pair[:, 1])
+                r.loc[a, b], p.loc[a, b] = res.statistic, res.pvalue
+    return r, p
+
+
+def _fig_scatter(table: pd.DataFrame, x: str, y: str) -> Figure:
+    fig = Figure(figsize=(5, 4), layout="constrained")
+    ax = fig.subplots()
+    hue = "pattern_type" if "pattern_type" in table else None
+    groups = table.groupby(hue) if hue else [("runs", table)]
+    for label, group in groups:
+        ax.scatter(group[x], group[y], label=str(label), s=40)
+    ax.set_xlabel(x)
+    ax.set_ylabel(y)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    return fig
+
+
+def _fig_corr(r: pd.DataFrame, p: pd.DataFrame) -> Figure:
+    fig = Figure(figsize=(8, 6.5), layout="constrained")
+    ax = fig.subplots()
+    im = ax.imshow(r.values, cmap="RdBu_r", vmin=-1, vmax=1)
+    ax.set_xticks(range(len(r)), r.columns, rotation=60, ha="right", fontsize=8)
+    ax.set_yticks(range(len(r)), r.index, fontsize=8)
+    for i in range(len(r)):
+        for j in range(len(r)):
+            if np.isfinite(r.values[i, j]):
+                mark = "**" if p.values[i, j] < 0.01 else "*" if p.values[i, j] < 0.05 else ""
+                colour = "white" if abs(r.values[i, j]) > 0.6 else "black"
+                label = f"{r.values[i, j]:.2f}{mark}"
+                ax.text(j, i, label, ha="center", va="center", fontsize=7, color=colour)
+    fig.colorbar(im, ax=ax, label="Pearson r (* p < 0.05, ** p < 0.01)")
+    return fig
+
+
+def summarise_runs(runs: list[str], output: str) -> pd.DataFrame:
+    """Write the cross-location summary of analysed runs to ``output`` and return the table.
+
+    Writes ``summary.csv``, ``pearson_r.csv``, ``pearson_p.csv`` (``scipy.stats.pearsonr`` over
+    the runs, NaN with fewer than 3), scatter plots and the correlation heat map (PNG and SVG),
+    and ``summary.html`` with the figures embedded.
+    """
+    table = summary_table(runs)
+    fs, root = fsspec.core.url_to_fs(str(output))
+    fs.makedirs(root, exist_ok=True)
+    r, p = _pearson(table)
+    for name, frame, index in (
+        ("summary", table, False),
+        ("pearson_r", r, True),
+        ("pearson_p", p, True),
+    ):
+        with fs.open(posixpath.join(root, f"{name}.csv"), "wb") as f:
+            f.write(frame.to_csv(index=index).encode())
+    images = {}
+    for x, y in _SCATTERS:
+        if x in table and y in table:
+            key = f"{y}_vs_{x}"
+            images[key] = save_figure(_fig_scatter(table, x, y), fs, posixpath.join(root, key))
+    if len(r):
+        images["correlations"] = save_figure(
+            _fig_corr(r, p), fs, posixpath.join(root, "correlations")
+        )
+    body = [
+        "<h1>vegdask: summary across locations</h1>",
+        f"<p>{len(table)} runs.</p>",
+        table.to_html(index=False, na_rep="n/a", float_format=lambda v: f"{v:.3g}"),
+    ]
+    body += [
+        f'<figure><img src="data:image/png;base64,{base64.b64encode(png).decode()}" '
+        f'alt="{html.escape(key)}"><figcaption>{html.escape(key)}</figcaption></figure>'
+        for key, png in images.items()
+    ]
+    page = (
+        '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>vegdask summary</title>'
+        "<style>body{font-family:sans-serif;margin:1em}img{max-width:100%}table{font-size:80%;"
+        "border-collapse:collapse}td,th{border:1px solid #ccc;padding:2px 6px}</style></head>"
+        f"<body>{''.join(body)}</body></html>"
+    )
+    with fs.open(posixpath.join(root, "summary.html"), "wb") as f:
+        f.write(page.encode())
+    return table

@@ -1,0 +1,35 @@
+"""``vegdask summary DIR_OR_URLS... [--output DIR]``: cross-location summary of analysed runs."""
+
+from __future__ import annotations
+
+import argparse
+
+from vegdask.cli._common import CLIError
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the ``summary`` subcommand."""
+    parser = subparsers.add_parser(
+        "summary",
+        help="table, scatter plots and correlations of indicators across analysed runs",
+        description=(
+            "Collect run.json, analysis/resilience.json and analysis/summary_stats.json of each "
+            "analysed run into one table (summary.csv), Pearson correlation matrices with "
+            "p-values, scatter plots and summary.html."
+        ),
+    )
+    parser.add_argument("runs", nargs="+", help="analysed run directories or URLs")
+    parser.add_argument("--output", default="summary", help="output directory (./summary)")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run :func:`vegdask.analysis.summarise_runs` and print where the results went."""
+    from vegdask.analysis import summarise_runs
+
+    try:
+        table = summarise_runs(args.runs, args.output)
+    except (FileNotFoundError, ValueError) as err:
+        raise CLIError(str(err)) from err
+    print(f"{len(table)} runs summarised in {args.output}/summary.csv and summary.html")
+    return 0
