@@ -2,6 +2,7 @@
 
 import json
 
+import dask.config
 import numpy as np
 import pandas as pd
 import pytest
@@ -269,6 +270,9 @@ def test_analyse_cli_and_results_summary(tmp_path, capsys, make_tiles, make_weat
 
 def test_short_series_reports_reason(tmp_path, write_run):
     run = write_run(tmp_path / "short", n_time=12, with_scene=False)
-    res = analyse_results(str(run), report=False, n_surrogates=10)
+    with dask.config.set({"vegdask.analysis.n-surrogates": 7}):  # config below explicit args
+        res = analyse_results(str(run), report=False, seed=3)
     assert res["offset50_mean"]["ar1"]["p_value"] is None
     assert "need 20" in res["offset50_mean"]["ar1"]["error"]
+    assert res["offset50_mean"]["ar1"]["n_surrogates"] == 7
+    assert res["offset50_mean"]["ar1"]["seed"] == 3

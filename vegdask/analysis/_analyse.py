@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from vegdask import config
 from vegdask.analysis import _figures as figs
 from vegdask.analysis._cball import crystal_ball_fit
 from vegdask.analysis._resilience import (
@@ -81,19 +82,19 @@ def analyse_results(
     results: Any,
     output: str | None = None,
     *,
-    window: float = 0.5,
+    window: float | None = None,
     detrend: str | None = "gaussian",
-    bandwidth: float = 6.0,
-    bandwidth_convention: str = "sigma",
-    ar1: str = "ols",
+    bandwidth: float | None = None,
+    bandwidth_convention: str | None = None,
+    ar1: str | None = None,
     deseasonalise_method: str | None = "stl",
-    n_surrogates: int = 1000,
-    seed: int = 0,
-    sensitivity_grid: str = "pyveg",
-    sensitivity_surrogates: int = 200,
-    tile_surrogates: int = 200,
+    n_surrogates: int | None = None,
+    seed: int | None = None,
+    sensitivity_grid: str | None = None,
+    sensitivity_surrogates: int | None = None,
+    tile_surrogates: int | None = None,
     outlier_sigmas: float | None = 3.0,
-    spatial_permutations: int = 99,
+    spatial_permutations: int | None = None,
     report: bool = True,
 ) -> dict[str, dict[str, dict[str, Any]]]:
     """Analyse a run: time series, early-warning indicators, significance, figures and report.
@@ -126,12 +127,27 @@ def analyse_results(
     report
         Write figures and ``report.html``.
 
+    Parameters left as None take the ``vegdask.analysis.*`` settings of :mod:`dask.config`
+    (packaged defaults: window 0.5, bandwidth 6 in the ``sigma`` convention, AR(1) ``ols``,
+    1000 surrogates, seed 0, the pyveg sensitivity grid with 200 surrogates a cell, 200
+    surrogates a tile, 99 spatial permutations).
+
     Returns
     -------
     dict
         The content of resilience.json: ``{series: {indicator: {"kendall_tau", "p_value",
         "window", "bandwidth", "n_surrogates", "seed", ...}}}``.
     """
+    window = config.get("analysis.window", window)
+    bandwidth = config.get("analysis.bandwidth", bandwidth)
+    bandwidth_convention = config.get("analysis.bandwidth-convention", bandwidth_convention)
+    ar1 = config.get("analysis.ar1", ar1)
+    n_surrogates = config.get("analysis.n-surrogates", n_surrogates)
+    seed = config.get("analysis.seed", seed)
+    sensitivity_grid = config.get("analysis.sensitivity-grid", sensitivity_grid)
+    sensitivity_surrogates = config.get("analysis.sensitivity-surrogates", sensitivity_surrogates)
+    tile_surrogates = config.get("analysis.tile-surrogates", tile_surrogates)
+    spatial_permutations = config.get("analysis.spatial-permutations", spatial_permutations)
     res = load_results(results)
     out_url = str(output) if output is not None else _default_output(str(results))
     fs, root = fsspec.core.url_to_fs(out_url)

@@ -22,24 +22,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("results", help="a run's output directory/URL or a results_summary.json")
     parser.add_argument("--output", help="where to write (default: the run's directory)")
-    parser.add_argument("--window", type=float, default=0.5, help="rolling window fraction (0.5)")
-    parser.add_argument(
-        "--bandwidth", type=float, default=6.0, help="Gaussian detrending bandwidth (6)"
-    )
+    parser.add_argument("--window", type=float, help="rolling window fraction (0.5)")
+    parser.add_argument("--bandwidth", type=float, help="Gaussian detrending bandwidth (6)")
     parser.add_argument(
         "--bandwidth-convention",
         choices=("sigma", "ksmooth"),
-        default="sigma",
         help="sigma: bandwidth = kernel sd in samples (pyveg); ksmooth: earlywarnings-R/ewstools",
     )
-    parser.add_argument(
-        "--ar1", choices=("ols", "pearson", "acf"), default="ols", help="AR(1) estimator (ols)"
-    )
+    parser.add_argument("--ar1", choices=("ols", "pearson", "acf"), help="AR(1) estimator (ols)")
     parser.add_argument(
         "--deseasonalise", choices=("stl", "diff", "none"), default="stl", help="(stl)"
     )
-    parser.add_argument("--surrogates", type=int, default=1000, help="ARMA surrogates (1000)")
-    parser.add_argument("--seed", type=int, default=0, help="surrogate seed (0)")
+    parser.add_argument("--surrogates", type=int, help="ARMA surrogates (1000)")
+    parser.add_argument("--seed", type=int, help="surrogate seed (0)")
     parser.add_argument("--no-report", action="store_true", help="skip figures and report.html")
     parser.set_defaults(func=run)
 
