@@ -137,6 +137,27 @@ def test_tile_maps_are_chunk_independent_and_fdr(tiles):
         anomaly[k::12] -= np.nanmean(series[k::12])
     resid = anomaly - detrend(anomaly)
     np.testing.assert_allclose(eager.ar1.isel(tile_y=2, tile_x=1), rolling_indicators(resid)["ar1"])
+    quick = tile_indicator_maps(da, n_surrogates=0)  # per-pixel use: indicators and taus only
+    xr.testing.assert_allclose(quick.ar1_tau, eager.ar1_tau)
+    assert quick.ar1_p_value.isnull().all()
+
+
+def test_analyse_through_fsspec_url(make_tiles, make_weather):
+    import fsspec
+
+    tiles = make_tiles(36, 2, 2)
+    tiles.to_zarr("memory://runs/a/tiles.zarr", mode="w")
+    make_weather(tiles.time.values).to_zarr("memory://runs/a/weather.zarr", mode="w")
+    res = analyse_results(
+        "memory://runs/a", n_surrogates=20, sensitivity_surrogates=5, tile_surrogates=5
+    )
+    fs = fsspec.filesystem("memory")
+    assert json.loads(fs.cat("/runs/a/analysis/resilience.json")) == res
+    assert fs.cat("/runs/a/report.html").startswith(b"<!DOCTYPE html>")
+    assert (
+        xr.open_zarr("memory://runs/a/analysis/indicators.zarr", consolidated=False).ar1.shape[0]
+        == 4
+    )
 
 
 def test_results_summary_json_units_and_grid():

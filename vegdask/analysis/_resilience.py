@@ -241,9 +241,7 @@ def _tile_block(
     for i, name in enumerate(indicators):
         out[:, :, i] = rolled[name]
         out[:, -1, n_ind + i] = kendall_tau(rolled[name])[0]
-    for s in range(flat.shape[0]):
-        if np.isfinite(resid[s]).sum() < 40:
-            continue
+    for s in range(flat.shape[0] if n_surrogates else 0):
         try:
             res = surrogate_test(
                 resid[s],
@@ -253,7 +251,7 @@ def _tile_block(
                 n_surrogates=n_surrogates,
                 seed=int(seeds[s]),
             )
-        except ValueError:  # too short / no stable ARMA: leave NaN
+        except ValueError:  # too few valid samples for the ARMA fit: p stays NaN
             continue
         for i, name in enumerate(indicators):
             out[s, -1, 2 * n_ind + i] = res[name]["p_value"]
@@ -278,7 +276,8 @@ def tile_indicator_maps(
     Each series along ``time`` is deseasonalised by its monthly climatology (the mean of each
     calendar phase, NaN-aware; STL is per-series only), Gaussian-detrended, and gets rolling
     indicators, Kendall tau and an ARMA-surrogate p-value (seeded ``seed + flat tile index``, so
-    results do not depend on chunking). q-values are Benjamini-Hochberg over all tiles. Runs in
+    results do not depend on chunking; ``n_surrogates=0`` skips the test, e.g. for per-pixel
+    maps of a Scene). q-values are Benjamini-Hochberg over all tiles. Runs in
     parallel with ``xarray.apply_ufunc(dask="parallelized")`` when ``da`` is dask-backed.
 
     Returns
