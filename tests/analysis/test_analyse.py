@@ -95,7 +95,6 @@ def test_early_warning_matches_kernels():
     direct = surrogate_test(
         ews.frame["residuals"].to_numpy(),
         0.5,
-        state=s.to_numpy(),
         n_surrogates=100,
         seed=4,
         indicators=("ar1", "variance", "sd", "skewness", "kurtosis"),
@@ -104,6 +103,10 @@ def test_early_warning_matches_kernels():
     assert ews.stats["return_rate"]["kendall_tau"] == -ews.stats["ar1"]["kendall_tau"]
     assert ews.stats["ar1"]["window_samples"] == 50
     assert ews.stats["ar1"]["seed"] == 4
+    cv = early_warning(s, indicators=("cv", "return_rate"), n_surrogates=20)
+    assert cv.stats["cv"]["p_value"] is None  # no surrogate test for cv
+    assert np.isfinite(cv.stats["cv"]["kendall_tau"])
+    assert np.isfinite(cv.stats["return_rate"]["p_value"])
 
 
 def test_sensitivity_grid_shape_and_share():

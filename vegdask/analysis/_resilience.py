@@ -113,15 +113,11 @@ def early_warning(
         values, method=detrend_method, bandwidth=bandwidth, convention=convention, span=span
     )
     resid = values - trend
-    tested = tuple(i for i in indicators if i != "return_rate")
+    # return_rate is 1 - AR(1): its test is AR(1)'s, mirrored; cv has no surrogate test.
+    wanted = ("ar1",) * ("return_rate" in indicators) + tuple(indicators)
+    tested = tuple(i for i in dict.fromkeys(wanted) if i not in ("return_rate", "cv"))
     test = surrogate_test(
-        resid,
-        window,
-        ar1=ar1,
-        state=values,
-        indicators=tested,
-        n_surrogates=n_surrogates,
-        seed=seed,
+        resid, window, ar1=ar1, indicators=tested, n_surrogates=n_surrogates, seed=seed
     )
     rolled = rolling_indicators(resid, window, ar1=ar1, state=values)
     frame = pd.DataFrame({"state": values, "trend": trend, "residuals": resid}, index=series.index)
@@ -142,14 +138,16 @@ def early_warning(
     stats: dict[str, dict[str, Any]] = {}
     taus: dict[str, np.ndarray] = {}
     for name in indicators:
-        _, kp = kendall_tau(rolled[name])
+        tau, kp = kendall_tau(rolled[name])
         if name == "return_rate":  # 1 - AR1: tau is minus AR1's; a *fall* signals CSD
             src = test["ar1"]
             entry = {"kendall_tau": -src["kendall_tau"], "p_value": src["p_value"]}
             taus[name] = -src["surrogate_taus"]
-        else:
+        elif name in test:
             entry = {k: test[name][k] for k in ("kendall_tau", "p_value")}
             taus[name] = test[name]["surrogate_taus"]
+        else:
+            entry = {"kendall_tau": float(tau), "p_value": None}
         stats[name] = {**entry, "kendall_p_value": float(kp), **params}
     return EarlyWarning(str(series.name), frame, stats, taus, params)
 

@@ -61,6 +61,7 @@ INDICATORS: tuple[str, ...] = (
 #: Names of the AR(1) estimators (see the module docstring).
 AR1_ESTIMATORS: tuple[str, ...] = ("ols", "pearson", "acf")
 _GAUSS_CONVENTIONS = ("sigma", "ksmooth")
+_UNTESTABLE = ("cv", "return_rate", "missing_fraction")
 
 
 def _as_2d(x: Any) -> tuple[np.ndarray, tuple[int, ...]]:
@@ -674,7 +675,6 @@ def surrogate_test(
     window: float = 0.5,
     *,
     ar1: str = "ols",
-    state: Any = None,
     indicators: tuple[str, ...] = ("ar1", "variance", "sd", "skewness", "kurtosis"),
     n_surrogates: int = 1000,
     seed: int = 0,
@@ -691,11 +691,10 @@ def surrogate_test(
     ----------
     residuals : (n,) array_like
         The detrended series.
-    window, ar1, state
+    window, ar1
         As :func:`rolling_indicators`.
     indicators : tuple of str
-        Names from :data:`INDICATORS` (``cv`` uses ``state`` for the observed series and the
-        surrogate's own mean otherwise; avoid it for residuals with mean ~0).
+        Names from :data:`INDICATORS` except ``cv``, ``return_rate`` and ``missing_fraction``.
     n_surrogates : int
         Number of surrogates (earlywarnings-R: 100; default 1000).
     seed : int
@@ -719,13 +718,18 @@ def surrogate_test(
     v = np.asarray(residuals, dtype=np.float64)
     if v.ndim != 1:
         raise ValueError(f"surrogate_test takes one series (1-d), got shape {v.shape}")
-    unknown = set(indicators) - set(INDICATORS)
+    allowed = tuple(i for i in INDICATORS if i not in _UNTESTABLE)
+    unknown = set(indicators) - set(allowed)
     if unknown:
-        raise ValueError(f"unknown indicators {sorted(unknown)}; allowed: {INDICATORS}")
+        raise ValueError(
+            f"cannot test indicators {sorted(unknown)} against surrogates; allowed: {allowed} "
+            "(cv needs the undetrended level, which residual surrogates lack; test ar1 for "
+            "return_rate)"
+        )
     if n_surrogates < 1:
         raise ValueError(f"n_surrogates must be >= 1, got {n_surrogates}")
     model = fit_arma(v) if arma is None else arma
-    observed = rolling_indicators(v, window, ar1=ar1, state=state)
+    observed = rolling_indicators(v, window, ar1=ar1)
     sur = simulate_arma(model, v.size, n_surrogates, seed=seed)
     sur[:, np.isnan(v)] = np.nan
     simulated = rolling_indicators(sur, window, ar1=ar1)
