@@ -108,3 +108,21 @@ class TileMaps:
             2, 0, 1
         )
         rolling_indicators(np.moveaxis(resid, 0, -1), 0.5)
+
+
+class PixelMaps:
+    """Per-pixel indicators and taus (no surrogates) of a 200x200-pixel, 120-period cube."""
+
+    timeout = 300
+
+    def setup(self):
+        rng = np.random.default_rng(1)
+        self.da = xr.DataArray(
+            rng.standard_normal((120, 200, 200)),
+            dims=("time", "y", "x"),
+            coords={"time": pd.date_range("2010-01-16", periods=120, freq="30D")},
+        ).chunk({"y": 100, "x": 100})
+        tile_indicator_maps(self.da.isel(y=slice(0, 2), x=slice(0, 2)), n_surrogates=0)
+
+    def time_pixel_maps_200x200x120(self):
+        tile_indicator_maps(self.da, n_surrogates=0)
