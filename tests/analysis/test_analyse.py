@@ -300,3 +300,15 @@ def test_short_series_reports_reason(tmp_path, write_run):
     assert "need 20" in res["offset50_mean"]["ar1"]["error"]
     assert res["offset50_mean"]["ar1"]["n_surrogates"] == 7
     assert res["offset50_mean"]["ar1"]["seed"] == 3
+
+
+def test_never_valid_tile_gives_nan_not_warnings(tiles):
+    tiles = tiles.copy(deep=True)
+    tiles["valid"][:, 0, 0] = False
+    tiles["offset50"][:, 0, 0] = np.nan
+    frame = aggregate_series(tiles)
+    assert frame["offset50_count"].max() == 19
+    maps = tile_indicator_maps(tiles.offset50.where(tiles.valid), n_surrogates=10)
+    assert np.isnan(maps.ar1_tau.values[0, 0])
+    assert np.isnan(maps.ar1_q_value.values[0, 0])
+    assert np.isfinite(maps.ar1_q_value.values[1, 1])

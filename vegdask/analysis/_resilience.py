@@ -70,7 +70,7 @@ def detrend(
     if method == "loess":
         return loess_smooth(arr, span)
     if method is None:
-        return np.broadcast_to(np.nanmean(arr, axis=-1, keepdims=True), arr.shape).copy()
+        return np.broadcast_to(_nanmean_last(arr), arr.shape).copy()
     raise ValueError(f"detrend method must be 'gaussian', 'loess' or None, got {method!r}")
 
 
@@ -204,15 +204,19 @@ def sensitivity(
     return ds
 
 
+def _nanmean_last(values: np.ndarray) -> np.ndarray:
+    """Mean over the last axis ignoring NaN; NaN (without a warning) where all are NaN."""
+    count = np.sum(~np.isnan(values), axis=-1, keepdims=True)
+    total = np.nansum(values, axis=-1, keepdims=True)
+    return np.where(count > 0, total / np.maximum(count, 1), np.nan)
+
+
 def _climatology_anomaly(values: np.ndarray, period: int | None) -> np.ndarray:
     if not period:
         return values
     out = values.copy()
     for phase in range(period):
-        block = values[..., phase::period]
-        with np.errstate(all="ignore"):
-            clim = np.nanmean(np.where(np.isnan(block), np.nan, block), axis=-1, keepdims=True)
-        out[..., phase::period] = block - clim
+        out[..., phase::period] -= _nanmean_last(values[..., phase::period])
     return out
 
 

@@ -9,6 +9,7 @@ For periodic patterns (spots, labyrinths) variance-type indicators are not expec
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
@@ -41,7 +42,9 @@ def coarse_grain(field: np.ndarray, size: int) -> np.ndarray:
     if ny == 0 or nx == 0:
         raise ValueError(f"coarse-graining size {size} exceeds the image {field.shape}")
     blocks = field[:ny, :nx].reshape(ny // size, size, nx // size, size)
-    return np.nanmean(blocks, axis=(1, 3))
+    with warnings.catch_warnings():  # an all-NaN block is NaN
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return np.nanmean(blocks, axis=(1, 3))
 
 
 def morans_i(field: np.ndarray) -> float:

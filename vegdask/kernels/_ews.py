@@ -584,16 +584,16 @@ def fit_arma(
         raise ValueError(f"fit_arma takes one series (1-d), got shape {v.shape}")
     if p_range[0] < 0 or q_range[0] < 0 or p_range[0] > p_range[1] or q_range[0] > q_range[1]:
         raise ValueError(f"invalid order ranges p {p_range}, q {q_range}")
-    v = v - np.nanmean(v)
-    n = v.size
+    n = max(v.size, 2)
     pmax, qmax = p_range[1], q_range[1]
     long_order = min(max(int(np.log(n) ** 2), 2 * max(pmax, qmax)), n // 4)
     start = (long_order if qmax else 0) + max(pmax, qmax)
-    if np.isfinite(v).sum() < start + pmax + qmax + 10:
+    valid = int(np.isfinite(v).sum())
+    if valid < start + pmax + qmax + 10:
         raise ValueError(
-            f"series too short for ARMA orders p<={pmax}, q<={qmax}: {np.isfinite(v).sum()} "
-            f"valid samples"
+            f"series too short for ARMA orders p<={pmax}, q<={qmax}: {valid} valid samples"
         )
+    v = v - np.nanmean(v)
     innov = None
     if qmax:
         rows = np.arange(long_order, n)
