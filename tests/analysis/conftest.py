@@ -74,8 +74,8 @@ def _make_weather(time, seed=1):
 
 def _write_run(root, n_time=60, with_scene=True):
     tiles = _make_tiles(n_time)
-    tiles.to_zarr(root / "tiles.zarr", mode="w")
-    _make_weather(tiles.time.values).to_zarr(root / "weather.zarr", mode="w")
+    tiles.to_zarr(root / "tiles.zarr", mode="w", consolidated=False)
+    _make_weather(tiles.time.values).to_zarr(root / "weather.zarr", mode="w", consolidated=False)
     run = {
         "vegdask_version": "0.1.0",
         "config": {
@@ -97,7 +97,7 @@ def _write_run(root, n_time=60, with_scene=True):
             },
             coords={"time": tiles.time.values, "y": np.arange(40), "x": np.arange(50)},
         )
-        scene.to_zarr(root / "scene.zarr", mode="w")
+        scene.to_zarr(root / "scene.zarr", mode="w", consolidated=False)
     return root
 
 

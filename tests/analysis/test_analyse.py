@@ -149,8 +149,10 @@ def test_analyse_through_fsspec_url(make_tiles, make_weather):
     import fsspec
 
     tiles = make_tiles(36, 2, 2)
-    tiles.to_zarr("memory://runs/a/tiles.zarr", mode="w")
-    make_weather(tiles.time.values).to_zarr("memory://runs/a/weather.zarr", mode="w")
+    tiles.to_zarr("memory://runs/a/tiles.zarr", mode="w")  # consolidated: read both kinds
+    make_weather(tiles.time.values).to_zarr(
+        "memory://runs/a/weather.zarr", mode="w", consolidated=False
+    )
     res = analyse_results(
         "memory://runs/a", n_surrogates=20, sensitivity_surrogates=5, tile_surrogates=5
     )

@@ -217,7 +217,7 @@ def analyse_results(
     )
     scene = None
     if res.has_scene and res.root is not None:
-        scene = xr.open_zarr(res.root.rstrip("/") + "/scene.zarr")
+        scene = xr.open_zarr(res.root.rstrip("/") + "/scene.zarr", consolidated=False)
     spatial = None
     if spatial_permutations and scene is not None and "ndvi" in scene:
         spatial = _spatial_series(scene, spatial_permutations, seed)

@@ -56,7 +56,7 @@ def _join(root: str, name: str) -> str:
 
 
 def _open_zarr(url: str) -> xr.Dataset:
-    return xr.open_zarr(url, consolidated=None)
+    return xr.open_zarr(url, consolidated=False)
 
 
 def load_results(results: str | Any) -> Results:
