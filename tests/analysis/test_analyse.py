@@ -2,6 +2,7 @@
 
 import json
 
+import dask
 import dask.config
 import numpy as np
 import pandas as pd
@@ -42,6 +43,21 @@ def test_aggregate_series_against_pandas(tiles, make_weather):
     assert frame["offset50_count"].iloc[5] == 15  # a cloudy row of 5 tiles
     assert np.isnan(frame["offset50_mean"].iloc[17])  # a fully cloudy period: a gap
     np.testing.assert_allclose(frame["total_precipitation"], weather.total_precipitation)
+
+
+def test_aggregate_is_one_dask_computation(tiles, make_weather):
+    calls = []
+
+    def counting_get(dsk, keys, **kwargs):
+        calls.append(keys)
+        return dask.get(dsk, keys, **kwargs)
+
+    lazy = tiles.chunk({"time": 12, "tile_y": 2})
+    weather = make_weather(tiles.time.values).chunk({"time": 12})
+    with dask.config.set(scheduler=counting_get):
+        frame = aggregate_series(lazy, weather)
+    assert len(calls) == 1
+    pd.testing.assert_frame_equal(frame, aggregate_series(tiles, weather.compute()))
 
 
 def test_remove_outliers_per_tile():

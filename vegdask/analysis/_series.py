@@ -13,6 +13,7 @@ import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
+import dask
 import fsspec
 import numpy as np
 import pandas as pd
@@ -225,13 +226,14 @@ def aggregate_series(
         columns[f"{name}_mean"] = stacked.mean("tile")
         columns[f"{name}_std"] = stacked.std("tile", ddof=1)
         columns[f"{name}_count"] = stacked.count("tile")
+    wx = None if weather is None else weather[[v for v in _WEATHER if v in weather]]
     with warnings.catch_warnings():  # all-NaN periods (fully cloudy) give NaN, not a warning
         warnings.simplefilter("ignore", RuntimeWarning)
-        frame = xr.Dataset(columns).compute().to_dataframe()
+        agg, wx = dask.compute(xr.Dataset(columns), wx)  # one pass over the stores
+    frame = agg.to_dataframe()
     frame = frame[[c for c in frame.columns if c in columns]]
-    if weather is not None:
-        wx = weather[[v for v in _WEATHER if v in weather]].compute().to_dataframe()
-        frame = frame.join(wx[[v for v in _WEATHER if v in wx]], how="left")
+    if wx is not None:
+        frame = frame.join(wx.to_dataframe()[list(wx.data_vars)], how="left")
     frame.index.name = "time"
     return frame
 
