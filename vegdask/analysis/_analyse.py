@@ -99,6 +99,11 @@ def analyse_results(
 ) -> dict[str, dict[str, dict[str, Any]]]:
     """Analyse a run: time series, early-warning indicators, significance, figures and report.
 
+    Parameters left as None take the ``vegdask.analysis.*`` settings of :mod:`dask.config`
+    (packaged defaults: window 0.5, bandwidth 6 in the ``sigma`` convention, AR(1) ``ols``,
+    1000 surrogates, seed 0, the pyveg sensitivity grid with 200 surrogates a cell, 200
+    surrogates a tile, 99 spatial permutations).
+
     Parameters
     ----------
     results : str or path-like
@@ -126,11 +131,6 @@ def analyse_results(
         250 x 250 pixels) when ``scene.zarr`` is present; 0 skips them.
     report
         Write figures and ``report.html``.
-
-    Parameters left as None take the ``vegdask.analysis.*`` settings of :mod:`dask.config`
-    (packaged defaults: window 0.5, bandwidth 6 in the ``sigma`` convention, AR(1) ``ols``,
-    1000 surrogates, seed 0, the pyveg sensitivity grid with 200 surrogates a cell, 200
-    surrogates a tile, 99 spatial permutations).
 
     Returns
     -------
