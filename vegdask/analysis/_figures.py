@@ -186,21 +186,39 @@ def fig_lagged_correlation(corrs: dict[str, pd.Series]) -> Figure:
 
 
 def fig_tile_maps(mean_offset50: xr.DataArray, maps: xr.Dataset) -> Figure:
-    """Map the time-mean offset50 and the per-tile AR(1) trend (FDR-significant: dot)."""
+    """Map the time-mean offset50 and the per-tile AR(1) trend (FDR-significant: dot).
+
+    Axes are longitude/latitude of the tile centres when the coordinates are present.
+    """
     fig = Figure(figsize=(11, 4.5), layout="constrained")
     axes = fig.subplots(1, 2)
-    im = axes[0].imshow(mean_offset50.values, cmap="viridis")
+    ny, nx = mean_offset50.shape
+    extent, labels = (-0.5, nx - 0.5, ny - 0.5, -0.5), ("tile_x", "tile_y")
+    if "longitude" in mean_offset50.coords and nx > 1 and ny > 1:
+        lon, lat = mean_offset50["longitude"].values, mean_offset50["latitude"].values
+        dx, dy = (lon[0, -1] - lon[0, 0]) / (nx - 1), (lat[-1, 0] - lat[0, 0]) / (ny - 1)
+        extent = (lon[0, 0] - dx / 2, lon[0, -1] + dx / 2, lat[-1, 0] + dy / 2, lat[0, 0] - dy / 2)
+        labels = ("longitude", "latitude")
+    im = axes[0].imshow(mean_offset50.values, cmap="viridis", extent=extent)
     axes[0].set_title("offset50, mean over time")
     fig.colorbar(im, ax=axes[0])
-    im = axes[1].imshow(maps["ar1_tau"].values, cmap="RdBu_r", vmin=-1, vmax=1)
+    im = axes[1].imshow(maps["ar1_tau"].values, cmap="RdBu_r", vmin=-1, vmax=1, extent=extent)
     ys, xs = np.nonzero(maps["ar1_significant"].values)
-    axes[1].plot(xs, ys, "k.", ms=6, label="FDR q < 0.05")
+    x0, x1, y0, y1 = extent
+    axes[1].plot(
+        x0 + (xs + 0.5) * (x1 - x0) / nx,
+        y1 + (ys + 0.5) * (y0 - y1) / ny,
+        "k.",
+        ms=6,
+        label="FDR q < 0.05",
+    )
     axes[1].set_title("Kendall τ of rolling AR(1) per tile")
     axes[1].legend(loc="lower right", fontsize=8)
     fig.colorbar(im, ax=axes[1])
     for ax in axes:
-        ax.set_xlabel("tile_x")
-        ax.set_ylabel("tile_y")
+        ax.set_xlabel(labels[0])
+        ax.set_ylabel(labels[1])
+        ax.ticklabel_format(useOffset=False)
     return fig
 
 
