@@ -119,6 +119,14 @@ def test_early_warning_matches_kernels():
     assert ews.stats["return_rate"]["kendall_tau"] == -ews.stats["ar1"]["kendall_tau"]
     assert ews.stats["ar1"]["window_samples"] == 50
     assert ews.stats["ar1"]["seed"] == 4
+    gappy = s.copy()
+    gappy.iloc[[30, 31, 60]] = np.nan
+    masked = early_warning(gappy, n_surrogates=20)
+    filled = early_warning(gappy, n_surrogates=20, interpolate_gaps=True)
+    assert masked.stats["ar1"]["max_missing_fraction"] == pytest.approx(3 / 50)
+    assert filled.stats["ar1"]["max_missing_fraction"] == 0
+    assert filled.stats["ar1"]["interpolated_gaps"] == 3
+    assert masked.frame["residuals"].isna().sum() == 3
     cv = early_warning(s, indicators=("cv", "return_rate"), n_surrogates=20)
     assert cv.stats["cv"]["p_value"] is None  # no surrogate test for cv
     assert np.isfinite(cv.stats["cv"]["kendall_tau"])

@@ -94,6 +94,7 @@ def analyse_results(
     sensitivity_surrogates: int | None = None,
     tile_surrogates: int | None = None,
     outlier_sigmas: float | None = 3.0,
+    interpolate_gaps: bool = False,
     spatial_permutations: int | None = None,
     report: bool = True,
 ) -> dict[str, dict[str, dict[str, Any]]]:
@@ -126,6 +127,9 @@ def analyse_results(
         Surrogates per tile for the maps (p-values then Benjamini-Hochberg across tiles).
     outlier_sigmas
         Per-tile outlier removal threshold (None: off).
+    interpolate_gaps
+        Fill interior gaps of the aggregate series linearly before the indicators (default: gaps
+        are masked; filling inflates AR(1)).
     spatial_permutations
         Permutations of the spatial indicators' null per period, on the Scene's NDVI (central
         250 x 250 pixels) when ``scene.zarr`` is present; 0 skips them.
@@ -163,6 +167,7 @@ def analyse_results(
         "ar1": ar1,
         "n_surrogates": n_surrogates,
         "seed": seed,
+        "interpolate_gaps": interpolate_gaps,
     }
     resilience: dict[str, dict[str, dict[str, Any]]] = {}
     ews_results: dict[str, Any] = {}

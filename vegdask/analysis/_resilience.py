@@ -97,8 +97,13 @@ def early_warning(
     indicators: tuple[str, ...] = EWS_INDICATORS,
     n_surrogates: int = 1000,
     seed: int = 0,
+    interpolate_gaps: bool = False,
 ) -> EarlyWarning:
     """Detrend, compute rolling indicators, Kendall tau trends and ARMA-surrogate p-values.
+
+    Gaps (NaN) are masked: every indicator uses the valid samples of its window. With
+    ``interpolate_gaps=True`` interior gaps are filled linearly first (as pyveg did, with monthly
+    means); this inflates AR(1) and is recorded as ``interpolated_gaps`` in the stats.
 
     Returns
     -------
@@ -108,6 +113,9 @@ def early_warning(
         test, one-sided for a rise), ``kendall_p_value`` (scipy-style asymptotic, for reference
         only: it ignores the autocorrelation of rolling values), ``window``, ``bandwidth`` ...
     """
+    gaps = int(series.isna().sum())
+    if interpolate_gaps:
+        series = series.interpolate(limit_area="inside")
     values = series.to_numpy(dtype=np.float64)
     trend = detrend(
         values, method=detrend_method, bandwidth=bandwidth, convention=convention, span=span
@@ -126,6 +134,7 @@ def early_warning(
     params = {
         "window": window,
         "window_samples": window_length(values.size, window),
+        "interpolated_gaps": gaps if interpolate_gaps else 0,
         "detrend": detrend_method,
         "bandwidth": bandwidth,
         "bandwidth_convention": convention,

@@ -35,6 +35,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--surrogates", type=int, help="ARMA surrogates (1000)")
     parser.add_argument("--seed", type=int, help="surrogate seed (0)")
+    parser.add_argument(
+        "--interpolate-gaps",
+        action="store_true",
+        help="fill gaps linearly before the indicators (default: masked; filling inflates AR1)",
+    )
     parser.add_argument("--no-report", action="store_true", help="skip figures and report.html")
     parser.set_defaults(func=run)
 
@@ -54,6 +59,7 @@ def run(args: argparse.Namespace) -> int:
             deseasonalise_method=None if args.deseasonalise == "none" else args.deseasonalise,
             n_surrogates=args.surrogates,
             seed=args.seed,
+            interpolate_gaps=args.interpolate_gaps,
             report=not args.no_report,
         )
     except (FileNotFoundError, ValueError) as err:
