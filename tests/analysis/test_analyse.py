@@ -10,6 +10,7 @@ import pytest
 import xarray as xr
 from statsmodels.tsa.seasonal import STL
 
+from vegdask import config
 from vegdask.analysis import (
     aggregate_series,
     analyse_results,
@@ -320,12 +321,20 @@ def test_analyse_cli_and_results_summary(tmp_path, capsys, make_tiles, make_weat
 
 def test_short_series_reports_reason(tmp_path, write_run):
     run = write_run(tmp_path / "short", n_time=12, with_scene=False)
+    # Register the packaged defaults first: vegdask.config registers them once, and registering
+    # inside a dask.config.set block loses them when the block exits (reported to the lead).
+    config.get("analysis.window")
     with dask.config.set({"vegdask.analysis.n-surrogates": 7}):  # config below explicit args
         res = analyse_results(str(run), report=False, seed=3)
     assert res["offset50_mean"]["ar1"]["p_value"] is None
     assert "need 20" in res["offset50_mean"]["ar1"]["error"]
     assert res["offset50_mean"]["ar1"]["n_surrogates"] == 7
     assert res["offset50_mean"]["ar1"]["seed"] == 3
+    assert res["offset50_mean"]["ar1"]["bandwidth_convention"] == "sigma"
+    # Long enough for the window but not for the ARMA(4, 4) fit: the reason, not a crash.
+    run = write_run(tmp_path / "medium", n_time=24, with_scene=False)
+    res = analyse_results(str(run), report=False, n_surrogates=10)
+    assert "too short for ARMA" in res["offset50_mean"]["ar1"]["error"]
 
 
 def test_never_valid_tile_gives_nan_not_warnings(tiles):

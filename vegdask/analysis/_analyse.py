@@ -176,43 +176,34 @@ def analyse_results(
     for name in RESILIENCE_SERIES:
         if name not in frame:
             continue
-        series = frame[name].rename(name)
-        smooth_col = smooth(series, 4)
-        frame[f"{name}_smooth"] = smooth_col
-        method_used: str | None = deseasonalise_method
+        frame[f"{name}_smooth"] = smooth(frame[name], 4)
+        method_used, decomps[name] = _deseasonalise(frame[name].rename(name), deseasonalise_method)
+        target = decomps[name]["deseasonalised"].rename(name)
+        frame[f"{name}_deseasonalised"] = target
         try:
-            dec = deseasonalise(series, deseasonalise_method)
-        except ValueError:
-            method_used, dec = None, deseasonalise(series, None)
-        dec.insert(0, "observed", series)
-        decomps[name] = dec
-        frame[f"{name}_deseasonalised"] = dec["deseasonalised"]
-        target = dec["deseasonalised"].rename(name)
-        if target.notna().sum() < _MIN_SAMPLES:
-            resilience[name] = {
-                ind: {
-                    "kendall_tau": None,
-                    "p_value": None,
-                    "error": (f"{int(target.notna().sum())} valid samples, need {_MIN_SAMPLES}"),
-                    **{k: v for k, v in ews_params.items()},
-                }
-                for ind in EWS_INDICATORS
-            }
+            if target.notna().sum() < _MIN_SAMPLES:
+                raise ValueError(f"{int(target.notna().sum())} valid samples, need {_MIN_SAMPLES}")
+            ews = early_warning(target, **ews_params)
+            sens[name] = sensitivity(
+                target,
+                grid=sensitivity_grid,
+                ar1=ar1,
+                n_surrogates=sensitivity_surrogates,
+                seed=seed,
+            )
+        except ValueError as err:  # too short for the window or the ARMA fit: say so
+            resilience[name] = _failed_entry(str(err), ews_params)
             continue
-        ews = early_warning(target, **ews_params)
         ews_results[name] = ews
-        sens[name] = sensitivity(
-            target, grid=sensitivity_grid, ar1=ar1, n_surrogates=sensitivity_surrogates, seed=seed
-        )
-        resilience[name] = {}
-        for ind, st in ews.stats.items():
-            share = sens[name].attrs.get(f"share_significant_{ind}")
-            resilience[name][ind] = {
+        resilience[name] = {
+            ind: {
                 **st,
                 "deseasonalise": method_used,
                 "sensitivity_grid": sensitivity_grid,
-                "sensitivity_share_significant": share,
+                "sensitivity_share_significant": sens[name].attrs.get(f"share_significant_{ind}"),
             }
+            for ind, st in ews.stats.items()
+        }
 
     stats = {name: _summary_stats(frame[name]) for name in RESILIENCE_SERIES if name in frame}
     _write_text(
@@ -275,6 +266,32 @@ def analyse_results(
         html_text = _report_html(res, resilience, images, corrs, stats)
         _write_text(fs, posixpath.join(root, "report.html"), html_text)
     return strict
+
+
+def _deseasonalise(series: pd.Series, method: str | None) -> tuple[str | None, pd.DataFrame]:
+    """Deseasonalise, or leave as is (method None) when the series is too short for it."""
+    try:
+        dec = deseasonalise(series, method)
+    except ValueError:
+        method, dec = None, deseasonalise(series, None)
+    dec.insert(0, "observed", series)
+    return method, dec
+
+
+def _failed_entry(reason: str, ews_params: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    record = {
+        "kendall_tau": None,
+        "p_value": None,
+        "error": reason,
+        "window": ews_params["window"],
+        "detrend": ews_params["detrend_method"],
+        "bandwidth": ews_params["bandwidth"],
+        "bandwidth_convention": ews_params["convention"],
+        "ar1_estimator": ews_params["ar1"],
+        "n_surrogates": ews_params["n_surrogates"],
+        "seed": ews_params["seed"],
+    }
+    return {ind: dict(record) for ind in EWS_INDICATORS}
 
 
 def _summary_stats(series: pd.Series) -> dict[str, Any]:
