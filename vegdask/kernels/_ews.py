@@ -297,47 +297,79 @@ def window_length(n: int, window: float) -> int:
 
 
 @numba.njit(cache=True)
-def _ar1(v, valid, lo, hi, mean, estimator):
-    # Pairs (t-1, t) inside [lo, hi] with both valid.
-    sxy = 0.0
-    sxx = 0.0
+def _window(v, st, valid, lo, hi, estimator, min_count, w, out, s):
+    # Two passes over v[lo..hi]: sums, then central moments and lagged-pair products.
+    c = 0
+    total = 0.0
+    st_sum = 0.0
+    st_count = 0
+    na = 0
     sa = 0.0
     sb = 0.0
-    na = 0
-    for t in range(lo + 1, hi + 1):
-        if valid[t] and valid[t - 1]:
-            sa += v[t - 1]
-            sb += v[t]
-            na += 1
-    if na < 2:
-        return np.nan
-    if estimator == 1:  # pearson
-        ma = sa / na
-        mb = sb / na
-        saa = 0.0
-        sbb = 0.0
-        for t in range(lo + 1, hi + 1):
-            if valid[t] and valid[t - 1]:
-                a = v[t - 1] - ma
-                b = v[t] - mb
-                sxy += a * b
-                saa += a * a
-                sbb += b * b
-        if saa <= 0.0 or sbb <= 0.0:
-            return np.nan
-        return sxy / math.sqrt(saa * sbb)
-    for t in range(lo + 1, hi + 1):
-        if valid[t] and valid[t - 1]:
-            sxy += (v[t] - mean) * (v[t - 1] - mean)
-            sxx += (v[t - 1] - mean) ** 2
-    if estimator == 2:  # acf: denominator over every valid sample
-        sxx = 0.0
-        for t in range(lo, hi + 1):
-            if valid[t]:
-                sxx += (v[t] - mean) ** 2
-    if sxx <= 0.0:
-        return np.nan
-    return sxy / sxx
+    for t in range(lo, hi + 1):
+        if valid[t]:
+            c += 1
+            total += v[t]
+            if t > lo and valid[t - 1]:
+                na += 1
+                sa += v[t - 1]
+                sb += v[t]
+        if not np.isnan(st[t]):
+            st_sum += st[t]
+            st_count += 1
+    out[7, s, hi] = 1.0 - c / w
+    if c < min_count or c < 4:
+        return
+    mean = total / c
+    ma = sa / na if na else 0.0
+    mb = sb / na if na else 0.0
+    s2 = 0.0
+    s3 = 0.0
+    s4 = 0.0
+    sxy = 0.0
+    sxx = 0.0
+    syy = 0.0
+    for t in range(lo, hi + 1):
+        if valid[t]:
+            d = v[t] - mean
+            s2 += d * d
+            s3 += d * d * d
+            s4 += d * d * d * d
+            if t > lo and valid[t - 1]:
+                if estimator == 1:  # pearson: each side about its own mean
+                    a = v[t - 1] - ma
+                    b = v[t] - mb
+                    sxy += a * b
+                    sxx += a * a
+                    syy += b * b
+                else:  # ols / acf: about the window mean
+                    a = v[t - 1] - mean
+                    sxy += d * a
+                    sxx += a * a
+    var = s2 / (c - 1)
+    out[1, s, hi] = var
+    out[2, s, hi] = math.sqrt(var)
+    m2 = s2 / c
+    if m2 > 0.0:
+        out[4, s, hi] = math.sqrt(c * (c - 1.0)) / (c - 2.0) * (s3 / c) / m2**1.5
+        out[5, s, hi] = ((c * c - 1.0) * (s4 / c) / (m2 * m2) - 3.0 * (c - 1.0) ** 2) / (
+            (c - 2.0) * (c - 3.0)
+        )
+    ar = np.nan
+    if na >= 2:
+        if estimator == 1:
+            if sxx > 0.0 and syy > 0.0:
+                ar = sxy / math.sqrt(sxx * syy)
+        elif estimator == 2:  # acf: denominator over every valid sample
+            if s2 > 0.0:
+                ar = sxy / s2
+        elif sxx > 0.0:
+            ar = sxy / sxx
+    out[0, s, hi] = ar
+    out[6, s, hi] = 1.0 - ar
+    # CV: SD of the residuals over the mean of the state variable in the same window.
+    if st_count > 0 and st_sum != 0.0:
+        out[3, s, hi] = math.sqrt(var) / (st_sum / st_count)
 
 
 @numba.njit(cache=True)
@@ -346,49 +378,10 @@ def _rolling(x, state, w, estimator, min_count):
     out = np.full((8, m, n), np.nan)
     for s in range(m):
         v = x[s]
+        st = state[s]
         valid = ~np.isnan(v)
         for e in range(w - 1, n):
-            lo = e - w + 1
-            c = 0
-            total = 0.0
-            for t in range(lo, e + 1):
-                if valid[t]:
-                    c += 1
-                    total += v[t]
-            out[7, s, e] = 1.0 - c / w
-            if c < min_count or c < 4:
-                continue
-            mean = total / c
-            s2 = 0.0
-            s3 = 0.0
-            s4 = 0.0
-            for t in range(lo, e + 1):
-                if valid[t]:
-                    d = v[t] - mean
-                    s2 += d * d
-                    s3 += d * d * d
-                    s4 += d * d * d * d
-            var = s2 / (c - 1)
-            out[1, s, e] = var
-            out[2, s, e] = math.sqrt(var)
-            m2 = s2 / c
-            if m2 > 0.0:
-                out[4, s, e] = math.sqrt(c * (c - 1.0)) / (c - 2.0) * (s3 / c) / m2**1.5
-                out[5, s, e] = ((c * c - 1.0) * (s4 / c) / (m2 * m2) - 3.0 * (c - 1.0) ** 2) / (
-                    (c - 2.0) * (c - 3.0)
-                )
-            a = _ar1(v, valid, lo, e, mean, estimator)
-            out[0, s, e] = a
-            out[6, s, e] = 1.0 - a
-            # CV: SD of the residuals over the mean of the state variable in the same window.
-            sm = 0.0
-            cs = 0
-            for t in range(lo, e + 1):
-                if not np.isnan(state[s, t]):
-                    sm += state[s, t]
-                    cs += 1
-            if cs > 0 and sm != 0.0:
-                out[3, s, e] = math.sqrt(var) / (sm / cs)
+            _window(v, st, valid, e - w + 1, e, estimator, min_count, w, out, s)
     return out
 
 
