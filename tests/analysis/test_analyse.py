@@ -299,6 +299,13 @@ def test_analyse_results_outputs(run_dir):
     stats = json.loads((adir / "summary_stats.json").read_text())
     assert stats["offset50_mean"]["max"] == pytest.approx(csv["offset50_mean"].max())
     assert "CB_fit_alpha" in stats["offset50_mean"]
+    resid = xr.open_zarr(adir / "indicators.zarr", consolidated=False).residuals
+    r = resid.sel(series="offset50_mean").values
+    d = r - np.nanmean(r)
+    pairs = np.isfinite(d[1:]) & np.isfinite(d[:-1])  # the gap (period 17) breaks two pairs
+    ols = (d[1:][pairs] @ d[:-1][pairs]) / (d[:-1][pairs] @ d[:-1][pairs])
+    assert stats["offset50_mean"]["variance_whole_series"] == pytest.approx(np.nanvar(r, ddof=1))
+    assert stats["offset50_mean"]["ar1_whole_series"] == pytest.approx(ols)
 
 
 @pytest.mark.slow

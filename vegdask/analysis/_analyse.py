@@ -35,6 +35,7 @@ from vegdask.analysis._series import (
     smooth,
 )
 from vegdask.analysis._spatial import spatial_indicators_through_time
+from vegdask.kernels import rolling_indicators
 
 __all__ = ["RESILIENCE_SERIES", "analyse_results", "to_strict_json"]
 
@@ -206,6 +207,10 @@ def analyse_results(
         }
 
     stats = {name: _summary_stats(frame[name]) for name in RESILIENCE_SERIES if name in frame}
+    for name, ews in ews_results.items():  # pyveg's "(0.99 rolling window)" values: whole series
+        whole = rolling_indicators(ews.frame["residuals"].to_numpy(), 1.0, ar1=ar1)
+        stats[name]["ar1_whole_series"] = float(whole["ar1"][-1])
+        stats[name]["variance_whole_series"] = float(whole["variance"][-1])
     _write_text(
         fs,
         posixpath.join(adir, "summary_stats.json"),
