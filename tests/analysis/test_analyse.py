@@ -179,9 +179,10 @@ def test_analyse_through_fsspec_url(make_tiles, make_weather):
         "memory://runs/a/weather.zarr", mode="w", consolidated=False
     )
     res = analyse_results(
-        "memory://runs/a", n_surrogates=20, sensitivity_surrogates=5, tile_surrogates=5
+        "memory://runs/a", n_surrogates=20, sensitivity_surrogates=5, tile_surrogates=5, pdf=True
     )
     fs = fsspec.filesystem("memory")
+    assert fs.cat("/runs/a/report.pdf").startswith(b"%PDF")
     assert json.loads(fs.cat("/runs/a/analysis/resilience.json")) == res
     assert fs.cat("/runs/a/report.html").startswith(b"<!DOCTYPE html>")
     assert (

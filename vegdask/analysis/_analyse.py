@@ -98,6 +98,7 @@ def analyse_results(
     interpolate_gaps: bool = False,
     spatial_permutations: int | None = None,
     report: bool = True,
+    pdf: bool = False,
 ) -> dict[str, dict[str, dict[str, Any]]]:
     """Analyse a run: time series, early-warning indicators, significance, figures and report.
 
@@ -136,6 +137,8 @@ def analyse_results(
         250 x 250 pixels) when ``scene.zarr`` is present; 0 skips them.
     report
         Write figures and ``report.html``.
+    pdf
+        Also write ``report.pdf`` (needs the ``report`` extra: weasyprint).
 
     Returns
     -------
@@ -153,6 +156,8 @@ def analyse_results(
     sensitivity_surrogates = config.get("analysis.sensitivity-surrogates", sensitivity_surrogates)
     tile_surrogates = config.get("analysis.tile-surrogates", tile_surrogates)
     spatial_permutations = config.get("analysis.spatial-permutations", spatial_permutations)
+    if pdf:
+        _require_weasyprint()
     res = load_results(results)
     out_url = str(output) if output is not None else _default_output(str(results))
     fs, root = fsspec.core.url_to_fs(out_url)
@@ -270,7 +275,22 @@ def analyse_results(
             )
         html_text = _report_html(res, resilience, images, corrs, stats)
         _write_text(fs, posixpath.join(root, "report.html"), html_text)
+        if pdf:
+            with fs.open(posixpath.join(root, "report.pdf"), "wb") as f:
+                f.write(_pdf(html_text))
     return strict
+
+
+def _require_weasyprint() -> Any:
+    try:
+        import weasyprint
+    except ImportError as err:
+        raise ImportError("a PDF report needs weasyprint: pip install 'vegdask[report]'") from err
+    return weasyprint
+
+
+def _pdf(html_text: str) -> bytes:
+    return _require_weasyprint().HTML(string=html_text).write_pdf()
 
 
 def _deseasonalise(series: pd.Series, method: str | None) -> tuple[str | None, pd.DataFrame]:

@@ -40,6 +40,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         action="store_true",
         help="fill gaps linearly before the indicators (default: masked; filling inflates AR1)",
     )
+    parser.add_argument("--pdf", action="store_true", help="also write report.pdf (weasyprint)")
     parser.add_argument("--no-report", action="store_true", help="skip figures and report.html")
     parser.set_defaults(func=run)
 
@@ -61,8 +62,9 @@ def run(args: argparse.Namespace) -> int:
             seed=args.seed,
             interpolate_gaps=args.interpolate_gaps,
             report=not args.no_report,
+            pdf=args.pdf,
         )
-    except (FileNotFoundError, ValueError) as err:
+    except (FileNotFoundError, ValueError, ImportError) as err:
         raise CLIError(str(err)) from err
     summary = {
         series: {
