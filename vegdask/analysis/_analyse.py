@@ -282,10 +282,17 @@ def analyse_results(
 
 
 def _require_weasyprint() -> Any:
+    # Importing weasyprint sets PIL's global LOAD_TRUNCATED_IMAGES, which would let corrupt
+    # images through everywhere else in the process: put it back.
+    from PIL import ImageFile
+
+    before = ImageFile.LOAD_TRUNCATED_IMAGES
     try:
         import weasyprint
     except ImportError as err:
         raise ImportError("a PDF report needs weasyprint: pip install 'vegdask[report]'") from err
+    finally:
+        ImageFile.LOAD_TRUNCATED_IMAGES = before
     return weasyprint
 
 
