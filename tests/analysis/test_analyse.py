@@ -170,6 +170,7 @@ def test_tile_maps_are_chunk_independent_and_fdr(tiles):
     assert quick.ar1_p_value.isnull().all()
 
 
+@pytest.mark.slow
 def test_analyse_through_fsspec_url(make_tiles, make_weather):
     import fsspec
 
