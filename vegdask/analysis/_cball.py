@@ -41,7 +41,14 @@ def crystal_ball(x: Any, alpha: float, n: float, xbar: float, sigma: float) -> n
 
 
 def annual_cycle_pmf(series: pd.Series) -> np.ndarray:
-    """Return the monthly means rotated (minimum last), reversed, shifted and normalised."""
+    """Return the monthly means rotated (minimum last), reversed, shifted and normalised.
+
+    Examples
+    --------
+    >>> months = pd.date_range("2016-01-01", periods=12, freq="MS")
+    >>> annual_cycle_pmf(pd.Series(np.arange(12.0), months)).round(3)[:3]
+    array([0.   , 0.167, 0.152])
+    """
     means = series.groupby(pd.DatetimeIndex(series.index).month).mean()
     means = means.reindex(range(1, 13))
     if means.isna().any():
@@ -70,6 +77,14 @@ def crystal_ball_fit(
         ``CB_fit_success`` (bool), ``CB_fit_residuals`` (sum of squared residuals),
         ``CB_fit_alpha``, ``CB_fit_N``, ``CB_fit_xbar``, ``CB_fit_sigma``, ``return_rate``
         (``alpha**2 / 2``) and ``pmf`` (the 12 fitted-to values).
+
+    Examples
+    --------
+    >>> months = pd.date_range("2016-01-01", periods=24, freq="MS")
+    >>> cycle = crystal_ball(np.arange(12, 0, -1.0), 1.2, 3.0, 7.5, 1.5)
+    >>> fit = crystal_ball_fit(pd.Series(np.tile(np.roll(cycle, 1), 2), months))
+    >>> fit["CB_fit_success"], fit["CB_fit_residuals"] < 1e-3
+    (True, True)
     """
     pmf = annual_cycle_pmf(series)
     x = np.arange(1, 13, dtype=np.float64)

@@ -63,6 +63,11 @@ def detrend(
 
     ``bandwidth``/``convention`` as :func:`vegdask.kernels.gaussian_sigma` (default pyveg's
     sigma = 6 samples); ``span`` is the LOESS fraction.
+
+    Examples
+    --------
+    >>> detrend(np.arange(5.0), method=None)
+    array([2., 2., 2., 2., 2.])
     """
     arr = np.asarray(values, dtype=np.float64)
     if method == "gaussian":
@@ -112,6 +117,14 @@ def early_warning(
         ``missing_fraction``); ``stats[indicator]`` holds ``kendall_tau``, ``p_value`` (surrogate
         test, one-sided for a rise), ``kendall_p_value`` (scipy-style asymptotic, for reference
         only: it ignores the autocorrelation of rolling values), ``window``, ``bandwidth`` ...
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> series = pd.Series(rng.standard_normal(120).cumsum(), name="offset50_mean")
+    >>> ews = early_warning(series, n_surrogates=99, seed=1)
+    >>> sorted(ews.stats["ar1"])[:4], ews.params["window_samples"]
+    (['ar1_estimator', 'arma_order', 'bandwidth', 'bandwidth_convention'], 60)
     """
     gaps = int(series.isna().sum())
     if interpolate_gaps:
@@ -176,6 +189,13 @@ def sensitivity(
     Bandwidths are fractions of the series length in the ksmooth convention (earlywarnings-R,
     ewstools). Returns a Dataset with ``kendall_tau`` and ``p_value`` (indicator, bandwidth,
     window) and attrs ``share_significant_<indicator>`` (share of cells with p < alpha).
+
+    Examples
+    --------
+    >>> series = pd.Series(np.random.default_rng(0).standard_normal(80))
+    >>> sens = sensitivity(series, grid="earlywarnings", n_surrogates=9)
+    >>> dict(sens.kendall_tau.sizes)
+    {'indicator': 2, 'bandwidth': 7, 'window': 6}
     """
     if grid not in GRIDS:
         raise ValueError(f"grid must be one of {sorted(GRIDS)}, got {grid!r}")
@@ -296,6 +316,17 @@ def tile_indicator_maps(
     xarray.Dataset
         ``<indicator>`` (time, ...), ``<indicator>_tau``, ``<indicator>_p_value`` and
         ``<indicator>_q_value``, ``<indicator>_significant`` (...), computed.
+
+    Examples
+    --------
+    >>> cube = xr.DataArray(
+    ...     np.random.default_rng(0).standard_normal((40, 2, 3)),
+    ...     dims=("time", "tile_y", "tile_x"),
+    ...     coords={"time": pd.date_range("2016-01-16", periods=40, freq="30D")},
+    ... )
+    >>> maps = tile_indicator_maps(cube, n_surrogates=0)
+    >>> maps.ar1.dims, maps.ar1_tau.shape
+    (('time', 'tile_y', 'tile_x'), (2, 3))
     """
     from vegdask.analysis._series import season_period
 

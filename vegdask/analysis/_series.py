@@ -212,6 +212,16 @@ def aggregate_series(
     beyond that many standard deviations of its own series are removed first (pyveg: 3, on
     offset50; here on every variable). Columns: ``<name>_mean``, ``<name>_std``, ``<name>_count``
     for ``name`` in offset50, ndvi, ndvi_veg, then the weather variables.
+
+    Examples
+    --------
+    >>> tiles = xr.Dataset(
+    ...     {"offset50": (("time", "tile_y", "tile_x"), [[[1.0, 3.0]], [[2.0, np.nan]]])},
+    ...     coords={"time": pd.to_datetime(["2016-01-16", "2016-02-15"])},
+    ... )
+    >>> aggregate_series(tiles, outlier_sigmas=None)[["offset50_mean", "offset50_count"]].values
+    array([[2., 2.],
+           [2., 1.]])
     """
     valid = tiles.get("valid", True)
     columns: dict[str, Any] = {}
@@ -272,6 +282,13 @@ def deseasonalise(
     -------
     pandas.DataFrame
         Columns ``deseasonalised``, and for STL ``trend``, ``seasonal``, ``resid``.
+
+    Examples
+    --------
+    >>> t = pd.date_range("2016-01-16", periods=36, freq="30D")
+    >>> y = pd.Series(10 + np.sin(2 * np.pi * np.arange(36) / 12), t)
+    >>> bool(deseasonalise(y)["deseasonalised"].std() < 0.1 * y.std())
+    True
     """
     if method not in ("stl", "diff", None):
         raise ValueError(f"deseasonalise method must be 'stl', 'diff' or None, got {method!r}")

@@ -69,7 +69,15 @@ def morans_i(field: np.ndarray) -> float:
 
 
 def radial_spectrum(field: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Return the radially averaged power spectrum of the demeaned image, wavenumbers 1..kmax."""
+    """Return the radially averaged power spectrum of the demeaned image, wavenumbers 1..kmax.
+
+    Examples
+    --------
+    >>> stripes = np.tile(np.sin(2 * np.pi * 4 * np.arange(32) / 32), (32, 1))
+    >>> k, power = radial_spectrum(stripes)
+    >>> int(k[np.argmax(power)])
+    4
+    """
     x = np.nan_to_num(np.asarray(field, dtype=np.float64) - np.nanmean(field))
     power = np.abs(np.fft.fftshift(np.fft.fft2(x))) ** 2
     ny, nx = x.shape
@@ -90,7 +98,13 @@ def _sdr(field: np.ndarray, low: float = 0.2, high: float = 0.8) -> float:
 
 
 def patch_sizes(mask: np.ndarray) -> np.ndarray:
-    """Return the sizes (pixels) of the 4-connected patches of a boolean mask, largest first."""
+    """Return the sizes (pixels) of the 4-connected patches of a boolean mask, largest first.
+
+    Examples
+    --------
+    >>> patch_sizes(np.array([[1, 1, 0], [0, 0, 0], [0, 1, 0]], bool)).tolist()
+    [2, 1]
+    """
     labels, n = ndimage.label(np.asarray(mask, bool))
     return np.sort(np.bincount(labels.ravel())[1:])[::-1] if n else np.zeros(0, int)
 
