@@ -61,6 +61,7 @@ def test_summary_table_and_correlations(tmp_path, capsys):
     assert p.loc["total_precipitation_mean", "offset50_mean_mean"] == pytest.approx(ref_p)
     assert (out / "offset50_mean_mean_vs_total_precipitation_mean.png").exists()
     assert (out / "correlations.svg").exists()
+    assert (out / "offset50_mean_max_by_pattern_type.png").exists()
     assert (out / "summary.html").read_text().count("data:image/png;base64,") >= 3
 
 

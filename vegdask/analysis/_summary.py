@@ -119,6 +119,18 @@ def _fig_scatter(table: pd.DataFrame, x: str, y: str) -> Figure:
     return fig
 
 
+def _fig_box(table: pd.DataFrame, column: str) -> Figure:
+    """``column`` by pattern type (pyveg's Max/Mean_offset50_boxplot)."""
+    groups = {str(k): g[column].dropna().to_numpy() for k, g in table.groupby("pattern_type")}
+    fig = Figure(figsize=(5, 4), layout="constrained")
+    ax = fig.subplots()
+    ax.boxplot(list(groups.values()), tick_labels=list(groups))
+    ax.set_xlabel("pattern type")
+    ax.set_ylabel(column)
+    ax.grid(alpha=0.3)
+    return fig
+
+
 def _fig_corr(r: pd.DataFrame, p: pd.DataFrame) -> Figure:
     fig = Figure(figsize=(8, 6.5), layout="constrained")
     ax = fig.subplots()
@@ -140,8 +152,8 @@ def summarise_runs(runs: list[str], output: str) -> pd.DataFrame:
     """Write the cross-location summary of analysed runs to ``output`` and return the table.
 
     Writes ``summary.csv``, ``pearson_r.csv``, ``pearson_p.csv`` (``scipy.stats.pearsonr`` over
-    the runs, NaN with fewer than 3), scatter plots and the correlation heat map (PNG and SVG),
-    and ``summary.html`` with the figures embedded.
+    the runs, NaN with fewer than 3), scatter plots, box plots by pattern type, the correlation
+    heat map (PNG and SVG), and ``summary.html`` with the figures embedded.
     """
     table = summary_table(runs)
     fs, root = fsspec.core.url_to_fs(str(output))
@@ -159,6 +171,11 @@ def summarise_runs(runs: list[str], output: str) -> pd.DataFrame:
         if x in table and y in table:
             key = f"{y}_vs_{x}"
             images[key] = save_figure(_fig_scatter(table, x, y), fs, posixpath.join(root, key))
+    if "pattern_type" in table:
+        for column in ("offset50_mean_mean", "offset50_mean_max"):
+            if column in table:
+                key = f"{column}_by_pattern_type"
+                images[key] = save_figure(_fig_box(table, column), fs, posixpath.join(root, key))
     if len(r):
         images["correlations"] = save_figure(
             _fig_corr(r, p), fs, posixpath.join(root, "correlations")
