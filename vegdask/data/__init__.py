@@ -1,5 +1,6 @@
 """Data layer: imagery sources, weather, storage and the Scene data model."""
 
+from vegdask.data._periods import make_periods, parse_period
 from vegdask.data._scene import (
     BANDS,
     CLOUD_MASK,
@@ -12,16 +13,35 @@ from vegdask.data._scene import (
     validate_scene,
     validate_weather,
 )
+from vegdask.data._storage import (
+    create_store,
+    join_url,
+    open_store,
+    sanitise_container_name,
+    storage_options,
+    write_period,
+)
+from vegdask.data._synthetic import DEMO_LOCATION, synthetic_scene
 
 __all__ = [
     "BANDS",
     "CLOUD_MASK",
+    "DEMO_LOCATION",
     "SCENE_ATTRS",
     "SCENE_VARIABLES",
     "TILE_SIZE",
     "WEATHER_VARIABLES",
     "compute_ndvi",
+    "create_store",
     "default_chunks",
+    "join_url",
+    "make_periods",
+    "open_store",
+    "parse_period",
+    "sanitise_container_name",
+    "storage_options",
+    "synthetic_scene",
     "validate_scene",
     "validate_weather",
+    "write_period",
 ]

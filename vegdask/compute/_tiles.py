@@ -1,0 +1,222 @@
+"""Tile metrics: one dask task per chunk of the Scene, calling the numba kernel for each 50x50 tile.
+
+For every period and tile: pyveg's feature vector and its metrics (on the graph of bare-soil pixels
+by default, pyveg's choice, or of vegetation pixels), the mean NDVI over the tile and over its
+vegetation pixels, the share of masked (cloud or no-data) pixels, whether the tile passes the
+quality gate, and the tile centre's longitude and latitude.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import numpy as np
+import xarray as xr
+from dask.base import is_dask_collection
+
+from vegdask.compute._mask import binary_image
+from vegdask.kernels import tile_feature_vectors
+from vegdask.kernels._preprocess import ndvi_to_uint8
+
+__all__ = ["GRAPH_CLASSES", "METRICS", "tile_metrics"]
+
+GRAPH_CLASSES = ("bare", "vegetation")
+METRICS = ("offset50", "slope", "offset", "fv_mean", "fv_std")
+# NDVI means in real units, and as pyveg reported them (means of the 8-bit image, 0-255).
+_PER_TILE = (
+    "ndvi_mean",
+    "ndvi_veg_mean",
+    "ndvi_uint8_mean",
+    "ndvi_veg_uint8_mean",
+    "masked_fraction",
+)
+
+
+def _tile_means(values: np.ndarray, weights: np.ndarray, tile: int) -> np.ndarray:
+    """Weighted means over the full tiles of a 2-D block (NaN where the weights sum to 0)."""
+    ty, tx = values.shape[0] // tile, values.shape[1] // tile
+    v = (values[: ty * tile, : tx * tile] * weights[: ty * tile, : tx * tile]).reshape(
+        ty, tile, tx, tile
+    )
+    w = weights[: ty * tile, : tx * tile].reshape(ty, tile, tx, tile)
+    sums = w.sum(axis=(1, 3))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(sums > 0, v.sum(axis=(1, 3)) / sums, np.nan)
+
+
+def _block_metrics(
+    image: np.ndarray,
+    ndvi: np.ndarray,
+    cloud: np.ndarray,
+    *,
+    tile: int,
+    diagonal: bool,
+    num_quantiles: int,
+    graph_class: str,
+    max_masked: float,
+) -> np.ndarray:
+    """All metrics of the tiles of one block of one period: (ty, tx, Q + 8) float64."""
+    image, ndvi, cloud = image[0], ndvi[0], cloud[0]
+    nodes = image == 255 if graph_class == "bare" else image == 0
+    fv = tile_feature_vectors(nodes, tile_size=tile, diagonal=diagonal, num_quantiles=num_quantiles)
+    q = num_quantiles
+    metrics = np.stack(
+        [
+            fv[..., -1] - fv[..., q // 2],  # offset50
+            (fv[..., -1] - fv[..., 0]) / q,  # slope
+            fv[..., -1] - fv[..., 0],  # offset
+            fv.mean(axis=-1),
+            fv.std(axis=-1),
+        ],
+        axis=-1,
+    )
+    clear = ~cloud & np.isfinite(ndvi)
+    ndvi0 = np.where(clear, ndvi, 0.0).astype(np.float64)
+    ndvi_mean = _tile_means(ndvi0, clear.astype(np.float64), tile)
+    veg_weights = (clear & (image == 0)).astype(np.float64)
+    ndvi_veg = _tile_means(ndvi0, veg_weights, tile)
+    ndvi8 = ndvi_to_uint8(ndvi).astype(np.float64)
+    ndvi8_mean = _tile_means(ndvi8, clear.astype(np.float64), tile)
+    ndvi8_veg = _tile_means(ndvi8, veg_weights, tile)
+    ones = np.ones(cloud.shape)
+    masked = _tile_means((~clear).astype(np.float64), ones, tile)
+    valid = masked < max_masked
+    out = np.concatenate(
+        [fv, metrics, np.stack([ndvi_mean, ndvi_veg, ndvi8_mean, ndvi8_veg, masked, valid], -1)],
+        axis=-1,
+    )
+    out[~valid, : q + len(METRICS)] = np.nan
+    return out[None]
+
+
+def tile_metrics(
+    scene: xr.Dataset,
+    *,
+    tile_size: int = 50,
+    num_quantiles: int = 20,
+    diagonal: bool = False,
+    graph_class: Literal["bare", "vegetation"] = "bare",
+    max_masked_fraction: float = 0.05,
+) -> xr.Dataset:
+    """Per-tile network-centrality and NDVI metrics of every period of a Scene, lazily.
+
+    Parameters
+    ----------
+    scene : xarray.Dataset
+        A Scene (``ndvi`` and ``cloud_mask``, a CRS), chunked ``time=1`` and y/x in multiples of
+        ``tile_size``.
+    tile_size : int, default 50
+        Tile side in pixels; partial tiles at the lower and right edges are dropped.
+    num_quantiles : int, default 20
+        Length of the feature vector.
+    diagonal : bool, default False
+        8-neighbour graph instead of 4-neighbour.
+    graph_class : {"bare", "vegetation"}, default "bare"
+        Which pixels are the graph's nodes: pyveg's white (bare soil) pixels, or vegetation.
+    max_masked_fraction : float, default 0.05
+        A tile with this share of masked pixels or more is invalid (pyveg's gate: 5 %); its
+        centrality metrics are NaN.
+
+    Returns
+    -------
+    xarray.Dataset
+        Dims (time, tile_y, tile_x[, quantile]): ``feature_vec``, ``offset50``, ``slope``,
+        ``offset``, ``fv_mean``, ``fv_std``, ``ndvi_mean``, ``ndvi_veg_mean`` (NDVI units),
+        ``ndvi_uint8_mean``, ``ndvi_veg_uint8_mean`` (pyveg's 0-255 units), ``masked_fraction``,
+        ``valid``; coordinates ``longitude``/``latitude`` of the tile centres.
+
+    Raises
+    ------
+    ValueError
+        For an unknown ``graph_class``, a fraction outside (0, 1], a Scene without CRS, or chunks
+        that are not multiples of the tile size.
+    """
+    if graph_class not in GRAPH_CLASSES:
+        raise ValueError(f"graph_class must be one of {GRAPH_CLASSES}, got {graph_class!r}")
+    if not 0 < max_masked_fraction <= 1:
+        raise ValueError(f"max_masked_fraction must be in (0, 1], got {max_masked_fraction}")
+    if scene.rio.crs is None:
+        raise ValueError("the Scene has no CRS; tile longitude/latitude cannot be computed")
+    ty, tx = scene.sizes["y"] // tile_size, scene.sizes["x"] // tile_size
+    if ty == 0 or tx == 0:
+        raise ValueError(f"the Scene ({dict(scene.sizes)}) is smaller than one {tile_size}px tile")
+    chunks = dict(zip(scene["ndvi"].dims, scene["ndvi"].chunks or (), strict=False))
+    if not chunks:
+        raise ValueError("the Scene is not chunked; open it lazily or call scene.chunk(...)")
+    for dim in ("y", "x"):
+        if any(c % tile_size for c in chunks[dim][:-1]):
+            raise ValueError(f"Scene {dim} chunks {chunks[dim]} are not multiples of {tile_size}")
+    # The mask comes from the whole scene (CLAHE's grid is relative to it); then the partial tiles
+    # at the lower and right edges are dropped.
+    window = (slice(None), slice(0, ty * tile_size), slice(0, tx * tile_size))
+    image = binary_image(scene).data[window]
+    ndvi = scene["ndvi"].data[window]
+    cloud = scene["cloud_mask"].data[window]
+    per_tile = num_quantiles + len(METRICS) + len(_PER_TILE) + 1
+    blocks = image.map_blocks(
+        _block_metrics,
+        ndvi,
+        cloud,
+        tile=tile_size,
+        diagonal=diagonal,
+        num_quantiles=num_quantiles,
+        graph_class=graph_class,
+        max_masked=max_masked_fraction,
+        chunks=(
+            image.chunks[0],
+            tuple(c // tile_size for c in image.chunks[1]),
+            tuple(c // tile_size for c in image.chunks[2]),
+            (per_tile,),
+        ),
+        new_axis=3,
+        dtype=np.float64,
+        meta=np.array((), dtype=np.float64),
+    )
+    dims = ("time", "tile_y", "tile_x")
+    q = num_quantiles
+    data = {"feature_vec": ((*dims, "quantile"), blocks[..., :q])}
+    for i, name in enumerate(METRICS):
+        data[name] = (dims, blocks[..., q + i])
+    for i, name in enumerate(_PER_TILE):
+        data[name] = (dims, blocks[..., q + len(METRICS) + i])
+    data["valid"] = (dims, blocks[..., -1] > 0)
+    lon, lat = _tile_centres(scene.isel(y=window[1], x=window[2]), tile_size)
+    coords = {
+        "time": scene["time"].values,
+        **{
+            name: ("time", _like_time_chunks(scene[name].data, image.chunks[0]))
+            for name in ("period_start", "period_end")
+            if name in scene.coords
+        },
+        "tile_y": np.arange(ty),
+        "tile_x": np.arange(tx),
+        "quantile": np.arange(q),
+        "longitude": (("tile_y", "tile_x"), lon),
+        "latitude": (("tile_y", "tile_x"), lat),
+    }
+    attrs = {
+        **{k: scene.attrs[k] for k in ("source", "collection", "location") if k in scene.attrs},
+        "tile_size": tile_size,
+        "num_quantiles": num_quantiles,
+        "diagonal": int(diagonal),
+        "graph_class": graph_class,
+        "max_masked_fraction": max_masked_fraction,
+    }
+    return xr.Dataset(data, coords=coords, attrs=attrs)
+
+
+def _like_time_chunks(values: Any, time_chunks: tuple[int, ...]) -> Any:
+    """A lazy per-period coordinate chunked like the data (xarray needs consistent chunks)."""
+    return values.rechunk((time_chunks,)) if is_dask_collection(values) else values
+
+
+def _tile_centres(scene: xr.Dataset, tile: int) -> tuple[np.ndarray, np.ndarray]:
+    """Longitude/latitude of each tile centre, from the Scene's own x/y (any shape, any CRS)."""
+    from pyproj import Transformer
+
+    x = scene["x"].to_numpy().reshape(-1, tile).mean(axis=1)
+    y = scene["y"].to_numpy().reshape(-1, tile).mean(axis=1)
+    xx, yy = np.meshgrid(x, y)
+    to_lonlat = Transformer.from_crs(scene.rio.crs, "EPSG:4326", always_xy=True)
+    lon, lat = to_lonlat.transform(xx, yy)
+    return np.asarray(lon), np.asarray(lat)

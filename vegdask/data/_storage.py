@@ -1,0 +1,144 @@
+"""Zarr stores at fsspec URLs: local paths and ``abfs://container/prefix`` on Azure Blob Storage.
+
+Stores are written period by period: :func:`create_store` writes the metadata of a lazy template
+(every period, no data), :func:`write_period` writes one period's data by region (idempotent: a
+rerun overwrites the same region), and :func:`open_store` opens a store lazily.
+
+Azure credentials come from explicit arguments or the environment
+(``AZURE_STORAGE_CONNECTION_STRING``, or ``AZURE_STORAGE_ACCOUNT_NAME`` +
+``AZURE_STORAGE_ACCOUNT_KEY``, else adlfs' DefaultAzureCredential). adlfs' listing cache is
+switched off: its invalidation bug (adlfs 2026.8) makes reopened stores look empty.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from typing import Any
+
+import fsspec
+import xarray as xr
+
+__all__ = [
+    "create_store",
+    "join_url",
+    "open_store",
+    "sanitise_container_name",
+    "storage_options",
+    "write_period",
+]
+
+_CONTAINER = re.compile(r"^[a-z0-9](?:[a-z0-9]|-(?=[a-z0-9])){1,61}[a-z0-9]$")
+
+
+def is_remote(url: str) -> bool:
+    """Whether ``url`` names blob storage rather than a local path."""
+    return "://" in str(url) and not str(url).startswith("file://")
+
+
+def join_url(base: str, *parts: str) -> str:
+    """Join path parts onto a local path or URL with ``/``.
+
+    Examples
+    --------
+    >>> join_url("abfs://runs/demo/", "tiles.zarr")
+    'abfs://runs/demo/tiles.zarr'
+    """
+    return "/".join([str(base).rstrip("/"), *(p.strip("/") for p in parts)])
+
+
+def sanitise_container_name(name: str) -> str:
+    """Turn ``name`` into a valid Azure container name, or explain why it cannot be.
+
+    Lowercases, turns other characters into dashes, collapses repeated dashes and trims dashes at
+    the ends; the result must have 3-63 characters.
+
+    Examples
+    --------
+    >>> sanitise_container_name("Gee_27.94_11.58__Sentinel2")
+    'gee-27-94-11-58-sentinel2'
+    """
+    cleaned = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:63].strip("-")
+    if not _CONTAINER.match(cleaned):
+        raise ValueError(
+            f"{name!r} cannot be made an Azure container name (3-63 lowercase letters, digits "
+            "and single dashes, starting and ending with a letter or digit)"
+        )
+    return cleaned
+
+
+def storage_options(
+    url: str,
+    *,
+    connection_string: str | None = None,
+    account_name: str | None = None,
+    account_key: str | None = None,
+) -> dict[str, Any]:
+    """The fsspec options for ``url``: explicit credentials, else the environment.
+
+    Never log the result: it holds secrets.
+    """
+    if not str(url).startswith(("abfs://", "az://", "abfss://")):
+        return {}
+    options: dict[str, Any] = {"use_listings_cache": False, "skip_instance_cache": True}
+    connection_string = connection_string or os.environ.get("AZURE_STORAGE_CONNECTION_STRING")
+    account_name = account_name or os.environ.get("AZURE_STORAGE_ACCOUNT_NAME")
+    account_key = account_key or os.environ.get("AZURE_STORAGE_ACCOUNT_KEY")
+    if connection_string:
+        options["connection_string"] = connection_string
+    elif account_name:
+        options["account_name"] = account_name
+        if account_key:
+            options["account_key"] = account_key
+        else:
+            options["anon"] = False  # adlfs then uses DefaultAzureCredential
+    return options
+
+
+def _mapper(url: str, options: dict[str, Any] | None) -> Any:
+    opts = storage_options(url) if options is None else options
+    return fsspec.get_mapper(url, **opts) if is_remote(url) else url
+
+
+def create_store(template: xr.Dataset, url: str, *, options: dict[str, Any] | None = None) -> None:
+    """Write the metadata (and coordinates) of ``template`` to a new Zarr store at ``url``.
+
+    Data variables are not computed; :func:`write_period` fills them in.
+    """
+    template.to_zarr(_mapper(url, options), mode="w", compute=False, consolidated=False)
+
+
+def write_period(
+    dataset: xr.Dataset, url: str, index: int, *, options: dict[str, Any] | None = None
+) -> Any:
+    """Write one period (``dataset`` with a single time step) into the store at region ``index``.
+
+    Returns the dask delayed write when ``dataset`` is lazy, so several periods can be written in
+    one compute.
+    """
+    variables = [name for name, var in dataset.data_vars.items() if "time" in var.dims]
+    region = dataset[variables].drop_vars(
+        [c for c in dataset.coords if "time" not in dataset[c].dims or c == "time"], errors="ignore"
+    )
+    return region.to_zarr(
+        _mapper(url, options),
+        region={"time": slice(index, index + 1)},
+        compute=False,
+        consolidated=False,
+    )
+
+
+def open_store(url: str, *, options: dict[str, Any] | None = None) -> xr.Dataset:
+    """Open a Zarr store lazily.
+
+    Raises
+    ------
+    FileNotFoundError
+        If there is no store at ``url``.
+    """
+    try:
+        dataset = xr.open_zarr(_mapper(url, options), consolidated=False, decode_coords="all")
+    except (FileNotFoundError, KeyError) as err:
+        raise FileNotFoundError(f"no Zarr store at {url}") from err
+    # Coordinates are small: load them so they do not carry chunks of their own.
+    return dataset.assign_coords({name: dataset[name].load() for name in dataset.coords})

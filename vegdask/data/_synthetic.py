@@ -1,0 +1,226 @@
+"""The offline synthetic source: a Rietkerk simulation seen as a multispectral satellite sees it.
+
+The biomass field of :func:`vegdask.kernels.rietkerk_evolve` is simulated under a rainfall schedule,
+one time step a day, on cells of ``cell_size`` metres, then resampled to pixels of ``resolution``
+metres. Biomass becomes vegetation cover ``f = P / (P + half_cover)`` and reflectances mix bare soil
+and vegetation linearly (soil NDVI ~0.12, dense vegetation ~0.77), with seeded noise and optional
+clouds. Weather is the simulated rainfall (mm per period) and a seasonal temperature. Everything is
+deterministic for a given seed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+import dask
+import dask.array as da
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+import rioxarray  # noqa: F401  (registers the .rio accessor)
+import xarray as xr
+from scipy import ndimage
+
+from vegdask.data._periods import make_periods
+from vegdask.data._scene import BANDS, CLOUD_MASK, compute_ndvi, default_chunks
+from vegdask.kernels._rietkerk import PUBLISHED_PARAMETERS, RietkerkParameters, rietkerk_evolve
+
+__all__ = ["DEMO_LOCATION", "synthetic_scene"]
+
+# pyveg's location "00" region (Sudan, spotted and labyrinthine vegetation), used by the demo.
+DEMO_LOCATION = (27.94, 11.58)
+# Reflectance of bare soil and of full vegetation cover, per band.
+_SOIL = {"red": 0.22, "green": 0.16, "blue": 0.10, "nir": 0.28}
+_VEGETATION = {"red": 0.05, "green": 0.10, "blue": 0.05, "nir": 0.38}
+_CLOUD = 0.55
+_HALF_COVER = 10.0  # g/m^2 of biomass for half vegetation cover
+
+
+def _utm_epsg(longitude: float, latitude: float) -> int:
+    zone = int((longitude + 180) // 6) + 1
+    return (32600 if latitude >= 0 else 32700) + zone
+
+
+def _simulate_biomass(
+    shape: tuple[int, int],
+    rainfall: npt.NDArray[np.float64],
+    steps_per_period: npt.NDArray[np.int64],
+    spinup_steps: int,
+    parameters: RietkerkParameters,
+    seed: int,
+) -> npt.NDArray[np.float32]:
+    """Biomass at the end of each period, (T, cells_y, cells_x)."""
+    rng = np.random.default_rng([seed, 0])
+    first = float(rainfall[0])
+    p = np.where(rng.random(shape) > 0.9, 90.0, 0.0)
+    w = np.full(shape, first / parameters.rw)
+    o = np.full(shape, first / (parameters.alpha * parameters.w0))
+    p, w, o = rietkerk_evolve(p, w, o, rainfall=first, steps=spinup_steps, parameters=parameters)
+    out = np.empty((len(rainfall), *shape), dtype=np.float32)
+    for t, (r, steps) in enumerate(zip(rainfall, steps_per_period, strict=True)):
+        p, w, o = rietkerk_evolve(
+            p, w, o, rainfall=float(r), steps=int(steps), parameters=parameters
+        )
+        out[t] = p
+    return out
+
+
+def _period_bands(
+    biomass: npt.NDArray[np.float32], t: int, shape: tuple[int, int], seed: int, cloud_chance: float
+) -> npt.NDArray[np.float32]:
+    """Bands red, green, blue, nir, ndvi and the cloud mask of period t, stacked (6, y, x)."""
+    rng = np.random.default_rng([seed, 1, t])
+    zoom = (shape[0] / biomass.shape[1], shape[1] / biomass.shape[2])
+    p = np.clip(ndimage.zoom(biomass[t].astype(np.float64), zoom, order=1), 0, None)
+    cover = p / (p + _HALF_COVER)
+    clouds = np.zeros(shape, dtype=bool)
+    if rng.random() < cloud_chance:
+        field = ndimage.gaussian_filter(rng.standard_normal(shape), sigma=min(shape) / 12)
+        clouds = field > np.quantile(field, 1 - rng.uniform(0.05, 0.6))
+    bands = {}
+    for band in BANDS:
+        value = _SOIL[band] + (_VEGETATION[band] - _SOIL[band]) * cover
+        value = value + rng.normal(0.0, 0.008, shape)
+        bands[band] = np.where(clouds, _CLOUD, value).astype(np.float32)
+    ndvi = compute_ndvi(bands["red"], bands["nir"])
+    return np.stack([*(bands[b] for b in BANDS), ndvi, clouds.astype(np.float32)])
+
+
+def _demo_rainfall(
+    mids: pd.DatetimeIndex, start: float, stop: float, seed: int
+) -> npt.NDArray[np.float64]:
+    """A linear decline with a seasonal cycle (wet season peaking in August) and 10 % noise."""
+    trend = np.linspace(start, stop, len(mids))
+    season = 0.25 * np.cos(2 * np.pi * (mids.month.to_numpy() - 8) / 12)
+    noise = np.random.default_rng([seed, 3]).normal(0.0, 0.1, len(mids))
+    return np.clip(trend * (1 + season + noise), 0.05, None)
+
+
+def synthetic_scene(
+    start: str = "2016-01-01",
+    end: str = "2020-01-01",
+    period: str = "1m",
+    *,
+    size: int = 500,
+    resolution: float = 10.0,
+    location: tuple[float, float] = DEMO_LOCATION,
+    rainfall: tuple[float, float] = (1.3, 0.6),
+    parameters: RietkerkParameters | None = None,
+    cell_size: float = 25.0,
+    spinup_steps: int = 3000,
+    cloud_chance: float = 0.1,
+    seed: int = 0,
+    chunks: dict[str, int] | None = None,
+) -> tuple[xr.Dataset, xr.Dataset]:
+    """A lazy synthetic Scene and its weather.
+
+    Parameters
+    ----------
+    start, end, period : str
+        The date range and period length (see :func:`vegdask.data.make_periods`).
+    size : int, default 500
+        Scene side in pixels (500 px = 10 x 10 tiles of 50 px).
+    resolution : float, default 10
+        Pixel size in metres (Sentinel-2's 10 m).
+    location : (float, float)
+        Longitude and latitude of the scene centre (sets the UTM CRS and coordinates).
+    rainfall : (float, float), default (1.3, 0.6)
+        Mean rainfall (mm/day) in the first and last period; in between it declines linearly with a
+        seasonal cycle, which takes the pattern from gaps through labyrinths to spots.
+    parameters : RietkerkParameters, optional
+        The model; the published set (Rietkerk et al. 2002) on ``cell_size`` cells by default.
+    cell_size : float, default 25
+        Simulation cell size in metres.
+    spinup_steps : int, default 3000
+        Days simulated at the first rainfall before the first period.
+    cloud_chance : float, default 0.1
+        Probability that a period has clouds (covering 5-60 % of the scene).
+    seed : int, default 0
+        Seed of the initial pattern, noise and clouds.
+    chunks : dict, optional
+        Scene chunks; :func:`vegdask.data.default_chunks` by default.
+
+    Returns
+    -------
+    scene, weather : xarray.Dataset
+        The lazy Scene (dims time, y, x) and weather (dim time).
+
+    Examples
+    --------
+    >>> scene, weather = synthetic_scene("2016-01-01", "2016-04-01", size=100, spinup_steps=10)
+    >>> dict(scene.sizes), scene.rio.crs.to_epsg()
+    ({'time': 3, 'y': 100, 'x': 100}, 32635)
+    >>> weather["total_precipitation"].dims
+    ('time',)
+    """
+    periods = make_periods(start, end, period)
+    mids = pd.DatetimeIndex(periods["mid"])
+    days = (periods["end"] - periods["start"]).dt.days.to_numpy()
+    parameters = parameters or replace(PUBLISHED_PARAMETERS, dx=cell_size)
+    daily_rain = _demo_rainfall(mids, *rainfall, seed)
+    cells = max(round(size * resolution / parameters.dx), 2)
+    biomass = dask.delayed(_simulate_biomass, pure=True)(
+        (cells, cells), daily_rain, days, spinup_steps, parameters, seed
+    )
+    shape = (size, size)
+    per_period = [
+        da.from_delayed(
+            dask.delayed(_period_bands, pure=True)(biomass, t, shape, seed, cloud_chance),
+            shape=(6, *shape),
+            dtype=np.float32,
+        )
+        for t in range(len(mids))
+    ]
+    stack = da.stack(per_period, axis=1)  # (band, time, y, x)
+    chunks = chunks or default_chunks()
+    coords = _coordinates(location, size, resolution, periods)
+    data_vars: dict[str, Any] = {
+        name: (("time", "y", "x"), stack[i].rechunk((1, chunks["y"], chunks["x"])))
+        for i, name in enumerate((*BANDS, "ndvi"))
+    }
+    data_vars[CLOUD_MASK] = (
+        ("time", "y", "x"),
+        (stack[5] > 0.5).rechunk((1, chunks["y"], chunks["x"])),
+    )
+    attrs = {
+        "source": "synthetic",
+        "collection": "vegdask/rietkerk-synthetic",
+        "location": f"{location[0]:.4f},{location[1]:.4f}",
+        "resolution": float(resolution),
+        "seed": int(seed),
+    }
+    scene = xr.Dataset(data_vars, coords=coords, attrs=attrs)
+    scene = scene.rio.write_crs(f"EPSG:{_utm_epsg(*location)}")
+    weather = xr.Dataset(
+        {
+            "total_precipitation": ("time", daily_rain * days, {"units": "mm"}),
+            "mean_2m_air_temperature": ("time", _temperature(mids, seed), {"units": "K"}),
+        },
+        coords={"time": ("time", mids.to_numpy())},
+        attrs={"source": "synthetic", "collection": "vegdask/rietkerk-synthetic"},
+    )
+    return scene, weather
+
+
+def _temperature(mids: pd.DatetimeIndex, seed: int) -> npt.NDArray[np.float64]:
+    rng = np.random.default_rng([seed, 2])
+    season = 4.0 * np.cos(2 * np.pi * (mids.month.to_numpy() - 5) / 12)
+    return 300.0 + season + rng.normal(0.0, 0.5, len(mids))
+
+
+def _coordinates(
+    location: tuple[float, float], size: int, resolution: float, periods: pd.DataFrame
+) -> dict[str, Any]:
+    from pyproj import Transformer
+
+    to_utm = Transformer.from_crs("EPSG:4326", f"EPSG:{_utm_epsg(*location)}", always_xy=True)
+    cx, cy = to_utm.transform(*location)
+    offsets = (np.arange(size) - size / 2 + 0.5) * resolution
+    return {
+        "time": ("time", periods["mid"].to_numpy()),
+        "period_start": ("time", periods["start"].to_numpy()),
+        "period_end": ("time", periods["end"].to_numpy()),
+        "y": cy - offsets,
+        "x": cx + offsets,
+    }

@@ -1,0 +1,45 @@
+"""Where a job runs: a local Dask cluster by default, or an existing scheduler."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from typing import Any
+
+from vegdask.data._storage import is_remote
+
+__all__ = ["job_client"]
+
+
+@contextlib.contextmanager
+def job_client(kind: str, workers: int, output: str) -> Iterator[Any]:
+    """A ``distributed.Client`` for the job, closed (with its cluster) on exit.
+
+    ``kind`` is ``"local"`` (a LocalCluster of ``workers`` single-threaded processes) or the address
+    of a running scheduler (``tcp://host:8786``), whose workers must reach ``output``.
+    """
+    from distributed import Client, LocalCluster
+
+    if kind == "local":
+        cluster = LocalCluster(
+            n_workers=workers, threads_per_worker=1, memory_limit="2GiB", dashboard_address=":0"
+        )
+        with cluster, Client(cluster) as client:
+            yield client
+        return
+    if kind == "azure-batch":
+        raise ValueError(
+            "cluster 'azure-batch' is not available in this version; use 'local' or the address "
+            "of a running scheduler"
+        )
+    if "://" not in kind:
+        raise ValueError(
+            f"cluster {kind!r} is not 'local' or a scheduler address like tcp://host:8786"
+        )
+    if not is_remote(output):
+        raise ValueError(
+            f"a remote cluster ({kind}) cannot write to the local path {output!r}: its workers do "
+            "not share this machine's disk; use an abfs:// output URL"
+        )
+    with Client(kind) as client:
+        yield client

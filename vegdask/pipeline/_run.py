@@ -1,0 +1,357 @@
+"""The job as resumable stages (fetch -> process -> analyse) with a manifest, ``<output>/run.json``.
+
+Every stage records a hash of the parameters that affect it and the periods it has completed. A
+period is recorded only after its data is written (Zarr region writes, idempotent), so a run killed
+at any point resumes where it stopped and gives the same result as an uninterrupted run. A changed
+parameter invalidates that stage and the stages after it; ``force`` recomputes everything.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import time
+from collections.abc import Callable
+from importlib.metadata import version
+from typing import Any
+
+import dask
+import fsspec
+import numpy as np
+import xarray as xr
+
+from vegdask import __version__
+from vegdask.compute import binary_image, tile_metrics
+from vegdask.data import create_store, join_url, open_store, synthetic_scene, write_period
+from vegdask.data._storage import is_remote, storage_options
+
+__all__ = ["STAGES", "read_manifest", "run_job"]
+
+STAGES = ("fetch", "process", "analyse")
+_PACKAGES = ("dask", "distributed", "xarray", "zarr", "numpy", "numba")
+
+
+def _hash(params: dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(params, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def _stage_params(config: dict[str, Any], stage: str) -> dict[str, Any]:
+    fetch = {k: config[k] for k in ("location", "time", "source")}
+    if stage == "fetch":
+        return fetch
+    process = {**fetch, "processing": config["processing"]}
+    return process if stage == "process" else {**process, "analysis": config["analysis"]}
+
+
+def _fs(output: str) -> tuple[fsspec.AbstractFileSystem, str]:
+    fs, path = fsspec.core.url_to_fs(output, **storage_options(output))
+    return fs, path
+
+
+def read_manifest(output: str) -> dict[str, Any]:
+    """The run manifest at ``<output>/run.json`` (empty if there is none)."""
+    fs, path = _fs(output)
+    target = f"{path}/run.json"
+    if not fs.exists(target):
+        return {}
+    with fs.open(target, "r") as f:
+        return json.load(f)
+
+
+def _write_json(output: str, name: str, content: dict[str, Any]) -> None:
+    """Write JSON strictly (NaN becomes null); locally via a temporary file and a rename."""
+    text = json.dumps(_strict(content), indent=2, allow_nan=False)
+    fs, path = _fs(output)
+    fs.makedirs(path, exist_ok=True)
+    target = f"{path}/{name}"
+    if is_remote(output):
+        fs.pipe_file(target, text.encode())
+    else:
+        fs.pipe_file(target + ".tmp", text.encode())
+        fs.mv(target + ".tmp", target)
+
+
+def _strict(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _strict(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_strict(v) for v in value]
+    if isinstance(value, float | np.floating):
+        return None if not math.isfinite(value) else float(value)
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, np.bool_):
+        return bool(value)
+    return value
+
+
+class _Run:
+    """State of one job: its output, manifest and client."""
+
+    def __init__(
+        self, config: dict[str, Any], output: str, client: Any, log: Callable[[str], None]
+    ):
+        self.config = config
+        self.output = output
+        self.client = client
+        self.log = log
+        self.manifest = read_manifest(output)
+        self.manifest.update(
+            vegdask_version=__version__,
+            config=config,
+            packages={name: version(name) for name in _PACKAGES},
+        )
+        self.manifest.setdefault("stages", {})
+
+    def stage(self, name: str, force: bool) -> dict[str, Any]:
+        """The manifest entry of stage ``name``, reset if its parameters changed or ``force``."""
+        params_hash = _hash(_stage_params(self.config, name))
+        entry = self.manifest["stages"].get(name)
+        if entry and entry.get("params_hash") != params_hash and not force:
+            self.log(f"{name}: parameters changed since the last run; recomputing this stage")
+        if force or not entry or entry.get("params_hash") != params_hash:
+            later = STAGES[STAGES.index(name) :]
+            for stage in later:
+                self.manifest["stages"].pop(stage, None)
+            entry = {"params_hash": params_hash, "periods_completed": [], "complete": False}
+            self.manifest["stages"][name] = entry
+        return entry
+
+    def save(self) -> None:
+        _write_json(self.output, "run.json", self.manifest)
+
+    def write_periods(
+        self,
+        entry: dict[str, Any],
+        datasets: dict[str, xr.Dataset],
+        progress: Callable[[int], None],
+    ) -> None:
+        """Write every pending period of ``datasets`` (store name -> lazy Dataset) by region.
+
+        Stores are (re)created when the stage starts afresh; each period is recorded in the
+        manifest as soon as all its stores are written.
+        """
+        times = [str(t)[:10] for t in next(iter(datasets.values()))["time"].values]
+        done = set(entry["periods_completed"])
+        if not done:
+            for name, dataset in datasets.items():
+                create_store(dataset, join_url(self.output, name))
+        pending = [i for i, t in enumerate(times) if t not in done]
+        progress(len(times) - len(pending))
+        if not pending:
+            return
+        from distributed import as_completed
+
+        futures = {}
+        for i in pending:
+            writes = [
+                write_period(dataset.isel(time=[i]), join_url(self.output, name), i)
+                for name, dataset in datasets.items()
+            ]
+            futures[self.client.compute(dask.delayed(_written)(*writes))] = i
+        for future in as_completed(list(futures)):
+            future.result()  # raise a failed write here, before anything is recorded
+            entry["periods_completed"] = sorted(
+                {*entry["periods_completed"], times[futures[future]]}
+            )
+            self.save()
+            progress(1)
+
+
+def _written(*writes: Any) -> None:
+    """Join the writes of one period into one task."""
+
+
+def _progress_bar(total: int, stage: str, show: bool) -> tuple[Callable[[int], None], Any]:
+    from tqdm import tqdm
+
+    bar = tqdm(total=total, desc=f"{stage:>8}", unit="period", disable=not show, leave=True)
+    return bar.update, bar
+
+
+def _fetch(run: _Run, force: bool, show: bool) -> xr.Dataset:
+    entry = run.stage("fetch", force)
+    cfg = run.config
+    scene, weather = synthetic_scene(
+        cfg["time"]["start"],
+        cfg["time"]["end"],
+        cfg["time"]["period"],
+        size=cfg["location"]["size"],
+        location=(cfg["location"]["longitude"], cfg["location"]["latitude"]),
+        rainfall=(cfg["source"]["rainfall_start"], cfg["source"]["rainfall_end"]),
+        seed=cfg["source"]["seed"],
+        chunks={"time": 1, "y": 500, "x": 500},
+    )
+    started = time.perf_counter()
+    update, bar = _progress_bar(scene.sizes["time"], "fetch", show)
+    with bar:
+        run.write_periods(entry, {"scene.zarr": scene}, update)
+    weather.to_zarr(_store(run.output, "weather.zarr"), mode="w", consolidated=False)
+    entry.update(complete=True, seconds=round(time.perf_counter() - started, 2))
+    run.save()
+    return open_store(join_url(run.output, "scene.zarr"))
+
+
+def _store(output: str, name: str) -> Any:
+    url = join_url(output, name)
+    return fsspec.get_mapper(url, **storage_options(url)) if is_remote(output) else url
+
+
+def _process(run: _Run, scene: xr.Dataset, force: bool, show: bool) -> xr.Dataset:
+    entry = run.stage("process", force)
+    processing = run.config["processing"]
+    tiles = tile_metrics(scene, **processing)
+    image = binary_image(scene).to_dataset(name="binary_image")
+    image["binary_image"].attrs["meaning"] = "pyveg's BWNDVI: 255 = bare soil, 0 = vegetation"
+    started = time.perf_counter()
+    update, bar = _progress_bar(scene.sizes["time"], "process", show)
+    with bar:
+        run.write_periods(entry, {"tiles.zarr": tiles, "mask.zarr": image}, update)
+    result = open_store(join_url(run.output, "tiles.zarr")).load()
+    weather = open_store(join_url(run.output, "weather.zarr")).load()
+    _write_tables(run, result, weather)
+    valid = result["valid"].values
+    entry.update(
+        complete=True,
+        seconds=round(time.perf_counter() - started, 2),
+        tiles_per_period=int(valid[0].size),
+        valid_tiles=int(valid.sum()),
+        invalid_tiles=int((~valid).sum()),
+        empty_periods=[
+            str(t)[:10] for t, v in zip(result["time"].values, valid, strict=True) if not v.any()
+        ],
+        dropped_edge_pixels={
+            "y": int(scene.sizes["y"] % processing["tile_size"]),
+            "x": int(scene.sizes["x"] % processing["tile_size"]),
+        },
+    )
+    run.save()
+    return result
+
+
+def _write_tables(run: _Run, tiles: xr.Dataset, weather: xr.Dataset) -> None:
+    """``tiles.parquet`` (one row per period and tile) and pyveg's ``results_summary.json``."""
+    flat = tiles.drop_vars(["feature_vec", "quantile"]).to_dataframe().reset_index()
+    fv = tiles["feature_vec"].values.reshape(-1, tiles.sizes["quantile"])
+    for q in range(fv.shape[1]):
+        flat[f"feature_vec_{q}"] = fv[:, q]
+    fs, path = _fs(run.output)
+    with fs.open(f"{path}/tiles.parquet", "wb") as f:
+        flat.to_parquet(f, index=False)
+    _write_json(run.output, "results_summary.json", results_summary(tiles, weather, run.config))
+
+
+def results_summary(
+    tiles: xr.Dataset, weather: xr.Dataset, config: dict[str, Any]
+) -> dict[str, Any]:
+    """Pyveg's ``results_summary.json`` (weather, vegetation, metadata; NDVI as 0-255 means)."""
+    dates = [str(t)[:10] for t in tiles["time"].values]
+    veg_collection = tiles.attrs.get("collection", "unknown")
+    weather_series = {
+        date: {
+            "total_precipitation": float(weather["total_precipitation"].values[i]),
+            "mean_2m_air_temperature": float(weather["mean_2m_air_temperature"].values[i]),
+        }
+        for i, date in enumerate(dates)
+    }
+    veg_series: dict[str, Any] = {}
+    for i, date in enumerate(dates):
+        period = tiles.isel(time=i)
+        valid = period["valid"].values
+        if not valid.any():
+            veg_series[date] = None
+            continue
+        records = []
+        for a, b in zip(*np.nonzero(valid), strict=True):
+            tile = period.isel(tile_y=a, tile_x=b)
+            records.append(
+                {
+                    "slope": float(tile["slope"]),
+                    "offset": float(tile["offset"]),
+                    "offset50": float(tile["offset50"]),
+                    "mean": float(tile["fv_mean"]),
+                    "std": float(tile["fv_std"]),
+                    "feature_vec": tile["feature_vec"].values.tolist(),
+                    "date": date,
+                    "latitude": round(float(tile["latitude"]), 4),
+                    "longitude": round(float(tile["longitude"]), 4),
+                    "ndvi": float(tile["ndvi_uint8_mean"]),
+                    "ndvi_veg": float(tile["ndvi_veg_uint8_mean"]),
+                }
+            )
+        veg_series[date] = records
+    n_points = sum(1 for d in dates if veg_series[d] is not None)
+    return {
+        "vegdask/weather": {"type": "weather", "time-series-data": weather_series},
+        veg_collection: {"type": "vegetation", "time-series-data": veg_series},
+        "metadata": {
+            "start_date": config["time"]["start"],
+            "end_date": config["time"]["end"],
+            "time_per_point": config["time"]["period"],
+            "longitude": config["location"]["longitude"],
+            "latitude": config["location"]["latitude"],
+            "collection": veg_collection,
+            "num_data_points": n_points,
+            "tag": f"vegdask-{__version__}",
+        },
+    }
+
+
+def _analyse(run: _Run, force: bool) -> dict[str, Any] | None:
+    entry = run.stage("analyse", force)
+    if not run.config["analysis"]["enabled"]:
+        entry.update(complete=True, skipped="disabled in the config")
+        run.save()
+        return None
+    from vegdask.analysis import analyse_results
+
+    started = time.perf_counter()
+    resilience = analyse_results(run.output)
+    entry.update(complete=True, seconds=round(time.perf_counter() - started, 2))
+    run.save()
+    return resilience
+
+
+def run_job(
+    config: dict[str, Any],
+    *,
+    client: Any,
+    force: bool = False,
+    progress: bool = True,
+    log: Callable[[str], None] = print,
+    until: str = "analyse",
+) -> dict[str, Any]:
+    """Run fetch -> process -> analyse into ``config["output"]["url"]``, resuming what exists.
+
+    Parameters
+    ----------
+    config : dict
+        A validated job config (see :func:`vegdask.pipeline.load_config`).
+    client : distributed.Client
+        Where the work runs.
+    force : bool, default False
+        Recompute every stage.
+    progress : bool, default True
+        Show a progress bar per stage.
+    log : callable
+        Receives one-line messages for the user.
+    until : {"fetch", "process", "analyse"}, default "analyse"
+        The last stage to run.
+
+    Returns
+    -------
+    dict
+        The manifest, as written to ``<output>/run.json``.
+    """
+    output = config["output"]["url"]
+    run = _Run(config, output, client, log)
+    run.save()
+    if until not in STAGES:
+        raise ValueError(f"until must be one of {STAGES}, got {until!r}")
+    scene = _fetch(run, force, progress)
+    if until != "fetch":
+        _process(run, scene, force, progress)
+    if until == "analyse":
+        _analyse(run, force)
+    return run.manifest
