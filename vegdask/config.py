@@ -1,12 +1,13 @@
-"""Packaged configuration defaults, registered with :mod:`dask.config` under ``vegdask``.
+"""Configuration settings under ``vegdask`` in :mod:`dask.config`, with packaged defaults.
 
 Explicit arguments win over the job config, which wins over ``dask.config`` (and so over the
-user's ``~/.config/dask/*.yaml`` and ``DASK_VEGDASK__*`` environment variables), which wins over
-these defaults.
+user's ``~/.config/dask/*.yaml``, ``DASK_VEGDASK__*`` environment variables and
+``dask.config.set``), which wins over the defaults packaged in ``vegdask/vegdask.yaml``.
 """
 
 from __future__ import annotations
 
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -14,21 +15,26 @@ import dask.config
 import yaml
 
 _DEFAULTS_FILE = Path(__file__).with_name("vegdask.yaml")
-_registered = False
 
 __all__ = ["get"]
 
 
-def _register_defaults() -> None:
-    global _registered
-    if not _registered:
-        with _DEFAULTS_FILE.open() as f:
-            dask.config.update_defaults(yaml.safe_load(f))
-        _registered = True
+@lru_cache(maxsize=1)
+def _packaged_defaults() -> dict[str, Any]:
+    with _DEFAULTS_FILE.open() as f:
+        return yaml.safe_load(f)
 
 
 def get(key: str, value: Any = None) -> Any:
-    """Return ``value`` if given, else the ``vegdask.<key>`` setting from dask.config.
+    """Return ``value`` if given, else the ``vegdask.<key>`` setting (dask.config, then default).
+
+    The packaged defaults are read from the package, not registered into dask.config, so they hold
+    whatever ``dask.config.set`` blocks come and go.
+
+    Raises
+    ------
+    KeyError
+        If ``key`` is neither set nor has a packaged default.
 
     Examples
     --------
@@ -36,8 +42,15 @@ def get(key: str, value: Any = None) -> Any:
     50
     >>> get("tile-size", 25)
     25
+    >>> with dask.config.set({"vegdask.tile-size": 64}):
+    ...     get("tile-size")
+    64
     """
     if value is not None:
         return value
-    _register_defaults()
-    return dask.config.get(f"vegdask.{key}")
+    name = f"vegdask.{key}"
+    default = dask.config.get(name, default=None, config=_packaged_defaults())
+    found = dask.config.get(name, default=default)
+    if found is None:
+        raise KeyError(f"no configuration setting {name!r} and no packaged default for it")
+    return found
