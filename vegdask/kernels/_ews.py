@@ -607,7 +607,11 @@ def fit_arma(
             if not (_stable(ar) and _stable(-ma)):
                 continue
             ok = np.isfinite(resid)
+            if ok.sum() <= p + q + 1:  # gaps leave too few complete rows for this order
+                continue
             sigma2 = float(np.mean(resid[ok] ** 2))
+            if not sigma2 > 0:  # an exact fit has no likelihood to compare
+                continue
             aic = ok.sum() * np.log(sigma2) + 2 * (p + q + 1)
             if best is None or aic < best.aic:
                 best = ArmaFit(ar, ma, sigma2, float(aic))
