@@ -1,6 +1,14 @@
 """Computation layer: lazy xarray/dask orchestration of the kernels over Scenes."""
 
+from vegdask.compute._accessor import VegAccessor
 from vegdask.compute._mask import binary_image, vegetation_mask
 from vegdask.compute._tiles import GRAPH_CLASSES, METRICS, tile_metrics
 
-__all__ = ["GRAPH_CLASSES", "METRICS", "binary_image", "tile_metrics", "vegetation_mask"]
+__all__ = [
+    "GRAPH_CLASSES",
+    "METRICS",
+    "VegAccessor",
+    "binary_image",
+    "tile_metrics",
+    "vegetation_mask",
+]
