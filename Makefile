@@ -38,7 +38,7 @@ docs: $(VENV)/.installed-test
 
 bench: $(VENV)/.installed-test
 	$(BIN)/asv machine --yes > /dev/null
-	OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 $(BIN)/asv run --python=same --show-stderr $(BENCH)
+	VEGDASK_AZURITE="$(CURDIR)/.azurite/node_modules/.bin/azurite-blob" OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 $(BIN)/asv run --python=same --show-stderr $(BENCH)
 
 clean:
 	rm -rf $(VENV) .azurite build .asv

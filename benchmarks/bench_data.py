@@ -1,0 +1,113 @@
+"""Data layer: the Rietkerk kernel's speed, and Scene writes/reads to local Zarr and Azurite.
+
+Targets: >= 100 M cell-updates/s on one core; a 48-period 1000x1000 Scene written and read.
+"""
+
+import shutil
+import tempfile
+from pathlib import Path
+
+import dask
+import dask.array as da
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from vegdask.data import create_store, open_store, storage_options, write_period
+from vegdask.kernels._rietkerk import PUBLISHED_PARAMETERS, rietkerk_evolve
+
+
+class Rietkerk:
+    def setup(self):
+        rng = np.random.default_rng(0)
+        self.state = (
+            np.where(rng.random((250, 250)) > 0.9, 90.0, 0.0),
+            np.full((250, 250), 5.0),
+            np.full((250, 250), 30.0),
+        )
+        rietkerk_evolve(*self.state, rainfall=1.0, steps=1, parameters=PUBLISHED_PARAMETERS)
+
+    def time_100_steps_250x250(self):
+        rietkerk_evolve(*self.state, rainfall=1.0, steps=100, parameters=PUBLISHED_PARAMETERS)
+
+    def track_million_cell_updates_per_second(self):
+        import time
+
+        start = time.perf_counter()
+        rietkerk_evolve(*self.state, rainfall=1.0, steps=200, parameters=PUBLISHED_PARAMETERS)
+        return 250 * 250 * 200 / (time.perf_counter() - start) / 1e6
+
+    track_million_cell_updates_per_second.unit = "M cell-updates/s"
+
+
+def scene_like(periods=48, size=1000):
+    """A Scene-shaped Dataset of random data (generation is cheap, so I/O dominates)."""
+    time = pd.date_range("2016-01-16", periods=periods, freq="MS") + pd.Timedelta(days=15)
+    shape, chunks = (periods, size, size), (1, 500, 500)
+    bands = {
+        name: (("time", "y", "x"), da.random.random(shape, chunks=chunks).astype(np.float32))
+        for name in ("red", "green", "blue", "nir", "ndvi")
+    }
+    bands["cloud_mask"] = (("time", "y", "x"), da.zeros(shape, chunks=chunks, dtype=bool))
+    coords = {"time": time, "y": np.arange(size) * -10.0, "x": np.arange(size) * 10.0}
+    return xr.Dataset(bands, coords=coords).rio.write_crs("EPSG:32635")
+
+
+class LocalZarr:
+    timeout = 600
+
+    def setup(self):
+        self.scene = scene_like()
+        self.folder = tempfile.mkdtemp()
+        self.url = f"{self.folder}/written.zarr"
+        self.read_url = f"{self.folder}/read.zarr"
+        write(self.scene, self.read_url, storage_options(self.read_url))
+
+    def teardown(self):
+        shutil.rmtree(self.folder)
+
+    def time_write_48_periods_1000x1000(self):
+        write(self.scene, self.url, {})
+
+    def time_read_48_periods_1000x1000(self):
+        open_store(self.read_url)["ndvi"].data.sum().compute()
+
+
+class AzuriteZarr:
+    timeout = 900
+
+    def setup(self):
+        from azure.storage.blob import BlobServiceClient
+
+        from vegdask.testing import Azurite
+
+        # asv runs benchmarks from elsewhere: look for Azurite next to the repository too.
+        local = Path(__file__).resolve().parents[1] / ".azurite/node_modules/.bin/azurite-blob"
+        try:
+            self.azurite = Azurite(str(local) if local.is_file() else None).start()
+        except FileNotFoundError as err:
+            raise NotImplementedError(str(err)) from err
+        service = BlobServiceClient.from_connection_string(self.azurite.connection_string)
+        service.create_container("bench")
+        self.options = {
+            "connection_string": self.azurite.connection_string,
+            **storage_options("abfs://bench"),
+        }
+        self.scene = scene_like(periods=12)
+        self.url = "abfs://bench/written.zarr"
+
+    def teardown(self):
+        self.azurite.stop()
+
+    def time_write_12_periods_1000x1000(self):
+        write(self.scene, self.url, self.options)
+
+
+def write(scene, url, options):
+    create_store(scene, url, options=options)
+    dask.compute(
+        *[
+            write_period(scene.isel(time=[i]), url, i, options=options)
+            for i in range(scene.sizes["time"])
+        ]
+    )
