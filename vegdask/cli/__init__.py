@@ -15,7 +15,14 @@ from vegdask import __version__
 from vegdask.cli._common import CLIError
 
 # Order here is the order in ``vegdask --help``.
-COMMAND_MODULES: tuple[str, ...] = ("run", "config", "centrality", "analyse", "summary")
+COMMAND_MODULES: tuple[str, ...] = (
+    "run",
+    "config",
+    "centrality",
+    "simulate",
+    "analyse",
+    "summary",
+)
 
 __all__ = ["COMMAND_MODULES", "build_parser", "main"]
 
