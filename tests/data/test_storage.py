@@ -92,3 +92,15 @@ def test_container_names_are_sanitised(name, expected):
 def test_unfixable_container_names_are_rejected(name):
     with pytest.raises(ValueError, match="3-63 lowercase"):
         sanitise_container_name(name)
+
+
+def test_ensure_container_creates_and_validates(azurite, monkeypatch):
+    from vegdask.data._storage import ensure_container
+
+    monkeypatch.setenv("AZURE_STORAGE_CONNECTION_STRING", azurite.connection_string)
+    ensure_container("abfs://fresh-container/run")
+    service = BlobServiceClient.from_connection_string(azurite.connection_string)
+    assert service.get_container_client("fresh-container").exists()
+    ensure_container("abfs://fresh-container/run")  # idempotent
+    with pytest.raises(ValueError, match="for example 'my-runs'"):
+        ensure_container("abfs://My_Runs/x")

@@ -217,3 +217,23 @@ def test_demo_config_is_what_the_docs_promise():
     assert demo["source"]["kind"] == "synthetic"
     assert demo["location"]["size"] // demo["processing"]["tile_size"] >= 10  # >= 100 tiles
     assert demo["time"] == {"start": "2016-01-01", "end": "2020-01-01", "period": "1m"}  # 48
+
+
+def test_abfs_output_on_azurite_equals_a_local_run(tmp_path, client, azurite, monkeypatch):
+    monkeypatch.setenv("AZURE_STORAGE_CONNECTION_STRING", azurite.connection_string)
+    remote = "abfs://runs-pipeline/site-00"
+    run_job(config_for(remote), client=client, progress=False, log=lambda m: None)
+    run_job(config_for(tmp_path), client=client, progress=False, log=lambda m: None)
+    options = {"connection_string": azurite.connection_string, "use_listings_cache": False}
+    from_blob = xr.open_zarr(f"{remote}/tiles.zarr", storage_options=options, consolidated=False)
+    from_disk = xr.open_zarr(tmp_path / "tiles.zarr", consolidated=False)
+    xr.testing.assert_identical(from_blob.load(), from_disk.load())
+    manifest = read_manifest(remote)
+    assert manifest["stages"]["process"]["complete"]
+    assert azurite.account_key not in json.dumps(manifest)  # no secret in the outputs
+    import fsspec
+
+    fs = fsspec.filesystem("abfs", **options)
+    assert {"run.json", "results_summary.json", "tiles.parquet"} <= {
+        path.rsplit("/", 1)[-1] for path in fs.ls("runs-pipeline/site-00")
+    }

@@ -21,6 +21,7 @@ import xarray as xr
 
 __all__ = [
     "create_store",
+    "ensure_container",
     "join_url",
     "open_store",
     "sanitise_container_name",
@@ -93,6 +94,31 @@ def storage_options(
         else:
             options["anon"] = False  # adlfs then uses DefaultAzureCredential
     return options
+
+
+def ensure_container(url: str, *, options: dict[str, Any] | None = None) -> None:
+    """Create the Azure container of an ``abfs://container/...`` URL if it does not exist.
+
+    Raises
+    ------
+    ValueError
+        If the container name breaks Azure's rules (the message suggests a valid one if it can).
+    """
+    if not is_remote(url):
+        return
+    container = str(url).split("://", 1)[1].split("/", 1)[0]
+    if not _CONTAINER.match(container):
+        try:
+            hint = f"; for example {sanitise_container_name(container)!r}"
+        except ValueError:
+            hint = ""
+        raise ValueError(
+            f"{container!r} is not a valid Azure container name (3-63 lowercase letters, digits "
+            f"and single dashes, starting and ending with a letter or digit){hint}"
+        )
+    fs, _ = fsspec.core.url_to_fs(url, **(storage_options(url) if options is None else options))
+    if not fs.exists(container):
+        fs.mkdir(container)
 
 
 def _mapper(url: str, options: dict[str, Any] | None) -> Any:

@@ -24,7 +24,7 @@ import xarray as xr
 from vegdask import __version__
 from vegdask.compute import binary_image, tile_metrics
 from vegdask.data import create_store, join_url, open_store, synthetic_scene, write_period
-from vegdask.data._storage import is_remote, storage_options
+from vegdask.data._storage import ensure_container, is_remote, storage_options
 
 __all__ = ["STAGES", "read_manifest", "run_job"]
 
@@ -345,6 +345,7 @@ def run_job(
         The manifest, as written to ``<output>/run.json``.
     """
     output = config["output"]["url"]
+    ensure_container(output)
     run = _Run(config, output, client, log)
     run.save()
     if until not in STAGES:
