@@ -24,3 +24,57 @@ def test_config_show_reports_bad_fields(tmp_path, capsys):
     path.write_text("[cluster]\nworkers = 0\n")
     assert main(["config", "show", str(path)]) == 2
     assert "cluster.workers = 0" in capsys.readouterr().err
+
+
+def test_config_new_from_flags(tmp_path, capsys):
+    target = tmp_path / "site.toml"
+    args = ["config", "new", "--longitude", "-0.97", "--latitude", "15.23", "--start",
+            "2017-01-01", "--end", "2018-01-01", "--output", "abfs://runs/site-17", "--to",
+            str(target)]  # fmt: skip
+    assert main(args) == 0
+    written = validate_config(tomllib.loads(target.read_text()))
+    assert written["location"]["longitude"] == -0.97
+    assert written["output"]["url"] == "abfs://runs/site-17"
+    assert "vegdask run" in capsys.readouterr().out
+    assert main(args) == 2  # no silent overwrite
+    assert "exists" in capsys.readouterr().err
+
+
+def test_config_new_without_a_terminal_names_missing_flags(capsys, monkeypatch):
+    monkeypatch.setattr("sys.stdin.isatty", lambda: False)
+    assert main(["config", "new", "--longitude", "1"]) == 2
+    assert "missing --latitude, --start, --end, --output" in capsys.readouterr().err
+
+
+def test_config_new_prompts_on_a_terminal(tmp_path):
+    import os
+    import pty
+    import subprocess
+    import sys
+    import time
+
+    target = tmp_path / "asked.toml"
+    leader, follower = pty.openpty()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "vegdask.cli", "config", "new", "--longitude", "27.94",
+         "--to", str(target)],
+        stdin=follower, stdout=follower, stderr=follower, close_fds=True,
+    )  # fmt: skip
+    os.close(follower)
+    answers = iter(["11.58", "2016-01-01", "2017-01-01", str(tmp_path / "out")])
+    seen = b""
+    deadline = time.monotonic() + 60
+    while process.poll() is None and time.monotonic() < deadline:
+        try:
+            chunk = os.read(leader, 1024)
+        except OSError:
+            break
+        seen += chunk
+        if seen.rstrip().endswith(b":"):
+            os.write(leader, (next(answers) + "\n").encode())
+            seen = b""
+    assert process.wait(timeout=30) == 0
+    os.close(leader)
+    config = validate_config(tomllib.loads(target.read_text()))
+    assert config["location"]["latitude"] == 11.58
+    assert config["time"]["end"] == "2017-01-01"

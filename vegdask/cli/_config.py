@@ -17,6 +17,71 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     show.set_defaults(func=_show)
     demo = actions.add_parser("demo", help="the embedded demo's config")
     demo.set_defaults(func=lambda args: _print(_load(None)))
+    new = actions.add_parser(
+        "new",
+        help="write a new job config from flags, prompting on a terminal for what is missing",
+    )
+    for name, help_text in _NEW_FIELDS.values():
+        new.add_argument(f"--{name}", help=help_text)
+    new.add_argument("--to", metavar="FILE", help="write here (default: standard output)")
+    new.add_argument("--force", action="store_true", help="overwrite an existing FILE")
+    new.set_defaults(func=_new)
+
+
+# (section, key) -> (flag, help)
+_NEW_FIELDS = {
+    ("location", "longitude"): ("longitude", "scene centre longitude, degrees"),
+    ("location", "latitude"): ("latitude", "scene centre latitude, degrees"),
+    ("location", "size"): ("size", "scene side in pixels (default 500)"),
+    ("time", "start"): ("start", "first day, YYYY-MM-DD"),
+    ("time", "end"): ("end", "day after the last, YYYY-MM-DD"),
+    ("time", "period"): ("period", "period length, e.g. 1m (default)"),
+    ("output", "url"): ("output", "output folder or abfs:// URL"),
+}
+_REQUIRED = ("longitude", "latitude", "start", "end", "output")
+
+
+def _parse(text: str) -> Any:
+    try:
+        return int(text)
+    except ValueError:
+        try:
+            return float(text)
+        except ValueError:
+            return text
+
+
+def _new(args: argparse.Namespace) -> int:
+    import sys
+    from pathlib import Path
+
+    from vegdask.pipeline import ConfigError, validate_config
+
+    interactive = sys.stdin.isatty()
+    raw: dict[str, dict[str, Any]] = {}
+    for (section, key), (flag, help_text) in _NEW_FIELDS.items():
+        value = getattr(args, flag)
+        while value is None and flag in _REQUIRED:
+            if not interactive:
+                missing = [f"--{f}" for f in _REQUIRED if getattr(args, f) is None]
+                raise CLIError(f"missing {', '.join(missing)} (or run on a terminal to be asked)")
+            value = input(f"{flag} ({help_text}): ").strip() or None
+        if value is not None:
+            raw.setdefault(section, {})[key] = _parse(value) if section == "location" else value
+    try:
+        config = validate_config(raw)
+    except ConfigError as err:
+        raise CLIError(str(err)) from err
+    text = to_toml(config)
+    if args.to:
+        target = Path(args.to)
+        if target.exists() and not args.force:
+            raise CLIError(f"{target} exists; pass --force to overwrite it")
+        target.write_text(text)
+        print(f"wrote {target}; run it with: vegdask run {target}")
+    else:
+        print(text, end="")
+    return 0
 
 
 def _load(path: str | None) -> dict[str, Any]:
