@@ -10,15 +10,7 @@ from pyproj import Transformer
 from vegdask.compute import binary_image, tile_metrics, vegetation_mask
 from vegdask.data import synthetic_scene
 from vegdask.kernels import feature_vector, feature_vector_metrics
-
-
-class CountingScheduler:
-    def __init__(self):
-        self.calls = 0
-
-    def __call__(self, dsk, keys, **kwargs):
-        self.calls += 1
-        return dask.get(dsk, keys, **kwargs)
+from vegdask.testing import CountingScheduler
 
 
 @pytest.fixture(scope="module")

@@ -3,17 +3,7 @@ import numpy as np
 import pytest
 
 from vegdask.data import SCENE_VARIABLES, synthetic_scene, validate_scene
-
-
-class CountingScheduler:
-    """A dask scheduler that counts how often it is asked to compute."""
-
-    def __init__(self):
-        self.calls = 0
-
-    def __call__(self, dsk, keys, **kwargs):
-        self.calls += 1
-        return dask.get(dsk, keys, **kwargs)
+from vegdask.testing import CountingScheduler
 
 
 def small(**kwargs):

@@ -1,4 +1,4 @@
-"""Test utilities that users can use too: emulators for Azure services and hypothesis strategies."""
+"""Test utilities that users can use too: emulators for Azure services, dask helpers, strategies."""
 
 from vegdask.testing._azurite import (
     AZURITE_ACCOUNT_KEY,
@@ -6,5 +6,12 @@ from vegdask.testing._azurite import (
     Azurite,
     find_azurite,
 )
+from vegdask.testing._schedulers import CountingScheduler
 
-__all__ = ["AZURITE_ACCOUNT_KEY", "AZURITE_ACCOUNT_NAME", "Azurite", "find_azurite"]
+__all__ = [
+    "AZURITE_ACCOUNT_KEY",
+    "AZURITE_ACCOUNT_NAME",
+    "Azurite",
+    "CountingScheduler",
+    "find_azurite",
+]
