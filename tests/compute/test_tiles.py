@@ -123,3 +123,23 @@ def test_bad_parameters(scene, kwargs, message):
 def test_scene_without_crs_is_rejected(scene):
     with pytest.raises(ValueError, match="no CRS"):
         tile_metrics(scene.drop_vars("spatial_ref"))
+
+
+def test_period_threshold_empties_a_mostly_clouded_period(scene):
+    clouded = scene.copy()
+    cloud = np.zeros((3, 250, 280), bool)
+    cloud[1, :150] = True  # 60 % of period 1 is masked; the lower two tile rows stay clear
+    clouded["cloud_mask"] = (("time", "y", "x"), cloud)
+    clouded = clouded.chunk({"time": 1, "y": (150, 100), "x": (100, 150, 30)})
+    default = tile_metrics(clouded).compute()
+    assert default["valid"][1, 3:].all()  # only entirely masked periods are empty by default
+    strict = tile_metrics(clouded, max_masked_period_fraction=0.5).compute()
+    assert not strict["valid"][1].any()
+    assert np.isnan(strict["offset50"][1]).all()
+    assert strict["valid"][0].all()
+    assert float(strict["ndvi_mean"][1, 4, 0]) == float(default["ndvi_mean"][1, 4, 0])
+
+
+def test_scene_missing_bands_is_rejected(scene):
+    with pytest.raises(ValueError, match="lacks \\['cloud_mask'\\]"):
+        tile_metrics(scene.drop_vars("cloud_mask"))

@@ -237,3 +237,12 @@ def test_abfs_output_on_azurite_equals_a_local_run(tmp_path, client, azurite, mo
     assert {"run.json", "results_summary.json", "tiles.parquet"} <= {
         path.rsplit("/", 1)[-1] for path in fs.ls("runs-pipeline/site-00")
     }
+
+
+def test_unwritable_output_is_a_clear_error(tmp_path, capsys):
+    blocked = tmp_path / "file"
+    blocked.write_text("not a folder")
+    assert main(["run", "--output", str(blocked / "run"), "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert str(blocked) in err

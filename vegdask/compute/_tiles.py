@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
+import dask.array as da
 import numpy as np
 import xarray as xr
 from dask.base import is_dask_collection
@@ -97,6 +98,7 @@ def tile_metrics(
     diagonal: bool = False,
     graph_class: Literal["bare", "vegetation"] = "bare",
     max_masked_fraction: float = 0.05,
+    max_masked_period_fraction: float = 1.0,
 ) -> xr.Dataset:
     """Per-tile network-centrality and NDVI metrics of every period of a Scene, lazily.
 
@@ -116,6 +118,9 @@ def tile_metrics(
     max_masked_fraction : float, default 0.05
         A tile with this share of masked pixels or more is invalid (pyveg's gate: 5 %); its
         centrality metrics are NaN.
+    max_masked_period_fraction : float, default 1
+        A period whose whole scene has this share of masked pixels or more is empty: every tile is
+        invalid. The default empties only entirely masked periods.
 
     Returns
     -------
@@ -133,8 +138,15 @@ def tile_metrics(
     """
     if graph_class not in GRAPH_CLASSES:
         raise ValueError(f"graph_class must be one of {GRAPH_CLASSES}, got {graph_class!r}")
-    if not 0 < max_masked_fraction <= 1:
-        raise ValueError(f"max_masked_fraction must be in (0, 1], got {max_masked_fraction}")
+    for name, value in (
+        ("max_masked_fraction", max_masked_fraction),
+        ("max_masked_period_fraction", max_masked_period_fraction),
+    ):
+        if not 0 < value <= 1:
+            raise ValueError(f"{name} must be in (0, 1], got {value}")
+    missing = [v for v in ("ndvi", "cloud_mask") if v not in scene.data_vars]
+    if missing:
+        raise ValueError(f"the Scene lacks {missing}; tile metrics need 'ndvi' and 'cloud_mask'")
     if scene.rio.crs is None:
         raise ValueError("the Scene has no CRS; tile longitude/latitude cannot be computed")
     ty, tx = scene.sizes["y"] // tile_size, scene.sizes["x"] // tile_size
@@ -174,6 +186,18 @@ def tile_metrics(
     )
     dims = ("time", "tile_y", "tile_x")
     q = num_quantiles
+    # A period masked beyond the period threshold is empty: all its tiles are invalid.
+    period_masked = (cloud | ~da.isfinite(ndvi)).mean(axis=(1, 2))
+    period_ok = (period_masked < max_masked_period_fraction)[:, None, None, None]
+    centrality = slice(0, q + len(METRICS))
+    blocks = da.concatenate(
+        [
+            da.where(period_ok, blocks[..., centrality], np.nan),
+            blocks[..., centrality.stop : -1],
+            (blocks[..., -1:] > 0) & period_ok,
+        ],
+        axis=-1,
+    )
     data = {"feature_vec": ((*dims, "quantile"), blocks[..., :q])}
     for i, name in enumerate(METRICS):
         data[name] = (dims, blocks[..., q + i])
@@ -201,6 +225,7 @@ def tile_metrics(
         "diagonal": int(diagonal),
         "graph_class": graph_class,
         "max_masked_fraction": max_masked_fraction,
+        "max_masked_period_fraction": max_masked_period_fraction,
     }
     return xr.Dataset(data, coords=coords, attrs=attrs)
 

@@ -34,6 +34,7 @@ DEMO_CONFIG: dict[str, Any] = {
         "diagonal": False,
         "graph_class": "bare",
         "max_masked_fraction": 0.05,
+        "max_masked_period_fraction": 1.0,
     },
     "analysis": {"enabled": True},
 }
@@ -67,6 +68,7 @@ _SCHEMA: dict[str, dict[str, tuple[Any, Any, str]]] = {
         "diagonal": (bool, None, "true or false"),
         "graph_class": (str, lambda v: v in GRAPH_CLASSES, f"one of {list(GRAPH_CLASSES)}"),
         "max_masked_fraction": ((int, float), lambda v: 0 < v <= 1, "a number in (0, 1]"),
+        "max_masked_period_fraction": ((int, float), lambda v: 0 < v <= 1, "a number in (0, 1]"),
     },
     "analysis": {"enabled": (bool, None, "true or false")},
 }
