@@ -6,12 +6,14 @@ from vegdask.testing._azurite import (
     Azurite,
     find_azurite,
 )
+from vegdask.testing._batch_emulator import BatchEmulator
 from vegdask.testing._schedulers import CountingScheduler
 
 __all__ = [
     "AZURITE_ACCOUNT_KEY",
     "AZURITE_ACCOUNT_NAME",
     "Azurite",
+    "BatchEmulator",
     "CountingScheduler",
     "find_azurite",
 ]
