@@ -1,0 +1,155 @@
+"""AzureBatchCluster end to end: Batch emulator, real Dask scheduler, workers as Batch tasks."""
+
+import json
+import os
+import sys
+import time
+
+import dask.array as da
+import numpy as np
+import pytest
+from azure.batch import BatchClient
+from azure.core.credentials import AzureNamedKeyCredential
+from azure.core.exceptions import ResourceNotFoundError
+from distributed import Client, futures_of
+
+from vegdask.cluster import AzureBatchCluster
+from vegdask.kernels import tile_feature_vectors
+from vegdask.testing import BatchEmulator
+
+
+def alive(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().split()[2] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def wait_for(predicate, timeout=60.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.1)
+    raise AssertionError("condition not reached in time")
+
+
+def feature_vectors(size):
+    """Per-tile feature vectors of a random mask: ~0.15 s per 500x500 chunk."""
+    mask = da.random.RandomState(0).random((size, size), chunks=500) > 0.5
+    tiles = ((10,) * (size // 500),) * 2 + ((20,),)
+    return mask.map_blocks(tile_feature_vectors, new_axis=2, chunks=tiles, dtype="f8")
+
+
+@pytest.fixture
+def emu():
+    with BatchEmulator(allocation_delay=0.3) as service:
+        yield service
+
+
+def batch(emu):
+    return BatchClient(emu.url, AzureNamedKeyCredential(emu.account_name, emu.account_key))
+
+
+@pytest.mark.slow
+def test_scale_compute_preempt_and_clean_up(emu):
+    client_b = batch(emu)
+    with (
+        AzureBatchCluster(
+            emu.url,
+            emu.account_name,
+            emu.account_key,
+            "pool",
+            worker_python=sys.executable,
+            low_priority=True,
+        ) as cluster,
+        Client(cluster) as client,
+    ):
+        cluster.scale(2)
+        client.wait_for_workers(2, timeout=60)
+        pool = client_b.get_pool("pool")
+        assert pool.target_low_priority_nodes == 2
+        # each worker is a Batch task on its own node
+        where = client.run(lambda: (os.environ["AZ_BATCH_TASK_ID"], os.environ["AZ_BATCH_NODE_ID"]))
+        task_ids = {task for task, _ in where.values()}
+        assert len(task_ids) == 2
+        assert len({node for _, node in where.values()}) == 2
+        running = {t.id for t in client_b.list_tasks(cluster.job_id, filter="state eq 'running'")}
+        assert running == task_ids
+        # no secret in what Batch received
+        for task in client_b.list_tasks(cluster.job_id):
+            text = json.dumps(task.as_dict())
+            assert emu.account_key not in text
+        spec = cluster.task_spec()
+        assert emu.account_key not in json.dumps(spec)
+        assert "distributed.cli.dask_worker" in spec["commandLine"]
+        worker_pids = set(client.run(os.getpid).values()) | set(emu.pids())
+
+        # a computation gives the local result
+        fv = feature_vectors(3000)
+        expected = fv.compute(scheduler="sync")
+        np.testing.assert_array_equal(fv.compute(), expected)
+
+        # preempt a node mid-computation: same results, the task was requeued
+        persisted = client.persist(feature_vectors(3000).sum(axis=2) + 1.0)
+        futures = futures_of(persisted)
+        wait_for(lambda: sum(f.done() for f in futures) >= 3)
+        assert not all(f.done() for f in futures)
+        emu.preempt("pool")
+        np.testing.assert_array_equal(persisted.compute(), expected.sum(axis=2) + 1.0)
+        requeued = [
+            t for t in client_b.list_tasks(cluster.job_id) if t.execution_info.requeue_count
+        ]
+        assert len(requeued) == 1
+        client.wait_for_workers(2, timeout=60)
+        assert len(client.scheduler_info()["workers"]) == 2
+        worker_pids |= set(client.run(os.getpid).values()) | set(emu.pids())
+        logs = cluster.logs()
+        assert any(key.endswith("stderr.txt") and "Registered to" in v for key, v in logs.items())
+        job_id = cluster.job_id
+    # cleanup: every task completed, job terminated, created pool deleted, no process left
+    assert {t.state for t in client_b.list_tasks(job_id)} == {"completed"}
+    assert client_b.get_job(job_id).state == "completed"
+    with pytest.raises(ResourceNotFoundError):
+        client_b.get_pool("pool")
+    wait_for(lambda: not any(alive(p) for p in worker_pids), timeout=10)
+
+
+@pytest.mark.slow
+def test_lost_worker_replaced_and_foreign_pool_kept(emu):
+    from azure.batch import models
+
+    client_b = batch(emu)
+    client_b.create_pool(
+        models.BatchPoolCreateOptions(
+            id="shared", vm_size="Standard_A2_v2", target_dedicated_nodes=0, task_slots_per_node=2
+        )
+    )
+    with (
+        AzureBatchCluster(
+            emu.url,
+            emu.account_name,
+            emu.account_key,
+            "shared",
+            worker_python=sys.executable,
+            slots_per_node=2,
+            max_nodes=1,
+        ) as cluster,
+        Client(cluster) as client,
+    ):
+        cluster.scale(2)
+        client.wait_for_workers(2, timeout=60)
+        assert client_b.get_pool("shared").target_dedicated_nodes == 1
+        victim = next(iter(cluster.workers.values())).task_id
+        client_b.terminate_task(cluster.job_id, victim)
+        wait_for(lambda: len(list(client_b.list_tasks(cluster.job_id))) == 3)
+        client.wait_for_workers(2, timeout=60)
+        running = list(client_b.list_tasks(cluster.job_id, filter="state eq 'running'"))
+        assert len(running) == 2
+        assert victim not in {t.id for t in running}
+        cluster.scale(0)
+        wait_for(lambda: not client.scheduler_info()["workers"])
+        wait_for(lambda: client_b.get_pool("shared").target_dedicated_nodes == 0)
+    # a pool the cluster did not create is never deleted
+    assert client_b.get_pool("shared").id == "shared"

@@ -1,0 +1,5 @@
+"""Dask clusters on Azure: workers as Azure Batch tasks (`AzureBatchCluster`)."""
+
+from vegdask.cluster._azure_batch import AzureBatchCluster, BatchWorker, worker_resources
+
+__all__ = ["AzureBatchCluster", "BatchWorker", "worker_resources"]

@@ -1,0 +1,423 @@
+"""Dask workers as Azure Batch tasks: `AzureBatchCluster`, a `distributed.SpecCluster`.
+
+Why `SpecCluster` and not dask-cloudprovider's ``VMCluster``: ``VMCluster`` manages one virtual
+machine per worker (create, boot, delete), which on Batch is the service's job: Batch owns the
+nodes of a pool, their images and their start task, and schedules tasks onto free task slots. A
+worker here is therefore a *task* (cheap to start, requeued by Batch on preemption), not a VM, and
+the cluster only has to create and terminate tasks and size the pool; `SpecCluster` gives exactly
+that (a spec per worker, `scale`, `adapt`, replacement of closed workers) without the VM lifecycle.
+For plain VMs, use `azure_vm_cluster` (dask-cloudprovider's ``AzureVMCluster``).
+
+The scheduler runs in the client process; workers connect to ``contact_address`` (e.g. the private
+address of a VM in the pool's virtual network). No secret ever goes into a task's command line or
+environment settings: the Batch API shows those to anyone with access to the account.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import math
+import os
+import secrets
+import shlex
+from typing import Any
+
+import dask.config
+from distributed.deploy.spec import ProcessInterface, SpecCluster
+from distributed.scheduler import Scheduler
+from tornado.ioloop import PeriodicCallback
+
+from vegdask import config
+
+__all__ = ["AzureBatchCluster", "BatchWorker"]
+
+logger = logging.getLogger(__name__)
+
+# vCPUs and GiB of memory of common Batch VM sizes (lower-case names, as Batch reports them).
+VM_SIZES: dict[str, tuple[int, float]] = {
+    "standard_a1_v2": (1, 2.0),
+    "standard_a2_v2": (2, 4.0),
+    "standard_a4_v2": (4, 8.0),
+    "standard_a8_v2": (8, 16.0),
+    "standard_d2s_v3": (2, 8.0),
+    "standard_d4s_v3": (4, 16.0),
+    "standard_f2s_v2": (2, 4.0),
+}
+
+
+def _setting(key: str, value: Any, env: str | None = None) -> Any:
+    """``value``, else ``vegdask.azure.<key>`` from dask.config, else the environment variable."""
+    if value is not None:
+        return value
+    found = dask.config.get(f"vegdask.azure.{key}", default=None)
+    if found is not None:
+        return found
+    return os.environ.get(env) if env else None
+
+
+def worker_resources(vm_size: str, slots: int) -> tuple[int, str]:
+    """Threads and memory limit of one worker when ``slots`` workers share a node of ``vm_size``.
+
+    About 80% of the node's memory is shared out; the rest is for the OS and the Batch agent.
+
+    Examples
+    --------
+    >>> worker_resources("Standard_A1_v2", 1)
+    (1, '1.60GiB')
+    >>> worker_resources("Standard_A4_v2", 2)
+    (2, '3.20GiB')
+    """
+    known = VM_SIZES.get(vm_size.lower())
+    if known is None:
+        raise ValueError(
+            f"unknown vm_size {vm_size!r}: pass worker_nthreads and worker_memory, or use one of "
+            f"{sorted(VM_SIZES)}"
+        )
+    vcpus, gib = known
+    return max(vcpus // slots, 1), f"{0.8 * gib / slots:.2f}GiB"
+
+
+class BatchWorker(ProcessInterface):
+    """One Dask worker (a nanny) running as an Azure Batch task.
+
+    Every launch gets a new task id, ``{prefix}-{name}-{random}``, so a task Batch requeued after a
+    preemption and a replacement launched by the cluster never collide.
+    """
+
+    def __init__(self, scheduler: str, name: str, *, cluster: AzureBatchCluster) -> None:
+        super().__init__()
+        self.scheduler = scheduler
+        self.name = name
+        self.cluster = cluster
+        self.task_id = f"{cluster.prefix}-{name}-{secrets.token_hex(3)}"
+
+    async def start(self) -> None:
+        from azure.batch.models import BatchTaskCreateOptions
+
+        body = self.cluster._task_body(self.scheduler, self.name, self.task_id)
+        client = self.cluster.batch_client
+        await asyncio.to_thread(
+            client.create_task, self.cluster.job_id, BatchTaskCreateOptions(body)
+        )
+        await super().start()
+
+    async def close(self) -> None:
+        from azure.core.exceptions import HttpResponseError
+
+        with contextlib.suppress(HttpResponseError):
+            await asyncio.to_thread(
+                self.cluster.batch_client.terminate_task, self.cluster.job_id, self.task_id
+            )
+        await super().close()
+
+
+class AzureBatchCluster(SpecCluster):
+    """A Dask cluster whose workers are tasks on an Azure Batch pool.
+
+    Parameters
+    ----------
+    batch_url, account_name, account_key
+        The Batch account. Unset: ``vegdask.azure.batch-url|account-name|account-key`` from
+        dask.config, then ``AZURE_BATCH_URL``, ``AZURE_BATCH_ACCOUNT``, ``AZURE_BATCH_KEY``. With no
+        key, an Entra ID credential (``azure.identity.DefaultAzureCredential``) is used.
+    pool_id
+        The pool (default ``vegdask.azure.pool-id``). Created if missing and ``create_pool``.
+    vm_size
+        VM size of a created pool; sets worker threads and memory limit (see `worker_resources`).
+    worker_python
+        Interpreter on the nodes that has vegdask and distributed (``python3`` by default).
+    create_pool
+        Create the pool when it does not exist (then delete it on close). A pool this cluster
+        did not create is never deleted; its targets are restored on close.
+    slots_per_node
+        Task slots per node of a created pool: workers sharing one node.
+    min_nodes, max_nodes
+        Bounds of the pool size this cluster asks for.
+    low_priority
+        Size the pool with low-priority (Spot) nodes instead of dedicated ones.
+    contact_address
+        Address workers use to reach the scheduler (e.g. ``tcp://10.0.0.4:8786``).
+    scheduler_options
+        Extra keyword arguments of `distributed.Scheduler` (e.g. ``host``, ``port``, ``security``).
+    start_task, resource_files
+        Start task of a created pool, as Batch JSON (``commandLine``, ``resourceFiles``, ...).
+    auto_scale_formula
+        Let Batch autoscale the created pool with this formula instead of resizing it from
+        `scale`/`adapt` (evaluated at most every 5 minutes: slow for `adapt`).
+    worker_nthreads, worker_memory
+        Override the threads and memory limit derived from ``vm_size`` and ``slots_per_node``.
+    death_timeout
+        Seconds a worker waits for an unreachable scheduler before its task exits.
+    **kwargs
+        Passed to `distributed.SpecCluster` (``asynchronous``, ``name``, ...).
+
+    Examples
+    --------
+    >>> from vegdask.testing import BatchEmulator
+    >>> with BatchEmulator() as emu:  # doctest: +SKIP
+    ...     with AzureBatchCluster(emu.url, emu.account_name, emu.account_key, "p") as cluster:
+    ...         cluster.scale(2)
+    """
+
+    def __init__(
+        self,
+        batch_url: str | None = None,
+        account_name: str | None = None,
+        account_key: str | None = None,
+        pool_id: str | None = None,
+        *,
+        vm_size: str = "Standard_A1_v2",
+        worker_python: str | None = None,
+        create_pool: bool = True,
+        slots_per_node: int = 1,
+        min_nodes: int = 0,
+        max_nodes: int | None = None,
+        low_priority: bool = False,
+        contact_address: str | None = None,
+        scheduler_options: dict[str, Any] | None = None,
+        start_task: dict[str, Any] | None = None,
+        auto_scale_formula: str | None = None,
+        worker_nthreads: int | None = None,
+        worker_memory: str | None = None,
+        death_timeout: float = 60.0,
+        **kwargs: Any,
+    ) -> None:
+        self.batch_url = _setting("batch-url", batch_url, "AZURE_BATCH_URL")
+        self.account_name = _setting("account-name", account_name, "AZURE_BATCH_ACCOUNT")
+        self.pool_id = _setting("pool-id", pool_id) or config.get("azure.pool-id")
+        if not self.batch_url:
+            raise ValueError(
+                "no Batch account URL: pass batch_url, set vegdask.azure.batch-url or "
+                "AZURE_BATCH_URL"
+            )
+        key = _setting("account-key", account_key, "AZURE_BATCH_KEY")
+        self.batch_client = _batch_client(self.batch_url, self.account_name, key)
+        self.vm_size = vm_size
+        self.worker_python = worker_python or config.get("azure.worker-python")
+        self.create_pool = create_pool
+        self.slots_per_node = int(slots_per_node)
+        self.min_nodes, self.max_nodes = int(min_nodes), max_nodes
+        if self.slots_per_node < 1 or self.min_nodes < 0:
+            raise ValueError("slots_per_node must be >= 1 and min_nodes >= 0")
+        self.low_priority = low_priority
+        self.start_task = start_task
+        self.auto_scale_formula = auto_scale_formula
+        threads, memory = (
+            (worker_nthreads, worker_memory)
+            if worker_nthreads and worker_memory
+            else worker_resources(vm_size, self.slots_per_node)
+        )
+        self.worker_nthreads, self.worker_memory = threads, memory
+        self.death_timeout = death_timeout
+        self.prefix = f"vegdask-{secrets.token_hex(4)}"
+        self.job_id = f"{self.prefix}-job"
+        self._created_pool = False
+        self._original_targets: tuple[int, int] | None = None
+        self._watcher: PeriodicCallback | None = None
+        options = {"dashboard_address": ":0", "host": "127.0.0.1", **(scheduler_options or {})}
+        if contact_address:
+            options["contact_address"] = contact_address
+        scheduler = {"cls": Scheduler, "options": options}
+        worker = {"cls": BatchWorker, "options": {"cluster": self}}
+        super().__init__(scheduler=scheduler, worker=worker, **kwargs)
+
+    # -- what a worker gets -------------------------------------------------------------
+    def _task_body(self, scheduler: str, name: str, task_id: str) -> dict[str, Any]:
+        argv = [
+            self.worker_python,
+            "-m",
+            "distributed.cli.dask_worker",
+            scheduler,
+            "--name",
+            str(name),
+            "--nthreads",
+            str(self.worker_nthreads),
+            "--memory-limit",
+            str(self.worker_memory),
+            "--nanny",
+            "--death-timeout",
+            str(self.death_timeout),
+            "--no-dashboard",
+            "--local-directory",
+            "$AZ_BATCH_TASK_WORKING_DIR",
+        ]
+        # the working directory is expanded by the shell on the node
+        script = "exec " + shlex.join(argv).replace(
+            "'$AZ_BATCH_TASK_WORKING_DIR'", '"$AZ_BATCH_TASK_WORKING_DIR"'
+        )
+        return {
+            "id": task_id,
+            "commandLine": f"/bin/bash -c {shlex.quote(script)}",
+            "constraints": {"maxTaskRetryCount": 0},
+            "environmentSettings": [{"name": "PYTHONUNBUFFERED", "value": "1"}],
+        }
+
+    def task_spec(self, name: str = "0") -> dict[str, Any]:
+        """The exact Batch task JSON a worker called ``name`` gets (as dask-jobqueue's job_script).
+
+        Print it with ``print(json.dumps(cluster.task_spec(), indent=2))``.
+        """
+        address = getattr(self.scheduler, "contact_address", None) or self.scheduler_address
+        return self._task_body(address, name, f"{self.prefix}-{name}-<launch>")
+
+    def logs(self) -> dict[str, str]:
+        """Worker stdout and stderr fetched from Batch, keyed ``"{task id}/stdout.txt"`` etc."""
+        out = {}
+        for task in self.batch_client.list_tasks(self.job_id):
+            for name in ("stdout.txt", "stderr.txt"):
+                with contextlib.suppress(Exception):
+                    data = self.batch_client.download_task_file(self.job_id, task.id, name)
+                    out[f"{task.id}/{name}"] = b"".join(data).decode(errors="replace")
+        return out
+
+    # -- lifecycle -----------------------------------------------------------------------
+    async def _start(self) -> None:
+        await asyncio.to_thread(self._prepare_batch)
+        await super()._start()
+        self._watcher = PeriodicCallback(self._replace_lost_workers, 1000)
+        self._watcher.start()
+
+    def _prepare_batch(self) -> None:
+        from azure.batch import models
+        from azure.core.exceptions import ResourceNotFoundError
+
+        try:
+            pool = self.batch_client.get_pool(self.pool_id)
+            self._original_targets = (
+                pool.target_dedicated_nodes or 0,
+                pool.target_low_priority_nodes or 0,
+            )
+        except ResourceNotFoundError:
+            if not self.create_pool:
+                raise ValueError(
+                    f"Batch pool {self.pool_id!r} does not exist and create_pool=False"
+                ) from None
+            self.batch_client.create_pool(models.BatchPoolCreateOptions(self._pool_body()))
+            self._created_pool = True
+        job = {"id": self.job_id, "poolInfo": {"poolId": self.pool_id}}
+        self.batch_client.create_job(models.BatchJobCreateOptions(job))
+
+    def _pool_body(self) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "id": self.pool_id,
+            "vmSize": self.vm_size,
+            "virtualMachineConfiguration": json.loads(config.get("azure.vm-configuration")),
+            "taskSlotsPerNode": self.slots_per_node,
+            "targetDedicatedNodes": 0,
+            "targetLowPriorityNodes": 0,
+        }
+        if self.auto_scale_formula:
+            body.update(enableAutoScale=True, autoScaleFormula=self.auto_scale_formula)
+            del body["targetDedicatedNodes"], body["targetLowPriorityNodes"]
+        if self.start_task:
+            body["startTask"] = {"waitForSuccess": True, "maxTaskRetryCount": 1, **self.start_task}
+        return body
+
+    def nodes_for(self, n_workers: int) -> int:
+        """Nodes needed for ``n_workers`` workers, within ``min_nodes`` and ``max_nodes``.
+
+        Examples
+        --------
+        >>> c = AzureBatchCluster.__new__(AzureBatchCluster)
+        >>> c.slots_per_node, c.min_nodes, c.max_nodes = 2, 1, 3
+        >>> [c.nodes_for(n) for n in (0, 3, 10)]
+        [1, 2, 3]
+        """
+        nodes = max(math.ceil(n_workers / self.slots_per_node), self.min_nodes)
+        return nodes if self.max_nodes is None else min(nodes, self.max_nodes)
+
+    def _resize(self, nodes: int, *, grow_only: bool = False) -> None:
+        from azure.batch import models
+
+        if self.auto_scale_formula or not (self._created_pool or self._original_targets):
+            return
+        pool = self.batch_client.get_pool(self.pool_id)
+        key = "target_low_priority_nodes" if self.low_priority else "target_dedicated_nodes"
+        current = getattr(pool, key) or 0
+        if nodes == current or (grow_only and nodes < current):
+            return
+        target = {"targetLowPriorityNodes" if self.low_priority else "targetDedicatedNodes": nodes}
+        options = {**target, "nodeDeallocationOption": "taskcompletion"}
+        self.batch_client.begin_resize_pool(self.pool_id, models.BatchPoolResizeOptions(options))
+
+    async def _correct_state_internal(self) -> None:
+        wanted = self.nodes_for(len(self.worker_spec))
+        await asyncio.to_thread(self._resize, wanted, grow_only=True)
+        await super()._correct_state_internal()
+        # workers leaving were retired and their tasks terminated: now the pool may shrink
+        await asyncio.to_thread(self._resize, self.nodes_for(len(self.worker_spec)))
+
+    async def _replace_lost_workers(self) -> None:
+        """Relaunch (with a new task id) workers whose Batch task ended while still wanted."""
+        if self.status.name != "running":
+            return
+        ended = await asyncio.to_thread(
+            lambda: {
+                t.id
+                for t in self.batch_client.list_tasks(self.job_id, filter="state eq 'completed'")
+            }
+        )
+        lost = [
+            name
+            for name, worker in list(self.workers.items())
+            if name in self.worker_spec and getattr(worker, "task_id", None) in ended
+        ]
+        for name in lost:
+            logger.warning("worker %s: its Batch task ended; launching a replacement", name)
+            del self.workers[name]
+        if lost:
+            await self._correct_state()
+
+    async def _close(self) -> None:
+        if self._watcher is not None:
+            self._watcher.stop()
+        try:
+            await super()._close()
+        finally:
+            await asyncio.to_thread(self._cleanup_batch)
+
+    def _cleanup_batch(self) -> None:
+        """Terminate every task and the job; delete the pool only if this cluster created it."""
+        from azure.batch import models
+        from azure.batch.models._models import BatchJobTerminateOptions
+        from azure.core.exceptions import HttpResponseError
+
+        with contextlib.suppress(HttpResponseError):
+            for task in self.batch_client.list_tasks(self.job_id):
+                if task.state != "completed":
+                    self.batch_client.terminate_task(self.job_id, task.id)
+            options = BatchJobTerminateOptions(termination_reason="vegdask cluster closed")
+            self.batch_client.begin_terminate_job(self.job_id, options)
+        with contextlib.suppress(HttpResponseError):
+            if self._created_pool:
+                self.batch_client.begin_delete_pool(self.pool_id)
+            elif self._original_targets is not None:
+                dedicated, low = self._original_targets
+                options = {"targetDedicatedNodes": dedicated, "targetLowPriorityNodes": low}
+                self.batch_client.begin_resize_pool(
+                    self.pool_id, models.BatchPoolResizeOptions(options)
+                )
+
+
+def _batch_client(url: str, account_name: str | None, key: str | None) -> Any:
+    try:
+        from azure.batch import BatchClient
+    except ImportError as err:  # pragma: no cover - depends on the installed extras
+        raise ImportError(
+            "AzureBatchCluster needs the azure extra: pip install vegdask[azure]"
+        ) from err
+    if key:
+        from azure.core.credentials import AzureNamedKeyCredential
+
+        if not account_name:
+            raise ValueError(
+                "an account key needs an account name: pass account_name, set "
+                "vegdask.azure.account-name or AZURE_BATCH_ACCOUNT"
+            )
+        return BatchClient(url, AzureNamedKeyCredential(account_name, key))
+    from azure.identity import DefaultAzureCredential
+
+    return BatchClient(url, DefaultAzureCredential())
