@@ -246,3 +246,22 @@ def test_unwritable_output_is_a_clear_error(tmp_path, capsys):
     err = capsys.readouterr().err
     assert err.count("\n") == 1
     assert str(blocked) in err
+
+
+@pytest.mark.slow
+def test_results_summary_reanalyses_like_the_run(tmp_path, client):
+    """pyveg's schema carries the same information: its reanalysis equals the run's analysis."""
+    from vegdask.analysis import analyse_results
+
+    config = config_for(tmp_path, time={"end": "2019-01-01"})
+    run_job(config, client=client, progress=False, log=lambda m: None)
+    fast = {"n_surrogates": 99, "sensitivity_surrogates": 19, "tile_surrogates": 0}
+    from_run = analyse_results(str(tmp_path), output=str(tmp_path / "a"), **fast)
+    from_summary = analyse_results(
+        str(tmp_path / "results_summary.json"), output=str(tmp_path / "b"), **fast
+    )
+    for series in ("offset50_mean", "ndvi_mean"):
+        for indicator in ("ar1", "variance"):
+            ours, theirs = from_run[series][indicator], from_summary[series][indicator]
+            assert ours["kendall_tau"] == pytest.approx(theirs["kendall_tau"], abs=1e-9)
+            assert ours["p_value"] == pytest.approx(theirs["p_value"], abs=1e-9)
