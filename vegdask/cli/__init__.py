@@ -22,6 +22,8 @@ COMMAND_MODULES: tuple[str, ...] = (
     "simulate",
     "analyse",
     "summary",
+    "batch",
+    "batch-emulator",
 )
 
 __all__ = ["COMMAND_MODULES", "build_parser", "main"]

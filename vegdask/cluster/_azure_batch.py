@@ -32,7 +32,7 @@ from tornado.ioloop import PeriodicCallback
 
 from vegdask import config
 
-__all__ = ["AzureBatchCluster", "BatchWorker"]
+__all__ = ["AzureBatchCluster", "BatchWorker", "batch_client", "worker_resources"]
 
 logger = logging.getLogger(__name__)
 
@@ -185,16 +185,8 @@ class AzureBatchCluster(SpecCluster):
         death_timeout: float = 60.0,
         **kwargs: Any,
     ) -> None:
-        self.batch_url = _setting("batch-url", batch_url, "AZURE_BATCH_URL")
-        self.account_name = _setting("account-name", account_name, "AZURE_BATCH_ACCOUNT")
+        self.batch_client = batch_client(batch_url, account_name, account_key)
         self.pool_id = _setting("pool-id", pool_id) or config.get("azure.pool-id")
-        if not self.batch_url:
-            raise ValueError(
-                "no Batch account URL: pass batch_url, set vegdask.azure.batch-url or "
-                "AZURE_BATCH_URL"
-            )
-        key = _setting("account-key", account_key, "AZURE_BATCH_KEY")
-        self.batch_client = _batch_client(self.batch_url, self.account_name, key)
         self.vm_size = vm_size
         self.worker_python = worker_python or config.get("azure.worker-python")
         self.create_pool = create_pool
@@ -402,22 +394,37 @@ class AzureBatchCluster(SpecCluster):
                 )
 
 
-def _batch_client(url: str, account_name: str | None, key: str | None) -> Any:
-    try:
-        from azure.batch import BatchClient
-    except ImportError as err:  # pragma: no cover - depends on the installed extras
-        raise ImportError(
-            "AzureBatchCluster needs the azure extra: pip install vegdask[azure]"
-        ) from err
+def batch_client(
+    batch_url: str | None = None, account_name: str | None = None, account_key: str | None = None
+) -> Any:
+    """An ``azure.batch.BatchClient`` from arguments, then dask.config, then the environment.
+
+    Settings ``vegdask.azure.batch-url|account-name|account-key``, then ``AZURE_BATCH_URL``,
+    ``AZURE_BATCH_ACCOUNT``, ``AZURE_BATCH_KEY``; with no key, an Entra ID credential.
+
+    Examples
+    --------
+    >>> batch_client("http://127.0.0.1:1", "acct", "a2V5").__class__.__name__
+    'BatchClient'
+    """
+    from azure.batch import BatchClient
+
+    url = _setting("batch-url", batch_url, "AZURE_BATCH_URL")
+    if not url:
+        raise ValueError(
+            "no Batch account URL: pass batch_url, set vegdask.azure.batch-url or AZURE_BATCH_URL"
+        )
+    key = _setting("account-key", account_key, "AZURE_BATCH_KEY")
     if key:
         from azure.core.credentials import AzureNamedKeyCredential
 
-        if not account_name:
+        name = _setting("account-name", account_name, "AZURE_BATCH_ACCOUNT")
+        if not name:
             raise ValueError(
                 "an account key needs an account name: pass account_name, set "
                 "vegdask.azure.account-name or AZURE_BATCH_ACCOUNT"
             )
-        return BatchClient(url, AzureNamedKeyCredential(account_name, key))
+        return BatchClient(url, AzureNamedKeyCredential(name, key))
     from azure.identity import DefaultAzureCredential
 
     return BatchClient(url, DefaultAzureCredential())

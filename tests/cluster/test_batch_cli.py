@@ -1,0 +1,86 @@
+"""vegdask batch-emulator, batch status and batch preempt, through the command line."""
+
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+from azure.batch import BatchClient
+from azure.batch import models as m
+from azure.core.credentials import AzureNamedKeyCredential
+
+from vegdask.cli import main
+
+
+def wait_for(predicate, timeout=20.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.05)
+    raise AssertionError("condition not reached in time")
+
+
+def alive(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().split()[2] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+@pytest.fixture
+def served(monkeypatch):
+    """``vegdask batch-emulator`` as a real process; its exports put into the environment."""
+    cmd = [sys.executable, "-c", "import sys; from vegdask.cli import main; sys.exit(main())"]
+    args = ["batch-emulator", "--port", "0", "--allocation-delay", "0"]
+    proc = subprocess.Popen([*cmd, *args], stdout=subprocess.PIPE, text=True)
+    env = {}
+    for _ in range(3):
+        name, value = proc.stdout.readline().removeprefix("export ").strip().split("=", 1)
+        env[name] = value
+        monkeypatch.setenv(name, value)
+    yield proc, env
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=20)
+
+
+def test_status_preempt_and_no_orphans_after_interrupt(served, capsys, tmp_path):
+    proc, env = served
+    client = BatchClient(
+        env["AZURE_BATCH_URL"],
+        AzureNamedKeyCredential(env["AZURE_BATCH_ACCOUNT"], env["AZURE_BATCH_KEY"]),
+    )
+    client.create_pool(m.BatchPoolCreateOptions(id="p", vm_size="x", target_low_priority_nodes=1))
+    job = m.BatchJobCreateOptions(id="vegdask-t-job", pool_info=m.BatchPoolInfo(pool_id="p"))
+    client.create_job(job)
+    pidfile = tmp_path / "pid"
+    command = f"sh -c 'echo $$ > {pidfile}; exec sleep 60'"
+    client.create_task("vegdask-t-job", m.BatchTaskCreateOptions(id="w", command_line=command))
+    wait_for(lambda: client.get_task("vegdask-t-job", "w").state == "running")
+    wait_for(lambda: pidfile.exists() and pidfile.read_text().strip())
+    assert main(["batch", "status", "--job", "vegdask-t-job"]) == 0
+    out = capsys.readouterr().out
+    assert "pool p: active" in out
+    assert "job vegdask-t-job (active) on p: active 0, running 1" in out
+    assert "task w: running" in out
+    assert main(["batch", "preempt", "p"]) == 0
+    assert capsys.readouterr().out.startswith("preempted node ")
+    assert client.get_task("vegdask-t-job", "w").execution_info.requeue_count == 1
+    assert main(["batch", "preempt", "nope"]) == 2
+    assert "PoolNotFound" in capsys.readouterr().err
+    wait_for(lambda: client.get_task("vegdask-t-job", "w").state == "running")
+    wait_for(lambda: pidfile.read_text().strip() and alive(int(pidfile.read_text())))
+    pid = int(pidfile.read_text())
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(timeout=20) == 0
+    assert not alive(pid)
+
+
+def test_status_without_account_is_a_clear_error(monkeypatch, capsys):
+    for name in ("AZURE_BATCH_URL", "AZURE_BATCH_ACCOUNT", "AZURE_BATCH_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    assert main(["batch", "status"]) == 2
+    assert "no Batch account URL" in capsys.readouterr().err

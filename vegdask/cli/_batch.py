@@ -1,0 +1,98 @@
+"""``vegdask batch status|preempt``: the Batch pools, jobs and tasks of vegdask."""
+
+from __future__ import annotations
+
+import argparse
+
+from vegdask.cli._common import CLIError
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the ``batch`` subcommand with ``status`` and ``preempt``."""
+    parser = subparsers.add_parser(
+        "batch",
+        help="Azure Batch: status of vegdask pools, jobs and tasks; preempt (emulator)",
+        description=(
+            "Account from --batch-url/--account-name or vegdask.azure.* in dask config or "
+            "AZURE_BATCH_URL, AZURE_BATCH_ACCOUNT, AZURE_BATCH_KEY (the key is never a flag)."
+        ),
+    )
+    parser.add_argument("--batch-url", default=None, help="Batch account URL")
+    parser.add_argument("--account-name", default=None, help="Batch account name")
+    actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
+    status = actions.add_parser("status", help="pools, and task counts of vegdask jobs")
+    status.add_argument("--job", default=None, help="only this job, with its tasks")
+    status.set_defaults(func=run_status)
+    preempt = actions.add_parser(
+        "preempt", help="preempt a low-priority node of a pool (vegdask batch-emulator only)"
+    )
+    preempt.add_argument("pool", help="pool id")
+    preempt.add_argument("--node", default=None, help="node id (default: the busiest)")
+    preempt.set_defaults(func=run_preempt)
+
+
+def _text(value: object) -> str:
+    """An enum's value (``running``), anything else as is."""
+    return str(getattr(value, "value", value))
+
+
+def _client(args: argparse.Namespace):
+    from vegdask.cluster import batch_client
+
+    try:
+        return batch_client(args.batch_url, args.account_name)
+    except ValueError as err:
+        raise CLIError(str(err)) from err
+
+
+def run_status(args: argparse.Namespace) -> int:
+    """Print pools (sizes, states) and the task counts of vegdask jobs."""
+    from azure.core.exceptions import HttpResponseError
+
+    client = _client(args)
+    try:
+        for pool in client.list_pools():
+            print(
+                f"pool {pool.id}: {_text(pool.state)}/{_text(pool.allocation_state)}, dedicated "
+                f"{pool.current_dedicated_nodes}/{pool.target_dedicated_nodes}, low-priority "
+                f"{pool.current_low_priority_nodes}/{pool.target_low_priority_nodes}"
+            )
+        jobs = [j for j in client.list_jobs() if j.id.startswith("vegdask-")]
+        for job in jobs:
+            if args.job and job.id != args.job:
+                continue
+            c = client.get_job_task_counts(job.id).task_counts
+            print(
+                f"job {job.id} ({_text(job.state)}) on {job.pool_info.pool_id}: active {c.active}, "
+                f"running {c.running}, succeeded {c.succeeded}, failed {c.failed}"
+            )
+            if args.job:
+                for task in client.list_tasks(job.id):
+                    node = task.node_info.node_id if task.node_info else "-"
+                    requeues = task.execution_info.requeue_count if task.execution_info else 0
+                    print(f"  task {task.id}: {_text(task.state)} on {node}, requeued {requeues}")
+    except HttpResponseError as err:
+        raise CLIError(f"Batch refused the request: {err.reason} ({err.status_code})") from err
+    return 0
+
+
+def run_preempt(args: argparse.Namespace) -> int:
+    """Ask a vegdask batch-emulator to preempt a low-priority node; print its id."""
+    from azure.core.exceptions import HttpResponseError
+    from azure.core.rest import HttpRequest
+
+    client = _client(args)
+    body = {"nodeId": args.node} if args.node else {}
+    request = HttpRequest(
+        "POST",
+        f"/emulator/pools/{args.pool}/preempt",
+        params={"api-version": "2025-06-01"},
+        json=body,
+    )
+    try:
+        response = client.send_request(request)
+        response.raise_for_status()
+    except HttpResponseError as err:
+        raise CLIError(f"preempt refused: {err.message}".splitlines()[0]) from err
+    print(f"preempted node {response.json()['nodeId']} of pool {args.pool}")
+    return 0
