@@ -153,3 +153,86 @@ def test_lost_worker_replaced_and_foreign_pool_kept(emu):
         wait_for(lambda: client_b.get_pool("shared").target_dedicated_nodes == 0)
     # a pool the cluster did not create is never deleted
     assert client_b.get_pool("shared").id == "shared"
+
+
+@pytest.fixture(scope="module")
+def vegdask_wheel(tmp_path_factory):
+    """A wheel of this vegdask, built from a copy of the source (the shared tree stays clean)."""
+    import shutil
+    import subprocess
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    src = tmp_path_factory.mktemp("src")
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(root / name, src / name)
+    shutil.copytree(root / "vegdask", src / "vegdask", ignore=shutil.ignore_patterns("__pycache__"))
+    out = tmp_path_factory.mktemp("wheel")
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "-q",
+            "--no-deps",
+            "--no-build-isolation",
+            "-w",
+            str(out),
+            str(src),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    return next(out.glob("vegdask-*.whl"))
+
+
+@pytest.mark.slow
+def test_start_task_installs_the_client_wheel_from_a_read_only_sas(emu, azurite, vegdask_wheel):
+    from vegdask import __version__
+
+    client_b = batch(emu)
+    with (
+        AzureBatchCluster(
+            emu.url,
+            emu.account_name,
+            emu.account_key,
+            "software",
+            worker_python=sys.executable,
+            wheel=vegdask_wheel,
+            storage_connection_string=azurite.connection_string,
+            install_dependencies=False,
+        ) as cluster,
+        Client(cluster) as client,
+    ):
+        cluster.scale(1)
+        client.wait_for_workers(1, timeout=60)
+
+        def where():
+            import vegdask
+
+            return vegdask.__file__, vegdask.__version__, os.environ["AZ_BATCH_NODE_SHARED_DIR"]
+
+        ((path, version, shared),) = client.run(where).values()
+        assert path.startswith(os.path.join(shared, "vegdask-site", "vegdask"))
+        assert version == __version__
+        start = client_b.get_pool("software").start_task
+        (resource,) = start.resource_files
+        assert resource.http_url.startswith(azurite.blob_endpoint)
+        assert "sp=r&" in resource.http_url
+        assert "se=" in resource.http_url
+        # no secret in what Batch shows to account users: command lines and environment
+        shown = [start.command_line, json.dumps(start.as_dict().get("environmentSettings"))]
+        for task in client_b.list_tasks(cluster.job_id):
+            shown += [task.command_line, json.dumps(task.as_dict().get("environmentSettings"))]
+        for text in shown:
+            assert "sig=" not in text
+            assert azurite.account_key not in text
+            assert emu.account_key not in text
+
+
+def test_wheel_of_another_version_is_refused(tmp_path):
+    other = tmp_path / "vegdask-0.0.1-py3-none-any.whl"
+    other.write_bytes(b"")
+    with pytest.raises(ValueError, match="exactly the client's version"):
+        AzureBatchCluster("http://127.0.0.1:1", "a", "a2V5", "p", wheel=other)

@@ -147,6 +147,14 @@ class AzureBatchCluster(SpecCluster):
     auto_scale_formula
         Let Batch autoscale the created pool with this formula instead of resizing it from
         `scale`/`adapt` (evaluated at most every 5 minutes: slow for `adapt`).
+    wheel
+        Path of the vegdask wheel of *this* client's version (``pip wheel --no-deps .``): uploaded
+        to blob storage and installed by the pool's start task from a read-only SAS URL that
+        expires after ``sas_hours``. Needs ``storage_connection_string`` (or
+        ``vegdask.azure.storage-connection-string`` / ``AZURE_STORAGE_CONNECTION_STRING``).
+    install_dependencies
+        Let the start task install the wheel's dependencies too (False when the node image has
+        them, as on the emulator).
     worker_nthreads, worker_memory
         Override the threads and memory limit derived from ``vm_size`` and ``slots_per_node``.
     death_timeout
@@ -180,6 +188,10 @@ class AzureBatchCluster(SpecCluster):
         scheduler_options: dict[str, Any] | None = None,
         start_task: dict[str, Any] | None = None,
         auto_scale_formula: str | None = None,
+        wheel: str | os.PathLike | None = None,
+        storage_connection_string: str | None = None,
+        install_dependencies: bool = True,
+        sas_hours: float = 2.0,
         worker_nthreads: int | None = None,
         worker_memory: str | None = None,
         death_timeout: float = 60.0,
@@ -196,6 +208,10 @@ class AzureBatchCluster(SpecCluster):
             raise ValueError("slots_per_node must be >= 1 and min_nodes >= 0")
         self.low_priority = low_priority
         self.start_task = start_task
+        self.wheel = None if wheel is None else _check_wheel(wheel)
+        self.storage_connection_string = storage_connection_string
+        self.install_dependencies = install_dependencies
+        self.sas_hours = sas_hours
         self.auto_scale_formula = auto_scale_formula
         threads, memory = (
             (worker_nthreads, worker_memory)
@@ -240,6 +256,9 @@ class AzureBatchCluster(SpecCluster):
         script = "exec " + shlex.join(argv).replace(
             "'$AZ_BATCH_TASK_WORKING_DIR'", '"$AZ_BATCH_TASK_WORKING_DIR"'
         )
+        if self.wheel is not None:
+            script = f'export PYTHONPATH="{_SITE}${{PYTHONPATH:+:$PYTHONPATH}}"; {script}'
+
         return {
             "id": task_id,
             "commandLine": f"/bin/bash -c {shlex.quote(script)}",
@@ -304,9 +323,29 @@ class AzureBatchCluster(SpecCluster):
         if self.auto_scale_formula:
             body.update(enableAutoScale=True, autoScaleFormula=self.auto_scale_formula)
             del body["targetDedicatedNodes"], body["targetLowPriorityNodes"]
-        if self.start_task:
-            body["startTask"] = {"waitForSuccess": True, "maxTaskRetryCount": 1, **self.start_task}
+        start = self.start_task or (self._wheel_start_task() if self.wheel else None)
+        if start:
+            body["startTask"] = {"waitForSuccess": True, "maxTaskRetryCount": 1, **start}
         return body
+
+    def _wheel_start_task(self) -> dict[str, Any]:
+        """Start task installing this client's wheel from a short-lived read-only SAS URL.
+
+        The SAS goes into ``resourceFiles`` (fetched by the node agent), never into the command
+        line or environment settings.
+        """
+        url = upload_wheel(self.wheel, self.storage_connection_string, expiry_hours=self.sas_hours)
+        name = os.path.basename(self.wheel)
+        argv = [self.worker_python, "-m", "pip", "install", "--disable-pip-version-check"]
+        argv += ["--target", "$SITE", "--upgrade"]
+        if not self.install_dependencies:
+            argv.append("--no-deps")
+        script = shlex.join([*argv, name]).replace("'$SITE'", f'"{_SITE}"')
+        return {
+            "commandLine": f"/bin/bash -c {shlex.quote('set -e; ' + script)}",
+            "resourceFiles": [{"httpUrl": url, "filePath": name}],
+            "userIdentity": {"autoUser": {"scope": "pool", "elevationLevel": "nonadmin"}},
+        }
 
     def nodes_for(self, n_workers: int) -> int:
         """Nodes needed for ``n_workers`` workers, within ``min_nodes`` and ``max_nodes``.
@@ -392,6 +431,67 @@ class AzureBatchCluster(SpecCluster):
                 self.batch_client.begin_resize_pool(
                     self.pool_id, models.BatchPoolResizeOptions(options)
                 )
+
+
+_SITE = "$AZ_BATCH_NODE_SHARED_DIR/vegdask-site"
+
+
+def _check_wheel(wheel: str | os.PathLike) -> str:
+    """The wheel's path, if it is a vegdask wheel of exactly the version this client runs."""
+    from vegdask import __version__
+
+    path = os.fspath(wheel)
+    parts = os.path.basename(path).split("-")
+    if not path.endswith(".whl") or len(parts) < 3 or parts[0] != "vegdask":
+        raise ValueError(f"wheel must be a vegdask-<version>-*.whl file, got {path!r}")
+    if parts[1] != __version__:
+        raise ValueError(
+            f"wheel {path!r} is vegdask {parts[1]} but this client runs {__version__}: nodes must "
+            "run exactly the client's version"
+        )
+    if not os.path.isfile(path):
+        raise ValueError(f"wheel {path!r} does not exist")
+    return path
+
+
+def upload_wheel(
+    wheel: str,
+    connection_string: str | None = None,
+    *,
+    container: str = "vegdask-software",
+    expiry_hours: float = 2.0,
+) -> str:
+    """Upload a wheel to blob storage; return a read-only SAS URL expiring in ``expiry_hours``."""
+    import datetime as dt
+
+    from azure.core.exceptions import ResourceExistsError
+    from azure.storage.blob import BlobSasPermissions, BlobServiceClient, generate_blob_sas
+
+    conn = _setting(
+        "storage-connection-string", connection_string, "AZURE_STORAGE_CONNECTION_STRING"
+    )
+    if not conn:
+        raise ValueError(
+            "uploading the wheel needs a storage connection string: pass "
+            "storage_connection_string, set vegdask.azure.storage-connection-string or "
+            "AZURE_STORAGE_CONNECTION_STRING"
+        )
+    service = BlobServiceClient.from_connection_string(conn)
+    with contextlib.suppress(ResourceExistsError):
+        service.create_container(container)
+    name = os.path.basename(wheel)
+    blob = service.get_blob_client(container, name)
+    with open(wheel, "rb") as fh:
+        blob.upload_blob(fh, overwrite=True)
+    sas = generate_blob_sas(
+        account_name=service.account_name,
+        container_name=container,
+        blob_name=name,
+        account_key=service.credential.account_key,
+        permission=BlobSasPermissions(read=True),
+        expiry=dt.datetime.now(dt.UTC) + dt.timedelta(hours=expiry_hours),
+    )
+    return f"{blob.url}?{sas}"
 
 
 def batch_client(

@@ -24,6 +24,7 @@ import subprocess
 import tempfile
 import threading
 import time
+import urllib.request
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -434,6 +435,16 @@ class _State:
         env = self._env(pool["id"], node, spec.get("environmentSettings"))
         env["AZ_BATCH_TASK_DIR"] = str(node.root / "startup")
         env["AZ_BATCH_TASK_WORKING_DIR"] = str(workdir)
+        try:
+            _download(spec.get("resourceFiles"), workdir)
+        except OSError as err:
+            node.start_task = {"state": "completed", "result": "failure", "exitCode": -1}
+            node.start_task["failureInfo"] = {
+                "code": "ResourceFileDownloadFailed",
+                "message": str(err),
+            }
+            node.state = "starttaskfailed"
+            return
         node.start_run = _spawn(spec["commandLine"], node.root / "startup", workdir, env, None)
         retries = node.start_task.get("retryCount", -1) + 1 if node.start_task else 0
         node.start_task = {"state": "running", "startTime": _now(), "retryCount": retries}
@@ -590,6 +601,17 @@ def _spawn(
     return _Run(popen, now, None if wall is None else now + wall, (out, err))
 
 
+def _download(resource_files: list | None, workdir: Path) -> None:
+    """Fetch a task's ``resourceFiles`` (``httpUrl`` -> ``filePath``) into its working directory."""
+    for item in resource_files or []:
+        target = workdir / (item.get("filePath") or Path(urlparse(item["httpUrl"]).path).name)
+        if ".." in Path(item.get("filePath") or "").parts:
+            raise OSError(f"resource file path outside the working directory: {target}")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with urllib.request.urlopen(item["httpUrl"], timeout=60) as response:
+            target.write_bytes(response.read())
+
+
 def _required(body: dict[str, Any], key: str) -> Any:
     if not body.get(key):
         raise EmulatorError(400, "MissingRequiredProperty", f"the property {key!r} is required")
@@ -678,7 +700,7 @@ class _Handler(BaseHTTPRequestHandler):
         except EmulatorError as err:
             status = err.status
             payload = {
-                "odata.metadata": f"{emulator.url}/$metadata#{_ERROR_METADATA}",
+                "odata.metadata": f"{emulator._state.url}/$metadata#{_ERROR_METADATA}",
                 "code": err.code,
                 "message": {
                     "lang": "en-US",
