@@ -142,8 +142,9 @@ class AzureBatchCluster(SpecCluster):
         Address workers use to reach the scheduler (e.g. ``tcp://10.0.0.4:8786``).
     scheduler_options
         Extra keyword arguments of `distributed.Scheduler` (e.g. ``host``, ``port``, ``security``).
-    start_task, resource_files
-        Start task of a created pool, as Batch JSON (``commandLine``, ``resourceFiles``, ...).
+    start_task
+        Start task of a created pool, as Batch JSON (``commandLine``, ``resourceFiles``, ...),
+        instead of the one installing ``wheel``.
     auto_scale_formula
         Let Batch autoscale the created pool with this formula instead of resizing it from
         `scale`/`adapt` (evaluated at most every 5 minutes: slow for `adapt`).
