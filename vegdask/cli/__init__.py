@@ -24,6 +24,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "summary",
     "batch",
     "batch-emulator",
+    "download",
 )
 
 __all__ = ["COMMAND_MODULES", "build_parser", "main"]
