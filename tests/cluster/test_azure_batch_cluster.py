@@ -236,3 +236,25 @@ def test_wheel_of_another_version_is_refused(tmp_path):
     other.write_bytes(b"")
     with pytest.raises(ValueError, match="exactly the client's version"):
         AzureBatchCluster("http://127.0.0.1:1", "a", "a2V5", "p", wheel=other)
+
+
+@pytest.mark.slow
+def test_adapt_grows_and_shrinks_workers_and_pool(emu):
+    client_b = batch(emu)
+    with (
+        AzureBatchCluster(
+            emu.url, emu.account_name, emu.account_key, "adaptive", worker_python=sys.executable
+        ) as cluster,
+        Client(cluster),
+    ):
+        cluster.adapt(minimum=0, maximum=2, interval="200ms", wait_count=3)
+        fv = feature_vectors(2000)
+        np.testing.assert_array_equal(fv.compute(), fv.compute(scheduler="sync"))
+        # the work ran on workers adapt started as Batch tasks, on nodes the pool grew for
+        tasks = list(client_b.list_tasks(cluster.job_id))
+        assert tasks
+        assert all(t.node_info is not None for t in tasks)
+        wait_for(lambda: not cluster.workers, timeout=60)
+        wait_for(lambda: client_b.get_pool("adaptive").target_dedicated_nodes == 0, timeout=30)
+        wait_for(lambda: not list(client_b.list_nodes("adaptive")), timeout=30)
+        assert not list(client_b.list_tasks(cluster.job_id, filter="state eq 'running'"))
