@@ -16,9 +16,14 @@ from vegdask.kernels import tile_feature_vectors
 from vegdask.testing import BatchEmulator
 
 
-def tile_stage(size=3000):
-    """Feature vectors of 50x50 tiles of a random mask, one task per 500x500 chunk (100 tiles)."""
-    mask = da.random.RandomState(0).random((size, size), chunks=500) > 0.5
+def tile_stage(size=2000):
+    """Feature vectors of the 50x50 tiles of a labyrinth-like mask, one task per 500x500 chunk.
+
+    The mask is computed lazily per chunk (cheap), so the kernel dominates: ~0.35 s per chunk.
+    """
+    y = da.arange(size, chunks=500)[:, None]
+    x = da.arange(size, chunks=500)[None, :]
+    mask = da.sin(x / 4.0 + da.sin(y / 9.0) * 3) > 0
     tiles = ((10,) * (size // 500),) * 2 + ((20,),)
     return mask.map_blocks(tile_feature_vectors, new_axis=2, chunks=tiles, dtype="f8")
 
@@ -54,7 +59,7 @@ class ScaleUp(_EmulatedCluster):
 
 
 class TileStage(_EmulatedCluster):
-    """Tile stage (36 chunks x 100 tiles) on 1 or 2 emulated Batch workers."""
+    """Tile stage (16 chunks x 100 tiles) on 1 or 2 emulated Batch workers."""
 
     params = [1, 2]
     param_names = ["workers"]
