@@ -258,3 +258,29 @@ def test_adapt_grows_and_shrinks_workers_and_pool(emu):
         wait_for(lambda: client_b.get_pool("adaptive").target_dedicated_nodes == 0, timeout=30)
         wait_for(lambda: not list(client_b.list_nodes("adaptive")), timeout=30)
         assert not list(client_b.list_tasks(cluster.job_id, filter="state eq 'running'"))
+
+
+def fail_inside_cluster(emu, seen):
+    with (
+        AzureBatchCluster(
+            emu.url, emu.account_name, emu.account_key, "boom", worker_python=sys.executable
+        ) as cluster,
+        Client(cluster) as client,
+    ):
+        cluster.scale(1)
+        client.wait_for_workers(1, timeout=60)
+        seen.update(pids=set(emu.pids()), job_id=cluster.job_id)
+        raise ZeroDivisionError("the user's code fails")
+
+
+@pytest.mark.slow
+def test_exception_inside_with_still_cleans_up(emu):
+    client_b = batch(emu)
+    seen = {}
+    with pytest.raises(ZeroDivisionError):
+        fail_inside_cluster(emu, seen)
+    assert client_b.get_job(seen["job_id"]).state == "completed"
+    assert {t.state for t in client_b.list_tasks(seen["job_id"])} == {"completed"}
+    with pytest.raises(ResourceNotFoundError):
+        client_b.get_pool("boom")
+    wait_for(lambda: not any(alive(p) for p in seen["pids"]), timeout=10)
