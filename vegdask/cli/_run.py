@@ -14,7 +14,8 @@ def _add_job_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("config", nargs="?", help="TOML job config (default: the offline demo)")
     parser.add_argument("--output", help="output folder or abfs:// URL (overrides the config)")
     parser.add_argument(
-        "--cluster", help="'local' (default) or a scheduler address such as tcp://host:8786"
+        "--cluster",
+        help="'local' (default), 'azure-batch' (docs/azure.md) or a scheduler address (tcp://host:8786)",
     )
     parser.add_argument("--workers", type=int, help="local workers (default 2)")
     parser.add_argument("--force", action="store_true", help="recompute every stage")

@@ -15,8 +15,10 @@ __all__ = ["job_client"]
 def job_client(kind: str, workers: int, output: str) -> Iterator[Any]:
     """A ``distributed.Client`` for the job, closed (with its cluster) on exit.
 
-    ``kind`` is ``"local"`` (a LocalCluster of ``workers`` single-threaded processes) or the address
-    of a running scheduler (``tcp://host:8786``), whose workers must reach ``output``.
+    ``kind`` is ``"local"`` (a LocalCluster of ``workers`` single-threaded processes),
+    ``"azure-batch"`` (an :class:`~vegdask.cluster.AzureBatchCluster` of ``workers`` Batch tasks,
+    configured by ``vegdask.azure.*`` and ``AZURE_BATCH_*``) or the address of a running scheduler
+    (``tcp://host:8786``). Remote workers must reach ``output``, so it must be an abfs:// URL.
     """
     from distributed import Client, LocalCluster
 
@@ -27,19 +29,23 @@ def job_client(kind: str, workers: int, output: str) -> Iterator[Any]:
         with cluster, Client(cluster) as client:
             yield client
         return
-    if kind == "azure-batch":
+    if kind != "azure-batch" and "://" not in kind:
         raise ValueError(
-            "cluster 'azure-batch' is not available in this version; use 'local' or the address "
-            "of a running scheduler"
-        )
-    if "://" not in kind:
-        raise ValueError(
-            f"cluster {kind!r} is not 'local' or a scheduler address like tcp://host:8786"
+            f"cluster {kind!r} is not 'local', 'azure-batch' or a scheduler address like "
+            "tcp://host:8786"
         )
     if not is_remote(output):
         raise ValueError(
             f"a remote cluster ({kind}) cannot write to the local path {output!r}: its workers do "
             "not share this machine's disk; use an abfs:// output URL"
         )
+    if kind == "azure-batch":
+        from vegdask.cluster import AzureBatchCluster
+
+        # Account, pool and worker settings: vegdask.azure.* in dask config, then AZURE_BATCH_*.
+        with AzureBatchCluster() as cluster, Client(cluster) as client:
+            cluster.scale(workers)
+            yield client
+        return
     with Client(kind) as client:
         yield client

@@ -59,7 +59,7 @@ _SCHEMA: dict[str, dict[str, tuple[Any, Any, str]]] = {
     },
     "output": {"url": (str, lambda v: bool(v.strip()), "a local path or abfs:// URL")},
     "cluster": {
-        "kind": (str, lambda v: bool(v.strip()), "'local' or a scheduler address"),
+        "kind": (str, lambda v: bool(v.strip()), "'local', 'azure-batch' or a scheduler address"),
         "workers": (int, lambda v: v >= 1, "an integer >= 1"),
     },
     "processing": {
