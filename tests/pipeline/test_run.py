@@ -265,3 +265,23 @@ def test_results_summary_reanalyses_like_the_run(tmp_path, client):
             ours, theirs = from_run[series][indicator], from_summary[series][indicator]
             assert ours["kendall_tau"] == pytest.approx(theirs["kendall_tau"], abs=1e-9)
             assert ours["p_value"] == pytest.approx(theirs["p_value"], abs=1e-9)
+
+
+def test_tile_size_that_does_not_divide_the_default_chunks(tmp_path, client):
+    # scene.zarr is chunked 500 px; 64-px tiles need the process stage to rechunk it.
+    config = config_for(
+        tmp_path,
+        location={"size": 600},
+        time={"end": "2016-03-01"},
+        processing={"tile_size": 64},
+    )
+    manifest = run_job(config, client=client, progress=False, log=lambda m: None)
+    tiles = xr.open_zarr(tmp_path / "tiles.zarr", consolidated=False)
+    assert (tiles.sizes["tile_y"], tiles.sizes["tile_x"]) == (9, 9)  # 600 // 64
+    assert manifest["stages"]["process"]["dropped_edge_pixels"] == {"y": 24, "x": 24}
+    records = strict_json(tmp_path / "results_summary.json")["vegdask/rietkerk-synthetic"]
+    first = next(r for r in records["time-series-data"].values() if r)[0]
+    assert list(first) == [  # pyveg's key order
+        "slope", "offset", "offset50", "mean", "std", "feature_vec", "date", "latitude",
+        "longitude", "ndvi", "ndvi_veg",
+    ]  # fmt: skip

@@ -22,10 +22,12 @@ import xarray as xr
 __all__ = [
     "create_store",
     "ensure_container",
+    "filesystem",
     "join_url",
     "open_store",
     "sanitise_container_name",
     "storage_options",
+    "write_dataset",
     "write_period",
 ]
 
@@ -116,9 +118,21 @@ def ensure_container(url: str, *, options: dict[str, Any] | None = None) -> None
             f"{container!r} is not a valid Azure container name (3-63 lowercase letters, digits "
             f"and single dashes, starting and ending with a letter or digit){hint}"
         )
-    fs, _ = fsspec.core.url_to_fs(url, **(storage_options(url) if options is None else options))
+    fs, _ = filesystem(url, options=options)
     if not fs.exists(container):
         fs.mkdir(container)
+
+
+def filesystem(
+    url: str, *, options: dict[str, Any] | None = None
+) -> tuple[fsspec.AbstractFileSystem, str]:
+    """The fsspec filesystem of ``url`` (credentials as :func:`storage_options`) and its path."""
+    return fsspec.core.url_to_fs(url, **(storage_options(url) if options is None else options))
+
+
+def write_dataset(dataset: xr.Dataset, url: str, *, options: dict[str, Any] | None = None) -> None:
+    """Write a whole (small) Dataset as a new Zarr store at ``url``, replacing any store there."""
+    dataset.to_zarr(_mapper(url, options), mode="w", consolidated=False)
 
 
 def _mapper(url: str, options: dict[str, Any] | None) -> Any:

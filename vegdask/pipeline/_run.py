@@ -17,14 +17,20 @@ from importlib.metadata import version
 from typing import Any
 
 import dask
-import fsspec
 import numpy as np
 import xarray as xr
 
 from vegdask import __version__
 from vegdask.compute import binary_image, tile_metrics
-from vegdask.data import create_store, join_url, open_store, synthetic_scene, write_period
-from vegdask.data._storage import ensure_container, is_remote, storage_options
+from vegdask.data import (
+    create_store,
+    default_chunks,
+    join_url,
+    open_store,
+    synthetic_scene,
+    write_period,
+)
+from vegdask.data._storage import ensure_container, filesystem, is_remote, write_dataset
 
 __all__ = ["STAGES", "read_manifest", "run_job"]
 
@@ -44,14 +50,9 @@ def _stage_params(config: dict[str, Any], stage: str) -> dict[str, Any]:
     return process if stage == "process" else {**process, "analysis": config["analysis"]}
 
 
-def _fs(output: str) -> tuple[fsspec.AbstractFileSystem, str]:
-    fs, path = fsspec.core.url_to_fs(output, **storage_options(output))
-    return fs, path
-
-
 def read_manifest(output: str) -> dict[str, Any]:
     """The run manifest at ``<output>/run.json`` (empty if there is none)."""
-    fs, path = _fs(output)
+    fs, path = filesystem(output)
     target = f"{path}/run.json"
     if not fs.exists(target):
         return {}
@@ -62,7 +63,7 @@ def read_manifest(output: str) -> dict[str, Any]:
 def _write_json(output: str, name: str, content: dict[str, Any]) -> None:
     """Write JSON strictly (NaN becomes null); locally via a temporary file and a rename."""
     text = json.dumps(_strict(content), indent=2, allow_nan=False)
-    fs, path = _fs(output)
+    fs, path = filesystem(output)
     fs.makedirs(path, exist_ok=True)
     target = f"{path}/{name}"
     if is_remote(output):
@@ -181,26 +182,26 @@ def _fetch(run: _Run, force: bool, show: bool) -> xr.Dataset:
         location=(cfg["location"]["longitude"], cfg["location"]["latitude"]),
         rainfall=(cfg["source"]["rainfall_start"], cfg["source"]["rainfall_end"]),
         seed=cfg["source"]["seed"],
-        chunks={"time": 1, "y": 500, "x": 500},
     )
     started = time.perf_counter()
     update, bar = _progress_bar(scene.sizes["time"], "fetch", show)
     with bar:
         run.write_periods(entry, {"scene.zarr": scene}, update)
-    weather.to_zarr(_store(run.output, "weather.zarr"), mode="w", consolidated=False)
+    write_dataset(weather, join_url(run.output, "weather.zarr"))
     entry.update(complete=True, seconds=round(time.perf_counter() - started, 2))
     run.save()
     return open_store(join_url(run.output, "scene.zarr"))
 
 
-def _store(output: str, name: str) -> Any:
-    url = join_url(output, name)
-    return fsspec.get_mapper(url, **storage_options(url)) if is_remote(output) else url
-
-
 def _process(run: _Run, scene: xr.Dataset, force: bool, show: bool) -> xr.Dataset:
     entry = run.stage("process", force)
     processing = run.config["processing"]
+    # scene.zarr is chunked for the default tile; the tile size is a processing parameter. Only
+    # the bands are rechunked: the small per-period coordinates stay in memory.
+    chunks = default_chunks(processing["tile_size"])
+    scene = scene.copy()
+    for name in scene.data_vars:
+        scene[name] = scene[name].variable.chunk(chunks)
     tiles = tile_metrics(scene, **processing)
     image = binary_image(scene).to_dataset(name="binary_image")
     image["binary_image"].attrs["meaning"] = "pyveg's BWNDVI: 255 = bare soil, 0 = vegetation"
@@ -236,10 +237,16 @@ def _write_tables(run: _Run, tiles: xr.Dataset, weather: xr.Dataset) -> None:
     fv = tiles["feature_vec"].values.reshape(-1, tiles.sizes["quantile"])
     for q in range(fv.shape[1]):
         flat[f"feature_vec_{q}"] = fv[:, q]
-    fs, path = _fs(run.output)
+    fs, path = filesystem(run.output)
     with fs.open(f"{path}/tiles.parquet", "wb") as f:
         flat.to_parquet(f, index=False)
     _write_json(run.output, "results_summary.json", results_summary(tiles, weather, run.config))
+
+
+_RECORD_CENTRALITY = {
+    "slope": "slope", "offset": "offset", "offset50": "offset50", "mean": "fv_mean", "std": "fv_std"
+}  # fmt: skip
+_RECORD_NDVI = {"ndvi": "ndvi_uint8_mean", "ndvi_veg": "ndvi_veg_uint8_mean"}
 
 
 def results_summary(
@@ -255,32 +262,26 @@ def results_summary(
         }
         for i, date in enumerate(dates)
     }
+    # pyveg's record keys -> tiles.zarr variables, each read once as a numpy array.
+    centrality = {k: tiles[v].values for k, v in _RECORD_CENTRALITY.items()}
+    ndvi = {k: tiles[v].values for k, v in _RECORD_NDVI.items()}
+    feature_vec = tiles["feature_vec"].values
+    latitude, longitude = tiles["latitude"].values, tiles["longitude"].values
+    valid = tiles["valid"].values
     veg_series: dict[str, Any] = {}
     for i, date in enumerate(dates):
-        period = tiles.isel(time=i)
-        valid = period["valid"].values
-        if not valid.any():
-            veg_series[date] = None
-            continue
-        records = []
-        for a, b in zip(*np.nonzero(valid), strict=True):
-            tile = period.isel(tile_y=a, tile_x=b)
-            records.append(
-                {
-                    "slope": float(tile["slope"]),
-                    "offset": float(tile["offset"]),
-                    "offset50": float(tile["offset50"]),
-                    "mean": float(tile["fv_mean"]),
-                    "std": float(tile["fv_std"]),
-                    "feature_vec": tile["feature_vec"].values.tolist(),
-                    "date": date,
-                    "latitude": round(float(tile["latitude"]), 4),
-                    "longitude": round(float(tile["longitude"]), 4),
-                    "ndvi": float(tile["ndvi_uint8_mean"]),
-                    "ndvi_veg": float(tile["ndvi_veg_uint8_mean"]),
-                }
-            )
-        veg_series[date] = records
+        # Keys in pyveg's order: centrality metrics, feature_vec, date, coordinates, NDVI.
+        veg_series[date] = [
+            {
+                **{key: float(array[i, a, b]) for key, array in centrality.items()},
+                "feature_vec": feature_vec[i, a, b].tolist(),
+                "date": date,
+                "latitude": round(float(latitude[a, b]), 4),
+                "longitude": round(float(longitude[a, b]), 4),
+                **{key: float(array[i, a, b]) for key, array in ndvi.items()},
+            }
+            for a, b in zip(*np.nonzero(valid[i]), strict=True)
+        ] or None
     n_points = sum(1 for d in dates if veg_series[d] is not None)
     return {
         "vegdask/weather": {"type": "weather", "time-series-data": weather_series},
