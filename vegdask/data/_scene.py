@@ -20,6 +20,8 @@ from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
+import pandas as pd
 import rioxarray  # noqa: F401  (registers the .rio accessor)
 import xarray as xr
 
@@ -42,6 +44,9 @@ __all__ = [
     "WEATHER_VARIABLES",
     "compute_ndvi",
     "default_chunks",
+    "period_coords",
+    "scene_grid",
+    "utm_epsg",
     "validate_scene",
     "validate_weather",
 ]
@@ -75,6 +80,64 @@ def default_chunks(tile_size: int = TILE_SIZE) -> dict[str, int]:
     """
     side = max(tile_size, DEFAULT_CHUNK_PIXELS // tile_size * tile_size)
     return {"time": 1, "y": side, "x": side}
+
+
+def utm_epsg(longitude: float, latitude: float) -> int:
+    """EPSG code of the WGS 84 UTM zone holding a point.
+
+    Examples
+    --------
+    >>> utm_epsg(27.94, 11.58), utm_epsg(133.10, -15.71)
+    (32635, 32753)
+    """
+    zone = min(int((longitude + 180) // 6) + 1, 60)
+    return (32600 if latitude >= 0 else 32700) + zone
+
+
+def scene_grid(
+    location: tuple[float, float], size: int, resolution: float
+) -> tuple[int, npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """The pixel grid every source uses: ``size`` x ``size`` pixels centred on a point, in UTM.
+
+    Parameters
+    ----------
+    location : (float, float)
+        Longitude and latitude of the scene centre.
+    size : int
+        Pixels per side.
+    resolution : float
+        Pixel size in metres.
+
+    Returns
+    -------
+    epsg, x, y
+        The UTM zone's EPSG code and the pixel-centre coordinates (``y`` decreasing, north up).
+
+    Examples
+    --------
+    >>> epsg, x, y = scene_grid((27.94, 11.58), 4, 10.0)
+    >>> epsg, float(x[1] - x[0]), float(y[1] - y[0])
+    (32635, 10.0, -10.0)
+    """
+    from pyproj import Transformer
+
+    epsg = utm_epsg(*location)
+    to_utm = Transformer.from_crs("EPSG:4326", f"EPSG:{epsg}", always_xy=True)
+    cx, cy = to_utm.transform(*location)
+    offsets = (np.arange(size) - size / 2 + 0.5) * resolution
+    return epsg, cx + offsets, cy - offsets
+
+
+def period_coords(periods: pd.DataFrame) -> dict[str, tuple[str, npt.NDArray[Any]]]:
+    """The Scene's ``time`` (mid-dates), ``period_start`` and ``period_end`` coordinates.
+
+    ``periods`` is the table of :func:`vegdask.data.make_periods`.
+    """
+    return {
+        "time": ("time", periods["mid"].to_numpy()),
+        "period_start": ("time", periods["start"].to_numpy()),
+        "period_end": ("time", periods["end"].to_numpy()),
+    }
 
 
 def validate_scene(scene: xr.Dataset, *, tile_size: int = TILE_SIZE) -> xr.Dataset:

@@ -23,7 +23,14 @@ import xarray as xr
 from scipy import ndimage
 
 from vegdask.data._periods import make_periods
-from vegdask.data._scene import BANDS, CLOUD_MASK, compute_ndvi, default_chunks
+from vegdask.data._scene import (
+    BANDS,
+    CLOUD_MASK,
+    compute_ndvi,
+    default_chunks,
+    period_coords,
+    scene_grid,
+)
 from vegdask.kernels._rietkerk import PUBLISHED_PARAMETERS, RietkerkParameters, rietkerk_evolve
 
 __all__ = ["DEMO_LOCATION", "synthetic_scene"]
@@ -35,11 +42,6 @@ _SOIL = {"red": 0.22, "green": 0.16, "blue": 0.10, "nir": 0.28}
 _VEGETATION = {"red": 0.05, "green": 0.10, "blue": 0.05, "nir": 0.38}
 _CLOUD = 0.55
 _HALF_COVER = 10.0  # g/m^2 of biomass for half vegetation cover
-
-
-def _utm_epsg(longitude: float, latitude: float) -> int:
-    zone = int((longitude + 180) // 6) + 1
-    return (32600 if latitude >= 0 else 32700) + zone
 
 
 def _simulate_biomass(
@@ -174,7 +176,8 @@ def synthetic_scene(
     ]
     stack = da.stack(per_period, axis=1)  # (band, time, y, x)
     chunks = chunks or default_chunks()
-    coords = _coordinates(location, size, resolution, periods)
+    epsg, x, y = scene_grid(location, size, resolution)
+    coords = {**period_coords(periods), "y": y, "x": x}
     data_vars: dict[str, Any] = {
         name: (("time", "y", "x"), stack[i].rechunk((1, chunks["y"], chunks["x"])))
         for i, name in enumerate((*BANDS, "ndvi"))
@@ -191,7 +194,7 @@ def synthetic_scene(
         "seed": int(seed),
     }
     scene = xr.Dataset(data_vars, coords=coords, attrs=attrs)
-    scene = scene.rio.write_crs(f"EPSG:{_utm_epsg(*location)}")
+    scene = scene.rio.write_crs(f"EPSG:{epsg}")
     weather = xr.Dataset(
         {
             "total_precipitation": ("time", daily_rain * days, {"units": "mm"}),
@@ -207,20 +210,3 @@ def _temperature(mids: pd.DatetimeIndex, seed: int) -> npt.NDArray[np.float64]:
     rng = np.random.default_rng([seed, 2])
     season = 4.0 * np.cos(2 * np.pi * (mids.month.to_numpy() - 5) / 12)
     return 300.0 + season + rng.normal(0.0, 0.5, len(mids))
-
-
-def _coordinates(
-    location: tuple[float, float], size: int, resolution: float, periods: pd.DataFrame
-) -> dict[str, Any]:
-    from pyproj import Transformer
-
-    to_utm = Transformer.from_crs("EPSG:4326", f"EPSG:{_utm_epsg(*location)}", always_xy=True)
-    cx, cy = to_utm.transform(*location)
-    offsets = (np.arange(size) - size / 2 + 0.5) * resolution
-    return {
-        "time": ("time", periods["mid"].to_numpy()),
-        "period_start": ("time", periods["start"].to_numpy()),
-        "period_end": ("time", periods["end"].to_numpy()),
-        "y": cy - offsets,
-        "x": cx + offsets,
-    }
