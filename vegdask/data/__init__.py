@@ -1,5 +1,7 @@
 """Data layer: imagery sources, weather, storage and the Scene data model."""
 
+from vegdask.data._local import local_scene
+from vegdask.data._locations import Location, location, locations, region_pixels
 from vegdask.data._periods import make_periods, parse_period
 from vegdask.data._scene import (
     BANDS,
@@ -16,6 +18,7 @@ from vegdask.data._scene import (
     validate_scene,
     validate_weather,
 )
+from vegdask.data._sources import SOURCE_KINDS, open_source
 from vegdask.data._storage import (
     create_store,
     join_url,
@@ -32,16 +35,23 @@ __all__ = [
     "DEMO_LOCATION",
     "SCENE_ATTRS",
     "SCENE_VARIABLES",
+    "SOURCE_KINDS",
     "TILE_SIZE",
     "WEATHER_VARIABLES",
+    "Location",
     "compute_ndvi",
     "create_store",
     "default_chunks",
     "join_url",
+    "local_scene",
+    "location",
+    "locations",
     "make_periods",
+    "open_source",
     "open_store",
     "parse_period",
     "period_coords",
+    "region_pixels",
     "sanitise_container_name",
     "scene_grid",
     "storage_options",

@@ -3,6 +3,10 @@
 A config has the sections ``location``, ``time``, ``source``, ``output``, ``cluster``,
 ``processing`` and ``analysis``; every key is optional except where the demo's default would be
 meaningless. ``DEMO_CONFIG`` is the embedded offline demo.
+
+A location is a catalogue id (``id = "17"``, see :func:`vegdask.data.locations`) or a longitude
+and latitude; ``size`` is the scene side in pixels (for a catalogue id, pyveg's 0.08-degree region
+at the source's resolution unless given). The ``source`` keys depend on its ``kind``.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from vegdask.compute import GRAPH_CLASSES
-from vegdask.data import make_periods
+from vegdask.data import SOURCE_KINDS, location, make_periods, region_pixels
 
 __all__ = ["DEMO_CONFIG", "ConfigError", "load_config", "validate_config"]
 
@@ -39,9 +43,24 @@ DEMO_CONFIG: dict[str, Any] = {
     "analysis": {"enabled": True},
 }
 
+
+def _known_location(value: str) -> bool:
+    try:
+        location(value)
+    except KeyError:
+        return False
+    return True
+
+
+def _band_names(value: dict[str, Any]) -> bool:
+    scene_bands = {"red", "green", "blue", "nir", "ndvi"}
+    return all(isinstance(v, str) and v in scene_bands for v in value.values())
+
+
 # field -> (type(s), check, what is allowed)
 _SCHEMA: dict[str, dict[str, tuple[Any, Any, str]]] = {
     "location": {
+        "id": (str, _known_location, "a catalogue id such as '17' (vegdask.data.locations())"),
         "longitude": ((int, float), lambda v: -180 <= v <= 180, "a number in [-180, 180]"),
         "latitude": ((int, float), lambda v: -90 <= v <= 90, "a number in [-90, 90]"),
         "size": (int, lambda v: v >= 50, "an integer >= 50 (pixels per side)"),
@@ -51,12 +70,7 @@ _SCHEMA: dict[str, dict[str, tuple[Any, Any, str]]] = {
         "end": (str, None, "a date YYYY-MM-DD"),
         "period": (str, None, "<N><d|w|m|y>, e.g. '1m'"),
     },
-    "source": {
-        "kind": (str, lambda v: v == "synthetic", "'synthetic'"),
-        "seed": (int, lambda v: v >= 0, "an integer >= 0"),
-        "rainfall_start": ((int, float), lambda v: v > 0, "a number > 0 (mm/day)"),
-        "rainfall_end": ((int, float), lambda v: v > 0, "a number > 0 (mm/day)"),
-    },
+    "source": {"kind": (str, lambda v: v in SOURCE_KINDS, f"one of {list(SOURCE_KINDS)}")},
     "output": {"url": (str, lambda v: bool(v.strip()), "a local path or abfs:// URL")},
     "cluster": {
         "kind": (str, lambda v: bool(v.strip()), "'local', 'azure-batch' or a scheduler address"),
@@ -74,8 +88,52 @@ _SCHEMA: dict[str, dict[str, tuple[Any, Any, str]]] = {
 }
 
 
-def _check_field(section: str, key: str, value: Any) -> None:
-    types, check, allowed = _SCHEMA[section][key]
+_POSITIVE = ((int, float), lambda v: v > 0, "a number > 0")
+_NAME = (str, lambda v: bool(v.strip()), "a non-empty string")
+# Per source kind: its keys (checked as _SCHEMA's) and their defaults (None: optional, no default).
+_SOURCE_SCHEMA: dict[str, dict[str, tuple[Any, Any, str]]] = {
+    "synthetic": {
+        "seed": (int, lambda v: v >= 0, "an integer >= 0"),
+        "rainfall_start": ((int, float), lambda v: v > 0, "a number > 0 (mm/day)"),
+        "rainfall_end": ((int, float), lambda v: v > 0, "a number > 0 (mm/day)"),
+    },
+    "earthengine": {
+        "collection": _NAME,
+        "resolution": _POSITIVE,
+        "project": _NAME,
+        "cloud_threshold": ((int, float), lambda v: 0 <= v <= 1, "a number in [0, 1]"),
+        "weather": (bool, None, "true or false"),
+    },
+    "stac": {
+        "catalog": _NAME,
+        "collection": _NAME,
+        "resolution": _POSITIVE,
+        "max_cloud": ((int, float), lambda v: 0 <= v <= 100, "a percentage in [0, 100]"),
+    },
+    "local": {
+        "path": _NAME,
+        "collection": _NAME,
+        "scale": _POSITIVE,
+        "offset": ((int, float), None, "a number"),
+        "bands": (dict, _band_names, "a table of file band name = Scene band"),
+    },
+}
+_SOURCE_DEFAULTS: dict[str, dict[str, Any]] = {
+    "synthetic": {"seed": 0, "rainfall_start": 1.3, "rainfall_end": 0.6},
+    "earthengine": {"collection": "COPERNICUS/S2_SR_HARMONIZED", "weather": True},
+    "stac": {"collection": "sentinel-2-l2a", "resolution": 10.0},
+    "local": {},
+}
+_SOURCE_REQUIRED = {"stac": ("catalog",), "local": ("path",)}
+# Pixel size a source uses when the config gives none (Sentinel-2's; Landsat's is 30 m), for
+# sizing a catalogue location's region.
+_DEFAULT_RESOLUTION = 10.0
+
+
+def _check_field(
+    section: str, key: str, value: Any, schema: dict[str, tuple[Any, Any, str]] | None = None
+) -> None:
+    types, check, allowed = (schema or _SCHEMA[section])[key]
     type_ok = isinstance(value, types) and not (isinstance(value, bool) and types is not bool)
     if not type_ok or (check is not None and not check(value)):
         raise ConfigError(f"{section}.{key} = {value!r} is not valid; expected {allowed}")
@@ -110,6 +168,10 @@ def validate_config(config: dict[str, Any]) -> dict[str, Any]:
             raise ConfigError(f"unknown section [{section}]; allowed: {sorted(_SCHEMA)}")
         if not isinstance(values, dict):
             raise ConfigError(f"[{section}] must be a table of keys, got {values!r}")
+    for section, values in config.items():
+        if section == "source":
+            effective["source"] = _validate_source(values)
+            continue
         for key, value in values.items():
             if key not in _SCHEMA[section]:
                 raise ConfigError(
@@ -117,12 +179,51 @@ def validate_config(config: dict[str, Any]) -> dict[str, Any]:
                 )
             _check_field(section, key, value)
             effective[section][key] = value
+    _resolve_location(effective, config.get("location", {}))
     time = effective["time"]
     try:
         make_periods(time["start"], time["end"], time["period"])
     except ValueError as err:
         raise ConfigError(f"time: {err}") from err
     return effective
+
+
+def _validate_source(values: dict[str, Any]) -> dict[str, Any]:
+    kind = values.get("kind", DEMO_CONFIG["source"]["kind"])
+    _check_field("source", "kind", kind)
+    schema = _SOURCE_SCHEMA[kind]
+    for key, value in values.items():
+        if key == "kind":
+            continue
+        if key not in schema:
+            raise ConfigError(
+                f"unknown key source.{key} for kind {kind!r}; allowed: {sorted(schema)}"
+            )
+        _check_field("source", key, value, schema)
+    missing = [key for key in _SOURCE_REQUIRED.get(kind, ()) if key not in values]
+    if missing:
+        raise ConfigError(f"source kind {kind!r} needs source.{missing[0]}")
+    return {"kind": kind, **_SOURCE_DEFAULTS[kind], **values}
+
+
+def _resolve_location(effective: dict[str, Any], given: dict[str, Any]) -> None:
+    """Fill a catalogue location's coordinates (and, unless given, its size in pixels)."""
+    if "id" not in given:
+        return
+    both = sorted({"longitude", "latitude"} & given.keys())
+    if both:
+        raise ConfigError(
+            f"location.id and location.{both[0]} are both given; give a catalogue id or "
+            "coordinates, not both"
+        )
+    entry = location(given["id"])
+    place = effective["location"]
+    place.update(id=entry.id, longitude=entry.longitude, latitude=entry.latitude)
+    if "size" not in given:
+        source = effective["source"]
+        landsat = "LANDSAT" in str(source.get("collection", "")).upper()
+        resolution = source.get("resolution") or (30.0 if landsat else _DEFAULT_RESOLUTION)
+        place["size"] = region_pixels(entry.region_size, resolution)
 
 
 def load_config(path: str | Path | None) -> dict[str, Any]:

@@ -26,8 +26,8 @@ from vegdask.data import (
     create_store,
     default_chunks,
     join_url,
+    open_source,
     open_store,
-    synthetic_scene,
     write_period,
 )
 from vegdask.data._storage import ensure_container, filesystem, is_remote, write_dataset
@@ -171,23 +171,40 @@ def _progress_bar(total: int, stage: str, show: bool) -> tuple[Callable[[int], N
     return bar.update, bar
 
 
-def _fetch(run: _Run, force: bool, show: bool) -> xr.Dataset:
-    entry = run.stage("fetch", force)
-    cfg = run.config
-    scene, weather = synthetic_scene(
-        cfg["time"]["start"],
-        cfg["time"]["end"],
-        cfg["time"]["period"],
-        size=cfg["location"]["size"],
-        location=(cfg["location"]["longitude"], cfg["location"]["latitude"]),
-        rainfall=(cfg["source"]["rainfall_start"], cfg["source"]["rainfall_end"]),
-        seed=cfg["source"]["seed"],
+def source_options(config: dict[str, Any]) -> dict[str, Any]:
+    """Keyword arguments of the config's source function (:func:`vegdask.data.open_source`)."""
+    source = {k: v for k, v in config["source"].items() if k != "kind"}
+    place = config["location"]
+    if config["source"]["kind"] == "local":
+        return source  # the files' own grid
+    if config["source"]["kind"] == "synthetic":
+        source["rainfall"] = (source.pop("rainfall_start"), source.pop("rainfall_end"))
+    return {"location": (place["longitude"], place["latitude"]), "size": place["size"], **source}
+
+
+def open_job_source(config: dict[str, Any]) -> tuple[xr.Dataset, xr.Dataset | None]:
+    """The lazy Scene and weather of a job config's source (nothing is read yet)."""
+    time = config["time"]
+    return open_source(
+        config["source"]["kind"],
+        time["start"],
+        time["end"],
+        time["period"],
+        **source_options(config),
     )
+
+
+def _fetch(
+    run: _Run, source: tuple[xr.Dataset, xr.Dataset | None], force: bool, show: bool
+) -> xr.Dataset:
+    entry = run.stage("fetch", force)
+    scene, weather = source
     started = time.perf_counter()
     update, bar = _progress_bar(scene.sizes["time"], "fetch", show)
     with bar:
         run.write_periods(entry, {"scene.zarr": scene}, update)
-    write_dataset(weather, join_url(run.output, "weather.zarr"))
+    if weather is not None:
+        write_dataset(weather, join_url(run.output, "weather.zarr"))
     entry.update(complete=True, seconds=round(time.perf_counter() - started, 2))
     run.save()
     return open_store(join_url(run.output, "scene.zarr"))
@@ -210,8 +227,7 @@ def _process(run: _Run, scene: xr.Dataset, force: bool, show: bool) -> xr.Datase
     with bar:
         run.write_periods(entry, {"tiles.zarr": tiles, "mask.zarr": image}, update)
     result = open_store(join_url(run.output, "tiles.zarr")).load()
-    weather = open_store(join_url(run.output, "weather.zarr")).load()
-    _write_tables(run, result, weather)
+    _write_tables(run, result, _weather(run.output))
     valid = result["valid"].values
     entry.update(
         complete=True,
@@ -231,7 +247,14 @@ def _process(run: _Run, scene: xr.Dataset, force: bool, show: bool) -> xr.Datase
     return result
 
 
-def _write_tables(run: _Run, tiles: xr.Dataset, weather: xr.Dataset) -> None:
+def _weather(output: str) -> xr.Dataset | None:
+    fs, path = filesystem(output)
+    if not fs.exists(f"{path}/weather.zarr"):
+        return None
+    return open_store(join_url(output, "weather.zarr")).load()
+
+
+def _write_tables(run: _Run, tiles: xr.Dataset, weather: xr.Dataset | None) -> None:
     """``tiles.parquet`` (one row per period and tile) and pyveg's ``results_summary.json``."""
     flat = tiles.drop_vars(["feature_vec", "quantile"]).to_dataframe().reset_index()
     fv = tiles["feature_vec"].values.reshape(-1, tiles.sizes["quantile"])
@@ -250,18 +273,15 @@ _RECORD_NDVI = {"ndvi": "ndvi_uint8_mean", "ndvi_veg": "ndvi_veg_uint8_mean"}
 
 
 def results_summary(
-    tiles: xr.Dataset, weather: xr.Dataset, config: dict[str, Any]
+    tiles: xr.Dataset, weather: xr.Dataset | None, config: dict[str, Any]
 ) -> dict[str, Any]:
-    """Pyveg's ``results_summary.json`` (weather, vegetation, metadata; NDVI as 0-255 means)."""
+    """Pyveg's ``results_summary.json`` (weather, vegetation, metadata; NDVI as 0-255 means).
+
+    A source without weather (local files) gives a summary without the weather entry.
+    """
     dates = [str(t)[:10] for t in tiles["time"].values]
     veg_collection = tiles.attrs.get("collection", "unknown")
-    weather_series = {
-        date: {
-            "total_precipitation": float(weather["total_precipitation"].values[i]),
-            "mean_2m_air_temperature": float(weather["mean_2m_air_temperature"].values[i]),
-        }
-        for i, date in enumerate(dates)
-    }
+    weather_entry = {} if weather is None else _weather_entry(weather, dates)
     # pyveg's record keys -> tiles.zarr variables, each read once as a numpy array.
     centrality = {k: tiles[v].values for k, v in _RECORD_CENTRALITY.items()}
     ndvi = {k: tiles[v].values for k, v in _RECORD_NDVI.items()}
@@ -284,7 +304,7 @@ def results_summary(
         ] or None
     n_points = sum(1 for d in dates if veg_series[d] is not None)
     return {
-        "vegdask/weather": {"type": "weather", "time-series-data": weather_series},
+        **weather_entry,
         veg_collection: {"type": "vegetation", "time-series-data": veg_series},
         "metadata": {
             "start_date": config["time"]["start"],
@@ -297,6 +317,17 @@ def results_summary(
             "tag": f"vegdask-{__version__}",
         },
     }
+
+
+def _weather_entry(weather: xr.Dataset, dates: list[str]) -> dict[str, Any]:
+    series = {
+        date: {
+            "total_precipitation": float(weather["total_precipitation"].values[i]),
+            "mean_2m_air_temperature": float(weather["mean_2m_air_temperature"].values[i]),
+        }
+        for i, date in enumerate(dates)
+    }
+    return {"vegdask/weather": {"type": "weather", "time-series-data": series}}
 
 
 def _analyse(run: _Run, force: bool) -> dict[str, Any] | None:
@@ -345,13 +376,14 @@ def run_job(
     dict
         The manifest, as written to ``<output>/run.json``.
     """
+    if until not in STAGES:
+        raise ValueError(f"until must be one of {STAGES}, got {until!r}")
+    source = open_job_source(config)  # bad source settings fail here, before anything is written
     output = config["output"]["url"]
     ensure_container(output)
     run = _Run(config, output, client, log)
     run.save()
-    if until not in STAGES:
-        raise ValueError(f"until must be one of {STAGES}, got {until!r}")
-    scene = _fetch(run, force, progress)
+    scene = _fetch(run, source, force, progress)
     if until != "fetch":
         _process(run, scene, force, progress)
     if until == "analyse":
