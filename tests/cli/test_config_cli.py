@@ -78,3 +78,25 @@ def test_config_new_prompts_on_a_terminal(tmp_path):
     config = validate_config(tomllib.loads(target.read_text()))
     assert config["location"]["latitude"] == 11.58
     assert config["time"]["end"] == "2017-01-01"
+
+
+def test_config_new_from_a_location_id_needs_no_coordinates(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr("sys.stdin.isatty", lambda: False)
+    target = tmp_path / "site17.toml"
+    args = ["config", "new", "--location-id", "17", "--start", "2017-01-01", "--end",
+            "2018-01-01", "--output", "runs/17", "--to", str(target)]  # fmt: skip
+    assert main(args) == 0
+    written = validate_config(tomllib.loads(target.read_text()))
+    assert (written["location"]["longitude"], written["location"]["latitude"]) == (-0.97, 15.23)
+    assert written["location"]["id"] == "17"
+    assert main(["config", "new", "--location-id", "99", "--start", "2017-01-01", "--end",
+                 "2018-01-01", "--output", "x"]) == 2  # fmt: skip
+    assert "location.id = '99' is not valid" in capsys.readouterr().err
+
+
+def test_config_locations_lists_the_catalogue(capsys):
+    assert main(["config", "locations"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split()[:3] == ["id", "longitude", "latitude"]
+    row17 = next(line.split() for line in lines if line.startswith("17 "))
+    assert row17[:5] == ["17", "-0.97", "15.23", "Niger", "declining"]

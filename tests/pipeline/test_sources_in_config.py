@@ -24,6 +24,7 @@ def test_a_catalogue_id_gives_its_coordinates_and_pyvegs_region():
         }
     )
     assert landsat["location"]["size"] == region_pixels(0.08, 30.0)
+    assert validate_config(config) == config  # an effective config validates to itself
     sized = validate_config({"location": {"id": "44", "size": 200}})
     assert sized["location"]["size"] == 200
     assert (sized["location"]["longitude"], sized["location"]["latitude"]) == location(
@@ -35,7 +36,7 @@ def test_a_catalogue_id_gives_its_coordinates_and_pyvegs_region():
     ("raw", "message"),
     [
         ({"location": {"id": "99"}}, "location.id = '99' is not valid; expected a catalogue id"),
-        ({"location": {"id": "17", "longitude": 1.0}}, "location.id and location.longitude are"),
+        ({"location": {"id": "17", "longitude": 1.0}}, "location.longitude = 1.0 contradicts"),
         ({"source": {"kind": "stac"}}, "source kind 'stac' needs source.catalog"),
         ({"source": {"kind": "local"}}, "source kind 'local' needs source.path"),
         ({"source": {"kind": "local", "path": "x", "seed": 1}},
@@ -101,6 +102,7 @@ def test_job_on_a_local_pyveg_folder(tmp_path):
         expected = ndvi[date][:100, :150].reshape(2, 50, 3, 50).mean(axis=(1, 3))
         np.testing.assert_allclose(tiles["ndvi_mean"][i].values, expected, rtol=1e-5)
     assert not tiles["valid"][3].values.any()  # April has no files: an empty period
+    assert manifest["stages"]["fetch"]["empty_periods"] == ["2016-04-16"]
     process = manifest["stages"]["process"]
     assert process["empty_periods"] == ["2016-04-16"]
     assert process["dropped_edge_pixels"] == {"y": 20, "x": 10}

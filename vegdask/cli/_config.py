@@ -1,4 +1,4 @@
-"""``vegdask config show|demo``: the effective job config, as TOML."""
+"""``vegdask config show|demo|new|locations``: job configs, as TOML, and the location catalogue."""
 
 from __future__ import annotations
 
@@ -26,10 +26,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     new.add_argument("--to", metavar="FILE", help="write here (default: standard output)")
     new.add_argument("--force", action="store_true", help="overwrite an existing FILE")
     new.set_defaults(func=_new)
+    listing = actions.add_parser("locations", help="the catalogue of known locations (ids)")
+    listing.set_defaults(func=_locations)
 
 
 # (section, key) -> (flag, help)
 _NEW_FIELDS = {
+    ("location", "id"): ("location-id", "catalogue id, e.g. 17 (see vegdask config locations)"),
     ("location", "longitude"): ("longitude", "scene centre longitude, degrees"),
     ("location", "latitude"): ("latitude", "scene centre latitude, degrees"),
     ("location", "size"): ("size", "scene side in pixels (default 500)"),
@@ -59,15 +62,18 @@ def _new(args: argparse.Namespace) -> int:
 
     interactive = sys.stdin.isatty()
     raw: dict[str, dict[str, Any]] = {}
+    coordinates = ("longitude", "latitude")
+    required = [f for f in _REQUIRED if not (args.location_id and f in coordinates)]
     for (section, key), (flag, help_text) in _NEW_FIELDS.items():
-        value = getattr(args, flag)
-        while value is None and flag in _REQUIRED:
+        value = getattr(args, flag.replace("-", "_"))
+        while value is None and flag in required:
             if not interactive:
-                missing = [f"--{f}" for f in _REQUIRED if getattr(args, f) is None]
+                missing = [f"--{f}" for f in required if getattr(args, f) is None]
                 raise CLIError(f"missing {', '.join(missing)} (or run on a terminal to be asked)")
             value = input(f"{flag} ({help_text}): ").strip() or None
         if value is not None:
-            raw.setdefault(section, {})[key] = _parse(value) if section == "location" else value
+            numeric = section == "location" and key != "id"
+            raw.setdefault(section, {})[key] = _parse(value) if numeric else value
     try:
         config = validate_config(raw)
     except ConfigError as err:
@@ -81,6 +87,18 @@ def _new(args: argparse.Namespace) -> int:
         print(f"wrote {target}; run it with: vegdask run {target}")
     else:
         print(text, end="")
+    return 0
+
+
+def _locations(args: argparse.Namespace) -> int:
+    from vegdask.data import locations
+
+    print(f"{'id':<3} {'longitude':>9} {'latitude':>8}  {'country':<11} {'type':<17} continent")
+    for entry in locations().values():
+        print(
+            f"{entry.id:<3} {entry.longitude:>9.2f} {entry.latitude:>8.2f}  {entry.country:<11} "
+            f"{entry.pattern_type:<17} {entry.continent}"
+        )
     return 0
 
 

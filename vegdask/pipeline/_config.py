@@ -210,13 +210,14 @@ def _resolve_location(effective: dict[str, Any], given: dict[str, Any]) -> None:
     """Fill a catalogue location's coordinates (and, unless given, its size in pixels)."""
     if "id" not in given:
         return
-    both = sorted({"longitude", "latitude"} & given.keys())
-    if both:
-        raise ConfigError(
-            f"location.id and location.{both[0]} are both given; give a catalogue id or "
-            "coordinates, not both"
-        )
     entry = location(given["id"])
+    # An effective config (config show, run.json) holds both; they must then agree.
+    clash = [k for k in ("longitude", "latitude") if k in given and given[k] != getattr(entry, k)]
+    if clash:
+        raise ConfigError(
+            f"location.{clash[0]} = {given[clash[0]]} contradicts location.id = {entry.id!r} "
+            f"({clash[0]} {getattr(entry, clash[0])}); give a catalogue id or coordinates"
+        )
     place = effective["location"]
     place.update(id=entry.id, longitude=entry.longitude, latitude=entry.latitude)
     if "size" not in given:

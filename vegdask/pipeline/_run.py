@@ -205,9 +205,16 @@ def _fetch(
         run.write_periods(entry, {"scene.zarr": scene}, update)
     if weather is not None:
         write_dataset(weather, join_url(run.output, "weather.zarr"))
-    entry.update(complete=True, seconds=round(time.perf_counter() - started, 2))
+    stored = open_store(join_url(run.output, "scene.zarr"))
+    # A period without one clear pixel (no images, or all cloud) is kept, and named here.
+    empty = stored["cloud_mask"].all(dim=("y", "x")).values
+    entry.update(
+        complete=True,
+        seconds=round(time.perf_counter() - started, 2),
+        empty_periods=[str(t)[:10] for t, e in zip(stored["time"].values, empty, strict=True) if e],
+    )
     run.save()
-    return open_store(join_url(run.output, "scene.zarr"))
+    return stored
 
 
 def _process(run: _Run, scene: xr.Dataset, force: bool, show: bool) -> xr.Dataset:
