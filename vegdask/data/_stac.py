@@ -534,14 +534,14 @@ class _SigningReader:
 
     def read(self, cfg: Any, dst_geobox: Any, **kwargs: Any) -> Any:
         import rasterio
-        from odc.loader._rio import rio_read
+        from odc.loader import RioReader
 
         href = self._src.uri
         src = self._src.patch(uri=self._sign(href)) if self._sign is not None else self._src
         _quiet_loggers()
         try:
             with rasterio.Env(GDAL_DISABLE_READDIR_ON_OPEN="EMPTY_DIR"):
-                return rio_read(src, cfg, dst_geobox, **kwargs)
+                return RioReader(src, self._ctx).read(cfg, dst_geobox, **kwargs)
         except (rasterio.errors.RasterioError, OSError) as err:
             message = _redact(_messages(err))
             hint = ""
