@@ -17,6 +17,7 @@ from vegdask.cli._common import CLIError
 # Order here is the order in ``vegdask --help``.
 COMMAND_MODULES: tuple[str, ...] = (
     "run",
+    "submit",
     "config",
     "centrality",
     "simulate",

@@ -1,4 +1,4 @@
-"""``vegdask batch status|preempt``: the Batch pools, jobs and tasks of vegdask."""
+"""``vegdask batch status|logs|preempt``: the Batch pools, jobs and tasks of vegdask."""
 
 from __future__ import annotations
 
@@ -8,10 +8,10 @@ from vegdask.cli._common import CLIError
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    """Add the ``batch`` subcommand with ``status`` and ``preempt``."""
+    """Add the ``batch`` subcommand with ``status``, ``logs`` and ``preempt``."""
     parser = subparsers.add_parser(
         "batch",
-        help="Azure Batch: status of vegdask pools, jobs and tasks; preempt (emulator)",
+        help="Azure Batch: status and logs of vegdask pools, jobs and tasks; preempt (emulator)",
         description=(
             "Account from --batch-url/--account-name or vegdask.azure.* in dask config or "
             "AZURE_BATCH_URL, AZURE_BATCH_ACCOUNT, AZURE_BATCH_KEY (the key is never a flag)."
@@ -23,6 +23,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     status = actions.add_parser("status", help="pools, and task counts of vegdask jobs")
     status.add_argument("--job", default=None, help="only this job, with its tasks")
     status.set_defaults(func=run_status)
+    logs = actions.add_parser(
+        "logs", help="stdout/stderr of a job's tasks (a submitted job's driver by default)"
+    )
+    logs.add_argument("job", help="job id")
+    logs.add_argument("--task", default=None, help="only this task")
+    logs.add_argument(
+        "--file", choices=("stdout.txt", "stderr.txt"), default=None, help="only this file"
+    )
+    logs.set_defaults(func=run_logs)
     preempt = actions.add_parser(
         "preempt", help="preempt a low-priority node of a pool (vegdask batch-emulator only)"
     )
@@ -66,6 +75,7 @@ def run_status(args: argparse.Namespace) -> int:
                 f"job {job.id} ({_text(job.state)}) on {job.pool_info.pool_id}: active {c.active}, "
                 f"running {c.running}, succeeded {c.succeeded}, failed {c.failed}"
             )
+            _print_submitted(client, job)
             if args.job:
                 for task in client.list_tasks(job.id):
                     node = task.node_info.node_id if task.node_info else "-"
@@ -73,6 +83,54 @@ def run_status(args: argparse.Namespace) -> int:
                     print(f"  task {task.id}: {_text(task.state)} on {node}, requeued {requeues}")
     except HttpResponseError as err:
         raise CLIError(f"Batch refused the request: {err.reason} ({err.status_code})") from err
+    return 0
+
+
+def _print_submitted(client, job) -> None:
+    """For a `vegdask submit` job: its driver task, output, dashboard and where its logs are."""
+    from vegdask.cluster._submit import dashboard_link, submitted_task, task_log
+
+    task_id = submitted_task(client, job)
+    if task_id is None:
+        return
+    task = client.get_task(job.id, task_id)
+    info = task.execution_info
+    state = _text(task.state)
+    if state == "completed" and info is not None:
+        state += f" ({_text(info.result)}, exit code {info.exit_code})"
+    node = task.node_info.node_id if task.node_info else "-"
+    output = next((m.value for m in job.metadata or [] if m.name == "output"), "-")
+    print(f"  submitted: task {task_id} {state} on node {node}; output {output}")
+    link = dashboard_link(task_log(client, job.id, task_id))
+    if task.state == "running":
+        print(f"  dashboard: {link or 'not up yet'} (reachable inside the pool's network)")
+    print(f"  logs: vegdask batch logs {job.id} (Batch files: {task.url}/files)")
+
+
+def run_logs(args: argparse.Namespace) -> int:
+    """Print tasks' stdout/stderr: from Batch, else the copy a submitted task left in storage."""
+    from azure.core.exceptions import HttpResponseError
+
+    from vegdask.cluster._submit import submitted_task, task_log
+
+    client = _client(args)
+    try:
+        job = client.get_job(args.job)
+        driver = submitted_task(client, job)
+        if args.task:
+            task_ids = [args.task]
+        elif driver:
+            task_ids = [driver]
+        else:
+            task_ids = [t.id for t in client.list_tasks(args.job)]
+    except HttpResponseError as err:
+        raise CLIError(f"Batch refused the request: {err.reason} ({err.status_code})") from err
+    names = [args.file] if args.file else ["stdout.txt", "stderr.txt"]
+    for task_id in task_ids:
+        for name in names:
+            text = task_log(client, args.job, task_id, name)
+            print(f"==> {task_id}/{name} <==")
+            print(text.rstrip("\n") if text is not None else "(not available)")
     return 0
 
 

@@ -1,4 +1,4 @@
-"""Dask clusters on Azure: workers as Azure Batch tasks (`AzureBatchCluster`)."""
+"""Azure Batch: Dask workers as tasks (`AzureBatchCluster`), a whole job as one (`submit_job`)."""
 
 from vegdask.cluster._azure_batch import (
     AzureBatchCluster,
@@ -6,5 +6,16 @@ from vegdask.cluster._azure_batch import (
     batch_client,
     worker_resources,
 )
+from vegdask.cluster._blobs import BlobDrop
+from vegdask.cluster._submit import SubmittedJob, batch_credentials, submit_job
 
-__all__ = ["AzureBatchCluster", "BatchWorker", "batch_client", "worker_resources"]
+__all__ = [
+    "AzureBatchCluster",
+    "BatchWorker",
+    "BlobDrop",
+    "SubmittedJob",
+    "batch_client",
+    "batch_credentials",
+    "submit_job",
+    "worker_resources",
+]

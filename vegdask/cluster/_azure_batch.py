@@ -9,8 +9,11 @@ that (a spec per worker, `scale`, `adapt`, replacement of closed workers) withou
 For plain VMs, use `azure_vm_cluster` (dask-cloudprovider's ``AzureVMCluster``).
 
 The scheduler runs in the client process; workers connect to ``contact_address`` (e.g. the private
-address of a VM in the pool's virtual network). No secret ever goes into a task's command line or
-environment settings: the Batch API shows those to anyone with access to the account.
+address of a VM in the pool's virtual network), or the whole job runs in a Batch task
+(`vegdask.cluster.submit_job`). No secret ever goes into a task's command line or environment
+settings: the Batch API shows those to anyone with access to the account. What a task needs (the
+wheel, TLS certificates and key) reaches it as ``resourceFiles`` behind short-lived read-only SAS
+URLs (`vegdask.cluster.BlobDrop`).
 """
 
 from __future__ import annotations
@@ -23,16 +26,27 @@ import math
 import os
 import secrets
 import shlex
+from pathlib import Path
 from typing import Any
 
 import dask.config
+from distributed import Security
 from distributed.deploy.spec import ProcessInterface, SpecCluster
 from distributed.scheduler import Scheduler
 from tornado.ioloop import PeriodicCallback
 
 from vegdask import config
+from vegdask.cluster._blobs import BlobDrop
+from vegdask.cluster._blobs import storage_connection_string as _storage_conn
 
-__all__ = ["AzureBatchCluster", "BatchWorker", "batch_client", "worker_resources"]
+__all__ = [
+    "AzureBatchCluster",
+    "BatchWorker",
+    "batch_client",
+    "pool_body",
+    "wheel_start_task",
+    "worker_resources",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -135,13 +149,22 @@ class AzureBatchCluster(SpecCluster):
     slots_per_node
         Task slots per node of a created pool: workers sharing one node.
     min_nodes, max_nodes
-        Bounds of the pool size this cluster asks for.
+        Bounds of the pool size this cluster asks for. When the cluster itself runs in a Batch
+        task on the same pool (`vegdask.cluster.submit_job`), that task's slot is counted too.
     low_priority
         Size the pool with low-priority (Spot) nodes instead of dedicated ones.
     contact_address
         Address workers use to reach the scheduler (e.g. ``tcp://10.0.0.4:8786``).
     scheduler_options
-        Extra keyword arguments of `distributed.Scheduler` (e.g. ``host``, ``port``, ``security``).
+        Extra keyword arguments of `distributed.Scheduler` (e.g. ``host``, ``port``). The host
+        defaults to ``vegdask.azure.scheduler-host`` from dask config, else ``127.0.0.1``.
+    security
+        TLS between scheduler, workers and client: ``True`` creates a temporary self-signed
+        `distributed.Security` (`Security.temporary`), or pass your own. The workers' CA,
+        certificate and key reach each task as resource files behind read-only SAS URLs (valid
+        ``sas_hours``, re-signed per launch; the blobs are deleted on close), never in its
+        command line or environment. Needs blob storage as ``wheel`` does. Unset:
+        ``vegdask.azure.tls`` from dask config (``True`` for a temporary one).
     start_task
         Start task of a created pool, as Batch JSON (``commandLine``, ``resourceFiles``, ...),
         instead of the one installing ``wheel``.
@@ -196,6 +219,7 @@ class AzureBatchCluster(SpecCluster):
         worker_nthreads: int | None = None,
         worker_memory: str | None = None,
         death_timeout: float = 60.0,
+        security: bool | Security | None = None,
         **kwargs: Any,
     ) -> None:
         self.batch_client = batch_client(batch_url, account_name, account_key)
@@ -223,15 +247,30 @@ class AzureBatchCluster(SpecCluster):
         self.death_timeout = death_timeout
         self.prefix = f"vegdask-{secrets.token_hex(4)}"
         self.job_id = f"{self.prefix}-job"
+        # a driver running in a Batch task on this pool (vegdask submit) holds one of its slots
+        inside = os.environ.get("AZ_BATCH_TASK_ID") and os.environ.get("AZ_BATCH_POOL_ID")
+        self.reserved_slots = 1 if inside and os.environ["AZ_BATCH_POOL_ID"] == self.pool_id else 0
         self._created_pool = False
         self._original_targets: tuple[int, int] | None = None
         self._watcher: PeriodicCallback | None = None
-        options = {"dashboard_address": ":0", "host": "127.0.0.1", **(scheduler_options or {})}
+        if security is None:  # e.g. for `vegdask run --cluster azure-batch`
+            tls = dask.config.get("vegdask.azure.tls", default=False)
+            security = str(tls).lower() in ("1", "true", "yes")
+        if security is True:
+            security = Security.temporary()
+        self._tls_files = _worker_tls_files(security) if security else {}
+        self._tls_drop: BlobDrop | None = None
+        if self._tls_files:  # fail now, not when the first worker starts
+            _storage_conn(self.storage_connection_string)
+        host = dask.config.get("vegdask.azure.scheduler-host", default=None) or "127.0.0.1"
+        options = {"dashboard_address": ":0", "host": host, **(scheduler_options or {})}
         if contact_address:
             options["contact_address"] = contact_address
+        if security:
+            options.update(security=security, protocol="tls://")
         scheduler = {"cls": Scheduler, "options": options}
         worker = {"cls": BatchWorker, "options": {"cluster": self}}
-        super().__init__(scheduler=scheduler, worker=worker, **kwargs)
+        super().__init__(scheduler=scheduler, worker=worker, security=security or None, **kwargs)
 
     # -- what a worker gets -------------------------------------------------------------
     def _task_body(self, scheduler: str, name: str, task_id: str) -> dict[str, Any]:
@@ -253,19 +292,24 @@ class AzureBatchCluster(SpecCluster):
             "--local-directory",
             "$AZ_BATCH_TASK_WORKING_DIR",
         ]
-        # the working directory is expanded by the shell on the node
-        script = "exec " + shlex.join(argv).replace(
-            "'$AZ_BATCH_TASK_WORKING_DIR'", '"$AZ_BATCH_TASK_WORKING_DIR"'
-        )
-        if self.wheel is not None:
+        for flag, name in (("--tls-ca-file", "ca"), ("--tls-cert", "cert"), ("--tls-key", "key")):
+            if name in self._tls_files:
+                argv += [flag, f"$AZ_BATCH_TASK_WORKING_DIR/{_TLS_DIR}/{name}.pem"]
+        script = "exec " + shell_join(argv)
+        if self.wheel is not None or running_from_node_site():
             script = f'export PYTHONPATH="{_SITE}${{PYTHONPATH:+:$PYTHONPATH}}"; {script}'
 
-        return {
+        body = {
             "id": task_id,
             "commandLine": f"/bin/bash -c {shlex.quote(script)}",
             "constraints": {"maxTaskRetryCount": 0},
             "environmentSettings": [{"name": "PYTHONUNBUFFERED", "value": "1"}],
         }
+        if self._tls_drop is not None:
+            # re-signed per launch: a worker adapt() starts hours later still gets its files
+            paths = {f"{name}.pem": f"{_TLS_DIR}/{name}.pem" for name in self._tls_files}
+            body["resourceFiles"] = self._tls_drop.resource_files(paths, self.sas_hours)
+        return body
 
     def task_spec(self, name: str = "0") -> dict[str, Any]:
         """The exact Batch task JSON a worker called ``name`` gets (as dask-jobqueue's job_script).
@@ -273,7 +317,12 @@ class AzureBatchCluster(SpecCluster):
         Print it with ``print(json.dumps(cluster.task_spec(), indent=2))``.
         """
         address = getattr(self.scheduler, "contact_address", None) or self.scheduler_address
-        return self._task_body(address, name, f"{self.prefix}-{name}-<launch>")
+        body = self._task_body(address, name, f"{self.prefix}-{name}-<launch>")
+        for item in body.get("resourceFiles", []):  # the SAS grants access: not for printing
+            url, _, query = item["httpUrl"].partition("?")
+            kept = [p for p in query.split("&") if not p.startswith("sig=")]
+            item["httpUrl"] = f"{url}?{'&'.join([*kept, 'sig=<redacted>'])}"
+        return body
 
     def logs(self) -> dict[str, str]:
         """Worker stdout and stderr fetched from Batch, keyed ``"{task id}/stdout.txt"`` etc."""
@@ -311,45 +360,38 @@ class AzureBatchCluster(SpecCluster):
             self._created_pool = True
         job = {"id": self.job_id, "poolInfo": {"poolId": self.pool_id}}
         self.batch_client.create_job(models.BatchJobCreateOptions(job))
+        if self._tls_files:
+            drop = BlobDrop(
+                _storage_conn(self.storage_connection_string),
+                "vegdask-secrets",
+                self.prefix,
+            )
+            for name, pem in self._tls_files.items():
+                drop.put(f"{name}.pem", pem.encode())
+            self._tls_drop = drop
 
     def _pool_body(self) -> dict[str, Any]:
-        body: dict[str, Any] = {
-            "id": self.pool_id,
-            "vmSize": self.vm_size,
-            "virtualMachineConfiguration": json.loads(config.get("azure.vm-configuration")),
-            "taskSlotsPerNode": self.slots_per_node,
-            "targetDedicatedNodes": 0,
-            "targetLowPriorityNodes": 0,
-        }
-        if self.auto_scale_formula:
-            body.update(enableAutoScale=True, autoScaleFormula=self.auto_scale_formula)
-            del body["targetDedicatedNodes"], body["targetLowPriorityNodes"]
-        start = self.start_task or (self._wheel_start_task() if self.wheel else None)
-        if start:
-            body["startTask"] = {"waitForSuccess": True, "maxTaskRetryCount": 1, **start}
-        return body
-
-    def _wheel_start_task(self) -> dict[str, Any]:
-        """Start task installing this client's wheel from a short-lived read-only SAS URL.
-
-        The SAS goes into ``resourceFiles`` (fetched by the node agent), never into the command
-        line or environment settings.
-        """
-        url = upload_wheel(self.wheel, self.storage_connection_string, expiry_hours=self.sas_hours)
-        name = os.path.basename(self.wheel)
-        argv = [self.worker_python, "-m", "pip", "install", "--disable-pip-version-check"]
-        argv += ["--target", "$SITE", "--upgrade"]
-        if not self.install_dependencies:
-            argv.append("--no-deps")
-        script = shlex.join([*argv, name]).replace("'$SITE'", f'"{_SITE}"')
-        return {
-            "commandLine": f"/bin/bash -c {shlex.quote('set -e; ' + script)}",
-            "resourceFiles": [{"httpUrl": url, "filePath": name}],
-            "userIdentity": {"autoUser": {"scope": "pool", "elevationLevel": "nonadmin"}},
-        }
+        start = self.start_task
+        if start is None and self.wheel:
+            start = wheel_start_task(
+                self.wheel,
+                self.worker_python,
+                self.storage_connection_string,
+                install_dependencies=self.install_dependencies,
+                sas_hours=self.sas_hours,
+            )
+        return pool_body(
+            self.pool_id,
+            self.vm_size,
+            self.slots_per_node,
+            start_task=start,
+            auto_scale_formula=self.auto_scale_formula,
+        )
 
     def nodes_for(self, n_workers: int) -> int:
         """Nodes needed for ``n_workers`` workers, within ``min_nodes`` and ``max_nodes``.
+
+        A slot held by this cluster's own driver task (``reserved_slots``) counts as a worker.
 
         Examples
         --------
@@ -358,7 +400,8 @@ class AzureBatchCluster(SpecCluster):
         >>> [c.nodes_for(n) for n in (0, 3, 10)]
         [1, 2, 3]
         """
-        nodes = max(math.ceil(n_workers / self.slots_per_node), self.min_nodes)
+        needed = n_workers + getattr(self, "reserved_slots", 0)
+        nodes = max(math.ceil(needed / self.slots_per_node), self.min_nodes)
         return nodes if self.max_nodes is None else min(nodes, self.max_nodes)
 
     def _resize(self, nodes: int, *, grow_only: bool = False) -> None:
@@ -428,13 +471,118 @@ class AzureBatchCluster(SpecCluster):
                 self.batch_client.begin_delete_pool(self.pool_id)
             elif self._original_targets is not None:
                 dedicated, low = self._original_targets
-                options = {"targetDedicatedNodes": dedicated, "targetLowPriorityNodes": low}
+                # taskcompletion: other users' tasks (or our own driver's) are not requeued
+                options = {
+                    "targetDedicatedNodes": dedicated,
+                    "targetLowPriorityNodes": low,
+                    "nodeDeallocationOption": "taskcompletion",
+                }
                 self.batch_client.begin_resize_pool(
                     self.pool_id, models.BatchPoolResizeOptions(options)
                 )
+        if self._tls_drop is not None:  # the workers' key is not left in storage
+            with contextlib.suppress(Exception):
+                self._tls_drop.delete()
 
 
 _SITE = "$AZ_BATCH_NODE_SHARED_DIR/vegdask-site"
+_TLS_DIR = "vegdask-tls"
+
+
+def shell_join(argv: list[str]) -> str:
+    """Quote ``argv`` for bash, leaving ``$AZ_BATCH_*`` variables to expand on the node.
+
+    Examples
+    --------
+    >>> print(shell_join(["echo", "a b", "$AZ_BATCH_TASK_WORKING_DIR/k.pem"]))
+    echo 'a b' "$AZ_BATCH_TASK_WORKING_DIR/k.pem"
+    """
+    return " ".join(
+        f'"{arg}"' if arg.startswith("$AZ_BATCH_") and '"' not in arg else shlex.quote(arg)
+        for arg in argv
+    )
+
+
+def running_from_node_site() -> bool:
+    """Whether this process imports vegdask from the wheel a pool start task installed.
+
+    True in a driver task of `vegdask.cluster.submit_job`: its workers then use that wheel too.
+    """
+    import vegdask
+
+    shared = os.environ.get("AZ_BATCH_NODE_SHARED_DIR")
+    if not shared:
+        return False
+    site = Path(shared, "vegdask-site").resolve()
+    return Path(vegdask.__file__).resolve().is_relative_to(site)
+
+
+def _worker_tls_files(security: Security) -> dict[str, str]:
+    """PEM texts of the workers' CA, certificate and key (read from files if given as paths)."""
+    tls = security.get_tls_config_for_role("worker")
+    files = {}
+    for name, key in (("ca", "ca_file"), ("cert", "cert"), ("key", "key")):
+        value = tls.get(key)
+        if value:
+            files[name] = value if "-----BEGIN" in value else Path(value).read_text()
+    if "cert" not in files:
+        raise ValueError("security has no worker certificate (tls_worker_cert) for TLS")
+    return files
+
+
+def pool_body(
+    pool_id: str,
+    vm_size: str,
+    slots_per_node: int = 1,
+    *,
+    start_task: dict[str, Any] | None = None,
+    dedicated: int = 0,
+    low_priority: int = 0,
+    auto_scale_formula: str | None = None,
+) -> dict[str, Any]:
+    """Batch JSON of a vegdask pool (image from ``vegdask.azure.vm-configuration``)."""
+    body: dict[str, Any] = {
+        "id": pool_id,
+        "vmSize": vm_size,
+        "virtualMachineConfiguration": json.loads(config.get("azure.vm-configuration")),
+        "taskSlotsPerNode": int(slots_per_node),
+        "targetDedicatedNodes": int(dedicated),
+        "targetLowPriorityNodes": int(low_priority),
+    }
+    if auto_scale_formula:
+        body.update(enableAutoScale=True, autoScaleFormula=auto_scale_formula)
+        del body["targetDedicatedNodes"], body["targetLowPriorityNodes"]
+    if start_task:
+        body["startTask"] = {"waitForSuccess": True, "maxTaskRetryCount": 1, **start_task}
+    return body
+
+
+def wheel_start_task(
+    wheel: str,
+    python: str,
+    connection_string: str | None = None,
+    *,
+    install_dependencies: bool = True,
+    sas_hours: float = 2.0,
+) -> dict[str, Any]:
+    """Start task installing ``wheel`` from a short-lived read-only SAS URL into the node's site.
+
+    The wheel is uploaded first. The SAS goes into ``resourceFiles`` (fetched by the node
+    agent), never into the command line or environment settings; tasks then put
+    ``$AZ_BATCH_NODE_SHARED_DIR/vegdask-site`` first on ``PYTHONPATH``.
+    """
+    url = upload_wheel(wheel, connection_string, expiry_hours=sas_hours)
+    name = os.path.basename(wheel)
+    argv = [python, "-m", "pip", "install", "--disable-pip-version-check"]
+    argv += ["--target", "$SITE", "--upgrade"]
+    if not install_dependencies:
+        argv.append("--no-deps")
+    script = shlex.join([*argv, name]).replace("'$SITE'", f'"{_SITE}"')
+    return {
+        "commandLine": f"/bin/bash -c {shlex.quote('set -e; ' + script)}",
+        "resourceFiles": [{"httpUrl": url, "filePath": name}],
+        "userIdentity": {"autoUser": {"scope": "pool", "elevationLevel": "nonadmin"}},
+    }
 
 
 def _check_wheel(wheel: str | os.PathLike) -> str:
@@ -463,36 +611,11 @@ def upload_wheel(
     expiry_hours: float = 2.0,
 ) -> str:
     """Upload a wheel to blob storage; return a read-only SAS URL expiring in ``expiry_hours``."""
-    import datetime as dt
-
-    from azure.core.exceptions import ResourceExistsError
-    from azure.storage.blob import BlobSasPermissions, BlobServiceClient, generate_blob_sas
-
-    conn = _setting(
-        "storage-connection-string", connection_string, "AZURE_STORAGE_CONNECTION_STRING"
-    )
-    if not conn:
-        raise ValueError(
-            "uploading the wheel needs a storage connection string: pass "
-            "storage_connection_string, set vegdask.azure.storage-connection-string or "
-            "AZURE_STORAGE_CONNECTION_STRING"
-        )
-    service = BlobServiceClient.from_connection_string(conn)
-    with contextlib.suppress(ResourceExistsError):
-        service.create_container(container)
+    drop = BlobDrop(_storage_conn(connection_string), container)
     name = os.path.basename(wheel)
-    blob = service.get_blob_client(container, name)
     with open(wheel, "rb") as fh:
-        blob.upload_blob(fh, overwrite=True)
-    sas = generate_blob_sas(
-        account_name=service.account_name,
-        container_name=container,
-        blob_name=name,
-        account_key=service.credential.account_key,
-        permission=BlobSasPermissions(read=True),
-        expiry=dt.datetime.now(dt.UTC) + dt.timedelta(hours=expiry_hours),
-    )
-    return f"{blob.url}?{sas}"
+        drop.put(name, fh)
+    return drop.url(name, expiry_hours)
 
 
 def batch_client(

@@ -1,0 +1,148 @@
+"""``vegdask submit CONFIG --output abfs://...``: the whole job as one Azure Batch task."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from vegdask.cli._common import CLIError
+
+_REMOTE = ("abfs://", "abfss://", "az://")
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the ``submit`` subcommand."""
+    parser = subparsers.add_parser(
+        "submit",
+        help="run the whole job inside Azure Batch (this machine may disconnect)",
+        description=(
+            "Run `vegdask run CONFIG` as one Azure Batch task on the pool: driver, Dask scheduler "
+            "and workers (Batch tasks on the same pool, or local to the task) all inside Azure. "
+            "Outputs must go to abfs://. Batch account from --batch-url/--account-name or "
+            "vegdask.azure.* in dask config or AZURE_BATCH_URL, AZURE_BATCH_ACCOUNT, "
+            "AZURE_BATCH_KEY; storage from vegdask.azure.storage-connection-string or "
+            "AZURE_STORAGE_CONNECTION_STRING. Credentials reach the task as a resource file "
+            "behind a short-lived SAS (docs/azure.md), never in its command line or environment."
+        ),
+    )
+    parser.add_argument("config", nargs="?", help="TOML job config (default: the offline demo)")
+    parser.add_argument("--output", help="abfs://container/prefix (overrides the config)")
+    parser.add_argument(
+        "--cluster",
+        default="azure-batch",
+        choices=("azure-batch", "local"),
+        help="workers as Batch tasks on the pool (default), or local to the driver's node",
+    )
+    parser.add_argument("--workers", type=int, help="workers (default: the config's)")
+    parser.add_argument("--force", action="store_true", help="recompute every stage")
+    parser.add_argument("--pool", default=None, help="pool id (default vegdask.azure.pool-id)")
+    parser.add_argument("--python", default=None, help="interpreter on the nodes")
+    parser.add_argument(
+        "--wheel", default=None, help="this vegdask's wheel, installed by a created pool"
+    )
+    parser.add_argument(
+        "--no-deps", action="store_true", help="the node image has the dependencies"
+    )
+    parser.add_argument("--vm-size", default="Standard_A1_v2", help="VM size of a created pool")
+    parser.add_argument("--low-priority", action="store_true", help="Spot nodes")
+    parser.add_argument(
+        "--hours",
+        type=float,
+        default=24.0,
+        help="the task's wall-clock limit and the lifetime of its storage SAS (24)",
+    )
+    parser.add_argument(
+        "--sas-hours",
+        type=float,
+        default=2.0,
+        help="lifetime of the SAS URLs of the config and credentials files (2)",
+    )
+    parser.add_argument(
+        "--scheduler-host", default=None, help="scheduler address (default: the node's IP)"
+    )
+    parser.add_argument("--batch-url", default=None, help="Batch account URL")
+    parser.add_argument("--account-name", default=None, help="Batch account name")
+    parser.add_argument("--wait", action="store_true", help="wait for the job to end")
+    parser.set_defaults(func=run)
+
+
+def _job_config(args: argparse.Namespace) -> tuple[str, int]:
+    """Validate the job locally (fail fast); return its output URL and worker count."""
+    from vegdask.pipeline import ConfigError, load_config, validate_config
+
+    try:
+        config = load_config(args.config)
+        config["output"].update({"url": args.output} if args.output else {})
+        config["cluster"].update({"workers": args.workers} if args.workers is not None else {})
+        config = validate_config(config)
+    except ConfigError as err:
+        raise CLIError(str(err)) from err
+    output = str(config["output"]["url"])
+    if not output.startswith(_REMOTE):
+        raise CLIError(
+            f"the job runs inside Azure, where this machine's disk is out of reach: give an "
+            f"abfs:// output (--output abfs://container/prefix), not the local path {output!r}"
+        )
+    return output, int(config["cluster"]["workers"])
+
+
+def run(args: argparse.Namespace) -> int:
+    """Upload the config, start the driver task, print how to follow it."""
+    from azure.core.exceptions import HttpResponseError
+
+    from vegdask import config as vconfig
+    from vegdask.cluster import batch_credentials, submit_job
+    from vegdask.cluster._blobs import sas_connection_string, storage_connection_string
+
+    output, workers = _job_config(args)
+    command = ["-m", "vegdask.cli", "run"]
+    files = {}
+    if args.config:
+        files["job.toml"] = Path(args.config).read_bytes()
+        command.append("job.toml")
+    command += ["--output", output, "--cluster", args.cluster, "--workers", str(workers)]
+    command += ["--no-progress", *(["--force"] if args.force else [])]
+    try:
+        storage = storage_connection_string()
+        # the task gets a blob-only SAS that expires with it, never the account key
+        secrets = {
+            **batch_credentials(args.batch_url, args.account_name),
+            "AZURE_STORAGE_CONNECTION_STRING": sas_connection_string(storage, args.hours),
+        }
+        pool = args.pool or vconfig.get("azure.pool-id")
+        python = args.python or vconfig.get("azure.worker-python")
+        job = submit_job(
+            command,
+            files=files,
+            secrets=secrets,
+            environment={
+                "DASK_VEGDASK__AZURE__POOL_ID": pool,
+                "DASK_VEGDASK__AZURE__WORKER_PYTHON": python,
+            },
+            batch_url=args.batch_url,
+            account_name=args.account_name,
+            pool_id=pool,
+            python=python,
+            wheel=args.wheel,
+            install_dependencies=not args.no_deps,
+            storage_connection_string=storage,
+            vm_size=args.vm_size,
+            low_priority=args.low_priority,
+            scheduler_host=args.scheduler_host,
+            sas_hours=args.sas_hours,
+            max_hours=args.hours,
+            metadata={"output": output},
+        )
+    except ValueError as err:
+        raise CLIError(str(err)) from err
+    except HttpResponseError as err:
+        raise CLIError(f"Batch or storage refused the request: {err.reason}") from err
+    print(f"submitted job {job.job_id} (task {job.task_id}) on pool {job.pool_id}; output {output}")
+    print(f"follow it: vegdask batch status --job {job.job_id}; vegdask batch logs {job.job_id}")
+    if not args.wait:
+        return 0
+    task = job.wait()
+    info = task.execution_info
+    code = info.exit_code if info else None
+    print(f"task {job.task_id}: {getattr(info.result, 'value', info.result)}, exit code {code}")
+    return 0 if code == 0 else 1
