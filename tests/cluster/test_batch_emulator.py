@@ -106,6 +106,20 @@ def test_task_runs_with_batch_environment_and_files(client):
     assert counts.task_counts.failed == 0
 
 
+def test_task_resource_files_are_fetched_before_the_command_runs(client, tmp_path):
+    make_pool(client)
+    (tmp_path / "job.toml").write_text("answer = 42\n")
+    files = [m.ResourceFile(http_url=(tmp_path / "job.toml").as_uri(), file_path="in/job.toml")]
+    client.create_task("j", task("t1", "cat in/job.toml", resource_files=files))
+    missing = [m.ResourceFile(http_url=(tmp_path / "nope").as_uri(), file_path="x")]
+    client.create_task("j", task("t2", "echo never", resource_files=missing))
+    wait_for(lambda: {state(client, "t1"), state(client, "t2")} == {"completed"})
+    assert b"".join(client.download_task_file("j", "t1", "stdout.txt")) == b"answer = 42\n"
+    failed = client.get_task("j", "t2").execution_info
+    assert failed.result == "failure"
+    assert failed.failure_info.code == "ResourceFileDownloadFailed"
+
+
 def test_slots_limit_concurrency_and_filters(client):
     make_pool(client, dedicated=1, slots=2)
     group = m.BatchTaskGroup(task_values=[task(f"t{i}", "sleep 30") for i in range(3)])

@@ -51,9 +51,9 @@ def wheel(tmp_path_factory):
 
 @pytest.mark.slow
 def test_submit_runs_the_whole_job_in_batch(
-    task_files_emulator, azurite, wheel, tmp_path, monkeypatch, capsys
+    batch_emulator, azurite, wheel, tmp_path, monkeypatch, capsys
 ):
-    emu = task_files_emulator
+    emu = batch_emulator
     config = tmp_path / "job.toml"
     config.write_text(JOB)
     output = "abfs://runs-submit/site"

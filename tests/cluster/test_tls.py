@@ -23,8 +23,8 @@ def key_lines(pem):
 
 
 @pytest.mark.slow
-def test_tls_workers_compute_and_the_key_stays_out_of_batch(task_files_emulator, azurite):
-    emu = task_files_emulator
+def test_tls_workers_compute_and_the_key_stays_out_of_batch(batch_emulator, azurite):
+    emu = batch_emulator
     security = Security.temporary()
     key = security.tls_worker_key
     with (

@@ -43,6 +43,8 @@ def test_a_catalogue_id_gives_its_coordinates_and_pyvegs_region():
          "unknown key source.seed for kind 'local'; allowed: ['bands', 'collection'"),
         ({"source": {"kind": "earthengine", "cloud_threshold": 2}},
          "source.cloud_threshold = 2 is not valid; expected a number in [0, 1]"),
+        ({"source": {"kind": "stac", "catalog": "x", "sign": "sv=2025&sig=abc"}},
+         "expected 'planetary-computer', 'sas:<ENV_VAR>' or 'none'"),
         ({"source": {"kind": "local", "path": "x", "bands": {"B4": "rouge"}}},
          "source.bands = {'B4': 'rouge'} is not valid"),
     ],
@@ -51,6 +53,21 @@ def test_bad_source_and_location_settings_name_the_field(raw, message):
     with pytest.raises(ConfigError) as info:
         validate_config(raw)
     assert message in str(info.value)
+
+
+def test_an_earthengine_config_builds_its_lazy_scene_without_a_request():
+    from vegdask.pipeline._run import open_job_source
+
+    config = validate_config({
+        "location": {"id": "17", "size": 120},
+        "time": {"start": "2019-01-01", "end": "2019-03-01"},
+        "source": {"kind": "earthengine", "collection": "COPERNICUS/S2_SR_HARMONIZED"},
+    })  # fmt: skip
+    scene, weather = open_job_source(config)  # offline: nothing is sent while building
+    assert dict(scene.sizes) == {"time": 2, "y": 120, "x": 120}
+    assert scene.attrs["source"] == "earthengine"
+    assert scene.attrs["location"] == "-0.9700,15.2300"
+    assert weather is not None
 
 
 def test_each_kind_gets_its_own_defaults_not_the_demos():

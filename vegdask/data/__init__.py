@@ -1,5 +1,11 @@
 """Data layer: imagery sources, weather, storage and the Scene data model."""
 
+from vegdask.data._earthengine import (
+    EARTHENGINE_COLLECTIONS,
+    EarthEngineAuthError,
+    earthengine_scene,
+    initialize_earthengine,
+)
 from vegdask.data._local import local_scene
 from vegdask.data._locations import Location, location, locations, region_pixels
 from vegdask.data._periods import make_periods, parse_period
@@ -19,6 +25,14 @@ from vegdask.data._scene import (
     validate_weather,
 )
 from vegdask.data._sources import SOURCE_KINDS, open_source
+from vegdask.data._stac import (
+    SasSigner,
+    azure_sas_signer,
+    reflectance_offset,
+    resolve_signer,
+    sas_signer,
+    stac_scene,
+)
 from vegdask.data._storage import (
     create_store,
     join_url,
@@ -33,15 +47,21 @@ __all__ = [
     "BANDS",
     "CLOUD_MASK",
     "DEMO_LOCATION",
+    "EARTHENGINE_COLLECTIONS",
     "SCENE_ATTRS",
     "SCENE_VARIABLES",
     "SOURCE_KINDS",
     "TILE_SIZE",
     "WEATHER_VARIABLES",
+    "EarthEngineAuthError",
     "Location",
+    "SasSigner",
+    "azure_sas_signer",
     "compute_ndvi",
     "create_store",
     "default_chunks",
+    "earthengine_scene",
+    "initialize_earthengine",
     "join_url",
     "local_scene",
     "location",
@@ -51,9 +71,13 @@ __all__ = [
     "open_store",
     "parse_period",
     "period_coords",
+    "reflectance_offset",
     "region_pixels",
+    "resolve_signer",
     "sanitise_container_name",
+    "sas_signer",
     "scene_grid",
+    "stac_scene",
     "storage_options",
     "synthetic_scene",
     "utm_epsg",

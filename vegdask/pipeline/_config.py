@@ -52,6 +52,15 @@ def _known_location(value: str) -> bool:
     return True
 
 
+def _signer_name(value: str) -> bool:
+    return value in ("planetary-computer", "none") or (value.startswith("sas:") and len(value) > 4)
+
+
+def _asset_names(value: dict[str, Any]) -> bool:
+    keys = {"red", "green", "blue", "nir", "scl"}
+    return all(k in keys and isinstance(v, str) for k, v in value.items())
+
+
 def _band_names(value: dict[str, Any]) -> bool:
     scene_bands = {"red", "green", "blue", "nir", "ndvi"}
     return all(isinstance(v, str) and v in scene_bands for v in value.values())
@@ -102,6 +111,9 @@ _SOURCE_SCHEMA: dict[str, dict[str, tuple[Any, Any, str]]] = {
         "resolution": _POSITIVE,
         "project": _NAME,
         "cloud_threshold": ((int, float), lambda v: 0 <= v <= 1, "a number in [0, 1]"),
+        "cloud_score_band": (str, lambda v: v in ("cs", "cs_cdf"), "'cs_cdf' or 'cs'"),
+        "mask_snow": (bool, None, "true or false"),
+        "max_request_bytes": (int, lambda v: v > 0, "an integer > 0"),
         "weather": (bool, None, "true or false"),
     },
     "stac": {
@@ -109,6 +121,9 @@ _SOURCE_SCHEMA: dict[str, dict[str, tuple[Any, Any, str]]] = {
         "collection": _NAME,
         "resolution": _POSITIVE,
         "max_cloud": ((int, float), lambda v: 0 <= v <= 100, "a percentage in [0, 100]"),
+        "sign": (str, _signer_name, "'planetary-computer', 'sas:<ENV_VAR>' or 'none'"),
+        "assets": (dict, _asset_names, "a table of Scene band (or scl) = asset key"),
+        "timeout": _POSITIVE,
     },
     "local": {
         "path": _NAME,

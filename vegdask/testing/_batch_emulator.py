@@ -341,6 +341,7 @@ class _State:
             "url": f"{self.url}/jobs/{job_id}/tasks/{task_id}",
             "commandLine": body["commandLine"],
             "environmentSettings": body.get("environmentSettings") or [],
+            "resourceFiles": body.get("resourceFiles") or [],
             "constraints": constraints,
             "state": "active",
             "creationTime": _now(),
@@ -526,6 +527,11 @@ class _State:
             AZ_BATCH_TASK_DIR=str(task_dir),
             AZ_BATCH_TASK_WORKING_DIR=str(workdir),
         )
+        try:  # as on Batch: resource files are fetched before the command line runs
+            _download(task["resourceFiles"], workdir)
+        except OSError as err:
+            self._complete(task, None, None, "ResourceFileDownloadFailed", str(err))
+            return
         wall = parse_duration(task["constraints"]["maxWallClockTime"])
         first = "startTime" not in task["executionInfo"]
         run = _spawn(task["commandLine"], task_dir, workdir, env, wall)
