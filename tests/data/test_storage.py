@@ -104,3 +104,25 @@ def test_ensure_container_creates_and_validates(azurite, monkeypatch):
     ensure_container("abfs://fresh-container/run")  # idempotent
     with pytest.raises(ValueError, match="for example 'my-runs'"):
         ensure_container("abfs://My_Runs/x")
+
+
+def test_refused_credentials_are_a_clear_error_without_the_key(azurite, monkeypatch, capsys):
+    from vegdask.cli import main
+    from vegdask.data._storage import ensure_container
+
+    wrong_key = "d3Jvbmcta2V5LXdyb25nLWtleS13cm9uZy1rZXktd3Jvbmcta2V5LXdyb25nLWtleQ=="
+    good = azurite.connection_string
+    bad = ";".join(
+        f"AccountKey={wrong_key}" if part.startswith("AccountKey=") else part
+        for part in good.split(";")
+    )
+    monkeypatch.setenv("AZURE_STORAGE_CONNECTION_STRING", bad)
+    with pytest.raises(PermissionError, match="refused the credentials for abfs://refused-run/x") as info:
+        ensure_container("abfs://refused-run/x")
+    assert wrong_key not in str(info.value)
+    assert main(["run", "--output", "abfs://refused-run/x"]) == 2
+    err = capsys.readouterr().err
+    assert "refused the credentials" in err
+    assert wrong_key not in err
+    service = BlobServiceClient.from_connection_string(good)
+    assert not service.get_container_client("refused-run").exists()  # nothing was created or written

@@ -105,6 +105,10 @@ def ensure_container(url: str, *, options: dict[str, Any] | None = None) -> None
     ------
     ValueError
         If the container name breaks Azure's rules (the message suggests a valid one if it can).
+    PermissionError
+        If blob storage refuses the credentials.
+    ConnectionError
+        If blob storage cannot be reached.
     """
     if not is_remote(url):
         return
@@ -119,8 +123,36 @@ def ensure_container(url: str, *, options: dict[str, Any] | None = None) -> None
             f"and single dashes, starting and ending with a letter or digit){hint}"
         )
     fs, _ = filesystem(url, options=options)
-    if not fs.exists(container):
+    if not _container_exists(fs, container, url):
         fs.mkdir(container)
+
+
+def _container_exists(fs: fsspec.AbstractFileSystem, container: str, url: str) -> bool:
+    """Whether the container exists; refused credentials and unreachable storage are errors.
+
+    adlfs' ``exists`` answers False (or "assume it exists") to a refused key, so list instead.
+    The messages name the URL and what to check, never a credential.
+    """
+    from azure.core.exceptions import HttpResponseError, ServiceRequestError
+
+    try:
+        fs.ls(container, detail=False)
+    except FileNotFoundError:
+        return False
+    except HttpResponseError as err:
+        if err.status_code not in (401, 403):
+            raise
+        raise PermissionError(
+            f"blob storage refused the credentials for {url} (HTTP {err.status_code}, "
+            f"{err.error_code}); check AZURE_STORAGE_CONNECTION_STRING, the account name and key, "
+            "or the SAS token and its permissions"
+        ) from None
+    except ServiceRequestError as err:
+        raise ConnectionError(
+            f"cannot reach the blob storage of {url} ({type(err).__name__}); check the account "
+            "name or endpoint and the network"
+        ) from None
+    return True
 
 
 def filesystem(
