@@ -155,38 +155,6 @@ def test_lost_worker_replaced_and_foreign_pool_kept(emu):
     assert client_b.get_pool("shared").id == "shared"
 
 
-@pytest.fixture(scope="module")
-def vegdask_wheel(tmp_path_factory):
-    """A wheel of this vegdask, built from a copy of the source (the shared tree stays clean)."""
-    import shutil
-    import subprocess
-    from pathlib import Path
-
-    root = Path(__file__).resolve().parents[2]
-    src = tmp_path_factory.mktemp("src")
-    for name in ("pyproject.toml", "README.md"):
-        shutil.copy(root / name, src / name)
-    shutil.copytree(root / "vegdask", src / "vegdask", ignore=shutil.ignore_patterns("__pycache__"))
-    out = tmp_path_factory.mktemp("wheel")
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "wheel",
-            "-q",
-            "--no-deps",
-            "--no-build-isolation",
-            "-w",
-            str(out),
-            str(src),
-        ],
-        check=True,
-        capture_output=True,
-    )
-    return next(out.glob("vegdask-*.whl"))
-
-
 @pytest.mark.slow
 def test_start_task_installs_the_client_wheel_from_a_read_only_sas(emu, azurite, vegdask_wheel):
     from vegdask import __version__

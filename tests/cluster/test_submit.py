@@ -1,11 +1,8 @@
 """`vegdask submit`: the whole job as one Batch task (emulator + Azurite), equal to a local run."""
 
 import json
-import shutil
-import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
 import xarray as xr
@@ -32,26 +29,9 @@ def wait_for(predicate, timeout=30.0):
     raise AssertionError("condition not reached in time")
 
 
-@pytest.fixture(scope="module")
-def wheel(tmp_path_factory):
-    """A wheel of this vegdask, built from a copy of the source (the shared tree stays clean)."""
-    root = Path(__file__).resolve().parents[2]
-    src = tmp_path_factory.mktemp("src")
-    for name in ("pyproject.toml", "README.md"):
-        shutil.copy(root / name, src / name)
-    shutil.copytree(root / "vegdask", src / "vegdask", ignore=shutil.ignore_patterns("__pycache__"))
-    out = tmp_path_factory.mktemp("wheel")
-    subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation",
-         "-w", str(out), str(src)],
-        check=True, capture_output=True,
-    )  # fmt: skip
-    return next(out.glob("vegdask-*.whl"))
-
-
 @pytest.mark.slow
 def test_submit_runs_the_whole_job_in_batch(
-    batch_emulator, azurite, wheel, tmp_path, monkeypatch, capsys
+    batch_emulator, azurite, vegdask_wheel, tmp_path, monkeypatch, capsys
 ):
     emu = batch_emulator
     config = tmp_path / "job.toml"
@@ -65,7 +45,7 @@ def test_submit_runs_the_whole_job_in_batch(
     }.items():
         monkeypatch.setenv(name, value)
     args = ["submit", str(config), "--output", output, "--workers", "1", "--pool", "submit-pool"]
-    args += ["--python", sys.executable, "--wheel", str(wheel), "--no-deps"]
+    args += ["--python", sys.executable, "--wheel", str(vegdask_wheel), "--no-deps"]
     # the driver's node is up while its task runs: status shows the task, dashboard and logs
     assert main(args) == 0
     out = capsys.readouterr().out
@@ -89,7 +69,7 @@ def test_submit_runs_the_whole_job_in_batch(
     # the driver runs the wheel the pool's start task installed, as the workers do
     assert "vegdask-site" in driver.command_line
     (installed,) = batch.get_pool("submit-pool").start_task.resource_files
-    assert installed.file_path == wheel.name
+    assert installed.file_path == vegdask_wheel.name
     for task in tasks:
         shown = task.command_line + json.dumps(task.as_dict().get("environmentSettings"))
         for secret in (emu.account_key, azurite.account_key, azurite.connection_string, "sig="):

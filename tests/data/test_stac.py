@@ -484,13 +484,13 @@ def test_offset_rule():
             {"assets": {"swir": "B11"}},
             r"unknown band\(s\) \['swir'\]; the bands are \['red', 'green', 'blue', 'nir', 'scl'\]",
         ),
-        ({"size": 0}, r"size must be a positive number of pixels, got 0"),
-        ({"resolution": 0.0}, r"resolution must be a positive number of metres"),
+        ({"size": 0}, r"size 0 gives a region of zero size"),
+        ({"resolution": 0.0}, r"resolution 0.0 gives a region of zero size"),
         (
             {"location": (190.0, 11.0)},
-            r"longitude 190.0 is out of range; it must be within -180..180",
+            r"longitude 190.0 is out of range; allowed -180..180",
         ),
-        ({"location": (27.0, 86.0)}, r"latitude 86.0 is out of range; it must be within -80..84"),
+        ({"location": (27.0, 86.0)}, r"latitude 86.0 is out of range; allowed -80..84"),
         ({"max_cloud": 150}, r"max_cloud must be a percentage within 0..100"),
     ],
 )

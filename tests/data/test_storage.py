@@ -117,7 +117,8 @@ def test_refused_credentials_are_a_clear_error_without_the_key(azurite, monkeypa
         for part in good.split(";")
     )
     monkeypatch.setenv("AZURE_STORAGE_CONNECTION_STRING", bad)
-    with pytest.raises(PermissionError, match="refused the credentials for abfs://refused-run/x") as info:
+    refused = "refused the credentials for abfs://refused-run/x"
+    with pytest.raises(PermissionError, match=refused) as info:
         ensure_container("abfs://refused-run/x")
     assert wrong_key not in str(info.value)
     assert main(["run", "--output", "abfs://refused-run/x"]) == 2
@@ -125,4 +126,4 @@ def test_refused_credentials_are_a_clear_error_without_the_key(azurite, monkeypa
     assert "refused the credentials" in err
     assert wrong_key not in err
     service = BlobServiceClient.from_connection_string(good)
-    assert not service.get_container_client("refused-run").exists()  # nothing was created or written
+    assert not service.get_container_client("refused-run").exists()  # nothing was created

@@ -36,7 +36,6 @@ Usage (needs an Earth Engine account; see ``docs/earthengine.md``)::
 from __future__ import annotations
 
 import logging
-import math
 import re
 import threading
 from dataclasses import dataclass
@@ -56,6 +55,7 @@ from vegdask.data._periods import make_periods
 from vegdask.data._scene import (
     BANDS,
     CLOUD_MASK,
+    check_region,
     compute_ndvi,
     default_chunks,
     period_coords,
@@ -545,23 +545,6 @@ def _check_dates(collection: _Collection, periods: pd.DataFrame) -> None:
         )
 
 
-def _check_location(location: Any) -> tuple[float, float]:
-    try:
-        lon, lat = (float(v) for v in location)
-    except (TypeError, ValueError):
-        raise ValueError(
-            f"location {location!r} is not a (longitude, latitude) pair of numbers"
-        ) from None
-    if not (math.isfinite(lon) and -180.0 <= lon <= 180.0):
-        raise ValueError(f"longitude {lon} is out of range; allowed -180..180 (degrees east)")
-    if not (math.isfinite(lat) and -80.0 <= lat <= 84.0):
-        raise ValueError(
-            f"latitude {lat} is out of range; allowed -80..84 (degrees north, the UTM zones' "
-            "extent; the Scene grid is UTM)"
-        )
-    return lon, lat
-
-
 _OPTIONS = ("cloud_threshold", "cloud_score_band", "mask_snow", "max_request_bytes")
 
 
@@ -660,16 +643,9 @@ def earthengine_scene(
             f"unknown Earth Engine option(s) {sorted(options)}; allowed: {', '.join(_OPTIONS)}"
         )
     spec_collection = _check_collection(collection)
-    lon, lat = _check_location(location)
-    if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 1:
-        raise ValueError(f"size {size!r} gives a region of zero size; use a whole number >= 1")
     if resolution is None:
         resolution = spec_collection.resolution
-    if not (isinstance(resolution, (int, float)) and math.isfinite(resolution) and resolution > 0):
-        raise ValueError(
-            f"resolution {resolution!r} gives a region of zero size; use metres > 0 "
-            f"(default {spec_collection.resolution:g} for {collection})"
-        )
+    lon, lat = check_region(location, size, resolution)
     if not 0.0 <= cloud_threshold <= 1.0:
         raise ValueError(f"cloud_threshold {cloud_threshold!r} is out of range; allowed 0..1")
     if cloud_score_band not in ("cs_cdf", "cs"):

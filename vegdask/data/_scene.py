@@ -42,6 +42,7 @@ __all__ = [
     "SCENE_VARIABLES",
     "TILE_SIZE",
     "WEATHER_VARIABLES",
+    "check_region",
     "compute_ndvi",
     "default_chunks",
     "period_coords",
@@ -92,6 +93,45 @@ def utm_epsg(longitude: float, latitude: float) -> int:
     """
     zone = min(int((longitude + 180) // 6) + 1, 60)
     return (32600 if latitude >= 0 else 32700) + zone
+
+
+def check_region(location: Any, size: Any, resolution: Any) -> tuple[float, float]:
+    """Check a scene's centre, side in pixels and pixel size; return ``(longitude, latitude)``.
+
+    Raises
+    ------
+    ValueError
+        Naming the value and what is allowed: a (longitude, latitude) pair within -180..180 and
+        -80..84 (the UTM zones: the Scene grid is UTM), a whole number of pixels >= 1 and a
+        resolution > 0 metres (a region of zero size otherwise).
+
+    Examples
+    --------
+    >>> check_region((27.94, 11.58), 500, 10.0)
+    (27.94, 11.58)
+    >>> check_region((27.94, 85.0), 500, 10.0)
+    Traceback (most recent call last):
+    ...
+    ValueError: latitude 85.0 is out of range; allowed -80..84 (degrees north, the UTM zones)
+    """
+    try:
+        lon, lat = (float(v) for v in location)
+    except (TypeError, ValueError):
+        raise ValueError(
+            f"location {location!r} is not a (longitude, latitude) pair of numbers"
+        ) from None
+    if not (np.isfinite(lon) and -180.0 <= lon <= 180.0):
+        raise ValueError(f"longitude {lon} is out of range; allowed -180..180 (degrees east)")
+    if not (np.isfinite(lat) and -80.0 <= lat <= 84.0):
+        raise ValueError(
+            f"latitude {lat} is out of range; allowed -80..84 (degrees north, the UTM zones)"
+        )
+    if isinstance(size, bool) or not isinstance(size, int | np.integer) or size < 1:
+        raise ValueError(f"size {size!r} gives a region of zero size; use a whole number >= 1")
+    real = isinstance(resolution, int | float | np.floating) and not isinstance(resolution, bool)
+    if not (real and np.isfinite(resolution) and resolution > 0):
+        raise ValueError(f"resolution {resolution!r} gives a region of zero size; use metres > 0")
+    return lon, lat
 
 
 def scene_grid(

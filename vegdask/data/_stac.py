@@ -65,6 +65,7 @@ from vegdask.data._periods import make_periods
 from vegdask.data._scene import (
     BANDS,
     CLOUD_MASK,
+    check_region,
     compute_ndvi,
     default_chunks,
     period_coords,
@@ -686,25 +687,6 @@ def _collection_spec(collection: str) -> _Collection:
     return COLLECTIONS[collection]
 
 
-def _check_region(location: tuple[float, float], size: int, resolution: float) -> None:
-    try:
-        lon, lat = (float(v) for v in location)
-    except (TypeError, ValueError):
-        raise ValueError(
-            f"location must be (longitude, latitude) in degrees, got {location!r}"
-        ) from None
-    if not -180.0 <= lon <= 180.0:
-        raise ValueError(f"longitude {lon} is out of range; it must be within -180..180 degrees")
-    if not -80.0 <= lat <= 84.0:
-        raise ValueError(
-            f"latitude {lat} is out of range; it must be within -80..84 degrees (the UTM zones)"
-        )
-    if isinstance(size, bool) or not isinstance(size, int | np.integer) or size <= 0:
-        raise ValueError(f"size must be a positive number of pixels, got {size!r}")
-    if not np.isfinite(resolution) or resolution <= 0:
-        raise ValueError(f"resolution must be a positive number of metres, got {resolution!r}")
-
-
 def _resolve_assets(
     spec: _Collection, assets: Mapping[str, str] | None, item: Any, collection: str
 ) -> dict[str, str]:
@@ -809,7 +791,7 @@ def stac_scene(
     ValueError: collection 'landsat' has no band mapping; known collections: ['sentinel-2-l2a']
     """
     spec = _collection_spec(collection)
-    _check_region(location, size, resolution)
+    check_region(location, size, resolution)
     sign = resolve_signer(sign)
     if assets is not None:
         unknown = sorted(set(assets) - set(_ASSET_ROLES))
