@@ -16,10 +16,12 @@ from vegdask.kernels import tile_feature_vectors
 from vegdask.testing import BatchEmulator
 
 
-def tile_stage(size=2000):
+def tile_stage(size=3000):
     """Feature vectors of the 50x50 tiles of a labyrinth-like mask, one task per 500x500 chunk.
 
     The mask is computed lazily per chunk (cheap), so the kernel dominates: ~0.35 s per chunk.
+    36 chunks, so that the fixed cost of a compute (graph submission, ~0.5 s) weighs about as
+    little as in a real job (a location's 48 periods are hundreds of chunks).
     """
     y = da.arange(size, chunks=500)[:, None]
     x = da.arange(size, chunks=500)[None, :]
@@ -59,7 +61,7 @@ class ScaleUp(_EmulatedCluster):
 
 
 class TileStage(_EmulatedCluster):
-    """Tile stage (16 chunks x 100 tiles) on 1 or 2 emulated Batch workers."""
+    """Tile stage (36 chunks x 100 tiles) on 1 or 2 emulated Batch workers."""
 
     params = [1, 2]
     param_names = ["workers"]
