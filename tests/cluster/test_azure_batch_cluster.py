@@ -252,3 +252,37 @@ def test_exception_inside_with_still_cleans_up(emu):
     with pytest.raises(ResourceNotFoundError):
         client_b.get_pool("boom")
     wait_for(lambda: not any(alive(p) for p in seen["pids"]), timeout=10)
+
+
+_LEFT_OPEN = """
+import sys
+from distributed import Client
+from vegdask.cluster import AzureBatchCluster
+
+url, name, key = sys.argv[1:4]
+cluster = AzureBatchCluster(url, name, key, "left-open", worker_python=sys.executable)
+client = Client(cluster)
+cluster.scale(1)
+client.wait_for_workers(1, timeout=60)
+print(cluster.job_id, flush=True)
+# no close(): the interpreter exits with the cluster still open
+"""
+
+
+@pytest.mark.slow
+def test_interpreter_exit_cleans_up_an_open_cluster(emu, tmp_path):
+    import subprocess
+
+    script = tmp_path / "left_open.py"
+    script.write_text(_LEFT_OPEN)
+    done = subprocess.run(
+        [sys.executable, str(script), emu.url, emu.account_name, emu.account_key],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    job_id = done.stdout.split()[-1]
+    client_b = batch(emu)
+    assert client_b.get_job(job_id).state == "completed"
+    assert {t.state for t in client_b.list_tasks(job_id)} == {"completed"}
+    with pytest.raises(ResourceNotFoundError):
+        client_b.get_pool("left-open")  # created by the cluster, so deleted at exit

@@ -19,6 +19,7 @@ URLs (`vegdask.cluster.BlobDrop`).
 from __future__ import annotations
 
 import asyncio
+import atexit
 import contextlib
 import json
 import logging
@@ -26,6 +27,7 @@ import math
 import os
 import secrets
 import shlex
+import weakref
 from pathlib import Path
 from typing import Any
 
@@ -336,6 +338,7 @@ class AzureBatchCluster(SpecCluster):
 
     # -- lifecycle -----------------------------------------------------------------------
     async def _start(self) -> None:
+        _clean_up_at_exit(self)
         await asyncio.to_thread(self._prepare_batch)
         await super()._start()
         self._watcher = PeriodicCallback(self._replace_lost_workers, 1000)
@@ -452,10 +455,20 @@ class AzureBatchCluster(SpecCluster):
         try:
             await super()._close()
         finally:
-            await asyncio.to_thread(self._cleanup_batch)
+            try:
+                await asyncio.to_thread(self._cleanup_batch)
+            except RuntimeError:  # interpreter shutdown: no new threads; clean up from here
+                self._cleanup_batch()
 
     def _cleanup_batch(self) -> None:
-        """Terminate every task and the job; delete the pool only if this cluster created it."""
+        """Terminate every task and the job; delete the pool only if this cluster created it.
+
+        Runs once, whichever comes first: ``close()``, an exception in a ``with`` block, or
+        interpreter exit.
+        """
+        if getattr(self, "_batch_cleaned", False):
+            return
+        self._batch_cleaned = True
         from azure.batch import models
         from azure.batch.models._models import BatchJobTerminateOptions
         from azure.core.exceptions import HttpResponseError
@@ -483,6 +496,28 @@ class AzureBatchCluster(SpecCluster):
         if self._tls_drop is not None:  # the workers' key is not left in storage
             with contextlib.suppress(Exception):
                 self._tls_drop.delete()
+
+
+_OPEN_CLUSTERS: weakref.WeakSet[AzureBatchCluster] = weakref.WeakSet()
+
+
+def _clean_up_at_exit(cluster: AzureBatchCluster) -> None:
+    """Clean up ``cluster``'s Batch job and pool at interpreter exit if it is still open.
+
+    distributed's own exit hook closes clusters too late for this: by then no thread can be
+    started, and Batch calls run in threads. This hook, registered after distributed's, runs
+    first and calls Batch directly.
+    """
+    if not _OPEN_CLUSTERS:
+        atexit.unregister(_clean_up_open_clusters)
+        atexit.register(_clean_up_open_clusters)
+    _OPEN_CLUSTERS.add(cluster)
+
+
+def _clean_up_open_clusters() -> None:
+    for cluster in list(_OPEN_CLUSTERS):
+        with contextlib.suppress(Exception):  # one failing cleanup must not stop the others
+            cluster._cleanup_batch()
 
 
 _SITE = "$AZ_BATCH_NODE_SHARED_DIR/vegdask-site"
