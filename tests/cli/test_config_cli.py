@@ -100,3 +100,18 @@ def test_config_locations_lists_the_catalogue(capsys):
     assert lines[0].split()[:3] == ["id", "longitude", "latitude"]
     row17 = next(line.split() for line in lines if line.startswith("17 "))
     assert row17[:5] == ["17", "-0.97", "15.23", "Niger", "declining"]
+
+
+def test_config_new_with_an_earth_engine_collection(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr("sys.stdin.isatty", lambda: False)
+    base = ["config", "new", "--location-id", "00", "--start", "2019-01-01", "--end",
+            "2020-01-01", "--output", "runs/00"]  # fmt: skip
+    target = tmp_path / "s2.toml"
+    extra = ["--source", "earthengine", "--collection", "LANDSAT/LC08/C02/T1_L2"]
+    assert main([*base, *extra, "--to", str(target)]) == 0
+    written = validate_config(tomllib.loads(target.read_text()))
+    assert written["source"]["kind"] == "earthengine"
+    assert written["source"]["collection"] == "LANDSAT/LC08/C02/T1_L2"
+    assert written["location"]["size"] == 296  # pyveg's 0.08-degree region at Landsat's 30 m
+    assert main([*base, "--collection", "COPERNICUS/S2_SR_HARMONIZED"]) == 2
+    assert "unknown key source.collection for kind 'synthetic'" in capsys.readouterr().err

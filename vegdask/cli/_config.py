@@ -36,6 +36,10 @@ _NEW_FIELDS = {
     ("location", "longitude"): ("longitude", "scene centre longitude, degrees"),
     ("location", "latitude"): ("latitude", "scene centre latitude, degrees"),
     ("location", "size"): ("size", "scene side in pixels (default 500)"),
+    ("source", "kind"): ("source", "synthetic (default), earthengine, stac or local"),
+    ("source", "collection"): ("collection", "e.g. COPERNICUS/S2_SR_HARMONIZED or sentinel-2-l2a"),
+    ("source", "catalog"): ("catalog", "STAC API or catalogue URL (source stac)"),
+    ("source", "path"): ("path", "folder of GeoTIFFs per date or a Zarr Scene (source local)"),
     ("time", "start"): ("start", "first day, YYYY-MM-DD"),
     ("time", "end"): ("end", "day after the last, YYYY-MM-DD"),
     ("time", "period"): ("period", "period length, e.g. 1m (default)"),
@@ -125,6 +129,8 @@ def _value(value: Any) -> str:
         return "true" if value else "false"
     if isinstance(value, str):
         return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(value, dict):  # e.g. a local source's bands, as an inline table
+        return "{ " + ", ".join(f"{_value(k)} = {_value(v)}" for k, v in value.items()) + " }"
     return repr(value)
 
 
@@ -137,6 +143,10 @@ def to_toml(config: dict[str, dict[str, Any]]) -> str:
     [time]
     start = "2016-01-01"
     period = "1m"
+    >>> print(to_toml({"source": {"kind": "local", "bands": {"B4": "red"}}}), end="")
+    [source]
+    kind = "local"
+    bands = { "B4" = "red" }
     """
     lines = []
     for section, values in config.items():
