@@ -7,13 +7,17 @@ from vegdask.testing._azurite import (
     find_azurite,
 )
 from vegdask.testing._batch_emulator import BatchEmulator
+from vegdask.testing._identity import BATCH_RESOURCE, ManagedIdentityEndpoint, TokenRequest
 from vegdask.testing._schedulers import CountingScheduler
 
 __all__ = [
     "AZURITE_ACCOUNT_KEY",
     "AZURITE_ACCOUNT_NAME",
+    "BATCH_RESOURCE",
     "Azurite",
     "BatchEmulator",
     "CountingScheduler",
+    "ManagedIdentityEndpoint",
+    "TokenRequest",
     "find_azurite",
 ]

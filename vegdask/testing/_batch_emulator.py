@@ -1,8 +1,9 @@
 """A local Azure Batch service: the REST subset a Dask adapter needs, running real processes.
 
 `BatchEmulator` is an HTTP server on 127.0.0.1 that the real ``azure-batch`` client (15.x) talks to
-with shared-key authentication. Pools have nodes with task slots; a task's command line runs as a
-local process (``/bin/sh -c``, its own process group, a per-task working directory, the
+with shared-key authentication, or with Entra ID bearer tokens it was given (served over HTTPS with
+a throwaway certificate when ``tls=True``). Pools have nodes with task slots; a task's command line
+runs as a local process (``/bin/sh -c``, its own process group, a per-task working directory, the
 ``AZ_BATCH_*`` variables of a real node); the start task runs once per node before its tasks;
 ``maxTaskRetryCount`` and ``maxWallClockTime`` are honoured; low-priority nodes can be preempted
 (running tasks killed and requeued). Every process it started is killed when it stops.
@@ -14,12 +15,14 @@ import base64
 import contextlib
 import hashlib
 import hmac
+import ipaddress
 import json
 import os
 import re
 import secrets
 import shutil
 import signal
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -27,8 +30,9 @@ import threading
 import time
 import urllib.request
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -55,15 +59,19 @@ _DURATION = re.compile(
     r"(?:(?P<m>\d+(?:\.\d+)?)M)?(?:(?P<s>\d+(?:\.\d+)?)S)?)?$"
 )
 _TICK = 0.05
+_BAD_TOKEN = "The access token is not one this Batch account accepts (see BatchEmulator tokens)."
 _ERROR_METADATA = "Microsoft.Azure.Batch.Protocol.Entities.Container.errors/@Element"
 
 
 class EmulatorError(Exception):
-    """A Batch error: HTTP status, Batch error code and message."""
+    """A Batch error: HTTP status, Batch error code, message and optional ``values`` details."""
 
-    def __init__(self, status: int, code: str, message: str) -> None:
+    def __init__(
+        self, status: int, code: str, message: str, values: dict[str, str] | None = None
+    ) -> None:
         super().__init__(f"{status} {code}: {message}")
         self.status, self.code, self.message = status, code, message
+        self.values = values or {}
 
 
 def _now() -> str:
@@ -667,6 +675,53 @@ def sign(account_name: str, account_key: str, method: str, url: str, headers: di
     return f"SharedKey {account_name}:{base64.b64encode(digest).decode()}"
 
 
+def _self_signed_context(folder: Path) -> ssl.SSLContext:
+    """A server context with a new self-signed certificate for 127.0.0.1 in ``folder``."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "vegdask Batch emulator")])
+    now = datetime.now(UTC)
+    ski = x509.SubjectKeyIdentifier.from_public_key(key.public_key())
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=5))
+        .not_valid_after(now + timedelta(days=2))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .add_extension(
+            x509.SubjectAlternativeName(
+                [x509.IPAddress(ipaddress.IPv4Address("127.0.0.1")), x509.DNSName("localhost")]
+            ),
+            critical=False,
+        )
+        .add_extension(ski, critical=False)
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ski), critical=False
+        )
+        .sign(key, hashes.SHA256())
+    )
+    (folder / "cert.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file = folder / "key.pem"
+    key_file.touch(mode=0o600)
+    key_file.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(folder / "cert.pem", key_file)
+    return context
+
+
 class _Handler(BaseHTTPRequestHandler):
     server: _Server
     protocol_version = "HTTP/1.1"
@@ -714,6 +769,8 @@ class _Handler(BaseHTTPRequestHandler):
                     "value": f"{err.message}\nRequestId:{request_id}\nTime:{_now()}",
                 },
             }
+            if err.values:
+                payload["values"] = [{"key": k, "value": v} for k, v in err.values.items()]
         except (ValueError, KeyError, TypeError) as err:
             status = 400
             payload = {
@@ -725,6 +782,19 @@ class _Handler(BaseHTTPRequestHandler):
     def _authenticate(self, method: str) -> None:
         emulator = self.server.emulator
         given = self.headers.get("authorization", "")
+        scheme, _, token = given.partition(" ")
+        if scheme.lower() == "bearer":
+            # Entra ID: Batch answers a token it does not accept with 401 AuthenticationFailed
+            # and the reason in an AuthenticationErrorDetail value.
+            if not any(hmac.compare_digest(token.encode(), t.encode()) for t in emulator.tokens):
+                raise EmulatorError(
+                    401,
+                    "AuthenticationFailed",
+                    "Server failed to authenticate the request. Make sure the value of "
+                    "Authorization header is formed correctly.",
+                    {"AuthenticationErrorDetail": _BAD_TOKEN},
+                )
+            return
         url = f"http://{self.headers.get('host', '')}{self.path}"
         expected = sign(
             emulator.account_name, emulator.account_key, method, url, dict(self.headers)
@@ -763,8 +833,9 @@ class _Server(ThreadingHTTPServer):
     emulator: BatchEmulator
 
     def handle_error(self, request: Any, client_address: Any) -> None:
-        # A client that goes away mid-request (a finished task's process) is not an error here.
-        if not isinstance(sys.exc_info()[1], ConnectionError):
+        # A client that goes away mid-request (a finished task's process), or one that does not
+        # trust the TLS certificate, is not an error here.
+        if not isinstance(sys.exc_info()[1], ConnectionError | ssl.SSLError):
             super().handle_error(request, client_address)
 
 
@@ -781,6 +852,14 @@ class BatchEmulator:
         Seconds a new node takes from a resize to being ready.
     root
         Directory holding the nodes' files (a temporary directory, removed on stop, by default).
+    tokens
+        Entra ID access tokens accepted as ``Authorization: Bearer <token>`` (none by default);
+        any other bearer token gets ``401 AuthenticationFailed``. Shared key works either way.
+        `vegdask.testing.ManagedIdentityEndpoint` serves such a token to ``azure-identity``.
+    tls
+        Serve HTTPS with a fresh self-signed certificate for 127.0.0.1 (`ca_file`) instead of
+        HTTP. ``azure-core`` sends bearer tokens only over ``https://``, so the Entra ID path
+        needs it (and the client must trust `ca_file`, e.g. through ``REQUESTS_CA_BUNDLE``).
 
     Examples
     --------
@@ -800,8 +879,13 @@ class BatchEmulator:
         port: int = 0,
         allocation_delay: float = 0.0,
         root: str | os.PathLike | None = None,
+        tokens: Iterable[str] = (),
+        tls: bool = False,
     ) -> None:
         self.account_name = account_name
+        self.tokens = frozenset(tokens)
+        self.tls = tls
+        self._tls_dir: str | None = None
         self.account_key = account_key or base64.b64encode(secrets.token_bytes(32)).decode()
         self.allocation_delay = allocation_delay
         self._port = port
@@ -818,7 +902,15 @@ class BatchEmulator:
         """The account URL, e.g. ``http://127.0.0.1:PORT``."""
         if self._server is None:
             raise RuntimeError("the emulator is not running; call start() or use it in `with`")
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
+        scheme = "https" if self.tls else "http"
+        return f"{scheme}://127.0.0.1:{self._server.server_address[1]}"
+
+    @property
+    def ca_file(self) -> str:
+        """The PEM certificate a client must trust to reach a ``tls=True`` emulator."""
+        if self._tls_dir is None:
+            raise RuntimeError("no certificate: the emulator is not running with tls=True")
+        return os.path.join(self._tls_dir, "cert.pem")
 
     def start(self) -> BatchEmulator:
         """Start the HTTP server and the scheduling loop."""
@@ -827,6 +919,13 @@ class BatchEmulator:
         root = Path(self._root_arg or self._tmp)
         self._server = _Server(("127.0.0.1", self._port), _Handler)
         self._server.emulator = self
+        if self.tls:
+            self._tls_dir = tempfile.mkdtemp(prefix="vegdask-batch-tls-")
+            context = _self_signed_context(Path(self._tls_dir))
+            # the handshake happens on the first read, in the request's own thread
+            self._server.socket = context.wrap_socket(
+                self._server.socket, server_side=True, do_handshake_on_connect=False
+            )
         self._state = _State(self.url, self.account_name, root, self.allocation_delay)
         self._stop.clear()
         self._threads = [
@@ -852,6 +951,9 @@ class BatchEmulator:
         if self._tmp:
             shutil.rmtree(self._tmp, ignore_errors=True)
             self._tmp = None
+        if self._tls_dir:
+            shutil.rmtree(self._tls_dir, ignore_errors=True)
+            self._tls_dir = None
 
     def __enter__(self) -> BatchEmulator:
         return self.start()
