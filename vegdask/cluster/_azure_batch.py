@@ -478,10 +478,10 @@ class AzureBatchCluster(SpecCluster):
                 if task.state != "completed":
                     self.batch_client.terminate_task(self.job_id, task.id)
             options = BatchJobTerminateOptions(termination_reason="vegdask cluster closed")
-            self.batch_client.begin_terminate_job(self.job_id, options)
+            _send(self.batch_client.begin_terminate_job, self.job_id, options)
         with contextlib.suppress(HttpResponseError):
             if self._created_pool:
-                self.batch_client.begin_delete_pool(self.pool_id)
+                _send(self.batch_client.begin_delete_pool, self.pool_id)
             elif self._original_targets is not None:
                 dedicated, low = self._original_targets
                 # taskcompletion: other users' tasks (or our own driver's) are not requeued
@@ -490,12 +490,27 @@ class AzureBatchCluster(SpecCluster):
                     "targetLowPriorityNodes": low,
                     "nodeDeallocationOption": "taskcompletion",
                 }
-                self.batch_client.begin_resize_pool(
-                    self.pool_id, models.BatchPoolResizeOptions(options)
+                _send(
+                    self.batch_client.begin_resize_pool,
+                    self.pool_id,
+                    models.BatchPoolResizeOptions(options),
                 )
         if self._tls_drop is not None:  # the workers' key is not left in storage
             with contextlib.suppress(Exception):
                 self._tls_drop.delete()
+
+
+def _send(begin_operation: Any, *args: Any) -> None:
+    """Start a Batch long-running operation without waiting for it.
+
+    The request goes out before the SDK's poller starts its thread; at interpreter exit (Python
+    3.12+) that thread cannot start, which must not stop the rest of the cleanup.
+    """
+    try:
+        begin_operation(*args)
+    except RuntimeError as err:
+        if "interpreter shutdown" not in str(err):
+            raise
 
 
 _OPEN_CLUSTERS: weakref.WeakSet[AzureBatchCluster] = weakref.WeakSet()
