@@ -30,21 +30,45 @@ def alive(pid):
         return False
 
 
-@pytest.fixture
-def served(monkeypatch):
+def serve(monkeypatch, *flags, exports=3):
     """``vegdask batch-emulator`` as a real process; its exports put into the environment."""
     cmd = [sys.executable, "-c", "import sys; from vegdask.cli import main; sys.exit(main())"]
-    args = ["batch-emulator", "--port", "0", "--allocation-delay", "0"]
+    args = ["batch-emulator", "--port", "0", "--allocation-delay", "0", *flags]
     proc = subprocess.Popen([*cmd, *args], stdout=subprocess.PIPE, text=True)
     env = {}
-    for _ in range(3):
+    for _ in range(exports):
         name, value = proc.stdout.readline().removeprefix("export ").strip().split("=", 1)
         env[name] = value
         monkeypatch.setenv(name, value)
-    yield proc, env
+    return proc, env
+
+
+def stop(proc):
     if proc.poll() is None:
         proc.send_signal(signal.SIGINT)
         proc.wait(timeout=20)
+
+
+@pytest.fixture
+def served(monkeypatch):
+    proc, env = serve(monkeypatch)
+    yield proc, env
+    stop(proc)
+
+
+def test_managed_identity_mode_needs_no_key(monkeypatch):
+    from vegdask.cluster import batch_client
+
+    for name in ("AZURE_BATCH_KEY", "AZURE_CLIENT_ID", "AZURE_CLIENT_SECRET", "AZURE_TENANT_ID"):
+        monkeypatch.delenv(name, raising=False)
+    proc, env = serve(monkeypatch, "--managed-identity", exports=5)
+    try:
+        assert "AZURE_BATCH_KEY" not in env
+        assert env["AZURE_BATCH_URL"].startswith("https://127.0.0.1:")
+        assert {"IDENTITY_ENDPOINT", "IDENTITY_HEADER", "REQUESTS_CA_BUNDLE"} <= env.keys()
+        assert list(batch_client().list_pools()) == []  # authenticated with a bearer token
+    finally:
+        stop(proc)
 
 
 def test_status_preempt_and_no_orphans_after_interrupt(served, capsys, tmp_path):

@@ -1,4 +1,4 @@
-"""``vegdask batch-emulator [--port P]``: a local Azure Batch service for offline trials."""
+"""``vegdask batch-emulator [--port P] [--managed-identity]``: a local Azure Batch service."""
 
 from __future__ import annotations
 
@@ -24,22 +24,40 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--allocation-delay", type=float, default=5.0, help="seconds to allocate a node (5)"
     )
+    parser.add_argument(
+        "--managed-identity",
+        action="store_true",
+        help=(
+            "authenticate with Entra ID tokens instead of a key: serve HTTPS and a local managed "
+            "identity endpoint, and print its variables instead of AZURE_BATCH_KEY"
+        ),
+    )
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     """Serve until interrupted, then kill every task process."""
-    from vegdask.testing import BatchEmulator
+    from vegdask.testing import BatchEmulator, ManagedIdentityEndpoint
 
-    with BatchEmulator(
-        args.account_name,
-        args.account_key,
-        port=args.port,
-        allocation_delay=args.allocation_delay,
-    ) as emu:
-        print(f"export AZURE_BATCH_URL={emu.url}", flush=True)
-        print(f"export AZURE_BATCH_ACCOUNT={emu.account_name}", flush=True)
-        print(f"export AZURE_BATCH_KEY={emu.account_key}", flush=True)
+    with contextlib.ExitStack() as stack:
+        identity = stack.enter_context(ManagedIdentityEndpoint()) if args.managed_identity else None
+        emu = stack.enter_context(
+            BatchEmulator(
+                args.account_name,
+                args.account_key,
+                port=args.port,
+                allocation_delay=args.allocation_delay,
+                tokens=[identity.token] if identity else (),
+                tls=identity is not None,
+            )
+        )
+        exports = {"AZURE_BATCH_URL": emu.url, "AZURE_BATCH_ACCOUNT": emu.account_name}
+        if identity is None:
+            exports["AZURE_BATCH_KEY"] = emu.account_key
+        else:  # azure-core sends bearer tokens over HTTPS only: trust the emulator's certificate
+            exports |= {**identity.env, "REQUESTS_CA_BUNDLE": emu.ca_file}
+        for name, value in exports.items():
+            print(f"export {name}={value}", flush=True)
         with contextlib.suppress(KeyboardInterrupt):
             threading.Event().wait()
     return 0
