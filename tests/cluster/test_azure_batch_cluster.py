@@ -3,7 +3,6 @@
 import json
 import os
 import sys
-import time
 
 import dask.array as da
 import numpy as np
@@ -15,24 +14,7 @@ from distributed import Client, futures_of
 
 from vegdask.cluster import AzureBatchCluster
 from vegdask.kernels import tile_feature_vectors
-from vegdask.testing import BatchEmulator
-
-
-def alive(pid):
-    try:
-        with open(f"/proc/{pid}/stat") as fh:
-            return fh.read().split()[2] != "Z"
-    except FileNotFoundError:
-        return False
-
-
-def wait_for(predicate, timeout=60.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.1)
-    raise AssertionError("condition not reached in time")
+from vegdask.testing import BatchEmulator, process_alive, wait_until
 
 
 def feature_vectors(size):
@@ -94,7 +76,7 @@ def test_scale_compute_preempt_and_clean_up(emu):
         # preempt a node mid-computation: same results, the task was requeued
         persisted = client.persist(feature_vectors(3000).sum(axis=2) + 1.0)
         futures = futures_of(persisted)
-        wait_for(lambda: sum(f.done() for f in futures) >= 3)
+        wait_until(lambda: sum(f.done() for f in futures) >= 3)
         assert not all(f.done() for f in futures)
         emu.preempt("pool")
         np.testing.assert_array_equal(persisted.compute(), expected.sum(axis=2) + 1.0)
@@ -113,7 +95,7 @@ def test_scale_compute_preempt_and_clean_up(emu):
     assert client_b.get_job(job_id).state == "completed"
     with pytest.raises(ResourceNotFoundError):
         client_b.get_pool("pool")
-    wait_for(lambda: not any(alive(p) for p in worker_pids), timeout=10)
+    wait_until(lambda: not any(process_alive(p) for p in worker_pids), timeout=10)
 
 
 @pytest.mark.slow
@@ -143,14 +125,14 @@ def test_lost_worker_replaced_and_foreign_pool_kept(emu):
         assert client_b.get_pool("shared").target_dedicated_nodes == 1
         victim = next(iter(cluster.workers.values())).task_id
         client_b.terminate_task(cluster.job_id, victim)
-        wait_for(lambda: len(list(client_b.list_tasks(cluster.job_id))) == 3)
+        wait_until(lambda: len(list(client_b.list_tasks(cluster.job_id))) == 3)
         client.wait_for_workers(2, timeout=60)
         running = list(client_b.list_tasks(cluster.job_id, filter="state eq 'running'"))
         assert len(running) == 2
         assert victim not in {t.id for t in running}
         cluster.scale(0)
-        wait_for(lambda: not client.scheduler_info()["workers"])
-        wait_for(lambda: client_b.get_pool("shared").target_dedicated_nodes == 0)
+        wait_until(lambda: not client.scheduler_info()["workers"])
+        wait_until(lambda: client_b.get_pool("shared").target_dedicated_nodes == 0)
     # a pool the cluster did not create is never deleted
     assert client_b.get_pool("shared").id == "shared"
 
@@ -222,9 +204,9 @@ def test_adapt_grows_and_shrinks_workers_and_pool(emu):
         tasks = list(client_b.list_tasks(cluster.job_id))
         assert tasks
         assert all(t.node_info is not None for t in tasks)
-        wait_for(lambda: not cluster.workers, timeout=60)
-        wait_for(lambda: client_b.get_pool("adaptive").target_dedicated_nodes == 0, timeout=30)
-        wait_for(lambda: not list(client_b.list_nodes("adaptive")), timeout=30)
+        wait_until(lambda: not cluster.workers, timeout=60)
+        wait_until(lambda: client_b.get_pool("adaptive").target_dedicated_nodes == 0, timeout=30)
+        wait_until(lambda: not list(client_b.list_nodes("adaptive")), timeout=30)
         assert not list(client_b.list_tasks(cluster.job_id, filter="state eq 'running'"))
 
 
@@ -251,7 +233,7 @@ def test_exception_inside_with_still_cleans_up(emu):
     assert {t.state for t in client_b.list_tasks(seen["job_id"])} == {"completed"}
     with pytest.raises(ResourceNotFoundError):
         client_b.get_pool("boom")
-    wait_for(lambda: not any(alive(p) for p in seen["pids"]), timeout=10)
+    wait_until(lambda: not any(process_alive(p) for p in seen["pids"]), timeout=10)
 
 
 _LEFT_OPEN = """

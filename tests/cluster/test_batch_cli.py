@@ -3,7 +3,6 @@
 import signal
 import subprocess
 import sys
-import time
 
 import pytest
 from azure.batch import BatchClient
@@ -11,23 +10,7 @@ from azure.batch import models as m
 from azure.core.credentials import AzureNamedKeyCredential
 
 from vegdask.cli import main
-
-
-def wait_for(predicate, timeout=20.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.05)
-    raise AssertionError("condition not reached in time")
-
-
-def alive(pid):
-    try:
-        with open(f"/proc/{pid}/stat") as fh:
-            return fh.read().split()[2] != "Z"
-    except FileNotFoundError:
-        return False
+from vegdask.testing import process_alive, wait_until
 
 
 def serve(monkeypatch, *flags, exports=3):
@@ -83,8 +66,8 @@ def test_status_preempt_and_no_orphans_after_interrupt(served, capsys, tmp_path)
     pidfile = tmp_path / "pid"
     command = f"sh -c 'echo $$ > {pidfile}; exec sleep 60'"
     client.create_task("vegdask-t-job", m.BatchTaskCreateOptions(id="w", command_line=command))
-    wait_for(lambda: client.get_task("vegdask-t-job", "w").state == "running")
-    wait_for(lambda: pidfile.exists() and pidfile.read_text().strip())
+    wait_until(lambda: client.get_task("vegdask-t-job", "w").state == "running")
+    wait_until(lambda: pidfile.exists() and pidfile.read_text().strip())
     assert main(["batch", "status", "--job", "vegdask-t-job"]) == 0
     out = capsys.readouterr().out
     assert "pool p: active" in out
@@ -95,12 +78,12 @@ def test_status_preempt_and_no_orphans_after_interrupt(served, capsys, tmp_path)
     assert client.get_task("vegdask-t-job", "w").execution_info.requeue_count == 1
     assert main(["batch", "preempt", "nope"]) == 2
     assert "PoolNotFound" in capsys.readouterr().err
-    wait_for(lambda: client.get_task("vegdask-t-job", "w").state == "running")
-    wait_for(lambda: pidfile.read_text().strip() and alive(int(pidfile.read_text())))
+    wait_until(lambda: client.get_task("vegdask-t-job", "w").state == "running")
+    wait_until(lambda: pidfile.read_text().strip() and process_alive(int(pidfile.read_text())))
     pid = int(pidfile.read_text())
     proc.send_signal(signal.SIGINT)
     assert proc.wait(timeout=20) == 0
-    assert not alive(pid)
+    assert not process_alive(pid)
 
 
 def test_status_without_account_is_a_clear_error(monkeypatch, capsys):

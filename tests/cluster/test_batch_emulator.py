@@ -1,7 +1,6 @@
 """The Batch emulator, driven only through the real azure-batch client."""
 
 import datetime as dt
-import os
 import sys
 import time
 
@@ -16,27 +15,7 @@ from azure.core.exceptions import (
     ResourceNotFoundError,
 )
 
-from vegdask.testing import BatchEmulator
-
-
-def wait_for(predicate, timeout=20.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError("condition not reached in time")
-
-
-def alive(pid):
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    # a zombie is not alive
-    with open(f"/proc/{pid}/stat") as fh:
-        return fh.read().split()[2] != "Z"
+from vegdask.testing import BatchEmulator, process_alive, wait_until
 
 
 @pytest.fixture
@@ -93,7 +72,7 @@ def test_task_runs_with_batch_environment_and_files(client):
     env = [m.EnvironmentSetting(name="GREETING", value="hi")]
     cmd = 'echo "$GREETING $AZ_BATCH_TASK_ID $AZ_BATCH_JOB_ID $AZ_BATCH_POOL_ID"; pwd; echo e >&2'
     client.create_task("j", task("t1", cmd, environment_settings=env))
-    wait_for(lambda: state(client, "t1") == "completed")
+    wait_until(lambda: state(client, "t1") == "completed")
     t = client.get_task("j", "t1")
     assert t.execution_info.exit_code == 0
     assert t.execution_info.result == "success"
@@ -113,7 +92,7 @@ def test_task_resource_files_are_fetched_before_the_command_runs(client, tmp_pat
     client.create_task("j", task("t1", "cat in/job.toml", resource_files=files))
     missing = [m.ResourceFile(http_url=(tmp_path / "nope").as_uri(), file_path="x")]
     client.create_task("j", task("t2", "echo never", resource_files=missing))
-    wait_for(lambda: {state(client, "t1"), state(client, "t2")} == {"completed"})
+    wait_until(lambda: {state(client, "t1"), state(client, "t2")} == {"completed"})
     assert b"".join(client.download_task_file("j", "t1", "stdout.txt")) == b"answer = 42\n"
     failed = client.get_task("j", "t2").execution_info
     assert failed.result == "failure"
@@ -125,12 +104,12 @@ def test_slots_limit_concurrency_and_filters(client):
     group = m.BatchTaskGroup(task_values=[task(f"t{i}", "sleep 30") for i in range(3)])
     result = client.create_task_collection("j", group)
     assert sorted(r.status for r in result.result_values) == ["success"] * 3
-    wait_for(lambda: len(list(client.list_tasks("j", filter="state eq 'running'"))) == 2)
+    wait_until(lambda: len(list(client.list_tasks("j", filter="state eq 'running'"))) == 2)
     time.sleep(0.3)
     assert len(list(client.list_tasks("j", filter="state eq 'running'"))) == 2
     assert [t.id for t in client.list_tasks("j", filter="state eq 'active'")] == ["t2"]
     client.terminate_task("j", "t0")
-    wait_for(lambda: state(client, "t2") == "running")
+    wait_until(lambda: state(client, "t2") == "running")
     assert client.get_task("j", "t0").execution_info.result == "failure"
 
 
@@ -142,7 +121,7 @@ def test_start_task_runs_once_per_node_before_tasks(client, tmp_path):
     make_pool(client, dedicated=2, start=start)
     for i in range(4):
         client.create_task("j", task(f"t{i}", f"echo task $AZ_BATCH_NODE_ID >> {log}"))
-    wait_for(lambda: all(state(client, f"t{i}") == "completed" for i in range(4)))
+    wait_until(lambda: all(state(client, f"t{i}") == "completed" for i in range(4)))
     lines = log.read_text().splitlines()
     starts = [line for line in lines if line.startswith("start")]
     assert len(starts) == 2
@@ -158,7 +137,9 @@ def test_retries_and_wall_clock(client):
     )
     limit = m.BatchTaskConstraints(max_wall_clock_time=dt.timedelta(seconds=0.5))
     client.create_task("j", task("slow", "sleep 30", constraints=limit))
-    wait_for(lambda: state(client, "fail") == "completed" and state(client, "slow") == "completed")
+    wait_until(
+        lambda: state(client, "fail") == "completed" and state(client, "slow") == "completed"
+    )
     fail = client.get_task("j", "fail").execution_info
     assert (fail.exit_code, fail.retry_count, fail.result) == (3, 2, "failure")
     slow = client.get_task("j", "slow").execution_info
@@ -171,11 +152,11 @@ def test_resize_allocation_delay_and_shrink(client):
         "p", m.BatchPoolResizeOptions(target_dedicated_nodes=1, target_low_priority_nodes=2)
     )
     assert client.get_pool("p").allocation_state == "resizing"
-    wait_for(lambda: client.get_pool("p").allocation_state == "steady")
+    wait_until(lambda: client.get_pool("p").allocation_state == "steady")
     pool = client.get_pool("p")
     assert (pool.current_dedicated_nodes, pool.current_low_priority_nodes) == (1, 2)
     client.create_task("j", task("t", "sleep 30"))
-    wait_for(lambda: state(client, "t") == "running")
+    wait_until(lambda: state(client, "t") == "running")
     client.begin_resize_pool(
         "p",
         m.BatchPoolResizeOptions(
@@ -184,25 +165,25 @@ def test_resize_allocation_delay_and_shrink(client):
             node_deallocation_option="taskcompletion",
         ),
     )
-    wait_for(lambda: len(list(client.list_nodes("p"))) == 1)
+    wait_until(lambda: len(list(client.list_nodes("p"))) == 1)
     time.sleep(0.3)
     assert state(client, "t") == "running"
     client.terminate_task("j", "t")
-    wait_for(lambda: not list(client.list_nodes("p")))
+    wait_until(lambda: not list(client.list_nodes("p")))
 
 
 def test_preemption_requeues_running_tasks(emu, client):
     make_pool(client, dedicated=0, low=1)
     client.create_task("j", task("t", "sleep 30"))
-    wait_for(lambda: state(client, "t") == "running")
+    wait_until(lambda: state(client, "t") == "running")
     pid = emu.pids()[0]
     node = client.get_task("j", "t").node_info.node_id
     assert emu.preempt("p") == node
     t = client.get_task("j", "t")
     assert t.state == "active"
     assert t.execution_info.requeue_count == 1
-    assert not alive(pid)
-    wait_for(lambda: state(client, "t") == "running")
+    assert not process_alive(pid)
+    wait_until(lambda: state(client, "t") == "running")
     assert client.get_task("j", "t").node_info.node_id != node
 
 
@@ -211,14 +192,14 @@ def test_terminate_job_and_delete_pool_and_no_orphans(client, emu, tmp_path):
     # a task whose shell starts a background child: the whole process group must die
     client.create_task("j", task("t", f"sleep 60 & echo $! > {tmp_path}/child; wait"))
     client.create_task("j", task("u", "sleep 60"))
-    wait_for(lambda: (tmp_path / "child").exists() and (tmp_path / "child").read_text().strip())
+    wait_until(lambda: (tmp_path / "child").exists() and (tmp_path / "child").read_text().strip())
     child = int((tmp_path / "child").read_text())
     shells = emu.pids()
     client.begin_terminate_job("j", BatchJobTerminateOptions(termination_reason="done"))
     assert client.get_job("j").state == "completed"
     assert {state(client, t) for t in "tu"} == {"completed"}
-    assert not alive(child)
-    assert not any(alive(p) for p in shells)
+    assert not process_alive(child)
+    assert not any(process_alive(p) for p in shells)
     client.begin_delete_pool("p")
     with pytest.raises(ResourceNotFoundError):
         client.get_pool("p")
@@ -232,6 +213,6 @@ def test_stop_kills_everything():
             client.create_task(
                 "j", task(f"t{i}", f"{sys.executable} -c 'import time; time.sleep(60)'")
             )
-        wait_for(lambda: len(emu.pids()) == 3)
+        wait_until(lambda: len(emu.pids()) == 3)
         pids = emu.pids()
-    assert not any(alive(p) for p in pids)
+    assert not any(process_alive(p) for p in pids)

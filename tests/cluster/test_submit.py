@@ -2,7 +2,6 @@
 
 import json
 import sys
-import time
 
 import pytest
 import xarray as xr
@@ -13,20 +12,12 @@ from distributed import Client, LocalCluster
 
 from vegdask.cli import main
 from vegdask.pipeline import load_config, read_manifest, run_job
+from vegdask.testing import wait_until
 
 JOB = (
     '[location]\nsize = 100\n[time]\nstart = "2016-01-01"\nend = "2016-04-01"\n'
     "[analysis]\nenabled = false\n"
 )
-
-
-def wait_for(predicate, timeout=30.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.1)
-    raise AssertionError("condition not reached in time")
 
 
 @pytest.mark.slow
@@ -51,14 +42,14 @@ def test_submit_runs_the_whole_job_in_batch(
     out = capsys.readouterr().out
     job_id = out.split("submitted job ")[1].split()[0]
     batch = BatchClient(emu.url, AzureNamedKeyCredential(emu.account_name, emu.account_key))
-    wait_for(lambda: "dashboard" in (emu_log(batch, job_id) or ""), timeout=60)
+    wait_until(lambda: "dashboard" in (emu_log(batch, job_id) or ""), timeout=60)
     assert main(["batch", "status", "--job", job_id]) == 0
     status = capsys.readouterr().out
     assert "submitted: task driver running" in status
     assert f"output {output}" in status
     assert "dashboard: http://" in status
     assert f"logs: vegdask batch logs {job_id}" in status
-    wait_for(lambda: batch.get_task(job_id, "driver").state == "completed", timeout=90)
+    wait_until(lambda: batch.get_task(job_id, "driver").state == "completed", timeout=90)
     driver = batch.get_task(job_id, "driver")
     assert driver.execution_info.exit_code == 0, main(["batch", "logs", job_id])
 
@@ -76,7 +67,7 @@ def test_submit_runs_the_whole_job_in_batch(
             assert secret not in shown
 
     # the pool is given back its size (0: submit created it), no process is left
-    wait_for(lambda: not list(batch.list_nodes("submit-pool")), timeout=30)
+    wait_until(lambda: not list(batch.list_nodes("submit-pool")), timeout=30)
     assert emu.pids() == []
     assert batch.get_pool("submit-pool").target_dedicated_nodes == 0
 

@@ -9,6 +9,7 @@ from vegdask.testing._azurite import (
 from vegdask.testing._batch_emulator import BatchEmulator
 from vegdask.testing._identity import BATCH_RESOURCE, ManagedIdentityEndpoint, TokenRequest
 from vegdask.testing._schedulers import CountingScheduler
+from vegdask.testing._waiting import process_alive, wait_until
 
 __all__ = [
     "AZURITE_ACCOUNT_KEY",
@@ -20,4 +21,6 @@ __all__ = [
     "ManagedIdentityEndpoint",
     "TokenRequest",
     "find_azurite",
+    "process_alive",
+    "wait_until",
 ]
