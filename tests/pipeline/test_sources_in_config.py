@@ -128,6 +128,14 @@ def test_job_on_a_local_pyveg_folder(tmp_path):
     assert [v["type"] for v in summary.values() if isinstance(v, dict) and "type" in v] == [
         "vegetation"
     ]
+    # The metadata gives the files' centre (UTM 35N grid above), not the config's demo location.
+    from pyproj import Transformer
+
+    centre = Transformer.from_crs("EPSG:32635", "EPSG:4326", always_xy=True).transform(
+        500_000 + 160 * 10 / 2, 1_280_000 - 120 * 10 / 2
+    )
+    metadata = summary["metadata"]
+    assert (metadata["longitude"], metadata["latitude"]) == pytest.approx(centre, abs=1e-4)
     assert read_manifest(str(tmp_path / "out"))["stages"]["fetch"]["complete"]
 
 

@@ -203,7 +203,7 @@ def _fetch(
     update, bar = _progress_bar(scene.sizes["time"], "fetch", show)
     with bar:
         run.write_periods(entry, {"scene.zarr": scene}, update)
-    if weather is not None:
+    if weather is not None and not entry["complete"]:  # e.g. an Earth Engine request: once
         write_dataset(weather, join_url(run.output, "weather.zarr"))
     stored = open_store(join_url(run.output, "scene.zarr"))
     # A period without one clear pixel (no images, or all cloud) is kept, and named here.
@@ -310,6 +310,13 @@ def results_summary(
             for a, b in zip(*np.nonzero(valid[i]), strict=True)
         ] or None
     n_points = sum(1 for d in dates if veg_series[d] is not None)
+    # The scene's centre as its source recorded it (a local folder's own, not the config's).
+    place = tiles.attrs.get("location")
+    longitude_centre, latitude_centre = (
+        (float(v) for v in place.split(","))
+        if place
+        else (config["location"]["longitude"], config["location"]["latitude"])
+    )
     return {
         **weather_entry,
         veg_collection: {"type": "vegetation", "time-series-data": veg_series},
@@ -317,8 +324,8 @@ def results_summary(
             "start_date": config["time"]["start"],
             "end_date": config["time"]["end"],
             "time_per_point": config["time"]["period"],
-            "longitude": config["location"]["longitude"],
-            "latitude": config["location"]["latitude"],
+            "longitude": longitude_centre,
+            "latitude": latitude_centre,
             "collection": veg_collection,
             "num_data_points": n_points,
             "tag": f"vegdask-{__version__}",
