@@ -17,7 +17,15 @@ from pathlib import Path
 from typing import Any
 
 from vegdask.compute import GRAPH_CLASSES
-from vegdask.data import SOURCE_KINDS, location, make_periods, region_pixels
+from vegdask.data import (
+    BANDS,
+    EARTHENGINE_COLLECTIONS,
+    SCENE_VARIABLES,
+    SOURCE_KINDS,
+    location,
+    make_periods,
+    region_pixels,
+)
 
 __all__ = ["DEMO_CONFIG", "ConfigError", "load_config", "validate_config"]
 
@@ -57,13 +65,11 @@ def _signer_name(value: str) -> bool:
 
 
 def _asset_names(value: dict[str, Any]) -> bool:
-    keys = {"red", "green", "blue", "nir", "scl"}
-    return all(k in keys and isinstance(v, str) for k, v in value.items())
+    return all(k in (*BANDS, "scl") and isinstance(v, str) for k, v in value.items())
 
 
 def _band_names(value: dict[str, Any]) -> bool:
-    scene_bands = {"red", "green", "blue", "nir", "ndvi"}
-    return all(isinstance(v, str) and v in scene_bands for v in value.values())
+    return all(isinstance(v, str) and v in SCENE_VARIABLES for v in value.values())
 
 
 # field -> (type(s), check, what is allowed)
@@ -99,7 +105,7 @@ _SCHEMA: dict[str, dict[str, tuple[Any, Any, str]]] = {
 
 _POSITIVE = ((int, float), lambda v: v > 0, "a number > 0")
 _NAME = (str, lambda v: bool(v.strip()), "a non-empty string")
-# Per source kind: its keys (checked as _SCHEMA's) and their defaults (None: optional, no default).
+# Per source kind: its keys (checked as _SCHEMA's); then their defaults and required keys.
 _SOURCE_SCHEMA: dict[str, dict[str, tuple[Any, Any, str]]] = {
     "synthetic": {
         "seed": (int, lambda v: v >= 0, "an integer >= 0"),
@@ -140,8 +146,8 @@ _SOURCE_DEFAULTS: dict[str, dict[str, Any]] = {
     "local": {},
 }
 _SOURCE_REQUIRED = {"stac": ("catalog",), "local": ("path",)}
-# Pixel size a source uses when the config gives none (Sentinel-2's; Landsat's is 30 m), for
-# sizing a catalogue location's region.
+# Pixel size when neither the config nor the collection gives one (Sentinel-2's), for sizing a
+# catalogue location's region.
 _DEFAULT_RESOLUTION = 10.0
 
 
@@ -236,10 +242,15 @@ def _resolve_location(effective: dict[str, Any], given: dict[str, Any]) -> None:
     place = effective["location"]
     place.update(id=entry.id, longitude=entry.longitude, latitude=entry.latitude)
     if "size" not in given:
-        source = effective["source"]
-        landsat = "LANDSAT" in str(source.get("collection", "")).upper()
-        resolution = source.get("resolution") or (30.0 if landsat else _DEFAULT_RESOLUTION)
-        place["size"] = region_pixels(entry.region_size, resolution)
+        place["size"] = region_pixels(entry.region_size, _resolution(effective["source"]))
+
+
+def _resolution(source: dict[str, Any]) -> float:
+    """The source's pixel size: the config's, else its Earth Engine collection's, else 10 m."""
+    if source.get("resolution"):
+        return float(source["resolution"])
+    collection = EARTHENGINE_COLLECTIONS.get(source.get("collection", ""))
+    return collection.resolution if collection else _DEFAULT_RESOLUTION
 
 
 def load_config(path: str | Path | None) -> dict[str, Any]:
