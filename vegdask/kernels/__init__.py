@@ -1,29 +1,23 @@
 """Kernels: pure functions on numpy arrays, numba where hot; no xarray, dask, storage or Azure.
 
-The public names are re-exported here; the implementations live in private modules.
+The public names are re-exported here; the implementations live in private modules, one per
+concern: ``_centrality`` (subgraph centrality, feature vectors), ``_preprocess``, ``_rietkerk``,
+and the early-warning kernels ``_smoothing`` (trend), ``_rolling`` (indicators), ``_kendall``
+(trend statistic), ``_arma`` and ``_surrogates`` (significance), ``_fdr`` (many tests).
 """
 
+from vegdask.kernels._arma import ArmaFit, fit_arma, simulate_arma
 from vegdask.kernels._centrality import (
     feature_vector,
     feature_vector_metrics,
     subgraph_centrality,
     tile_feature_vectors,
 )
-from vegdask.kernels._ews import (
-    AR1_ESTIMATORS,
-    INDICATORS,
-    ArmaFit,
-    benjamini_hochberg,
-    fit_arma,
-    gaussian_sigma,
-    gaussian_smooth,
-    kendall_tau,
-    loess_smooth,
-    rolling_indicators,
-    simulate_arma,
-    surrogate_test,
-    window_length,
-)
+from vegdask.kernels._fdr import benjamini_hochberg
+from vegdask.kernels._kendall import kendall_tau
+from vegdask.kernels._rolling import AR1_ESTIMATORS, INDICATORS, rolling_indicators, window_length
+from vegdask.kernels._smoothing import gaussian_sigma, gaussian_smooth, loess_smooth
+from vegdask.kernels._surrogates import surrogate_test
 
 __all__ = [
     "AR1_ESTIMATORS",
