@@ -54,8 +54,9 @@ def reference_feature_vector(mask, diagonal, num_quantiles=20, tie_tolerance=Non
         return None
     adjacency = dense_adjacency(mask, diagonal)
     fv = np.zeros(num_quantiles)
+    percent = range(0, 101, int(100 / num_quantiles))  # pyveg's cuts, written as pyveg wrote them
     for i in range(1, num_quantiles):
-        n = round(i * (100 / num_quantiles) * len(sc) / 100)
+        n = round(percent[i] * len(sc) / 100)
         top = order[:n]
         fv[i] = n - adjacency[np.ix_(top, top)].sum() / 2
     return fv
@@ -183,6 +184,48 @@ def test_feature_vector_matches_dense_reference_without_ties(diagonal):
     assert compared >= 20  # the comparison is not vacuous
 
 
+def networkx_ranking(mask):
+    """networkx's subgraph centrality of the 4-neighbour pixel graph, pixels ranked descending
+    (values equal to a relative 1e-10 in row-major order, the documented tie rule)."""
+    coords = [tuple(c) for c in np.argwhere(mask)]  # row-major
+    graph = nx.grid_2d_graph(*mask.shape).subgraph(coords)
+    sc = nx.subgraph_centrality(graph)
+    order = reference_ranking(np.array([sc[c] for c in coords]), 1e-10)
+    return graph, [coords[k] for k in order]
+
+
+def networkx_pyveg_feature_vector(graph, ranked, num_quantiles):
+    """pyveg's cut rule written plainly: for i = 1..Q-1 the top round(x[i] * N / 100) pixels with
+    x = range(0, 101, int(100 / Q)), and their V - E; fv[0] = 0."""
+    x = range(0, 101, int(100 / num_quantiles))
+    fv = [0.0]
+    for i in range(1, num_quantiles):
+        top = ranked[: round(x[i] * len(ranked) / 100)]
+        fv.append(len(top) - graph.subgraph(top).number_of_edges())
+    return np.array(fv)
+
+
+@pytest.fixture(scope="module")
+def labyrinths():
+    """Two pyveg-like 50 x 50 binary labyrinths (thresholded smoothed noise, 60 % signal)."""
+    masks = [patterned_tile(seed, size=50, signal_fraction=0.6, sigma=2.5) for seed in (21, 22)]
+    return [(mask, *networkx_ranking(mask)) for mask in masks]
+
+
+@pytest.mark.parametrize("num_quantiles", [3, 8, 20, 30, 40])
+def test_feature_vector_uses_pyvegs_cuts_against_networkx(labyrinths, num_quantiles):
+    # Q = 30 cuts at 3, 6, ..., 87 % and Q = 8 at 12, ..., 84 % (int(100 / Q) steps), not at
+    # multiples of 100 / Q; offset50 = fv[-1] - fv[Q // 2] follows.
+    for mask, graph, ranked in labyrinths:
+        expected = networkx_pyveg_feature_vector(graph, ranked, num_quantiles)
+        fv = feature_vector(mask, num_quantiles=num_quantiles)
+        np.testing.assert_array_equal(fv, expected)
+        assert feature_vector_metrics(fv)["offset50"] == expected[-1] - expected[num_quantiles // 2]
+    if num_quantiles == 30:  # the last cut is 87 %, not 96.7 %: the rule makes a difference
+        n = int(labyrinths[0][0].sum())
+        assert round(87 * n / 100) != round(29 / 30 * n)
+
+
 def has_ties(mask, diagonal):
     return reference_ranking(dense_centrality(mask, diagonal), None) is None
 
@@ -288,9 +331,9 @@ def test_bad_masks_are_rejected_clearly(bad, message):
         subgraph_centrality(bad)
 
 
-@pytest.mark.parametrize("q", [1, 0, -3, 2.5, True])
+@pytest.mark.parametrize("q", [1, 0, -3, 2.5, True, 101])
 def test_bad_quantile_counts_are_rejected(q):
-    with pytest.raises(ValueError, match="num_quantiles must be an integer >= 2"):
+    with pytest.raises(ValueError, match="num_quantiles must be an integer from 2 to 100"):
         feature_vector(np.ones((3, 3), bool), num_quantiles=q)
 
 

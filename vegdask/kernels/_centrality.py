@@ -322,12 +322,17 @@ def _as_mask(mask: Any) -> npt.NDArray[np.bool_]:
 
 
 def _quantile_fractions(num_quantiles: int) -> npt.NDArray[np.float64]:
-    """Percentages i * (100 / Q) for i = 1..Q-1, in pyveg's evaluation order."""
+    """Percentages ``i * int(100 / Q)``, i = 1..Q-1: pyveg's cuts ``range(0, 101, int(100 / Q))``.
+
+    For Q dividing 100 these are the even steps (5, 10, ..., 95 % for Q = 20); otherwise the step is
+    truncated (Q = 30: 3, 6, ..., 87 %; Q = 8: 12, 24, ..., 84 %), as pyveg computed them.
+    """
     if isinstance(num_quantiles, bool) or not isinstance(num_quantiles, int | np.integer):
-        raise ValueError(f"num_quantiles must be an integer >= 2, got {num_quantiles!r}")
-    if num_quantiles < 2:
-        raise ValueError(f"num_quantiles must be an integer >= 2, got {num_quantiles}")
-    return np.array([i * (100 / num_quantiles) for i in range(1, num_quantiles)], dtype=np.float64)
+        raise ValueError(f"num_quantiles must be an integer from 2 to 100, got {num_quantiles!r}")
+    if not 2 <= num_quantiles <= 100:
+        raise ValueError(f"num_quantiles must be an integer from 2 to 100, got {num_quantiles}")
+    step = 100 // int(num_quantiles)
+    return np.array([i * step for i in range(1, num_quantiles)], dtype=np.float64)
 
 
 def _offsets(diagonal: bool) -> npt.NDArray[np.int64]:
@@ -376,9 +381,11 @@ def feature_vector(
     """Compute pyveg's network-centrality feature vector of a binary image.
 
     Pixels are ranked by subgraph centrality, highest first. For i = 1..Q-1 the top
-    ``n_i = round(i * (100 / Q) * N / 100)`` pixels (Python's ``round``) induce a subgraph whose
+    ``n_i = round(i * int(100 / Q) * N / 100)`` pixels (Python's ``round``) induce a subgraph whose
     Euler characteristic ``V - E`` is ``fv[i]``; ``fv[0]`` is 0, so for Q = 20 the last element is
-    the 95 % cut. These quirks are pyveg's and keep published offset50 values comparable.
+    the 95 % cut, and for a Q that does not divide 100 the percentage step is truncated (Q = 30
+    cuts at 3, 6, ..., 87 %). These quirks are pyveg's (its cuts are
+    ``range(0, 101, int(100 / Q))``) and keep published offset50 values comparable.
 
     Ties: pixels whose centralities agree to a relative 1e-10 (equal up to rounding, e.g.
     mirror-image positions) are taken in row-major order, so on masks with ties the vector can
@@ -391,7 +398,8 @@ def feature_vector(
     diagonal : bool, default False
         Whether diagonal neighbours are adjacent.
     num_quantiles : int, default 20
-        Q, the length of the feature vector (>= 2).
+        Q, the length of the feature vector, from 2 to 100 (pyveg's step ``int(100 / Q)`` is 0
+        above 100).
 
     Returns
     -------
@@ -401,7 +409,7 @@ def feature_vector(
     Raises
     ------
     ValueError
-        If ``mask`` is not 2-D or not boolean, or ``num_quantiles < 2``.
+        If ``mask`` is not 2-D or not boolean, or ``num_quantiles`` is not in 2..100.
 
     Examples
     --------

@@ -93,7 +93,7 @@ _SCHEMA: dict[str, dict[str, tuple[Any, Any, str]]] = {
     },
     "processing": {
         "tile_size": (int, lambda v: v >= 4, "an integer >= 4"),
-        "num_quantiles": (int, lambda v: v >= 2, "an integer >= 2"),
+        "num_quantiles": (int, lambda v: 2 <= v <= 100, "an integer from 2 to 100"),
         "diagonal": (bool, None, "true or false"),
         "graph_class": (str, lambda v: v in GRAPH_CLASSES, f"one of {list(GRAPH_CLASSES)}"),
         "max_masked_fraction": ((int, float), lambda v: 0 < v <= 1, "a number in (0, 1]"),
