@@ -69,6 +69,24 @@ def test_remove_outliers_per_tile():
     assert out.isnull().sum("time").values.tolist() == [1, 1]
 
 
+def test_remove_outliers_uses_the_sample_sd_as_pyveg():
+    # ddof=1: 3.37 is 3.3 population SDs but 2.97 sample SDs from the mean, so pyveg keeps it.
+    x = np.r_[np.tile([-1.0, 1.0], 24), 3.37]
+    assert remove_outliers(xr.DataArray(x, dims="time")).notnull().all()
+
+
+def test_remove_outliers_against_pandas():
+    rng = np.random.default_rng(5)
+    values = rng.standard_t(2, size=(6, 40))
+    values[1, 3] = np.nan
+    out = remove_outliers(xr.DataArray(values, dims=("tile", "time"))).values
+    for row, got in zip(values, out, strict=True):
+        s = pd.Series(row)
+        expected = s.where(~((s - s.mean()).abs() > 3 * s.std()))  # pandas: ddof=1, skips NaN
+        np.testing.assert_array_equal(got, expected.to_numpy())
+    assert np.isnan(out).sum() > 1  # heavy tails: some values are dropped
+
+
 def test_stl_matches_statsmodels_and_masks_gaps():
     idx = pd.date_range("2016-01-16", periods=48, freq="30D")
     rng = np.random.default_rng(0)

@@ -189,14 +189,20 @@ def tiles_from_results_summary(
 def remove_outliers(da: xr.DataArray, sigmas: float = 3.0, dim: str = "time") -> xr.DataArray:
     """Mask values farther than ``sigmas`` standard deviations from their own tile's mean.
 
+    As pyveg's ``drop_veg_outliers``: a value is dropped where ``|x - mean| > sigmas * sd``, with
+    the sample standard deviation (``ddof=1``, pandas' default); NaN samples are ignored.
+
     Examples
     --------
     >>> da = xr.DataArray(np.r_[np.zeros(20), 50.0], dims="time")
     >>> int(remove_outliers(da).isnull().sum())
     1
+    >>> kept = xr.DataArray(np.r_[np.tile([-1.0, 1.0], 24), 3.37], dims="time")
+    >>> int(remove_outliers(kept).isnull().sum())  # 3.37 is within 3 sample SDs
+    0
     """
     mean = da.mean(dim)
-    std = da.std(dim)
+    std = da.std(dim, ddof=1)
     return da.where(np.abs(da - mean) <= sigmas * std)
 
 
