@@ -28,7 +28,10 @@ COMMAND_MODULES: tuple[str, ...] = (
     "download",
 )
 
-__all__ = ["COMMAND_MODULES", "build_parser", "main"]
+__all__ = ["COMMAND_MODULES", "INTERRUPTED", "build_parser", "main"]
+
+#: What Ctrl-C prints (exit status 130): every stage resumes where it stopped.
+INTERRUPTED = "interrupted; rerun the same command to resume"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -47,7 +50,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``vegdask`` command line and return its exit status.
 
-    Errors a user can act on are printed as one line on standard error with exit status 2.
+    Errors a user can act on are printed as one line on standard error with exit status 2; Ctrl-C
+    prints one line and exits with status 130.
     """
     args = build_parser().parse_args(argv)
     try:
@@ -55,3 +59,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except CLIError as err:
         print(f"vegdask {args.command}: error: {err}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print(
+            f"vegdask {args.command}: interrupted; rerun the same command to resume",
+            file=sys.stderr,
+        )
+        return 130

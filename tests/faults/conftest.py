@@ -1,0 +1,75 @@
+"""Helpers of the fault tests: small synthetic jobs run through the real ``vegdask`` command."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+# 12 monthly periods of a 100 x 100 synthetic scene, analysis off: the smallest real job.
+SMALL_JOB = """
+[location]
+longitude = 27.94
+latitude = 11.58
+size = 100
+[time]
+start = "2016-01-01"
+end = "2017-01-01"
+period = "1m"
+[analysis]
+enabled = false
+"""
+
+
+@pytest.fixture
+def small_job(tmp_path: Path) -> Path:
+    path = tmp_path / "job.toml"
+    path.write_text(SMALL_JOB)
+    return path
+
+
+def _vegdask(*args: str, **kwargs) -> subprocess.Popen:
+    """Start ``python -m vegdask.cli ARGS`` in its own session (a terminal's process group)."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "vegdask.cli", *args, "--no-progress"]
+        if args[0] == "run"
+        else [sys.executable, "-m", "vegdask.cli", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        **kwargs,
+    )
+
+
+@pytest.fixture
+def vegdask():
+    """Start ``vegdask ARGS`` in its own session; every process it started is stopped at the end."""
+    started: list[subprocess.Popen] = []
+
+    def start(*args: str, **kwargs) -> subprocess.Popen:
+        started.append(_vegdask(*args, **kwargs))
+        return started[-1]
+
+    yield start
+    for proc in started:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.communicate()
+
+
+def first_line(proc: subprocess.Popen) -> str:
+    """The first line ``proc`` prints on standard output."""
+    line = proc.stdout.readline()
+    assert line, f"no output; stderr: {proc.stderr.read()[-2000:]}"
+    return line
+
+
+@pytest.fixture(name="first_line")
+def _first_line():
+    return first_line

@@ -1,0 +1,29 @@
+"""Ctrl-C (SIGINT to the whole process group, as a terminal sends it) prints one line, exit 130."""
+
+import json
+import os
+import signal
+import time
+
+from vegdask.cli import INTERRUPTED
+
+
+def test_ctrl_c_prints_one_line_and_the_rerun_resumes(small_job, tmp_path, vegdask, first_line):
+    out = tmp_path / "out"
+    proc = vegdask("run", str(small_job), "--output", str(out))
+    first_line(proc)  # the cluster is up
+    deadline = time.monotonic() + 300
+    while not (out / "run.json").exists() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    os.killpg(proc.pid, signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err
+    assert err.strip().splitlines()[-1] == f"vegdask run: {INTERRUPTED}"
+    assert not [line for line in err.splitlines() if "Error" in line or "Interrupt" in line]
+    rerun = vegdask("run", str(small_job), "--output", str(out))
+    _, err = rerun.communicate(timeout=600)
+    assert rerun.returncode == 0, err
+    stages = json.loads((out / "run.json").read_text())["stages"]
+    assert stages["process"]["complete"]
+    assert len(stages["process"]["periods_completed"]) == 12
