@@ -263,7 +263,11 @@ def _weather(output: str) -> xr.Dataset | None:
 
 def _write_tables(run: _Run, tiles: xr.Dataset, weather: xr.Dataset | None) -> None:
     """``tiles.parquet`` (one row per period and tile) and pyveg's ``results_summary.json``."""
-    flat = tiles.drop_vars(["feature_vec", "quantile"]).to_dataframe().reset_index()
+    dims = ["time", "tile_y", "tile_x"]
+    flat = tiles.drop_vars(["feature_vec", "quantile"]).to_dataframe(dim_order=dims).reset_index()
+    # a store's variables come back in listing order: fix the columns so identical runs give
+    # identical files
+    flat = flat[dims + sorted(c for c in flat.columns if c not in dims)]
     fv = tiles["feature_vec"].values.reshape(-1, tiles.sizes["quantile"])
     for q in range(fv.shape[1]):
         flat[f"feature_vec_{q}"] = fv[:, q]
