@@ -1,8 +1,8 @@
 """pyveg's catalogue of known patterned-vegetation locations, addressable by id in job configs.
 
 The catalogue is package data (``vegdask/data/locations.csv``, whose header says where it comes
-from and what was changed). pyveg's id ``"44"`` duplicated ``"30"``; it is kept as an alias so
-pyveg-era configs still resolve.
+from): pyveg v1.1.0's 67 rows ``"00"`` to ``"66"`` as pyveg wrote them. Rows ``"30"`` and ``"44"``
+have the same coordinates, as in pyveg.
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ from importlib.resources import files
 
 __all__ = ["Location", "location", "locations", "region_pixels"]
 
-_ALIASES = {"44": "30"}
 _METRES_PER_DEGREE = 111_320.0  # of latitude, to the precision a region size in degrees needs
 
 
@@ -75,17 +74,13 @@ def location(location_id: str | int) -> Location:
     --------
     >>> location(0).country
     'Sudan'
-    >>> location("44") == location("30")  # pyveg's duplicated row
+    >>> location("44").coordinates == location("30").coordinates  # as in pyveg
     True
     """
     key = f"{int(location_id):02d}" if isinstance(location_id, int) else str(location_id)
-    key = _ALIASES.get(key, key)
     catalogue = locations()
     if key not in catalogue:
-        raise KeyError(
-            f"unknown location id {location_id!r}; known ids: {', '.join(catalogue)} "
-            f"(and {', '.join(_ALIASES)} as an alias)"
-        )
+        raise KeyError(f"unknown location id {location_id!r}; known ids: {', '.join(catalogue)}")
     return catalogue[key]
 
 
