@@ -1,4 +1,4 @@
-"""``vegdask batch status|logs|preempt``: the Batch pools, jobs and tasks of vegdask."""
+"""``vegdask batch status|logs``: the Batch pools, jobs and tasks of vegdask."""
 
 from __future__ import annotations
 
@@ -8,10 +8,10 @@ from vegdask.cli._common import CLIError
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    """Add the ``batch`` subcommand with ``status``, ``logs`` and ``preempt``."""
+    """Add the ``batch`` subcommand with ``status`` and ``logs``."""
     parser = subparsers.add_parser(
         "batch",
-        help="Azure Batch: status and logs of vegdask pools, jobs and tasks; preempt (emulator)",
+        help="Azure Batch: status and logs of vegdask pools, jobs and tasks",
         description=(
             "Account from --batch-url/--account-name or vegdask.azure.* in dask config or "
             "AZURE_BATCH_URL, AZURE_BATCH_ACCOUNT, AZURE_BATCH_KEY (the key is never a flag)."
@@ -32,12 +32,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--file", choices=("stdout.txt", "stderr.txt"), default=None, help="only this file"
     )
     logs.set_defaults(func=run_logs)
-    preempt = actions.add_parser(
-        "preempt", help="preempt a low-priority node of a pool (vegdask batch-emulator only)"
-    )
-    preempt.add_argument("pool", help="pool id")
-    preempt.add_argument("--node", default=None, help="node id (default: the busiest)")
-    preempt.set_defaults(func=run_preempt)
 
 
 def _text(value: object) -> str:
@@ -45,7 +39,8 @@ def _text(value: object) -> str:
     return str(getattr(value, "value", value))
 
 
-def _client(args: argparse.Namespace):
+def batch_client_for(args: argparse.Namespace):
+    """A Batch client for ``--batch-url``/``--account-name`` or the configured account."""
     from vegdask.cluster import batch_client
 
     try:
@@ -58,7 +53,7 @@ def run_status(args: argparse.Namespace) -> int:
     """Print pools (sizes, states) and the task counts of vegdask jobs."""
     from azure.core.exceptions import HttpResponseError
 
-    client = _client(args)
+    client = batch_client_for(args)
     try:
         for pool in client.list_pools():
             print(
@@ -113,7 +108,7 @@ def run_logs(args: argparse.Namespace) -> int:
 
     from vegdask.cluster._submit import submitted_task, task_log
 
-    client = _client(args)
+    client = batch_client_for(args)
     try:
         job = client.get_job(args.job)
         driver = submitted_task(client, job)
@@ -131,26 +126,4 @@ def run_logs(args: argparse.Namespace) -> int:
             text = task_log(client, args.job, task_id, name)
             print(f"==> {task_id}/{name} <==")
             print(text.rstrip("\n") if text is not None else "(not available)")
-    return 0
-
-
-def run_preempt(args: argparse.Namespace) -> int:
-    """Ask a vegdask batch-emulator to preempt a low-priority node; print its id."""
-    from azure.core.exceptions import HttpResponseError
-    from azure.core.rest import HttpRequest
-
-    client = _client(args)
-    body = {"nodeId": args.node} if args.node else {}
-    request = HttpRequest(
-        "POST",
-        f"/emulator/pools/{args.pool}/preempt",
-        params={"api-version": "2025-06-01"},
-        json=body,
-    )
-    try:
-        response = client.send_request(request)
-        response.raise_for_status()
-    except HttpResponseError as err:
-        raise CLIError(f"preempt refused: {err.message}".splitlines()[0]) from err
-    print(f"preempted node {response.json()['nodeId']} of pool {args.pool}")
     return 0

@@ -1,4 +1,8 @@
-"""``vegdask batch-emulator [--port P] [--managed-identity]``: a local Azure Batch service."""
+"""``vegdask batch-emulator [--port P] [--managed-identity]``: a local Azure Batch service.
+
+``vegdask batch-emulator preempt POOL [--node N]`` asks a running emulator to preempt a node (an
+endpoint only the emulator has).
+"""
 
 from __future__ import annotations
 
@@ -6,9 +10,12 @@ import argparse
 import contextlib
 import threading
 
+from vegdask.cli._batch import batch_client_for
+from vegdask.cli._common import CLIError
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    """Add the ``batch-emulator`` subcommand."""
+    """Add the ``batch-emulator`` subcommand and its ``preempt`` action."""
     parser = subparsers.add_parser(
         "batch-emulator",
         help="run a local Azure Batch emulator (real processes as tasks) until interrupted",
@@ -33,11 +40,25 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         ),
     )
     parser.set_defaults(func=run)
+    actions = parser.add_subparsers(dest="action", metavar="ACTION")
+    preempt = actions.add_parser(
+        "preempt",
+        help="preempt a low-priority node of a pool of a running emulator",
+        description=(
+            "Account from --batch-url/--account-name or vegdask.azure.* in dask config or "
+            "AZURE_BATCH_URL, AZURE_BATCH_ACCOUNT, AZURE_BATCH_KEY (the key is never a flag)."
+        ),
+    )
+    preempt.add_argument("pool", help="pool id")
+    preempt.add_argument("--node", default=None, help="node id (default: the busiest)")
+    preempt.add_argument("--batch-url", default=None, help="the emulator's URL")
+    preempt.add_argument("--account-name", default=None, help="its account name")
+    preempt.set_defaults(func=run_preempt)
 
 
 def run(args: argparse.Namespace) -> int:
     """Serve until interrupted, then kill every task process."""
-    from vegdask.testing import BatchEmulator, ManagedIdentityEndpoint
+    from vegdask.batch_emulator import BatchEmulator, ManagedIdentityEndpoint
 
     with contextlib.ExitStack() as stack:
         identity = stack.enter_context(ManagedIdentityEndpoint()) if args.managed_identity else None
@@ -60,4 +81,26 @@ def run(args: argparse.Namespace) -> int:
             print(f"export {name}={value}", flush=True)
         with contextlib.suppress(KeyboardInterrupt):
             threading.Event().wait()
+    return 0
+
+
+def run_preempt(args: argparse.Namespace) -> int:
+    """Ask a vegdask batch-emulator to preempt a low-priority node; print its id."""
+    from azure.core.exceptions import HttpResponseError
+    from azure.core.rest import HttpRequest
+
+    client = batch_client_for(args)
+    body = {"nodeId": args.node} if args.node else {}
+    request = HttpRequest(
+        "POST",
+        f"/emulator/pools/{args.pool}/preempt",
+        params={"api-version": "2025-06-01"},
+        json=body,
+    )
+    try:
+        response = client.send_request(request)
+        response.raise_for_status()
+    except HttpResponseError as err:
+        raise CLIError(f"preempt refused: {err.message}".splitlines()[0]) from err
+    print(f"preempted node {response.json()['nodeId']} of pool {args.pool}")
     return 0

@@ -1,13 +1,25 @@
-"""Test utilities that users can use too: emulators for Azure services, dask helpers, strategies."""
+"""Test helpers that users can use too: Azurite, dask scheduler checks, waiting, strategies.
 
+The Batch emulator and the managed-identity endpoint live in `vegdask.batch_emulator` and are
+re-exported here for tests. `strategies` (hypothesis strategies) is imported on first use, so
+importing `vegdask.testing` does not need hypothesis.
+"""
+
+import importlib
+from types import ModuleType
+
+from vegdask.batch_emulator import (
+    BATCH_RESOURCE,
+    BatchEmulator,
+    ManagedIdentityEndpoint,
+    TokenRequest,
+)
 from vegdask.testing._azurite import (
     AZURITE_ACCOUNT_KEY,
     AZURITE_ACCOUNT_NAME,
     Azurite,
     find_azurite,
 )
-from vegdask.testing._batch_emulator import BatchEmulator
-from vegdask.testing._identity import BATCH_RESOURCE, ManagedIdentityEndpoint, TokenRequest
 from vegdask.testing._schedulers import CountingScheduler
 from vegdask.testing._waiting import process_alive, wait_until
 
@@ -22,5 +34,12 @@ __all__ = [
     "TokenRequest",
     "find_azurite",
     "process_alive",
+    "strategies",
     "wait_until",
 ]
+
+
+def __getattr__(name: str) -> ModuleType:
+    if name == "strategies":
+        return importlib.import_module("vegdask.testing.strategies")
+    raise AttributeError(f"module 'vegdask.testing' has no attribute {name!r}")

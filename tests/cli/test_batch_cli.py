@@ -1,4 +1,4 @@
-"""vegdask batch-emulator, batch status and batch preempt, through the command line."""
+"""vegdask batch-emulator (and its preempt) and batch status, through the command line."""
 
 import signal
 import subprocess
@@ -73,10 +73,10 @@ def test_status_preempt_and_no_orphans_after_interrupt(served, capsys, tmp_path)
     assert "pool p: active" in out
     assert "job vegdask-t-job (active) on p: active 0, running 1" in out
     assert "task w: running" in out
-    assert main(["batch", "preempt", "p"]) == 0
+    assert main(["batch-emulator", "preempt", "p"]) == 0
     assert capsys.readouterr().out.startswith("preempted node ")
     assert client.get_task("vegdask-t-job", "w").execution_info.requeue_count == 1
-    assert main(["batch", "preempt", "nope"]) == 2
+    assert main(["batch-emulator", "preempt", "nope"]) == 2
     assert "PoolNotFound" in capsys.readouterr().err
     wait_until(lambda: client.get_task("vegdask-t-job", "w").state == "running")
     wait_until(lambda: pidfile.read_text().strip() and process_alive(int(pidfile.read_text())))

@@ -16,9 +16,8 @@ import threading
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
-from urllib.parse import parse_qs, urlparse
+
+from vegdask.batch_emulator._http import LocalHandler, LocalServer
 
 __all__ = ["BATCH_RESOURCE", "ManagedIdentityEndpoint", "TokenRequest"]
 
@@ -38,22 +37,17 @@ class TokenRequest:
     status: int
 
 
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(LocalHandler):
     server: _Server
-    protocol_version = "HTTP/1.1"
 
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-    def do_GET(self) -> None:
+    def do_GET(self) -> None:  # noqa: N802 - BaseHTTPRequestHandler names them so
         endpoint = self.server.endpoint
-        parsed = urlparse(self.path)
-        query = {k: v[0] for k, v in parse_qs(parsed.query).items()}
+        path, query = self.target()
         resource, version = query.get("resource"), query.get("api-version")
         secret = self.headers.get("x-identity-header") or ""
         secret_ok = secrets.compare_digest(secret.encode(), endpoint.secret.encode())
-        if parsed.path != _PATH:
-            status, body = 404, {"statusCode": 404, "message": f"no such path: {parsed.path}"}
+        if path != _PATH:
+            status, body = 404, {"statusCode": 404, "message": f"no such path: {path}"}
         elif not secret_ok:
             status, body = 401, {"statusCode": 401, "message": "X-IDENTITY-HEADER is missing/wrong"}
         elif not version:
@@ -75,15 +69,10 @@ class _Handler(BaseHTTPRequestHandler):
         with endpoint._lock:
             endpoint.requests.append(TokenRequest(resource, version, secret_ok, status))
         data = json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json; charset=utf-8")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+        self.send(status, data, {"Content-Type": "application/json; charset=utf-8"})
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
+class _Server(LocalServer):
     endpoint: ManagedIdentityEndpoint
 
 
@@ -149,7 +138,7 @@ class ManagedIdentityEndpoint:
         """The token endpoint, ``http://127.0.0.1:PORT/msi/token``."""
         if self._server is None:
             raise RuntimeError("the endpoint is not running; call start() or use it in `with`")
-        return f"http://127.0.0.1:{self._server.server_address[1]}{_PATH}"
+        return f"http://127.0.0.1:{self._server.port}{_PATH}"
 
     @property
     def env(self) -> dict[str, str]:
@@ -158,12 +147,9 @@ class ManagedIdentityEndpoint:
 
     def start(self) -> ManagedIdentityEndpoint:
         """Start serving tokens."""
-        self._server = _Server(("127.0.0.1", self._port), _Handler)
+        self._server = _Server(self._port, _Handler)
         self._server.endpoint = self
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-        self._thread.start()
+        self._thread = self._server.serve_in_thread(poll_interval=0.05)
         return self
 
     def stop(self) -> None:
