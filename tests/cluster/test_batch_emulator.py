@@ -2,12 +2,10 @@
 
 import datetime as dt
 import sys
-import time
 
 import pytest
 from azure.batch import BatchClient
 from azure.batch import models as m
-from azure.batch.models._models import BatchJobTerminateOptions
 from azure.core.credentials import AzureNamedKeyCredential
 from azure.core.exceptions import (
     HttpResponseError,
@@ -29,7 +27,7 @@ def client(emu):
     return BatchClient(emu.url, AzureNamedKeyCredential(emu.account_name, emu.account_key))
 
 
-def make_pool(client, pool_id="p", dedicated=1, low=0, slots=1, start=None):
+def make_pool(client, pool_id="p", dedicated=1, low=0, slots=1, start=None, job_id="j"):
     client.create_pool(
         m.BatchPoolCreateOptions(
             id=pool_id,
@@ -40,15 +38,26 @@ def make_pool(client, pool_id="p", dedicated=1, low=0, slots=1, start=None):
             start_task=start,
         )
     )
-    client.create_job(m.BatchJobCreateOptions(id="j", pool_info=m.BatchPoolInfo(pool_id=pool_id)))
+    pool_info = m.BatchPoolInfo(pool_id=pool_id)
+    client.create_job(m.BatchJobCreateOptions(id=job_id, pool_info=pool_info))
 
 
 def task(task_id, command, **kw):
     return m.BatchTaskCreateOptions(id=task_id, command_line=command, **kw)
 
 
-def state(client, tid):
-    return client.get_task("j", tid).state
+def state(client, tid, job_id="j"):
+    return client.get_task(job_id, tid).state
+
+
+def scheduling_passes(client, probe):
+    """Return once the emulator's loop has run whole passes since the call: a probe task, queued
+    after every task already there, was started on a pool of its own and then reaped. Each pass
+    steps every node, then considers every queued task in order: what did not change in them was
+    left as it was, not merely not reached yet."""
+    make_pool(client, pool_id=probe, job_id=probe)
+    client.create_task(probe, task("probe", "true"))
+    wait_until(lambda: state(client, "probe", probe) == "completed")
 
 
 def test_wrong_key_is_refused_with_batch_error(emu):
@@ -105,7 +114,7 @@ def test_slots_limit_concurrency_and_filters(client):
     result = client.create_task_collection("j", group)
     assert sorted(r.status for r in result.result_values) == ["success"] * 3
     wait_until(lambda: len(list(client.list_tasks("j", filter="state eq 'running'"))) == 2)
-    time.sleep(0.3)
+    scheduling_passes(client, "probe")  # t2 was considered with both slots busy
     assert len(list(client.list_tasks("j", filter="state eq 'running'"))) == 2
     assert [t.id for t in client.list_tasks("j", filter="state eq 'active'")] == ["t2"]
     client.terminate_task("j", "t0")
@@ -166,7 +175,8 @@ def test_resize_allocation_delay_and_shrink(client):
         ),
     )
     wait_until(lambda: len(list(client.list_nodes("p"))) == 1)
-    time.sleep(0.3)
+    scheduling_passes(client, "probe")  # the busy node was stepped again and kept its task
+    assert len(list(client.list_nodes("p"))) == 1
     assert state(client, "t") == "running"
     client.terminate_task("j", "t")
     wait_until(lambda: not list(client.list_nodes("p")))
@@ -195,7 +205,7 @@ def test_terminate_job_and_delete_pool_and_no_orphans(client, emu, tmp_path):
     wait_until(lambda: (tmp_path / "child").exists() and (tmp_path / "child").read_text().strip())
     child = int((tmp_path / "child").read_text())
     shells = emu.pids()
-    client.begin_terminate_job("j", BatchJobTerminateOptions(termination_reason="done"))
+    client.begin_terminate_job("j", {"terminateReason": "done"})
     assert client.get_job("j").state == "completed"
     assert {state(client, t) for t in "tu"} == {"completed"}
     assert not process_alive(child)

@@ -470,14 +470,13 @@ class AzureBatchCluster(SpecCluster):
             return
         self._batch_cleaned = True
         from azure.batch import models
-        from azure.batch.models._models import BatchJobTerminateOptions
         from azure.core.exceptions import HttpResponseError
 
         with contextlib.suppress(HttpResponseError):
             for task in self.batch_client.list_tasks(self.job_id):
                 if task.state != "completed":
                     self.batch_client.terminate_task(self.job_id, task.id)
-            options = BatchJobTerminateOptions(termination_reason="vegdask cluster closed")
+            options = {"terminateReason": "vegdask cluster closed"}  # BatchJobTerminateOptions
             _send(self.batch_client.begin_terminate_job, self.job_id, options)
         with contextlib.suppress(HttpResponseError):
             if self._created_pool:

@@ -91,7 +91,6 @@ class SubmittedJob:
         TimeoutError
             If the task is still running after ``timeout`` seconds (it keeps running).
         """
-        from azure.batch.models._models import BatchJobTerminateOptions
         from azure.core.exceptions import HttpResponseError
 
         deadline = None if timeout is None else time.monotonic() + timeout
@@ -100,7 +99,7 @@ class SubmittedJob:
                 raise TimeoutError(f"task {self.task_id} of {self.job_id} is still {task.state}")
             time.sleep(poll)
         with contextlib.suppress(HttpResponseError):  # already done by onAllTasksComplete
-            options = BatchJobTerminateOptions(termination_reason="vegdask job done")
+            options = {"terminateReason": "vegdask job done"}  # BatchJobTerminateOptions
             self.client.begin_terminate_job(self.job_id, options)
         return task
 
