@@ -29,6 +29,7 @@ demo: $(VENV)/.installed-all
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports --no-cache
 
 test: $(VENV)/.installed-test .azurite/node_modules/.bin/azurite-blob lint
 	VEGDASK_AZURITE="$(CURDIR)/.azurite/node_modules/.bin/azurite-blob" $(BIN)/python -m pytest

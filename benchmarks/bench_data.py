@@ -14,7 +14,7 @@ import pandas as pd
 import xarray as xr
 
 from vegdask.data import create_store, open_store, storage_options, write_period
-from vegdask.kernels._rietkerk import PUBLISHED_PARAMETERS, rietkerk_evolve
+from vegdask.kernels import PUBLISHED_PARAMETERS, rietkerk_evolve
 
 
 class Rietkerk:

@@ -7,8 +7,8 @@ import pytest
 from PIL import Image
 
 from vegdask.cli import main
-from vegdask.data._patterns import load_parameters
-from vegdask.kernels._rietkerk import PYVEG_PARAMETERS
+from vegdask.data import load_parameters
+from vegdask.kernels import PYVEG_PARAMETERS
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "kernels"))
 from test_rietkerk import numpy_reference

@@ -93,7 +93,7 @@ def test_submit_runs_the_whole_job_in_batch(
 
 
 def emu_log(batch, job_id):
-    from vegdask.cluster._submit import task_log
+    from vegdask.cluster import task_log
 
     return task_log(batch, job_id, "driver")
 

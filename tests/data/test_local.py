@@ -7,8 +7,7 @@ import numpy as np
 import pytest
 import rasterio
 
-from vegdask.data import create_store, synthetic_scene, write_period
-from vegdask.data._local import local_scene
+from vegdask.data import create_store, local_scene, synthetic_scene, write_period
 from vegdask.testing import CountingScheduler
 
 SHAPE = (120, 130)  # not square, not a multiple of 50

@@ -95,7 +95,7 @@ def test_unfixable_container_names_are_rejected(name):
 
 
 def test_ensure_container_creates_and_validates(azurite, monkeypatch):
-    from vegdask.data._storage import ensure_container
+    from vegdask.data import ensure_container
 
     monkeypatch.setenv("AZURE_STORAGE_CONNECTION_STRING", azurite.connection_string)
     ensure_container("abfs://fresh-container/run")
@@ -108,7 +108,7 @@ def test_ensure_container_creates_and_validates(azurite, monkeypatch):
 
 def test_refused_credentials_are_a_clear_error_without_the_key(azurite, monkeypatch, capsys):
     from vegdask.cli import main
-    from vegdask.data._storage import ensure_container
+    from vegdask.data import ensure_container
 
     wrong_key = "d3Jvbmcta2V5LXdyb25nLWtleS13cm9uZy1rZXktd3Jvbmcta2V5LXdyb25nLWtleQ=="
     good = azurite.connection_string

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from scipy.ndimage import gaussian_filter
 
-from vegdask.kernels._preprocess import adaptive_threshold, clahe, median3, ndvi_to_uint8
+from vegdask.kernels import adaptive_threshold, clahe, median3, ndvi_to_uint8
 
 
 def ndvi_field(shape, seed):

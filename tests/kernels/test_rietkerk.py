@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from vegdask.kernels._rietkerk import (
+from vegdask.kernels import (
     PUBLISHED_PARAMETERS,
     PYVEG_PARAMETERS,
     RietkerkParameters,

@@ -83,7 +83,7 @@ def run_status(args: argparse.Namespace) -> int:
 
 def _print_submitted(client, job) -> None:
     """For a `vegdask submit` job: its driver task, output, dashboard and where its logs are."""
-    from vegdask.cluster._submit import dashboard_link, submitted_task, task_log
+    from vegdask.cluster import dashboard_link, submitted_task, task_log
 
     task_id = submitted_task(client, job)
     if task_id is None:
@@ -106,7 +106,7 @@ def run_logs(args: argparse.Namespace) -> int:
     """Print tasks' stdout/stderr: from Batch, else the copy a submitted task left in storage."""
     from azure.core.exceptions import HttpResponseError
 
-    from vegdask.cluster._submit import submitted_task, task_log
+    from vegdask.cluster import submitted_task, task_log
 
     client = batch_client_for(args)
     try:

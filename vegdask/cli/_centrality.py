@@ -11,7 +11,7 @@ import json
 import numpy as np
 
 from vegdask.cli._common import CLIError
-from vegdask.data._image_files import read_image
+from vegdask.data import read_image
 from vegdask.kernels import feature_vector, feature_vector_metrics
 
 

@@ -49,9 +49,8 @@ def _write(path: Path, image: np.ndarray, *, grey: bool) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Simulate and write the pattern."""
-    from vegdask.data._image_files import read_image
-    from vegdask.data._patterns import binary_pattern, load_parameters, simulate_pattern
-    from vegdask.kernels._rietkerk import PYVEG_PARAMETERS
+    from vegdask.data import binary_pattern, load_parameters, read_image, simulate_pattern
+    from vegdask.kernels import PYVEG_PARAMETERS
 
     outputs = [Path(args.output), *([Path(args.binary)] if args.binary else [])]
     for path in outputs:

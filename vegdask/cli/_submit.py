@@ -91,8 +91,12 @@ def run(args: argparse.Namespace) -> int:
     from azure.core.exceptions import HttpResponseError
 
     from vegdask import config as vconfig
-    from vegdask.cluster import batch_credentials, submit_job
-    from vegdask.cluster._blobs import sas_connection_string, storage_connection_string
+    from vegdask.cluster import (
+        batch_credentials,
+        sas_connection_string,
+        storage_connection_string,
+        submit_job,
+    )
 
     output, workers = _job_config(args)
     command = ["-m", "vegdask.cli", "run"]

@@ -6,8 +6,15 @@ from vegdask.cluster._azure_batch import (
     batch_client,
     worker_resources,
 )
-from vegdask.cluster._blobs import BlobDrop
-from vegdask.cluster._submit import SubmittedJob, batch_credentials, submit_job
+from vegdask.cluster._blobs import BlobDrop, sas_connection_string, storage_connection_string
+from vegdask.cluster._submit import (
+    SubmittedJob,
+    batch_credentials,
+    dashboard_link,
+    submit_job,
+    submitted_task,
+    task_log,
+)
 
 __all__ = [
     "AzureBatchCluster",
@@ -16,6 +23,11 @@ __all__ = [
     "SubmittedJob",
     "batch_client",
     "batch_credentials",
+    "dashboard_link",
+    "sas_connection_string",
+    "storage_connection_string",
     "submit_job",
+    "submitted_task",
+    "task_log",
     "worker_resources",
 ]

@@ -11,7 +11,7 @@ import dask.array as da
 import numpy as np
 import xarray as xr
 
-from vegdask.kernels._preprocess import adaptive_threshold, clahe, median3, ndvi_to_uint8
+from vegdask.kernels import adaptive_threshold, clahe, median3, ndvi_to_uint8
 
 __all__ = ["binary_image", "vegetation_mask"]
 

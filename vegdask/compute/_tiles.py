@@ -16,8 +16,7 @@ import xarray as xr
 from dask.base import is_dask_collection
 
 from vegdask.compute._mask import binary_image
-from vegdask.kernels import tile_feature_vectors
-from vegdask.kernels._preprocess import ndvi_to_uint8
+from vegdask.kernels import ndvi_to_uint8, tile_feature_vectors
 
 __all__ = ["GRAPH_CLASSES", "METRICS", "tile_metrics"]
 

@@ -6,8 +6,10 @@ from vegdask.data._earthengine import (
     earthengine_scene,
     initialize_earthengine,
 )
+from vegdask.data._image_files import read_image
 from vegdask.data._local import local_scene
 from vegdask.data._locations import Location, location, locations, region_pixels
+from vegdask.data._patterns import binary_pattern, load_parameters, simulate_pattern
 from vegdask.data._periods import make_periods, parse_period
 from vegdask.data._scene import (
     BANDS,
@@ -36,10 +38,14 @@ from vegdask.data._stac import (
 )
 from vegdask.data._storage import (
     create_store,
+    ensure_container,
+    filesystem,
+    is_remote,
     join_url,
     open_store,
     sanitise_container_name,
     storage_options,
+    write_dataset,
     write_period,
 )
 from vegdask.data._synthetic import DEMO_LOCATION, synthetic_scene
@@ -58,13 +64,18 @@ __all__ = [
     "Location",
     "SasSigner",
     "azure_sas_signer",
+    "binary_pattern",
     "check_region",
     "compute_ndvi",
     "create_store",
     "default_chunks",
     "earthengine_scene",
+    "ensure_container",
+    "filesystem",
     "initialize_earthengine",
+    "is_remote",
     "join_url",
+    "load_parameters",
     "local_scene",
     "location",
     "locations",
@@ -73,17 +84,20 @@ __all__ = [
     "open_store",
     "parse_period",
     "period_coords",
+    "read_image",
     "reflectance_offset",
     "region_pixels",
     "resolve_signer",
     "sanitise_container_name",
     "sas_signer",
     "scene_grid",
+    "simulate_pattern",
     "stac_scene",
     "storage_options",
     "synthetic_scene",
     "utm_epsg",
     "validate_scene",
     "validate_weather",
+    "write_dataset",
     "write_period",
 ]

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
-from vegdask.kernels._rietkerk import PYVEG_PARAMETERS, RietkerkParameters, rietkerk_evolve
+from vegdask.kernels import PYVEG_PARAMETERS, RietkerkParameters, rietkerk_evolve
 
 __all__ = ["binary_pattern", "load_parameters", "simulate_pattern"]
 

@@ -31,7 +31,7 @@ from vegdask.data._scene import (
     period_coords,
     scene_grid,
 )
-from vegdask.kernels._rietkerk import PUBLISHED_PARAMETERS, RietkerkParameters, rietkerk_evolve
+from vegdask.kernels import PUBLISHED_PARAMETERS, RietkerkParameters, rietkerk_evolve
 
 __all__ = ["DEMO_LOCATION", "synthetic_scene"]
 

@@ -15,6 +15,13 @@ from vegdask.kernels._centrality import (
 )
 from vegdask.kernels._fdr import benjamini_hochberg
 from vegdask.kernels._kendall import kendall_tau
+from vegdask.kernels._preprocess import adaptive_threshold, clahe, median3, ndvi_to_uint8
+from vegdask.kernels._rietkerk import (
+    PUBLISHED_PARAMETERS,
+    PYVEG_PARAMETERS,
+    RietkerkParameters,
+    rietkerk_evolve,
+)
 from vegdask.kernels._rolling import AR1_ESTIMATORS, INDICATORS, rolling_indicators, window_length
 from vegdask.kernels._smoothing import gaussian_sigma, gaussian_smooth, loess_smooth
 from vegdask.kernels._surrogates import surrogate_test
@@ -22,8 +29,13 @@ from vegdask.kernels._surrogates import surrogate_test
 __all__ = [
     "AR1_ESTIMATORS",
     "INDICATORS",
+    "PUBLISHED_PARAMETERS",
+    "PYVEG_PARAMETERS",
     "ArmaFit",
+    "RietkerkParameters",
+    "adaptive_threshold",
     "benjamini_hochberg",
+    "clahe",
     "feature_vector",
     "feature_vector_metrics",
     "fit_arma",
@@ -31,6 +43,9 @@ __all__ = [
     "gaussian_smooth",
     "kendall_tau",
     "loess_smooth",
+    "median3",
+    "ndvi_to_uint8",
+    "rietkerk_evolve",
     "rolling_indicators",
     "simulate_arma",
     "subgraph_centrality",

@@ -6,7 +6,7 @@ import contextlib
 from collections.abc import Iterator
 from typing import Any
 
-from vegdask.data._storage import is_remote
+from vegdask.data import is_remote
 from vegdask.pipeline._signals import quiet_teardown, workers_ignore_sigint
 
 __all__ = ["job_client"]

@@ -25,12 +25,15 @@ from vegdask.compute import binary_image, tile_metrics
 from vegdask.data import (
     create_store,
     default_chunks,
+    ensure_container,
+    filesystem,
+    is_remote,
     join_url,
     open_source,
     open_store,
+    write_dataset,
     write_period,
 )
-from vegdask.data._storage import ensure_container, filesystem, is_remote, write_dataset
 
 __all__ = ["STAGES", "read_manifest", "run_job"]
 
