@@ -2,6 +2,7 @@
 
 from vegdask.analysis._analyse import RESILIENCE_SERIES, analyse_results, to_strict_json
 from vegdask.analysis._cball import annual_cycle_pmf, crystal_ball, crystal_ball_fit
+from vegdask.analysis._pyveg import PYVEG_SERIES, PyvegAnalysis, pyveg_analysis, pyveg_collections
 from vegdask.analysis._resilience import (
     EWS_INDICATORS,
     GRIDS,
@@ -37,11 +38,13 @@ from vegdask.analysis._summary import SUMMARY_CORRELATION_COLUMNS, summarise_run
 __all__ = [
     "EWS_INDICATORS",
     "GRIDS",
+    "PYVEG_SERIES",
     "RESILIENCE_SERIES",
     "SPATIAL_INDICATORS",
     "SUMMARY_CORRELATION_COLUMNS",
     "TILE_VARIABLES",
     "EarlyWarning",
+    "PyvegAnalysis",
     "Results",
     "aggregate_series",
     "analyse_results",
@@ -56,6 +59,8 @@ __all__ = [
     "load_results",
     "morans_i",
     "patch_sizes",
+    "pyveg_analysis",
+    "pyveg_collections",
     "radial_spectrum",
     "remove_outliers",
     "season_period",

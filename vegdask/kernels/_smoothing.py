@@ -120,30 +120,33 @@ def gaussian_smooth(x: Any, sigma: float, *, truncate: float = 4.0) -> np.ndarra
 
 
 @numba.njit(cache=True)
-def _wls_point(xs, ys, w, x0):
-    sw = 0.0
-    sx = 0.0
-    sy = 0.0
-    for j in range(xs.size):
-        sw += w[j]
-        sx += w[j] * xs[j]
-        sy += w[j] * ys[j]
-    if sw <= 0.0:
+def _local_fit(xs, ys, w, i):
+    # Weighted linear fit at xs[i] (statsmodels' projection form); fewer than two positive
+    # weights keep ys[i], as statsmodels does.
+    total = 0.0
+    positive = 0
+    for j in range(w.size):
+        total += w[j]
+        positive += w[j] > 1e-12
+    if positive < 2:
         return np.nan
-    mx = sx / sw
-    my = sy / sw
-    sxx = 0.0
-    sxy = 0.0
-    for j in range(xs.size):
-        sxx += w[j] * (xs[j] - mx) ** 2
-        sxy += w[j] * (xs[j] - mx) * (ys[j] - my)
-    if sxx <= 1e-12 * sw * (1.0 + mx * mx):
-        return my
-    return my + sxy / sxx * (x0 - mx)
+    mx = 0.0
+    for j in range(w.size):
+        mx += w[j] / total * xs[j]
+    sq = 0.0
+    for j in range(w.size):
+        sq += w[j] / total * (xs[j] - mx) ** 2
+    sq = max(sq, 1e-12)
+    acc = 0.0
+    for j in range(w.size):
+        acc += w[j] / total * (1.0 + (xs[i] - mx) * (xs[j] - mx) / sq) * ys[j]
+    return acc
 
 
 @numba.njit(cache=True)
 def _lowess_one(xs, ys, k, it):
+    # statsmodels.nonparametric.lowess with delta=0, step by step: the k nearest neighbours,
+    # tricube weights (1 - d^3)^3, bisquare robustness weights of residuals / (6 median).
     n = xs.size
     fitted = np.empty(n)
     rw = np.ones(n)
@@ -156,33 +159,22 @@ def _lowess_one(xs, ys, k, it):
             radius = max(xs[i] - xs[left], xs[left + k - 1] - xs[i])
             for j in range(k):
                 d = abs(xs[left + j] - xs[i]) / radius if radius > 0 else 0.0
-                if d <= 1e-3:
-                    tri = 1.0
-                elif d >= 0.999:
-                    tri = 0.0
-                else:
-                    tri = (1.0 - d**3) ** 3
-                w[j] = tri * rw[left + j]
-            fitted[i] = _wls_point(xs[left : left + k], ys[left : left + k], w, xs[i])
+                w[j] = (1.0 - d**3) ** 3 * rw[left + j]
+            fit = _local_fit(xs[left : left + k], ys[left : left + k], w, i - left)
+            fitted[i] = ys[i] if np.isnan(fit) else fit
         if iteration == it:
             break
         resid = np.abs(ys - fitted)
         med = np.median(resid)
-        if med <= 0.0:
-            break
         for j in range(n):
-            u = resid[j] / (6.0 * med)
-            if u <= 1e-3:
-                rw[j] = 1.0
-            elif u >= 0.999:
-                rw[j] = 0.0
-            else:
-                rw[j] = (1.0 - u * u) ** 2
+            # After an exact fit (median 0) the points off it get no weight.
+            u = min(resid[j] / (6.0 * med), 1.0) if med > 0.0 else (1.0 if resid[j] > 0.0 else 0.0)
+            rw[j] = (1.0 - u * u) ** 2
     return fitted
 
 
 @numba.njit(cache=True)
-def _lowess(x, frac, it):
+def _lowess(x, t, frac, it):
     m, n = x.shape
     out = np.full((m, n), np.nan)
     for s in range(m):
@@ -191,17 +183,18 @@ def _lowess(x, frac, it):
         if nv < 2:
             continue
         k = min(nv, max(2, int(frac * nv + 1e-10)))
-        fit = _lowess_one(idx.astype(np.float64), x[s, idx], k, it)
+        fit = _lowess_one(t[idx], x[s, idx], k, it)
         for j in range(nv):
             out[s, idx[j]] = fit[j]
     return out
 
 
-def loess_smooth(x: Any, frac: float, *, it: int = 3) -> np.ndarray:
+def loess_smooth(x: Any, frac: float, *, it: int = 3, t: Any = None) -> np.ndarray:
     """LOWESS (locally linear, tricube weights, bisquare robustness) along the last axis.
 
     The algorithm of Cleveland (1979) as in ``statsmodels.nonparametric.lowess`` with
-    ``delta=0``, on the sample index as x. NaN samples are excluded and stay NaN.
+    ``delta=0``, against the sample positions ``t`` (default the sample index). NaN samples are
+    excluded and stay NaN.
 
     Parameters
     ----------
@@ -212,6 +205,9 @@ def loess_smooth(x: Any, frac: float, *, it: int = 3) -> np.ndarray:
         smooth, ``min(12 / n, 1)`` after deseasonalising.
     it : int
         Robustness iterations (pyveg and statsmodels: 3).
+    t : (n,) array_like, optional
+        Strictly increasing positions of the samples, e.g. dates as float nanoseconds (pyveg
+        smooths against the dates); default ``0, 1, ..., n - 1``.
 
     Returns
     -------
@@ -221,10 +217,17 @@ def loess_smooth(x: Any, frac: float, *, it: int = 3) -> np.ndarray:
     --------
     >>> loess_smooth(np.arange(6.0), 0.5)
     array([0., 1., 2., 3., 4., 5.])
+    >>> loess_smooth([2.0, 4.0, 6.0, 22.0], 1.0, t=[1.0, 2.0, 3.0, 11.0]).round(9)
+    array([ 2.,  4.,  6., 22.])
     """
     if not 0 < frac <= 1:
         raise ValueError(f"frac must be in (0, 1], got {frac}")
     if it < 0:
         raise ValueError(f"it must be >= 0, got {it}")
     arr, shape = _as_2d(x)
-    return _lowess(arr, float(frac), int(it)).reshape(shape)
+    pos = np.arange(shape[-1], dtype=np.float64) if t is None else np.asarray(t, np.float64)
+    if pos.shape != (shape[-1],) or not np.all(np.diff(pos) > 0):
+        raise ValueError(
+            f"t must be {shape[-1]} strictly increasing sample positions, got shape {pos.shape}"
+        )
+    return _lowess(arr, pos, float(frac), int(it)).reshape(shape)

@@ -1,0 +1,398 @@
+"""The ``pyveg`` preset: pyveg v1.1.0's default analysis of a results_summary.json, step by step.
+
+``pyveg_gee_analysis`` with its defaults (pyveg 1.1.0 with ewstools 1.0.0), reimplemented from its
+description (docs/analysis.md, "The pyveg preset"):
+
+1. :func:`read_pyveg_collections`: vegetation is the collection whose key contains
+   ``"COPERNICUS/S2"`` or ``"LANDSAT"``, weather the one whose key starts with ``"ECMWF/ERA5/"``;
+   one table per variable, dates x sub-images (a sub-image is a latitude, longitude pair).
+2. :func:`remove_offset50_outliers`: per sub-image, offset50 beyond 3 sample standard deviations
+   of its mean becomes NaN (:func:`vegdask.analysis.remove_outliers`).
+3. :func:`fill_missing_dates`: where a sub-image has no record at a date, its offset50 is the mean
+   of its own offset50 over the same calendar month (other years).
+4. :func:`smooth_sub_images`: per sub-image, on the dates where none of its variables is NaN,
+   LOWESS of offset50 against the date (float nanoseconds), ``frac = min(4 / n, 1)``, 3
+   robustness iterations: ``offset50_smooth`` and the residual ``offset50_smooth_res``.
+5. :func:`aggregate_sub_images`: per date, mean and sample std over the sub-images of every
+   variable (``S2_offset50_mean``, ``S2_offset50_std``, ...), dates without any value dropped,
+   weather joined on the date (outer): pyveg's ``time_series.csv``.
+6. :func:`deseasonalise_sub_images` (when step 5 has more than 24 rows): per sub-image, monthly
+   means on month starts, linear interpolation, ``x(t) - x(t - 12)`` of every variable, rows with
+   a NaN dropped, LOWESS ``frac = min(12 / n, 1)`` of the differenced offset50; weather resampled
+   and differenced the same way; aggregated as in 5: ``time_series_detrended.csv``.
+7. :func:`pyveg_indicators`: ewstools 1.0.0's ``ews_compute`` on each series containing
+   ``offset50_mean``, ``ndvi_mean`` or ``total_precipitation`` (NaN dropped, more than 12 values):
+   Gaussian trend with sigma = 6 samples (``mode="reflect"``, truncated at 4 sigma) removed on the
+   deseasonalised series (none on the seasonal one), rolling windows of ``floor(0.5 n)`` samples
+   stamped at their end, variance (ddof 1) and lag-1 autocorrelation (Pearson, pandas
+   ``autocorr``), Kendall tau-b of each against time; the last value of the same computation with a
+   window of ``floor(0.999 n)`` samples is pyveg's "(0.99 rolling window)" summary number.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from vegdask.analysis._series import remove_outliers
+from vegdask.kernels import gaussian_smooth, kendall_tau, loess_smooth, rolling_indicators
+
+__all__ = [
+    "PYVEG_SERIES",
+    "PyvegAnalysis",
+    "aggregate_sub_images",
+    "deseasonalise_sub_images",
+    "fill_missing_dates",
+    "pyveg_analysis",
+    "pyveg_collections",
+    "pyveg_indicators",
+    "read_pyveg_collections",
+    "remove_offset50_outliers",
+    "smooth_sub_images",
+]
+
+#: Series whose indicators pyveg reports (resilience.json names; pyveg's column contains them).
+PYVEG_SERIES: tuple[str, ...] = ("offset50_mean", "ndvi_mean", "total_precipitation")
+_VEG_VARIABLES = ("offset50", "ndvi", "ndvi_veg")
+_OUTLIER_SIGMAS = 3.0
+_N_SMOOTH = 4
+_N_SMOOTH_DESEASONALISED = 12
+_SEASON = 12  # months
+_MIN_ROWS_DESEASONALISE = 24  # pyveg deseasonalises more rows than this
+_MIN_ROWS_EWS = 12  # ewstools is run on more values than this
+_SIGMA = 6.0  # ewstools 1.0.0 band_width=6: an absolute sigma in samples
+_WINDOW = 0.5
+_SUMMARY_WINDOW = 0.999  # floor(0.999 n) = n - 1 samples: pyveg's "0.99 rolling window"
+_INDICATORS = {"ar1": "Lag-1 AC", "variance": "Variance"}
+
+Table = dict[str, pd.DataFrame]  # variable -> (dates x sub-images)
+
+
+@dataclass
+class PyvegAnalysis:
+    """What the ``pyveg`` preset computes from a results_summary.json.
+
+    Attributes
+    ----------
+    time_series, deseasonalised : pandas.DataFrame
+        pyveg's ``time_series.csv`` and ``time_series_detrended.csv`` (None when the series has
+        24 rows or fewer), indexed by date.
+    summary : pandas.DataFrame
+        pyveg's ``time_series_summary_stats.csv``: one row per series, pyveg's column names.
+    resilience : dict
+        resilience.json under the preset: ``{series: {"ar1"|"variance": {"kendall_tau", ...}}}``
+        for the deseasonalised series and ``<series>_seasonal`` for the seasonal ones.
+    """
+
+    time_series: pd.DataFrame
+    deseasonalised: pd.DataFrame | None
+    summary: pd.DataFrame
+    resilience: dict[str, dict[str, dict[str, Any]]]
+
+
+def pyveg_collections(summary: dict[str, Any]) -> tuple[str, str | None]:
+    """Return the keys pyveg reads as vegetation and as weather (pyveg's rule: by the key).
+
+    Raises
+    ------
+    ValueError
+        When no key contains ``"COPERNICUS/S2"`` or ``"LANDSAT"``.
+
+    Examples
+    --------
+    >>> pyveg_collections({"ECMWF/ERA5/MONTHLY": {}, "COPERNICUS/S2_SR_HARMONIZED": {}})
+    ('COPERNICUS/S2_SR_HARMONIZED', 'ECMWF/ERA5/MONTHLY')
+    """
+    veg = [k for k in summary if "COPERNICUS/S2" in k or "LANDSAT" in k]
+    if not veg:
+        raise ValueError(
+            "results summary has no vegetation collection pyveg reads: no key contains "
+            f"'COPERNICUS/S2' or 'LANDSAT' (keys: {sorted(summary)})"
+        )
+    weather = [k for k in summary if k.startswith("ECMWF/ERA5/")]
+    return veg[0], (weather[0] if weather else None)
+
+
+def _prefix(collection: str) -> str:
+    # pyveg's column prefix for Sentinel-2; for Landsat the satellite part of the key (ours).
+    return "S2_" if "COPERNICUS/S2" in collection else collection.split("/")[1] + "_"
+
+
+def _to_float(value: Any) -> float:
+    return math.nan if value is None else float(value)
+
+
+def read_pyveg_collections(
+    summary: dict[str, Any],
+) -> tuple[Table, pd.DataFrame | None, str]:
+    """Step 1: the vegetation variables as dates x sub-images tables, the weather, the prefix.
+
+    Returns
+    -------
+    tables : dict of str to pandas.DataFrame
+        ``offset50``, ``ndvi``, ``ndvi_veg`` (those present in the records), indexed by every date
+        of the collection (null dates included), one column per (latitude, longitude); NaN where a
+        sub-image has no record.
+    weather : pandas.DataFrame or None
+        The weather collection's variables by date.
+    prefix : str
+        ``"S2_"`` for Sentinel-2.
+
+    Examples
+    --------
+    >>> tables, weather, prefix = read_pyveg_collections(
+    ...     {"COPERNICUS/S2": {"time-series-data": {
+    ...         "2016-01-16": [{"offset50": -8.0, "latitude": 1.0, "longitude": 2.0}],
+    ...         "2016-02-15": None,
+    ...     }}}
+    ... )
+    >>> tables["offset50"].to_numpy().ravel().tolist(), weather, prefix
+    ([-8.0, nan], None, 'S2_')
+    """
+    veg_key, weather_key = pyveg_collections(summary)
+    data = summary[veg_key]["time-series-data"]
+    dates = pd.DatetimeIndex(sorted(pd.to_datetime(list(data))), name="date")
+    rows = [
+        {**record, "date": pd.Timestamp(date)}
+        for date, records in data.items()
+        for record in records or []
+    ]
+    present = [v for v in _VEG_VARIABLES if any(v in r for r in rows)]
+    if "offset50" not in present:
+        raise ValueError(f"vegetation collection {veg_key!r} has no offset50 records")
+    long = pd.DataFrame(
+        {
+            "date": [r["date"] for r in rows],
+            "latitude": [r["latitude"] for r in rows],
+            "longitude": [r["longitude"] for r in rows],
+            **{v: [_to_float(r.get(v)) for r in rows] for v in present},
+        }
+    )
+    tables = {
+        v: long.pivot(index="date", columns=["latitude", "longitude"], values=v).reindex(dates)
+        for v in present
+    }
+    weather = None
+    if weather_key is not None:
+        wdata = summary[weather_key]["time-series-data"]
+        weather = pd.DataFrame.from_dict(
+            {
+                pd.Timestamp(d): {k: _to_float(x) for k, x in (v or {}).items()}
+                for d, v in wdata.items()
+            },
+            orient="index",
+        ).sort_index()
+        weather.index.name = "date"
+    return tables, weather, _prefix(veg_key)
+
+
+def remove_offset50_outliers(tables: Table) -> Table:
+    """Step 2: per sub-image, offset50 farther than 3 sample SDs from its mean becomes NaN."""
+    off = tables["offset50"]
+    da = remove_outliers(xr.DataArray(off.to_numpy(), dims=("time", "sub_image")), _OUTLIER_SIGMAS)
+    return {**tables, "offset50": pd.DataFrame(da.to_numpy(), off.index, off.columns)}
+
+
+def fill_missing_dates(tables: Table, absent: pd.DataFrame) -> Table:
+    """Step 3: offset50 of a sub-image without a record at a date = its same-calendar-month mean.
+
+    ``absent`` is True where the sub-image has no record (before outlier removal).
+    """
+    off = tables["offset50"]
+    month_mean = off.groupby(off.index.month).transform("mean")
+    return {**tables, "offset50": off.where(~absent, month_mean)}
+
+
+def _lowess_on_dates(values: pd.Series, n_points: int) -> np.ndarray:
+    """LOWESS of one sub-image as pyveg: frac = min(n / len, 1), it 3, x = date in nanoseconds."""
+    t = pd.DatetimeIndex(values.index).as_unit("ns").asi8.astype(np.float64)
+    return loess_smooth(values.to_numpy(), min(n_points / len(values), 1.0), it=3, t=t)
+
+
+def smooth_sub_images(tables: Table, n_points: int = _N_SMOOTH) -> Table:
+    """Step 4 (and the LOWESS of step 6): ``offset50_smooth`` and ``offset50_smooth_res``.
+
+    Per sub-image, only the dates where none of its variables is NaN enter the fit; elsewhere the
+    smooth columns are NaN.
+    """
+    complete = np.logical_and.reduce([t.notna() for t in tables.values()])
+    off = tables["offset50"]
+    smooth = pd.DataFrame(np.nan, index=off.index, columns=off.columns)
+    for j in range(off.shape[1]):
+        rows = complete[:, j]
+        if rows.sum() >= 2:
+            smooth.iloc[rows, j] = _lowess_on_dates(off.iloc[rows, j], n_points)
+    return {**tables, "offset50_smooth": smooth, "offset50_smooth_res": off - smooth}
+
+
+def aggregate_sub_images(
+    tables: Table, weather: pd.DataFrame | None, prefix: str = "S2_"
+) -> pd.DataFrame:
+    """Step 5: per date, mean and sample SD over sub-images of each variable; weather joined.
+
+    Examples
+    --------
+    >>> dates = pd.DatetimeIndex(["2016-01-16", "2016-02-15"], name="date")
+    >>> table = pd.DataFrame([[1.0, 3.0], [np.nan, np.nan]], index=dates)
+    >>> aggregate_sub_images({"offset50": table}, None).to_numpy().tolist()
+    [[2.0, 1.4142135623730951]]
+    """
+    columns = {}
+    for name, table in tables.items():
+        columns[f"{prefix}{name}_mean"] = table.mean(axis=1)
+        columns[f"{prefix}{name}_std"] = table.std(axis=1, ddof=1)
+    frame = pd.DataFrame(columns).dropna(how="all")
+    if weather is not None:
+        frame = frame.join(weather, how="outer")
+    frame.index.name = "date"
+    return frame
+
+
+def _monthly_difference(frame: pd.DataFrame) -> pd.DataFrame:
+    """Month-start means, linearly interpolated, minus the value 12 months before."""
+    monthly = frame.resample("MS").mean().interpolate()
+    return monthly - monthly.shift(_SEASON)
+
+
+def deseasonalise_sub_images(
+    tables: Table, weather: pd.DataFrame | None, prefix: str = "S2_"
+) -> pd.DataFrame:
+    """Step 6: pyveg's 12-month differencing per sub-image, LOWESS n=12, aggregated.
+
+    Each sub-image and variable is resampled to month starts and differenced; a sub-image's month
+    with any NaN variable is dropped; offset50 is smoothed again (``frac = min(12 / n, 1)``).
+    """
+    diffs = {name: _monthly_difference(table) for name, table in tables.items()}
+    incomplete = np.logical_or.reduce([d.isna() for d in diffs.values()])
+    diffs = {name: d.mask(incomplete) for name, d in diffs.items()}
+    base = {v: diffs[v] for v in _VEG_VARIABLES if v in diffs}
+    smoothed = smooth_sub_images(base, _N_SMOOTH_DESEASONALISED)
+    diffs.update({k: smoothed[k] for k in ("offset50_smooth", "offset50_smooth_res")})
+    wx = None if weather is None else _monthly_difference(weather).dropna(how="all")
+    return aggregate_sub_images(diffs, wx, prefix)
+
+
+def pyveg_indicators(series: pd.Series, *, detrend: bool) -> dict[str, dict[str, Any]] | None:
+    """Step 7: ewstools 1.0.0's variance and lag-1 AC of one series, their taus, pyveg's summary.
+
+    Returns None when the series has 12 valid values or fewer (ewstools is not run).
+
+    Returns
+    -------
+    dict or None
+        ``{"ar1"|"variance": {"kendall_tau", "last_value_0.99_window", "window_samples",
+        "n_samples"}}``.
+
+    Examples
+    --------
+    >>> x = pd.Series(np.sin(np.arange(40.0) ** 1.5))
+    >>> out = pyveg_indicators(x, detrend=True)
+    >>> out["ar1"]["window_samples"], out["variance"]["n_samples"]
+    (20, 40)
+    """
+    values = series.dropna().to_numpy(dtype=np.float64)
+    n = values.size
+    if n <= _MIN_ROWS_EWS:
+        return None
+    resid = values - gaussian_smooth(values, _SIGMA) if detrend else values
+    half = rolling_indicators(resid, _WINDOW, ar1="pearson", min_valid=1.0)
+    whole = rolling_indicators(resid, _SUMMARY_WINDOW, ar1="pearson", min_valid=1.0)
+    return {
+        name: {
+            "kendall_tau": float(kendall_tau(half[name])[0]),
+            "last_value_0.99_window": float(whole[name][-1]),
+            "window_samples": math.floor(_WINDOW * n),
+            "n_samples": n,
+        }
+        for name in _INDICATORS
+    }
+
+
+def _series_column(frame: pd.DataFrame, name: str) -> str | None:
+    return next((c for c in frame.columns if name in c and not c.endswith("_std")), None)
+
+
+def _entry(stats: dict[str, Any], name: str, seasonal: bool) -> dict[str, Any]:
+    suffix = " Seasonal" if seasonal else ""
+    return {
+        **stats,
+        "p_value": None,
+        "preset": "pyveg",
+        "pyveg_name": f"Kendall tau {_INDICATORS[name]} (0.5 rolling window){suffix}",
+        "window": _WINDOW,
+        "detrend": None if seasonal else "gaussian",
+        "bandwidth": None if seasonal else _SIGMA,
+        "bandwidth_convention": None if seasonal else "sigma",
+        "ar1_estimator": "pearson",
+        "deseasonalise": None if seasonal else "diff",
+    }
+
+
+def _summary_row(
+    column: pd.Series, indicators: dict[str, Any] | None, seasonal: dict[str, Any] | None
+) -> dict[str, float]:
+    row = {k: float(getattr(column, k)()) for k in ("min", "max", "mean", "median", "std")}
+    for suffix, stats in (("", indicators), (" Seasonal", seasonal)):
+        for name, label in _INDICATORS.items():
+            st = (stats or {}).get(name, {})
+            row[f"{label} (0.99 rolling window){suffix}"] = st.get("last_value_0.99_window", np.nan)
+            row[f"Kendall tau {label} (0.5 rolling window){suffix}"] = st.get("kendall_tau", np.nan)
+    return row
+
+
+def pyveg_analysis(summary: dict[str, Any]) -> PyvegAnalysis:
+    """Run pyveg v1.1.0's default analysis on a results_summary.json's content.
+
+    Parameters
+    ----------
+    summary : dict
+        The parsed results_summary.json (pyveg's schema, as pyveg or vegdask wrote it).
+
+    Returns
+    -------
+    PyvegAnalysis
+
+    Examples
+    --------
+    >>> dates = pd.date_range("2016-01-01", periods=36, freq="MS").strftime("%Y-%m-%d")
+    >>> rng = np.random.default_rng(0)
+    >>> summary = {"COPERNICUS/S2": {"time-series-data": {
+    ...     d: [{"offset50": float(rng.normal()), "ndvi": float(rng.normal()),
+    ...          "latitude": 1.0, "longitude": float(k)} for k in range(3)]
+    ...     for d in dates
+    ... }}}
+    >>> out = pyveg_analysis(summary)
+    >>> len(out.time_series), len(out.deseasonalised), sorted(out.resilience)
+    (36, 24, ['ndvi_mean', 'ndvi_mean_seasonal', 'offset50_mean', 'offset50_mean_seasonal'])
+    """
+    tables, weather, prefix = read_pyveg_collections(summary)
+    absent = tables["offset50"].isna()
+    tables = remove_offset50_outliers(tables)
+    tables = fill_missing_dates(tables, absent)
+    smoothed = smooth_sub_images(tables)
+    time_series = aggregate_sub_images(smoothed, weather, prefix)
+    deseasonalised = None
+    if len(time_series) > _MIN_ROWS_DESEASONALISE:
+        deseasonalised = deseasonalise_sub_images(smoothed, weather, prefix)
+    resilience: dict[str, dict[str, dict[str, Any]]] = {}
+    rows = {}
+    for name in PYVEG_SERIES:
+        column = _series_column(time_series, name)
+        if column is None:
+            continue
+        seasonal = pyveg_indicators(time_series[column], detrend=False)
+        desea = None
+        if deseasonalised is not None and column in deseasonalised:
+            desea = pyveg_indicators(deseasonalised[column], detrend=True)
+        for key, stats, is_seasonal in ((name, desea, False), (f"{name}_seasonal", seasonal, True)):
+            if stats is not None:
+                resilience[key] = {ind: _entry(st, ind, is_seasonal) for ind, st in stats.items()}
+        rows[column] = _summary_row(time_series[column], desea, seasonal)
+    return PyvegAnalysis(
+        time_series, deseasonalised, pd.DataFrame.from_dict(rows, orient="index"), resilience
+    )
