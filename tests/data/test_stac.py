@@ -24,13 +24,14 @@ azure_blob = pytest.importorskip("azure.storage.blob")
 
 from pystac.extensions.projection import ProjectionExtension  # noqa: E402
 
-from vegdask.data import scene_grid, validate_scene  # noqa: E402
-from vegdask.data._stac import (  # noqa: E402
+from vegdask.data import (  # noqa: E402  # noqa: E402
     azure_sas_signer,
     reflectance_offset,
     resolve_signer,
     sas_signer,
+    scene_grid,
     stac_scene,
+    validate_scene,
 )
 from vegdask.testing import CountingScheduler  # noqa: E402
 

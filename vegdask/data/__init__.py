@@ -28,14 +28,6 @@ from vegdask.data._scene import (
     validate_weather,
 )
 from vegdask.data._sources import SOURCE_KINDS, open_source
-from vegdask.data._stac import (
-    SasSigner,
-    azure_sas_signer,
-    reflectance_offset,
-    resolve_signer,
-    sas_signer,
-    stac_scene,
-)
 from vegdask.data._storage import (
     create_store,
     ensure_container,
@@ -49,6 +41,14 @@ from vegdask.data._storage import (
     write_period,
 )
 from vegdask.data._synthetic import DEMO_LOCATION, synthetic_scene
+from vegdask.data.stac import (
+    SasSigner,
+    azure_sas_signer,
+    reflectance_offset,
+    resolve_signer,
+    sas_signer,
+    stac_scene,
+)
 
 __all__ = [
     "BANDS",

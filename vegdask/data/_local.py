@@ -31,10 +31,9 @@ import xarray as xr
 from vegdask.data._periods import make_periods
 from vegdask.data._scene import (
     BANDS,
-    CLOUD_MASK,
+    assemble_scene,
     compute_ndvi,
     default_chunks,
-    period_coords,
     validate_scene,
 )
 from vegdask.data._storage import open_store
@@ -124,19 +123,21 @@ def local_scene(
             [files[d] for d in dates], shape, scale, offset
         )
         per_period.append(da.from_delayed(stack, shape=(6, *shape), dtype=np.float32))
-    stack = da.stack(per_period, axis=1).rechunk((6, 1, chunks["y"], chunks["x"]))
-    data_vars: dict[str, Any] = {
-        name: (("time", "y", "x"), stack[i]) for i, name in enumerate((*BANDS, "ndvi"))
-    }
-    data_vars[CLOUD_MASK] = (("time", "y", "x"), stack[5] > 0.5)
-    coords = {**period_coords(periods), "y": grid["y"], "x": grid["x"]}
     attrs = {
         "source": "local",
         "collection": collection,
         "location": _centre(grid),
         "resolution": float(abs(grid["transform"].a)),
     }
-    scene = xr.Dataset(data_vars, coords=coords, attrs=attrs).rio.write_crs(grid["crs"])
+    scene = assemble_scene(
+        da.stack(per_period, axis=1),
+        periods,
+        x=grid["x"],
+        y=grid["y"],
+        crs=grid["crs"],
+        attrs=attrs,
+        chunks=chunks,
+    )
     return validate_scene(scene), None
 
 

@@ -42,6 +42,7 @@ __all__ = [
     "SCENE_VARIABLES",
     "TILE_SIZE",
     "WEATHER_VARIABLES",
+    "assemble_scene",
     "check_region",
     "compute_ndvi",
     "default_chunks",
@@ -178,6 +179,62 @@ def period_coords(periods: pd.DataFrame) -> dict[str, tuple[str, npt.NDArray[Any
         "period_start": ("time", periods["start"].to_numpy()),
         "period_end": ("time", periods["end"].to_numpy()),
     }
+
+
+def assemble_scene(
+    stack: Any,
+    periods: pd.DataFrame,
+    *,
+    x: npt.ArrayLike,
+    y: npt.ArrayLike,
+    crs: Any,
+    attrs: Mapping[str, Any],
+    chunks: Mapping[str, int] | None = None,
+) -> xr.Dataset:
+    """The Scene of a source: its planes as variables, the periods' coordinates, the CRS.
+
+    Every source builds a ``(plane, time, y, x)`` stack of float32 planes: the four `BANDS`,
+    then ``ndvi`` (computed from red and nir here when the stack has five planes), then the
+    cloud mask (true where > 0.5).
+
+    Parameters
+    ----------
+    stack : (5 or 6, T, Y, X) dask array of float32
+        The planes.
+    periods : pandas.DataFrame
+        The periods (:func:`vegdask.data.make_periods`): ``time`` is their mid-dates.
+    x, y : (X,) and (Y,) array_like
+        Pixel-centre coordinates in the CRS's units.
+    crs : str or CRS
+        The Scene's CRS, e.g. ``"EPSG:32635"``.
+    attrs : mapping
+        The Scene's attributes (``source``, ``collection``, ``location``, ``resolution``, ...).
+    chunks : mapping, optional
+        ``y`` and ``x`` chunk sizes to rechunk each variable to (one period per chunk).
+
+    Examples
+    --------
+    >>> import dask.array as da
+    >>> from vegdask.data import make_periods
+    >>> periods = make_periods("2020-01-01", "2020-03-01", "1m")
+    >>> stack = da.zeros((6, 2, 4, 4), dtype="float32")
+    >>> scene = assemble_scene(stack, periods, x=np.arange(4.0), y=-np.arange(4.0),
+    ...                        crs="EPSG:32635", attrs={"source": "zeros"})
+    >>> list(scene.data_vars), scene.rio.crs.to_epsg(), bool(scene.cloud_mask.any())
+    (['red', 'green', 'blue', 'nir', 'ndvi', 'cloud_mask'], 32635, False)
+    """
+    dims = ("time", "y", "x")
+    planes = {name: stack[i] for i, name in enumerate(BANDS)}
+    if stack.shape[0] == len(BANDS) + 2:
+        planes["ndvi"] = stack[len(BANDS)]
+    else:
+        planes["ndvi"] = compute_ndvi(stack[BANDS.index("red")], stack[BANDS.index("nir")])
+    planes[CLOUD_MASK] = stack[-1] > 0.5
+    if chunks is not None:
+        planes = {k: v.rechunk((1, chunks["y"], chunks["x"])) for k, v in planes.items()}
+    data_vars = {name: (dims, plane) for name, plane in planes.items()}
+    coords = {**period_coords(periods), "y": y, "x": x}
+    return xr.Dataset(data_vars, coords=coords, attrs=dict(attrs)).rio.write_crs(crs)
 
 
 def validate_scene(scene: xr.Dataset, *, tile_size: int = TILE_SIZE) -> xr.Dataset:

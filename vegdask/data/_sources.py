@@ -13,7 +13,7 @@ __all__ = ["SOURCE_KINDS", "open_source"]
 _SOURCES: dict[str, tuple[str, str]] = {
     "synthetic": ("vegdask.data._synthetic", "synthetic_scene"),
     "earthengine": ("vegdask.data._earthengine", "earthengine_scene"),
-    "stac": ("vegdask.data._stac", "stac_scene"),
+    "stac": ("vegdask.data.stac", "stac_scene"),
     "local": ("vegdask.data._local", "local_scene"),
 }
 SOURCE_KINDS: tuple[str, ...] = tuple(_SOURCES)

@@ -11,7 +11,6 @@ deterministic for a given seed.
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Any
 
 import dask
 import dask.array as da
@@ -25,10 +24,9 @@ from scipy import ndimage
 from vegdask.data._periods import make_periods
 from vegdask.data._scene import (
     BANDS,
-    CLOUD_MASK,
+    assemble_scene,
     compute_ndvi,
     default_chunks,
-    period_coords,
     scene_grid,
 )
 from vegdask.kernels import PUBLISHED_PARAMETERS, RietkerkParameters, rietkerk_evolve
@@ -177,15 +175,6 @@ def synthetic_scene(
     stack = da.stack(per_period, axis=1)  # (band, time, y, x)
     chunks = chunks or default_chunks()
     epsg, x, y = scene_grid(location, size, resolution)
-    coords = {**period_coords(periods), "y": y, "x": x}
-    data_vars: dict[str, Any] = {
-        name: (("time", "y", "x"), stack[i].rechunk((1, chunks["y"], chunks["x"])))
-        for i, name in enumerate((*BANDS, "ndvi"))
-    }
-    data_vars[CLOUD_MASK] = (
-        ("time", "y", "x"),
-        (stack[5] > 0.5).rechunk((1, chunks["y"], chunks["x"])),
-    )
     attrs = {
         "source": "synthetic",
         "collection": "vegdask/rietkerk-synthetic",
@@ -193,8 +182,7 @@ def synthetic_scene(
         "resolution": float(resolution),
         "seed": int(seed),
     }
-    scene = xr.Dataset(data_vars, coords=coords, attrs=attrs)
-    scene = scene.rio.write_crs(f"EPSG:{epsg}")
+    scene = assemble_scene(stack, periods, x=x, y=y, crs=f"EPSG:{epsg}", attrs=attrs, chunks=chunks)
     weather = xr.Dataset(
         {
             "total_precipitation": ("time", daily_rain * days, {"units": "mm"}),
