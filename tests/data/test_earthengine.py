@@ -21,17 +21,18 @@ import pytest
 ee = pytest.importorskip("ee")
 from ee import apitestcase  # noqa: E402
 
-from vegdask.data._earthengine import (  # noqa: E402
-    CLOUD_SCORE_PLUS,
+from vegdask.data import (  # noqa: E402
     EARTHENGINE_COLLECTIONS,
-    ERA5_LAND_MONTHLY,
     EarthEngineAuthError,
-    _redact,
     earthengine_scene,
     initialize_earthengine,
+    make_periods,
+    scene_grid,
+    validate_scene,
+    validate_weather,
 )
-from vegdask.data._periods import make_periods  # noqa: E402
-from vegdask.data._scene import scene_grid, validate_scene, validate_weather  # noqa: E402
+from vegdask.data.earthengine import CLOUD_SCORE_PLUS, ERA5_LAND_MONTHLY  # noqa: E402
+from vegdask.data.earthengine._session import redact as _redact  # noqa: E402
 
 LOCATION = (27.94, 11.58)
 PROJECT = "test-project"

@@ -1,11 +1,5 @@
 """Data layer: imagery sources, weather, storage and the Scene data model."""
 
-from vegdask.data._earthengine import (
-    EARTHENGINE_COLLECTIONS,
-    EarthEngineAuthError,
-    earthengine_scene,
-    initialize_earthengine,
-)
 from vegdask.data._image_files import read_image
 from vegdask.data._local import local_scene
 from vegdask.data._locations import Location, location, locations, region_pixels
@@ -41,6 +35,12 @@ from vegdask.data._storage import (
     write_period,
 )
 from vegdask.data._synthetic import DEMO_LOCATION, synthetic_scene
+from vegdask.data.earthengine import (
+    EARTHENGINE_COLLECTIONS,
+    EarthEngineAuthError,
+    earthengine_scene,
+    initialize_earthengine,
+)
 from vegdask.data.stac import (
     SasSigner,
     azure_sas_signer,

@@ -12,7 +12,7 @@ __all__ = ["SOURCE_KINDS", "open_source"]
 # kind -> (module, function); imported on use: Earth Engine and STAC are optional extras.
 _SOURCES: dict[str, tuple[str, str]] = {
     "synthetic": ("vegdask.data._synthetic", "synthetic_scene"),
-    "earthengine": ("vegdask.data._earthengine", "earthengine_scene"),
+    "earthengine": ("vegdask.data.earthengine", "earthengine_scene"),
     "stac": ("vegdask.data.stac", "stac_scene"),
     "local": ("vegdask.data._local", "local_scene"),
 }
