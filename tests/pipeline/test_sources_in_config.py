@@ -56,7 +56,7 @@ def test_bad_source_and_location_settings_name_the_field(raw, message):
 
 
 def test_an_earthengine_config_builds_its_lazy_scene_without_a_request():
-    from vegdask.pipeline._run import open_job_source
+    from vegdask.pipeline._stages import open_job_source
 
     config = validate_config({
         "location": {"id": "17", "size": 120},

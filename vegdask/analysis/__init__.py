@@ -1,6 +1,6 @@
 """Analysis and report: time series, early-warning indicators, significance, figures, HTML."""
 
-from vegdask.analysis._analyse import RESILIENCE_SERIES, analyse_results, to_strict_json
+from vegdask.analysis._analyse import RESILIENCE_SERIES, analyse_results
 from vegdask.analysis._cball import annual_cycle_pmf, crystal_ball, crystal_ball_fit
 from vegdask.analysis._pyveg import PYVEG_SERIES, PyvegAnalysis, pyveg_analysis, pyveg_collections
 from vegdask.analysis._resilience import (
@@ -34,6 +34,7 @@ from vegdask.analysis._spatial import (
     spatial_indicators_through_time,
 )
 from vegdask.analysis._summary import SUMMARY_CORRELATION_COLUMNS, summarise_runs, summary_table
+from vegdask.data import to_strict_json
 
 __all__ = [
     "EWS_INDICATORS",

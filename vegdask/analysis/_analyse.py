@@ -6,10 +6,7 @@ Writes under ``<output>``: ``analysis/timeseries.csv``, ``analysis/indicators.za
 
 from __future__ import annotations
 
-import base64
-import html
 import json
-import math
 import posixpath
 from typing import Any
 
@@ -19,8 +16,8 @@ import pandas as pd
 import xarray as xr
 
 from vegdask import config
-from vegdask.analysis import _figures as figs
 from vegdask.analysis._cball import crystal_ball_fit
+from vegdask.analysis._report import pdf_bytes, report_html, require_weasyprint, save_figures
 from vegdask.analysis._resilience import (
     EWS_INDICATORS,
     early_warning,
@@ -35,9 +32,10 @@ from vegdask.analysis._series import (
     smooth,
 )
 from vegdask.analysis._spatial import spatial_indicators_through_time
+from vegdask.data import to_strict_json
 from vegdask.kernels import rolling_indicators
 
-__all__ = ["RESILIENCE_SERIES", "analyse_results", "to_strict_json"]
+__all__ = ["RESILIENCE_SERIES", "analyse_results"]
 
 #: Series tested for early warnings, as named in resilience.json.
 RESILIENCE_SERIES: tuple[str, ...] = (
@@ -49,25 +47,6 @@ RESILIENCE_SERIES: tuple[str, ...] = (
 _MIN_SAMPLES = 20
 # Spatial indicators run on the central crop of this many pixels a side (permutations are costly).
 _SPATIAL_CROP = 250
-
-
-def to_strict_json(obj: Any) -> Any:
-    """Convert numpy scalars/arrays to Python and NaN/inf to None (strict JSON).
-
-    Examples
-    --------
-    >>> to_strict_json({"a": np.float64("nan"), "b": np.arange(2), "c": (1.5, np.int64(2))})
-    {'a': None, 'b': [0, 1], 'c': [1.5, 2]}
-    """
-    if isinstance(obj, dict):
-        return {str(k): to_strict_json(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple | np.ndarray):
-        return [to_strict_json(v) for v in list(obj)]
-    if isinstance(obj, np.generic):
-        obj = obj.item()
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return None
-    return obj
 
 
 def _write_text(fs: Any, path: str, text: str) -> None:
@@ -157,7 +136,7 @@ def analyse_results(
     tile_surrogates = config.get("analysis.tile-surrogates", tile_surrogates)
     spatial_permutations = config.get("analysis.spatial-permutations", spatial_permutations)
     if pdf:
-        _require_weasyprint()
+        require_weasyprint()
     res = load_results(results)
     out_url = str(output) if output is not None else _default_output(str(results))
     fs, root = fsspec.core.url_to_fs(out_url)
@@ -268,36 +247,15 @@ def analyse_results(
             ),
         )
     if report:
-        images = _figures(fs, adir, frame, decomps, ews_results, sens, corrs, res, maps, scene)
-        if spatial is not None:
-            images["spatial"] = figs.save_figure(
-                figs.fig_spatial(spatial), fs, posixpath.join(adir, "spatial")
-            )
-        html_text = _report_html(res, resilience, images, corrs, stats)
+        images = save_figures(
+            fs, adir, frame, decomps, ews_results, sens, corrs, res, maps, scene, spatial
+        )
+        html_text = report_html(res, resilience, images, corrs, stats)
         _write_text(fs, posixpath.join(root, "report.html"), html_text)
         if pdf:
             with fs.open(posixpath.join(root, "report.pdf"), "wb") as f:
-                f.write(_pdf(html_text))
+                f.write(pdf_bytes(html_text))
     return strict
-
-
-def _require_weasyprint() -> Any:
-    # Importing weasyprint sets PIL's global LOAD_TRUNCATED_IMAGES, which would let corrupt
-    # images through everywhere else in the process: put it back.
-    from PIL import ImageFile
-
-    before = ImageFile.LOAD_TRUNCATED_IMAGES
-    try:
-        import weasyprint
-    except ImportError as err:
-        raise ImportError("a PDF report needs weasyprint: pip install 'vegdask[report]'") from err
-    finally:
-        ImageFile.LOAD_TRUNCATED_IMAGES = before
-    return weasyprint
-
-
-def _pdf(html_text: str) -> bytes:
-    return _require_weasyprint().HTML(string=html_text).write_pdf()
 
 
 def _deseasonalise(series: pd.Series, method: str | None) -> tuple[str | None, pd.DataFrame]:
@@ -371,160 +329,3 @@ def _write_indicators(ews_results: dict[str, Any], maps: xr.Dataset | None, stor
         ds = xr.merge([ds, tile], compat="override", combine_attrs="drop")
     ds.attrs = {}
     ds.to_zarr(store, mode="w", consolidated=False)
-
-
-def _figures(fs, adir, frame, decomps, ews_results, sens, corrs, res, maps, scene) -> dict:
-    images: dict[str, bytes] = {}
-
-    def save(key: str, fig: Any) -> None:
-        images[key] = figs.save_figure(fig, fs, posixpath.join(adir, key))
-
-    if scene is not None and all(b in scene for b in ("red", "green", "blue")):
-        save("quicklooks", figs.fig_quicklooks(scene))
-    save("timeseries", figs.fig_timeseries(frame))
-    for name, dec in decomps.items():
-        if "seasonal" in dec:
-            save(f"stl_{name}", figs.fig_stl(dec, name))
-    for name, ews in ews_results.items():
-        save(f"ews_{name}", figs.fig_ews(ews))
-        save(f"surrogates_{name}", figs.fig_surrogates(ews))
-        save(f"sensitivity_{name}", figs.fig_sensitivity(sens[name], name))
-    if corrs:
-        save("lagged_correlation", figs.fig_lagged_correlation({k: v[0] for k, v in corrs.items()}))
-    if maps is not None:
-        valid = res.tiles.get("valid", True)
-        save("tile_maps", figs.fig_tile_maps(res.tiles["offset50"].where(valid).mean("time"), maps))
-    return images
-
-
-def _img(images: dict[str, bytes], key: str, caption: str) -> str:
-    if key not in images:
-        return ""
-    data = base64.b64encode(images[key]).decode()
-    return (
-        f'<figure><img src="data:image/png;base64,{data}" alt="{html.escape(caption)}">'
-        f"<figcaption>{html.escape(caption)}</figcaption></figure>"
-    )
-
-
-def _table(rows: list[list[Any]], header: list[str]) -> str:
-    head = "".join(f"<th>{html.escape(str(h))}</th>" for h in header)
-    body = "".join(
-        "<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in row) + "</tr>" for row in rows
-    )
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
-
-
-def _fmt(v: Any) -> str:
-    return (
-        "n/a"
-        if v is None or (isinstance(v, float) and not math.isfinite(v))
-        else (f"{v:.3f}" if isinstance(v, float) else str(v))
-    )
-
-
-def _report_html(
-    res: Any, resilience: dict, images: dict[str, bytes], corrs: dict, stats: dict
-) -> str:
-    meta = res.metadata
-    title = f"vegdask resilience report: {meta.get('location') or meta.get('id') or 'run'}"
-    parts = [f"<h1>{html.escape(str(title))}</h1>", "<h2>Location and data</h2>"]
-    lat = res.tiles["latitude"].values if "latitude" in res.tiles.coords else None
-    rows = [[k, v] for k, v in sorted(meta.items()) if isinstance(v, str | int | float)]
-    if lat is not None:
-        lon = res.tiles["longitude"].values
-        rows.append(
-            [
-                "tile centres (lon, lat) bounds",
-                f"{np.nanmin(lon):.4f}..{np.nanmax(lon):.4f}, "
-                f"{np.nanmin(lat):.4f}..{np.nanmax(lat):.4f}",
-            ]
-        )
-    t = pd.DatetimeIndex(res.tiles.time.values)
-    rows += [
-        ["periods", f"{len(t)} ({t.min().date()} .. {t.max().date()})"],
-        ["tiles", f"{res.tiles.sizes.get('tile_y', 0)} x {res.tiles.sizes.get('tile_x', 0)}"],
-    ]
-    parts.append(_table(rows, ["field", "value"]))
-    parts.append(_img(images, "quicklooks", "RGB quicklooks through time"))
-    parts.append("<h2>Time series</h2>")
-    parts.append(
-        _img(images, "timeseries", "Aggregate series with LOESS smoothing and precipitation")
-    )
-    if corrs:
-        parts.append(
-            _table(
-                [[k, v[1], _fmt(float(v[0][v[1]]))] for k, v in corrs.items()],
-                ["series", "best lag (periods)", "r at best lag"],
-            )
-        )
-        parts.append(_img(images, "lagged_correlation", "Lagged correlation with precipitation"))
-    parts.append("<h2>Deseasonalising (STL)</h2>")
-    parts += [_img(images, k, k.replace("stl_", "STL of ")) for k in images if k.startswith("stl_")]
-    parts.append("<h2>Early-warning indicators</h2>")
-    parts.append(
-        "<p>Indicators of the deseasonalised, detrended series in rolling windows; Kendall τ of "
-        "each indicator against time; p-value = share of ARMA surrogates (fitted to the residuals"
-        ", order by AIC) whose τ is at least the observed one, with the +1 correction. A rise in "
-        "AR(1) and variance (τ &gt; 0, small p) is the signature of critical slowing down.</p>"
-    )
-    rows = []
-    for series, inds in resilience.items():
-        for ind, st in inds.items():
-            rows.append(
-                [
-                    series,
-                    ind,
-                    _fmt(st.get("kendall_tau")),
-                    _fmt(st.get("p_value")),
-                    _fmt(st.get("sensitivity_share_significant")),
-                    st.get("arma_order", ""),
-                    st.get("error", ""),
-                ]
-            )
-    parts.append(
-        _table(
-            rows,
-            [
-                "series",
-                "indicator",
-                "Kendall τ",
-                "surrogate p",
-                "share of sensitivity cells p<0.05",
-                "ARMA (p, q)",
-                "note",
-            ],
-        )
-    )
-    for key in [k for k in images if k.startswith("ews_")]:
-        name = key[4:]
-        parts.append(f"<h3>{html.escape(name)}</h3>")
-        parts.append(_img(images, key, f"Indicators of {name}"))
-        parts.append(_img(images, f"surrogates_{name}", f"Surrogate distributions of {name}"))
-        parts.append(_img(images, f"sensitivity_{name}", f"Sensitivity of {name}"))
-    parts.append("<h2>Annual cycle: crystal-ball fit (pyveg G4, fixed)</h2>")
-    keys = ["mean", "std", "CB_fit_success", "CB_fit_residuals", "CB_fit_alpha", "return_rate"]
-    parts.append(
-        _table(
-            [[n, *(_fmt(st.get(k)) for k in keys)] for n, st in stats.items()], ["series", *keys]
-        )
-    )
-    if "spatial" in images:
-        parts.append("<h2>Spatial indicators (Kefi et al. 2014)</h2>")
-        parts.append(_img(images, "spatial", "Spatial indicators of NDVI per period"))
-    parts.append("<h2>Tile maps</h2>")
-    parts.append(
-        _img(images, "tile_maps", "offset50 and per-tile AR(1) trend (Benjamini-Hochberg)")
-    )
-    parts.append("<h2>Provenance</h2>")
-    parts.append(f"<pre>{html.escape(json.dumps(to_strict_json(res.run), indent=2))}</pre>")
-    style = (
-        "body{font-family:sans-serif;max-width:1100px;margin:auto;padding:1em}"
-        "img{max-width:100%}table{border-collapse:collapse;margin:1em 0}"
-        "td,th{border:1px solid #ccc;padding:3px 8px;font-size:90%}"
-        "pre{background:#f5f5f5;padding:1em;overflow-x:auto;font-size:80%}"
-    )
-    return (
-        f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}'
-        f"</title><style>{style}</style></head><body>{''.join(p for p in parts if p)}</body></html>"
-    )

@@ -5,6 +5,7 @@ from vegdask.data._local import local_scene
 from vegdask.data._locations import Location, location, locations, region_pixels
 from vegdask.data._patterns import binary_pattern, load_parameters, simulate_pattern
 from vegdask.data._periods import make_periods, parse_period
+from vegdask.data._run_store import to_strict_json
 from vegdask.data._scene import (
     BANDS,
     CLOUD_MASK,
@@ -95,6 +96,7 @@ __all__ = [
     "stac_scene",
     "storage_options",
     "synthetic_scene",
+    "to_strict_json",
     "utm_epsg",
     "validate_scene",
     "validate_weather",

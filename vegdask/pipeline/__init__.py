@@ -1,8 +1,10 @@
 """Pipeline layer: the validated job config and the run as resumable stages."""
 
-from vegdask.pipeline._cluster import job_client
 from vegdask.pipeline._config import DEMO_CONFIG, ConfigError, load_config, validate_config
-from vegdask.pipeline._run import STAGES, read_manifest, results_summary, run_job
+from vegdask.pipeline._dask_client import job_client
+from vegdask.pipeline._manifest import STAGES, read_manifest
+from vegdask.pipeline._run import run_job
+from vegdask.pipeline._tables import results_summary
 
 __all__ = [
     "DEMO_CONFIG",

@@ -1,0 +1,154 @@
+"""The run manifest, ``<output>/run.json``: per stage, its parameters' hash and completed periods.
+
+Every stage records a hash of the parameters that affect it and the periods it has completed. A
+period is recorded only after its data is written (Zarr region writes, idempotent), so a run killed
+at any point resumes where it stopped and gives the same result as an uninterrupted run. A changed
+parameter invalidates that stage and the stages after it; ``force`` recomputes everything.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from collections.abc import Callable
+from importlib.metadata import version
+from typing import Any
+
+import dask
+import numpy as np
+import xarray as xr
+
+from vegdask import __version__
+from vegdask.data import create_store, filesystem, is_remote, join_url, write_period
+
+__all__ = ["STAGES", "Run", "read_manifest", "write_json"]
+
+STAGES = ("fetch", "process", "analyse")
+_PACKAGES = ("dask", "distributed", "xarray", "zarr", "numpy", "numba")
+
+
+def _hash(params: dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(params, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def _stage_params(config: dict[str, Any], stage: str) -> dict[str, Any]:
+    fetch = {k: config[k] for k in ("location", "time", "source")}
+    if stage == "fetch":
+        return fetch
+    process = {**fetch, "processing": config["processing"]}
+    return process if stage == "process" else {**process, "analysis": config["analysis"]}
+
+
+def read_manifest(output: str) -> dict[str, Any]:
+    """The run manifest at ``<output>/run.json`` (empty if there is none)."""
+    fs, path = filesystem(output)
+    target = f"{path}/run.json"
+    if not fs.exists(target):
+        return {}
+    with fs.open(target, "r") as f:
+        return json.load(f)
+
+
+def write_json(output: str, name: str, content: dict[str, Any]) -> None:
+    """Write JSON strictly (NaN becomes null); locally via a temporary file and a rename."""
+    text = json.dumps(_strict(content), indent=2, allow_nan=False)
+    fs, path = filesystem(output)
+    fs.makedirs(path, exist_ok=True)
+    target = f"{path}/{name}"
+    if is_remote(output):
+        fs.pipe_file(target, text.encode())
+    else:
+        fs.pipe_file(target + ".tmp", text.encode())
+        fs.mv(target + ".tmp", target)
+
+
+def _strict(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _strict(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_strict(v) for v in value]
+    if isinstance(value, float | np.floating):
+        return None if not math.isfinite(value) else float(value)
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, np.bool_):
+        return bool(value)
+    return value
+
+
+class Run:
+    """State of one job: its output, manifest and client."""
+
+    def __init__(
+        self, config: dict[str, Any], output: str, client: Any, log: Callable[[str], None]
+    ):
+        self.config = config
+        self.output = output
+        self.client = client
+        self.log = log
+        self.manifest = read_manifest(output)
+        self.manifest.update(
+            vegdask_version=__version__,
+            config=config,
+            packages={name: version(name) for name in _PACKAGES},
+        )
+        self.manifest.setdefault("stages", {})
+
+    def stage(self, name: str, force: bool) -> dict[str, Any]:
+        """The manifest entry of stage ``name``, reset if its parameters changed or ``force``."""
+        params_hash = _hash(_stage_params(self.config, name))
+        entry = self.manifest["stages"].get(name)
+        if entry and entry.get("params_hash") != params_hash and not force:
+            self.log(f"{name}: parameters changed since the last run; recomputing this stage")
+        if force or not entry or entry.get("params_hash") != params_hash:
+            later = STAGES[STAGES.index(name) :]
+            for stage in later:
+                self.manifest["stages"].pop(stage, None)
+            entry = {"params_hash": params_hash, "periods_completed": [], "complete": False}
+            self.manifest["stages"][name] = entry
+        return entry
+
+    def save(self) -> None:
+        write_json(self.output, "run.json", self.manifest)
+
+    def write_periods(
+        self,
+        entry: dict[str, Any],
+        datasets: dict[str, xr.Dataset],
+        progress: Callable[[int], None],
+    ) -> None:
+        """Write every pending period of ``datasets`` (store name -> lazy Dataset) by region.
+
+        Stores are (re)created when the stage starts afresh; each period is recorded in the
+        manifest as soon as all its stores are written.
+        """
+        times = [str(t)[:10] for t in next(iter(datasets.values()))["time"].values]
+        done = set(entry["periods_completed"])
+        if not done:
+            for name, dataset in datasets.items():
+                create_store(dataset, join_url(self.output, name))
+        pending = [i for i, t in enumerate(times) if t not in done]
+        progress(len(times) - len(pending))
+        if not pending:
+            return
+        from distributed import as_completed
+
+        futures = {}
+        for i in pending:
+            writes = [
+                write_period(dataset.isel(time=[i]), join_url(self.output, name), i)
+                for name, dataset in datasets.items()
+            ]
+            futures[self.client.compute(dask.delayed(_written)(*writes))] = i
+        for future in as_completed(list(futures)):
+            future.result()  # raise a failed write here, before anything is recorded
+            entry["periods_completed"] = sorted(
+                {*entry["periods_completed"], times[futures[future]]}
+            )
+            self.save()
+            progress(1)
+
+
+def _written(*writes: Any) -> None:
+    """Join the writes of one period into one task."""

@@ -1,0 +1,135 @@
+"""The stages of a job: fetch (the Scene), process (tile metrics) and analyse (the report)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import xarray as xr
+
+from vegdask.compute import binary_image, tile_metrics
+from vegdask.data import (
+    default_chunks,
+    filesystem,
+    join_url,
+    open_source,
+    open_store,
+    write_dataset,
+)
+from vegdask.pipeline._manifest import Run
+from vegdask.pipeline._tables import write_tables
+
+__all__ = ["analyse", "fetch", "open_job_source", "process", "source_options"]
+
+
+def _progress_bar(total: int, stage: str, show: bool) -> tuple[Callable[[int], None], Any]:
+    from tqdm import tqdm
+
+    bar = tqdm(total=total, desc=f"{stage:>8}", unit="period", disable=not show, leave=True)
+    return bar.update, bar
+
+
+def source_options(config: dict[str, Any]) -> dict[str, Any]:
+    """Keyword arguments of the config's source function (:func:`vegdask.data.open_source`)."""
+    source = {k: v for k, v in config["source"].items() if k != "kind"}
+    place = config["location"]
+    if config["source"]["kind"] == "local":
+        return source  # the files' own grid
+    if config["source"]["kind"] == "synthetic":
+        source["rainfall"] = (source.pop("rainfall_start"), source.pop("rainfall_end"))
+    return {"location": (place["longitude"], place["latitude"]), "size": place["size"], **source}
+
+
+def open_job_source(config: dict[str, Any]) -> tuple[xr.Dataset, xr.Dataset | None]:
+    """The lazy Scene and weather of a job config's source (nothing is read yet)."""
+    time = config["time"]
+    return open_source(
+        config["source"]["kind"],
+        time["start"],
+        time["end"],
+        time["period"],
+        **source_options(config),
+    )
+
+
+def fetch(
+    run: Run, source: tuple[xr.Dataset, xr.Dataset | None], force: bool, show: bool
+) -> xr.Dataset:
+    entry = run.stage("fetch", force)
+    scene, weather = source
+    started = time.perf_counter()
+    update, bar = _progress_bar(scene.sizes["time"], "fetch", show)
+    with bar:
+        run.write_periods(entry, {"scene.zarr": scene}, update)
+    if weather is not None and not entry["complete"]:  # e.g. an Earth Engine request: once
+        write_dataset(weather, join_url(run.output, "weather.zarr"))
+    stored = open_store(join_url(run.output, "scene.zarr"))
+    # A period without one clear pixel (no images, or all cloud) is kept, and named here.
+    empty = stored["cloud_mask"].all(dim=("y", "x")).values
+    entry.update(
+        complete=True,
+        seconds=round(time.perf_counter() - started, 2),
+        empty_periods=[str(t)[:10] for t, e in zip(stored["time"].values, empty, strict=True) if e],
+    )
+    run.save()
+    return stored
+
+
+def process(run: Run, scene: xr.Dataset, force: bool, show: bool) -> xr.Dataset:
+    entry = run.stage("process", force)
+    processing = run.config["processing"]
+    # scene.zarr is chunked for the default tile; the tile size is a processing parameter. Only
+    # the bands are rechunked: the small per-period coordinates stay in memory.
+    chunks = default_chunks(processing["tile_size"])
+    scene = scene.copy()
+    for name in scene.data_vars:
+        scene[name] = scene[name].variable.chunk(chunks)
+    tiles = tile_metrics(scene, **processing)
+    image = binary_image(scene).to_dataset(name="binary_image")
+    image["binary_image"].attrs["meaning"] = "pyveg's BWNDVI: 255 = bare soil, 0 = vegetation"
+    started = time.perf_counter()
+    update, bar = _progress_bar(scene.sizes["time"], "process", show)
+    with bar:
+        run.write_periods(entry, {"tiles.zarr": tiles, "mask.zarr": image}, update)
+    result = open_store(join_url(run.output, "tiles.zarr")).load()
+    write_tables(run, result, _weather(run.output))
+    valid = result["valid"].values
+    entry.update(
+        complete=True,
+        seconds=round(time.perf_counter() - started, 2),
+        tiles_per_period=int(valid[0].size),
+        valid_tiles=int(valid.sum()),
+        invalid_tiles=int((~valid).sum()),
+        empty_periods=[
+            str(t)[:10] for t, v in zip(result["time"].values, valid, strict=True) if not v.any()
+        ],
+        dropped_edge_pixels={
+            "y": int(scene.sizes["y"] % processing["tile_size"]),
+            "x": int(scene.sizes["x"] % processing["tile_size"]),
+        },
+    )
+    run.save()
+    return result
+
+
+def _weather(output: str) -> xr.Dataset | None:
+    fs, path = filesystem(output)
+    if not fs.exists(f"{path}/weather.zarr"):
+        return None
+    return open_store(join_url(output, "weather.zarr")).load()
+
+
+def analyse(run: Run, force: bool) -> dict[str, Any] | None:
+    entry = run.stage("analyse", force)
+    if not run.config["analysis"]["enabled"]:
+        entry.update(complete=True, skipped="disabled in the config")
+        run.save()
+        return None
+    from vegdask.analysis import analyse_results
+
+    started = time.perf_counter()
+    resilience = analyse_results(run.output)
+    entry.update(complete=True, seconds=round(time.perf_counter() - started, 2))
+    run.save()
+    return resilience
