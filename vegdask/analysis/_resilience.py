@@ -115,8 +115,9 @@ def early_warning(
     EarlyWarning
         ``frame`` has columns ``state``, ``trend``, ``residuals`` and one per indicator (plus
         ``missing_fraction``); ``stats[indicator]`` holds ``kendall_tau``, ``p_value`` (surrogate
-        test, one-sided for a rise), ``kendall_p_value`` (scipy-style asymptotic, for reference
-        only: it ignores the autocorrelation of rolling values), ``window``, ``bandwidth`` ...
+        test, one-sided for a rise), ``kendall_p_value`` (scipy's default: exact for short
+        untied series, else asymptotic; for reference only: it ignores the autocorrelation of
+        rolling values), ``window``, ``bandwidth`` ...
 
     Examples
     --------

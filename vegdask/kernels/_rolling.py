@@ -55,56 +55,55 @@ def window_length(n: int, window: float) -> int:
     return w
 
 
-@numba.njit(cache=True)
-def _window(v, st, valid, lo, hi, estimator, min_count, w, out, s):
-    # Two passes over v[lo..hi]: sums, then central moments and lagged-pair products.
-    c = 0
-    total = 0.0
-    st_sum = 0.0
-    st_count = 0
-    na = 0
-    sa = 0.0
-    sb = 0.0
-    for t in range(lo, hi + 1):
-        if valid[t]:
-            c += 1
-            total += v[t]
-            if t > lo and valid[t - 1]:
-                na += 1
-                sa += v[t - 1]
-                sb += v[t]
-        if not np.isnan(st[t]):
-            st_sum += st[t]
-            st_count += 1
+# Running sums over the window: count and power sums of d = v - anchor (singles), the lagged pairs
+# (a = d[t-1], b = d[t]) whose both samples are valid and inside the window, and the state's sum.
+_C, _S1, _S2, _S3, _S4, _NA, _PA, _PB, _PAA, _PBB, _PAB, _ST, _STN = range(13)
+# A centred sum this small against its raw sum is rounding noise: the window is constant.
+_CONSTANT = 1e-12
+
+
+@numba.njit(cache=True, nogil=True)
+def _single(sums, v, st, valid, t, anchor, sign):
+    """Add (sign 1) or remove (sign -1) sample t."""
+    if valid[t]:
+        d = v[t] - anchor
+        sums[_C] += sign
+        sums[_S1] += sign * d
+        sums[_S2] += sign * d * d
+        sums[_S3] += sign * d * d * d
+        sums[_S4] += sign * d * d * d * d
+    if not np.isnan(st[t]):
+        sums[_ST] += sign * st[t]
+        sums[_STN] += sign
+
+
+@numba.njit(cache=True, nogil=True)
+def _pair(sums, v, valid, t, anchor, sign):
+    """Add or remove the lagged pair (t - 1, t) if both samples are valid."""
+    if valid[t] and valid[t - 1]:
+        a = v[t - 1] - anchor
+        b = v[t] - anchor
+        sums[_NA] += sign
+        sums[_PA] += sign * a
+        sums[_PB] += sign * b
+        sums[_PAA] += sign * a * a
+        sums[_PBB] += sign * b * b
+        sums[_PAB] += sign * a * b
+
+
+@numba.njit(cache=True, nogil=True)
+def _indicators(sums, estimator, min_count, w, out, s, hi):
+    """Write the indicators of the window ending at ``hi`` from its running sums."""
+    c = sums[_C]
     out[7, s, hi] = 1.0 - c / w
     if c < min_count or c < 4:
         return
-    mean = total / c
-    ma = sa / na if na else 0.0
-    mb = sb / na if na else 0.0
-    s2 = 0.0
-    s3 = 0.0
-    s4 = 0.0
-    sxy = 0.0
-    sxx = 0.0
-    syy = 0.0
-    for t in range(lo, hi + 1):
-        if valid[t]:
-            d = v[t] - mean
-            s2 += d * d
-            s3 += d * d * d
-            s4 += d * d * d * d
-            if t > lo and valid[t - 1]:
-                if estimator == 1:  # pearson: each side about its own mean
-                    a = v[t - 1] - ma
-                    b = v[t] - mb
-                    sxy += a * b
-                    sxx += a * a
-                    syy += b * b
-                else:  # ols / acf: about the window mean
-                    a = v[t - 1] - mean
-                    sxy += d * a
-                    sxx += a * a
+    mean = sums[_S1] / c
+    s2 = sums[_S2] - mean * sums[_S1]
+    if s2 <= _CONSTANT * sums[_S2]:
+        s2 = 0.0
+    s3 = sums[_S3] - 3.0 * mean * sums[_S2] + 2.0 * c * mean**3
+    s4 = sums[_S4] - 4.0 * mean * sums[_S3] + 6.0 * mean**2 * sums[_S2] - 3.0 * c * mean**4
     var = s2 / (c - 1)
     out[1, s, hi] = var
     out[2, s, hi] = math.sqrt(var)
@@ -114,33 +113,69 @@ def _window(v, st, valid, lo, hi, estimator, min_count, w, out, s):
         out[5, s, hi] = ((c * c - 1.0) * (s4 / c) / (m2 * m2) - 3.0 * (c - 1.0) ** 2) / (
             (c - 2.0) * (c - 3.0)
         )
+    na = sums[_NA]
     ar = np.nan
     if na >= 2:
-        if estimator == 1:
-            if sxx > 0.0 and syy > 0.0:
+        if estimator == 1:  # pearson: each side about its own mean
+            sxx = sums[_PAA] - sums[_PA] ** 2 / na
+            syy = sums[_PBB] - sums[_PB] ** 2 / na
+            sxy = sums[_PAB] - sums[_PA] * sums[_PB] / na
+            if sxx > _CONSTANT * sums[_PAA] and syy > _CONSTANT * sums[_PBB]:
                 ar = sxy / math.sqrt(sxx * syy)
-        elif estimator == 2:  # acf: denominator over every valid sample
-            if s2 > 0.0:
-                ar = sxy / s2
-        elif sxx > 0.0:
-            ar = sxy / sxx
+        else:  # ols / acf: about the window mean
+            sxy = sums[_PAB] - mean * (sums[_PA] + sums[_PB]) + na * mean * mean
+            sxx = sums[_PAA] - 2.0 * mean * sums[_PA] + na * mean * mean
+            if estimator == 2:  # acf: denominator over every valid sample
+                if s2 > 0.0:
+                    ar = sxy / s2
+            elif sxx > _CONSTANT * sums[_PAA]:
+                ar = sxy / sxx
     out[0, s, hi] = ar
     out[6, s, hi] = 1.0 - ar
     # CV: SD of the residuals over the mean of the state variable in the same window.
-    if st_count > 0 and st_sum != 0.0:
-        out[3, s, hi] = math.sqrt(var) / (st_sum / st_count)
+    if sums[_STN] > 0 and sums[_ST] != 0.0:
+        out[3, s, hi] = math.sqrt(var) / (sums[_ST] / sums[_STN])
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def _rolling(x, state, w, estimator, min_count):
+    """Rolling indicators of every row in O(n) per row.
+
+    The window's sums are updated as it slides and rebuilt from scratch about the window's own
+    mean every ``w // 4`` steps, so rounding never accumulates over more than a quarter window and
+    the centred sums keep their precision (no cancellation against a far anchor).
+    """
     m, n = x.shape
     out = np.full((8, m, n), np.nan)
+    sums = np.zeros(13)
+    block = max(1, w // 4)
     for s in range(m):
         v = x[s]
         st = state[s]
         valid = ~np.isnan(v)
-        for e in range(w - 1, n):
-            _window(v, st, valid, e - w + 1, e, estimator, min_count, w, out, s)
+        for start in range(w - 1, n, block):
+            lo = start - w + 1
+            total = 0.0
+            count = 0
+            for t in range(lo, start + 1):
+                if valid[t]:
+                    total += v[t]
+                    count += 1
+            anchor = total / count if count else 0.0
+            sums[:] = 0.0
+            for t in range(lo, start + 1):
+                _single(sums, v, st, valid, t, anchor, 1.0)
+                if t > lo:
+                    _pair(sums, v, valid, t, anchor, 1.0)
+            _indicators(sums, estimator, min_count, w, out, s, start)
+            for hi in range(start + 1, min(start + block, n)):
+                # Slide by one: sample hi - w leaves with its pair to the right, hi enters with
+                # its pair to the left.
+                _single(sums, v, st, valid, hi - w, anchor, -1.0)
+                _pair(sums, v, valid, hi - w + 1, anchor, -1.0)
+                _single(sums, v, st, valid, hi, anchor, 1.0)
+                _pair(sums, v, valid, hi, anchor, 1.0)
+                _indicators(sums, estimator, min_count, w, out, s, hi)
     return out
 
 
