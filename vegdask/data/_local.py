@@ -221,11 +221,14 @@ def _centre(grid: dict[str, Any]) -> str:
 def _read_band(path: Path) -> npt.NDArray[np.float64]:
     import rasterio
 
+    problem = None
     try:
         with rasterio.open(path) as src:
             values = src.read(1, masked=True)
     except rasterio.errors.RasterioError as err:
-        raise ValueError(f"{path} could not be read (corrupt or truncated?): {err}") from err
+        problem = str(err).replace(" See previous exception for details.", "")
+    if problem is not None:  # raised outside: GDAL's error, as its context, does not pickle
+        raise ValueError(f"{path} could not be read (corrupt or truncated?): {problem}")
     return np.ma.filled(values.astype(np.float64), np.nan)
 
 

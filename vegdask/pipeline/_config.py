@@ -201,12 +201,30 @@ def validate_config(config: dict[str, Any]) -> dict[str, Any]:
             _check_field(section, key, value)
             effective[section][key] = value
     _resolve_location(effective, config.get("location", {}))
+    _check_tiles(effective)
     time = effective["time"]
     try:
         make_periods(time["start"], time["end"], time["period"])
     except ValueError as err:
         raise ConfigError(f"time: {err}") from err
     return effective
+
+
+def _check_tiles(effective: dict[str, Any]) -> None:
+    """The tile fits in the scene, and a tile has pixels enough for the quantiles asked for."""
+    processing, size = effective["processing"], effective["location"]["size"]
+    tile_size = processing["tile_size"]
+    if effective["source"]["kind"] != "local" and tile_size > size:  # a folder's size is its own
+        raise ConfigError(
+            f"processing.tile_size = {tile_size} is larger than the scene (location.size = {size} "
+            f"pixels); expected an integer in [4, {size}]"
+        )
+    pixels = tile_size * tile_size
+    if processing["num_quantiles"] > pixels:
+        raise ConfigError(
+            f"processing.num_quantiles = {processing['num_quantiles']} is not valid; expected an "
+            f"integer in [2, {pixels}] (a {tile_size}x{tile_size} tile has {pixels} pixels)"
+        )
 
 
 def _validate_source(values: dict[str, Any]) -> dict[str, Any]:
@@ -269,6 +287,14 @@ def load_config(path: str | Path | None) -> dict[str, Any]:
             raw = tomllib.load(f)
     except FileNotFoundError as err:
         raise ConfigError(f"config file {path} not found") from err
+    except IsADirectoryError as err:
+        raise ConfigError(f"config {path} is a directory; give a TOML file") from err
+    except PermissionError as err:
+        raise ConfigError(f"config file {path} cannot be read (permission denied)") from err
+    except UnicodeDecodeError as err:
+        raise ConfigError(f"{path} is not valid TOML: not UTF-8 text ({err.reason})") from err
     except tomllib.TOMLDecodeError as err:
         raise ConfigError(f"{path} is not valid TOML: {err}") from err
+    except OSError as err:
+        raise ConfigError(f"config file {path} cannot be read: {err.strerror or err}") from err
     return validate_config(raw)

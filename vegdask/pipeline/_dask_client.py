@@ -7,7 +7,6 @@ from collections.abc import Iterator
 from typing import Any
 
 from vegdask.data import is_remote
-from vegdask.pipeline._signals import quiet_teardown, workers_ignore_sigint
 
 __all__ = ["job_client"]
 
@@ -23,12 +22,15 @@ def job_client(kind: str, workers: int, output: str) -> Iterator[Any]:
     """
     from distributed import Client, LocalCluster
 
+    from vegdask.pipeline._quiet import QuietTaskFailures, quiet_teardown, workers_ignore_sigint
+
     if kind == "local":
         with workers_ignore_sigint():  # Ctrl-C goes to the driver, not to every worker process
             cluster = LocalCluster(
                 n_workers=workers, threads_per_worker=1, memory_limit="2GiB", dashboard_address=":0"
             )
         with cluster, Client(cluster) as client, quiet_teardown():
+            client.register_plugin(QuietTaskFailures())
             yield client
         return
     if kind != "azure-batch" and "://" not in kind:
@@ -46,6 +48,7 @@ def job_client(kind: str, workers: int, output: str) -> Iterator[Any]:
 
         # Account, pool and worker settings: vegdask.azure.* in dask config, then AZURE_BATCH_*.
         with AzureBatchCluster() as cluster, Client(cluster) as client, quiet_teardown():
+            client.register_plugin(QuietTaskFailures())
             cluster.scale(workers)
             yield client
         return

@@ -1,0 +1,90 @@
+"""One line for the user when a run fails or is interrupted, not every worker's traceback.
+
+A terminal sends SIGINT to its whole foreground process group, so without this every local Dask
+worker process would print its own ``KeyboardInterrupt`` traceback: local workers start with SIGINT
+ignored, and the driver catches the interrupt, closes the cluster and prints one line. A task that
+fails is reported by the driver (its exception is raised there), so the workers do not log it too.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import signal
+import threading
+from collections.abc import Iterator
+
+from distributed.diagnostics.plugin import WorkerPlugin
+
+__all__ = ["QuietTaskFailures", "quiet_teardown", "workers_ignore_sigint"]
+
+
+@contextlib.contextmanager
+def workers_ignore_sigint() -> Iterator[None]:
+    """Ignore SIGINT while the block starts worker processes; they keep ignoring it.
+
+    An ignored signal stays ignored across ``exec``, and Python installs its
+    ``KeyboardInterrupt`` handler only where SIGINT is not ignored. The driver's own handler is
+    put back when the block ends (a Ctrl-C during the block is lost). Outside the main thread
+    (where signals cannot be set) the block does nothing.
+
+    Examples
+    --------
+    >>> with workers_ignore_sigint():
+    ...     signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+    True
+    >>> signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    True
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+@contextlib.contextmanager
+def quiet_teardown() -> Iterator[None]:
+    """When the block fails (or is interrupted), silence Dask's log while the cluster closes.
+
+    The user gets one line about the cause; the warnings of a cluster torn down mid-work
+    (cancelled tasks, workers killed) say nothing they can act on.
+    """
+    try:
+        yield
+    except BaseException:
+        logging.getLogger("distributed").setLevel(logging.CRITICAL)
+        raise
+
+
+class _DropTaskNoise(logging.Filter):
+    """Drop a failed task's report and the notes of tasks cancelled because of it."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = str(record.msg)
+        return not (message.startswith("Compute Failed") or "ended with CancelledError" in message)
+
+
+class QuietTaskFailures(WorkerPlugin):
+    """A worker plugin: the worker does not log "Compute Failed" with the task's traceback.
+
+    Nor the warnings of the tasks cancelled when the driver stops on that failure.
+
+    The driver raises the task's exception (and the CLI prints it as one line); every other
+    worker message is kept. Register it with ``client.register_plugin(QuietTaskFailures())``.
+    """
+
+    name = "vegdask-quiet-task-failures"
+
+    def setup(self, worker: object) -> None:
+        """Add the filter to the worker process's ``distributed.worker`` loggers (once)."""
+        for name in ("distributed.worker", "distributed.worker.state_machine"):
+            logger = logging.getLogger(name)
+            if not any(isinstance(f, _DropTaskNoise) for f in logger.filters):
+                logger.addFilter(_DropTaskNoise())
+
+    def teardown(self, worker: object) -> None:
+        """Nothing to undo: the filter goes with the worker process."""
