@@ -12,7 +12,7 @@ import sys
 from collections.abc import Sequence
 
 from vegdask import __version__
-from vegdask.cli._common import CLIError
+from vegdask.cli._common import CLIError, describe_error, silence_exit_noise
 
 # Order here is the order in ``vegdask --help``.
 COMMAND_MODULES: tuple[str, ...] = (
@@ -60,8 +60,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"vegdask {args.command}: error: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print(
-            f"vegdask {args.command}: interrupted; rerun the same command to resume",
-            file=sys.stderr,
-        )
+        print(f"vegdask {args.command}: {INTERRUPTED}", file=sys.stderr)
+        silence_exit_noise()
         return 130
+    except Exception as err:
+        message = describe_error(err)
+        if message is None:
+            raise
+        print(f"vegdask {args.command}: error: {message}", file=sys.stderr)
+        silence_exit_noise()
+        return 2

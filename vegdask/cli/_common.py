@@ -1,7 +1,63 @@
-"""Helpers shared by the subcommands."""
+"""Helpers shared by the subcommands: errors a user can act on, as one line."""
 
 from __future__ import annotations
+
+import os
+import sys
+
+__all__ = ["CLIError", "describe_error", "silence_exit_noise"]
 
 
 class CLIError(Exception):
     """An error the user can act on: printed as one line, exit status 2."""
+
+
+# Exceptions of the Azure SDK and aiohttp meaning "blob storage did not answer", by class name so
+# that the SDK need not be imported (it is an optional extra) and so that a worker's exception
+# that came back as a plain ``Exception("ServiceRequestError(...)")`` is recognised too.
+_CONNECTION_LOST = (
+    "ServiceRequestError",
+    "ServiceResponseError",
+    "ClientConnectorError",
+    "ServerDisconnectedError",
+    "ClientOSError",
+)
+_REFUSED = ("ClientAuthenticationError",)
+
+
+def describe_error(err: BaseException) -> str | None:
+    """One line for an error of blob storage raised anywhere in a run, else None.
+
+    Examples
+    --------
+    >>> describe_error(Exception("ServiceRequestError('Cannot connect to host 127.0.0.1:1')"))
+    'lost the connection to blob storage (ServiceRequestError); rerun the same command to resume once it answers'
+    >>> describe_error(ValueError("a bug")) is None
+    True
+    """  # noqa: E501
+    names = {cls.__name__ for cls in type(err).__mro__}
+    text = str(err)
+    lost = [n for n in _CONNECTION_LOST if n in names or text.startswith(f"{n}(")]
+    if lost:
+        return (
+            f"lost the connection to blob storage ({lost[0]}); rerun the same command to resume "
+            "once it answers"
+        )
+    status = getattr(err, "status_code", None)
+    if names & set(_REFUSED) or ("HttpResponseError" in names and status in (401, 403)):
+        return (
+            f"blob storage refused the credentials (HTTP {status}); check "
+            "AZURE_STORAGE_CONNECTION_STRING or the account name and key"
+        )
+    return None
+
+
+def silence_exit_noise() -> None:
+    """Send what the interpreter prints while it exits to /dev/null (after a one-line error).
+
+    adlfs' finalizers fail at exit ("Loop is not running") when a run stopped on a storage
+    error; the user has the error already. Standard error captured by a caller is left alone.
+    """
+    if sys.stderr is sys.__stderr__:
+        sys.stderr.flush()
+        sys.stderr = open(os.devnull, "w")  # noqa: SIM115 - open until the process ends

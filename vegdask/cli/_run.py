@@ -41,6 +41,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _run(args: argparse.Namespace, until: str) -> int:
+    from vegdask.data._storage import ensure_container
     from vegdask.pipeline import ConfigError, job_client, load_config, run_job, validate_config
 
     try:
@@ -60,6 +61,7 @@ def _run(args: argparse.Namespace, until: str) -> int:
     output = config["output"]["url"]
     started = time.perf_counter()
     try:
+        ensure_container(output)  # storage that refuses or does not answer: before the cluster
         with job_client(config["cluster"]["kind"], config["cluster"]["workers"], output) as client:
             print(f"vegdask {args.command}: output {output}; dashboard {client.dashboard_link}")
             manifest = run_job(

@@ -31,6 +31,7 @@ __all__ = [
     "write_period",
 ]
 
+_AZURE_PROTOCOLS = ("abfs://", "az://", "abfss://")
 _CONTAINER = re.compile(r"^[a-z0-9](?:[a-z0-9]|-(?=[a-z0-9])){1,61}[a-z0-9]$")
 
 
@@ -81,7 +82,7 @@ def storage_options(
 
     Never log the result: it holds secrets.
     """
-    if not str(url).startswith(("abfs://", "az://", "abfss://")):
+    if not str(url).startswith(_AZURE_PROTOCOLS):
         return {}
     options: dict[str, Any] = {"use_listings_cache": False, "skip_instance_cache": True}
     connection_string = connection_string or os.environ.get("AZURE_STORAGE_CONNECTION_STRING")
@@ -135,11 +136,19 @@ def _container_exists(fs: fsspec.AbstractFileSystem, container: str, url: str) -
     """
     from azure.core.exceptions import HttpResponseError, ServiceRequestError
 
+    from vegdask.data._azure_fs import RETRIES
+
     try:
         fs.ls(container, detail=False)
     except FileNotFoundError:
         return False
     except HttpResponseError as err:
+        if err.status_code is None and "base64" in str(err):  # the SDK could not sign at all
+            raise PermissionError(
+                f"the storage account key for {url} is not valid base64 (an account key is the "
+                "88-character base64 string of the portal's Access keys); check "
+                "AZURE_STORAGE_CONNECTION_STRING or AZURE_STORAGE_ACCOUNT_KEY"
+            ) from None
         if err.status_code not in (401, 403):
             raise
         raise PermissionError(
@@ -149,8 +158,8 @@ def _container_exists(fs: fsspec.AbstractFileSystem, container: str, url: str) -
         ) from None
     except ServiceRequestError as err:
         raise ConnectionError(
-            f"cannot reach the blob storage of {url} ({type(err).__name__}); check the account "
-            "name or endpoint and the network"
+            f"cannot reach the blob storage of {url} ({type(err).__name__}, gave up after "
+            f"{RETRIES} retries); check the account name or endpoint and the network"
         ) from None
     return True
 
@@ -158,8 +167,17 @@ def _container_exists(fs: fsspec.AbstractFileSystem, container: str, url: str) -
 def filesystem(
     url: str, *, options: dict[str, Any] | None = None
 ) -> tuple[fsspec.AbstractFileSystem, str]:
-    """The fsspec filesystem of ``url`` (credentials as :func:`storage_options`) and its path."""
-    return fsspec.core.url_to_fs(url, **(storage_options(url) if options is None else options))
+    """The fsspec filesystem of ``url`` (credentials as :func:`storage_options`) and its path.
+
+    Azure Blob Storage gets adlfs' filesystem with bounded retries (it fails within 15 s when
+    storage cannot be reached).
+    """
+    options = storage_options(url) if options is None else options
+    if str(url).startswith(_AZURE_PROTOCOLS):
+        from vegdask.data._azure_fs import AzureBlobFileSystem
+
+        return AzureBlobFileSystem(**options), AzureBlobFileSystem._strip_protocol(url)
+    return fsspec.core.url_to_fs(url, **options)
 
 
 def write_dataset(dataset: xr.Dataset, url: str, *, options: dict[str, Any] | None = None) -> None:
@@ -168,8 +186,10 @@ def write_dataset(dataset: xr.Dataset, url: str, *, options: dict[str, Any] | No
 
 
 def _mapper(url: str, options: dict[str, Any] | None) -> Any:
-    opts = storage_options(url) if options is None else options
-    return fsspec.get_mapper(url, **opts) if is_remote(url) else url
+    if not is_remote(url):
+        return url
+    fs, path = filesystem(url, options=options)
+    return fs.get_mapper(path)
 
 
 def create_store(template: xr.Dataset, url: str, *, options: dict[str, Any] | None = None) -> None:
