@@ -8,6 +8,7 @@ class is what vegdask's stores use on ``abfs://`` URLs; it pickles to Dask worke
 
 from __future__ import annotations
 
+import contextlib
 import weakref
 from typing import Any
 
@@ -31,19 +32,25 @@ def bound_retries(client: Any) -> None:
     policy.initial_backoff, policy.increment_base, policy.random_jitter_range = 0.5, 1.5, 0.5
 
 
+def _quietly(func: Any, *args: Any, **kwargs: Any) -> None:
+    with contextlib.suppress(RuntimeError):
+        func(*args, **kwargs)
+
+
 class AzureBlobFileSystem(adlfs.AzureBlobFileSystem):
     """adlfs' filesystem whose requests are retried at most :data:`RETRIES` times, briefly."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("connection_timeout", _CONNECTION_TIMEOUT)
         super().__init__(*args, **kwargs)
-        # adlfs closes its clients in finalizers that need fsspec's event loop, which is gone
-        # when the interpreter exits: each would print "Loop is not running" (fsspec/adlfs#495).
-        # The process is ending, so skip them then.
+        # adlfs closes its clients in finalizers that need fsspec's event loop; when that loop
+        # is gone at exit each prints "Loop is not running" (fsspec/adlfs#495): keep closing
+        # them, quietly.
         for finalizer in list(weakref.finalize._registry):
             found = finalizer.peek()
             if found is not None and found[0] is self:
-                finalizer.atexit = False
+                _, func, args, kwargs = finalizer.detach()
+                weakref.finalize(self, _quietly, func, *args, **kwargs)
 
     def do_connect(self) -> None:
         """Connect as adlfs does, then bound the client's retries."""
