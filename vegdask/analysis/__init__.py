@@ -33,12 +33,18 @@ from vegdask.analysis._spatial import (
     spatial_indicators,
     spatial_indicators_through_time,
 )
-from vegdask.analysis._summary import SUMMARY_CORRELATION_COLUMNS, summarise_runs, summary_table
+from vegdask.analysis._summary import (
+    MIN_RUNS_FOR_CORRELATIONS,
+    SUMMARY_CORRELATION_COLUMNS,
+    summarise_runs,
+    summary_table,
+)
 from vegdask.data import to_strict_json
 
 __all__ = [
     "EWS_INDICATORS",
     "GRIDS",
+    "MIN_RUNS_FOR_CORRELATIONS",
     "PYVEG_SERIES",
     "RESILIENCE_SERIES",
     "SPATIAL_INDICATORS",

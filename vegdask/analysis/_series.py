@@ -80,8 +80,15 @@ def load_results(results: str | Any) -> Results:
         if not fs.exists(path):
             raise FileNotFoundError(f"results summary {url} does not exist")
         with fs.open(path) as f:
-            summary = json.loads(f.read())
-        tiles, weather, metadata = tiles_from_results_summary(summary)
+            text = f.read()
+        try:
+            summary = json.loads(text)
+        except ValueError as err:  # JSONDecodeError, UnicodeDecodeError
+            raise ValueError(f"{url} is not valid JSON ({err})") from None
+        try:
+            tiles, weather, metadata = tiles_from_results_summary(summary)
+        except ValueError as err:
+            raise ValueError(f"{url}: {err}") from None
         return Results(tiles, weather, {}, metadata, root=None)
     tiles_url = _join(url, "tiles.zarr")
     if not fs.exists(_join(path, "tiles.zarr")):
@@ -111,6 +118,32 @@ def load_results(results: str | Any) -> Results:
     )
 
 
+def _number(record: dict[str, Any], key: str, where: str, default: float | None = None) -> float:
+    """``record[key]`` as a float, or an error naming the field."""
+    value = record.get(key, default)
+    if value is None:
+        value = np.nan if default is not None else None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError(f"{where}: {key} = {value!r} is not a number")
+    return float(value)
+
+
+def _records(
+    records: dict[str, Any], dates: list[str], collection: str
+) -> list[tuple[str, dict[str, Any]]]:
+    """Every sub-image record with where it is (``collection/date[i]``); its date as date_key."""
+    rows = []
+    for d in dates:
+        entries = records[d] or []
+        if not isinstance(entries, list):
+            raise ValueError(f"{collection}/{d}: expected a list of sub-image records or null")
+        for i, r in enumerate(entries):
+            if not isinstance(r, dict):
+                raise ValueError(f"{collection}/{d}[{i}]: expected a record (an object)")
+            rows.append((f"{collection}/{d}[{i}]", {**r, "date_key": d}))
+    return rows
+
+
 def tiles_from_results_summary(
     summary: dict[str, Any],
 ) -> tuple[xr.Dataset, xr.Dataset | None, dict[str, Any]]:
@@ -137,25 +170,47 @@ def tiles_from_results_summary(
     >>> tiles.offset50.values.ravel().tolist(), tiles.ndvi_mean.values.ravel().tolist()
     ([-826.0, nan], [0.0, nan])
     """
-    veg = [v for v in summary.values() if isinstance(v, dict) and v.get("type") == "vegetation"]
+    if not isinstance(summary, dict):
+        raise ValueError(
+            f"a results summary is a JSON object of collections, got a {type(summary).__name__}"
+        )
+    veg = [
+        (name, v)
+        for name, v in summary.items()
+        if isinstance(v, dict) and v.get("type") == "vegetation"
+    ]
     if not veg:
         raise ValueError("results summary has no collection with type 'vegetation'")
-    records = veg[0]["time-series-data"]
+    collection, records = veg[0][0], veg[0][1].get("time-series-data")
+    if not isinstance(records, dict):
+        raise ValueError(f"{collection}: time-series-data must be an object of dates")
     dates = sorted(records)
-    rows = [r for d in dates for r in (records[d] or [])]
-    lats = sorted({r["latitude"] for r in rows}, reverse=True)
-    lons = sorted({r["longitude"] for r in rows})
+    rows = _records(records, dates, collection)
+    lats = sorted({_number(r, "latitude", where) for where, r in rows}, reverse=True)
+    lons = sorted({_number(r, "longitude", where) for where, r in rows})
     shape = (len(dates), len(lats), len(lons))
     data = {name: np.full(shape, np.nan) for name in TILE_VARIABLES}
     keys = {"offset50": "offset50", "ndvi_mean": "ndvi", "ndvi_veg_mean": "ndvi_veg"}
-    for t, d in enumerate(dates):
-        for r in records[d] or []:
-            iy, ix = lats.index(r["latitude"]), lons.index(r["longitude"])
-            for name, key in keys.items():
-                value = r.get(key)
-                if value is not None and not (isinstance(value, float) and math.isnan(value)):
-                    value = float(value)
-                    data[name][t, iy, ix] = value * 2 / 255 - 1 if name != "offset50" else value
+    not_finite = 0
+    for where, r in rows:
+        t = dates.index(r["date_key"])
+        iy, ix = lats.index(r["latitude"]), lons.index(r["longitude"])
+        for name, key in keys.items():
+            if r.get(key) is None:
+                continue
+            value = _number(r, key, where)
+            if not math.isfinite(value):
+                not_finite += 1
+                continue
+            data[name][t, iy, ix] = value * 2 / 255 - 1 if name != "offset50" else value
+    if not_finite:
+        warnings.warn(
+            f"results summary: {not_finite} NaN or infinite values ignored (as missing)",
+            UserWarning,
+            stacklevel=2,
+        )
+    if not any(np.isfinite(arr).any() for arr in data.values()):
+        raise ValueError(f"{collection} has no valid values in any period: nothing to analyse")
     time = pd.to_datetime(dates).values
     lon2d, lat2d = np.meshgrid(lons, lats)
     tiles = xr.Dataset(
@@ -176,7 +231,10 @@ def tiles_from_results_summary(
         wdates = sorted(wdata)
         weather = xr.Dataset(
             {
-                name: ("time", [float((wdata[d] or {}).get(name, np.nan)) for d in wdates])
+                name: (
+                    "time",
+                    [_number(wdata[d] or {}, name, f"weather/{d}", np.nan) for d in wdates],
+                )
                 for name in _WEATHER
             },
             coords={"time": pd.to_datetime(wdates).values},

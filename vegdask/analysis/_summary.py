@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import html
 import json
+import os
 import posixpath
 from typing import Any
 
@@ -20,7 +21,15 @@ from scipy import stats
 
 from vegdask.analysis._figures import save_figure
 
-__all__ = ["SUMMARY_CORRELATION_COLUMNS", "summarise_runs", "summary_table"]
+__all__ = [
+    "MIN_RUNS_FOR_CORRELATIONS",
+    "SUMMARY_CORRELATION_COLUMNS",
+    "summarise_runs",
+    "summary_table",
+]
+
+#: Pearson correlations across runs need at least this many runs (pairs of values).
+MIN_RUNS_FOR_CORRELATIONS = 3
 
 #: Columns of the correlation matrices (when present).
 SUMMARY_CORRELATION_COLUMNS: tuple[str, ...] = (
@@ -57,6 +66,10 @@ def _read_json(fs: Any, path: str) -> Any:
 
 def _run_row(url: str) -> dict[str, Any]:
     fs, root = fsspec.core.url_to_fs(url)
+    if not fs.exists(root):
+        raise FileNotFoundError(f"{url} does not exist: give analysed run directories or URLs")
+    if fs.isfile(root):
+        raise ValueError(f"{url} is a file: give an analysed run's directory or URL")
     res_path = posixpath.join(root, "analysis", "resilience.json")
     if not fs.exists(res_path):
         raise FileNotFoundError(
@@ -70,10 +83,15 @@ def _run_row(url: str) -> dict[str, Any]:
                 row.update({k: v for k, v in value.items() if isinstance(v, str | int | float)})
             elif isinstance(value, str | int | float):
                 row[key] = value
+    notes = []
     for series, inds in _read_json(fs, res_path).items():
         for ind, entry in inds.items():
             row[f"{series}_{ind}_tau"] = entry.get("kendall_tau")
             row[f"{series}_{ind}_p"] = entry.get("p_value")
+            if entry.get("error") and f"{series}: {entry['error']}" not in notes:
+                notes.append(f"{series}: {entry['error']}")  # e.g. too few periods
+    if notes:
+        row["note"] = "no tau/p for " + "; ".join(notes)
     stats_path = posixpath.join(root, "analysis", "summary_stats.json")
     if fs.exists(stats_path):
         for series, entry in _read_json(fs, stats_path).items():
@@ -87,6 +105,12 @@ def summary_table(runs: list[str]) -> pd.DataFrame:
     """One row per analysed run: location metadata, series statistics, taus and p-values."""
     if not runs:
         raise ValueError("no runs given: pass analysed run directories or URLs")
+    seen: dict[str, str] = {}
+    for run in map(str, runs):
+        key = run.rstrip("/") if "://" in run else os.path.realpath(run)
+        if key in seen:
+            raise ValueError(f"{run} is given twice (as {seen[key]}): give each run once")
+        seen[key] = run
     table = pd.DataFrame([_run_row(str(r)) for r in runs])
     return table.rename(columns={"id": "location"}) if "location" not in table else table
 
@@ -99,7 +123,11 @@ def _pearson(table: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     for i, a in enumerate(cols):
         for j, b in enumerate(cols):
             pair = numeric.iloc[:, [i, j]].dropna().to_numpy()
-            if len(pair) >= 3 and pair[:, 0].std() > 0 and pair[:, 1].std() > 0:
+            if (
+                len(pair) >= MIN_RUNS_FOR_CORRELATIONS
+                and pair[:, 0].std() > 0
+                and pair[:, 1].std() > 0
+            ):
                 res = stats.pearsonr(pair[:, 0], pair[:, 1])
                 r.loc[a, b], p.loc[a, b] = res.statistic, res.pvalue
     return r, p
@@ -152,18 +180,20 @@ def summarise_runs(runs: list[str], output: str) -> pd.DataFrame:
     """Write the cross-location summary of analysed runs to ``output`` and return the table.
 
     Writes ``summary.csv``, ``pearson_r.csv``, ``pearson_p.csv`` (``scipy.stats.pearsonr`` over
-    the runs, NaN with fewer than 3), scatter plots, box plots by pattern type, the correlation
-    heat map (PNG and SVG), and ``summary.html`` with the figures embedded.
+    the runs; only with at least :data:`MIN_RUNS_FOR_CORRELATIONS` runs), scatter plots, box
+    plots by pattern type, the correlation heat map (PNG and SVG), and ``summary.html`` with the
+    figures embedded. A run whose series were too short for the indicators has empty tau/p
+    columns and says why in its ``note`` column.
     """
     table = summary_table(runs)
     fs, root = fsspec.core.url_to_fs(str(output))
     fs.makedirs(root, exist_ok=True)
-    r, p = _pearson(table)
-    for name, frame, index in (
-        ("summary", table, False),
-        ("pearson_r", r, True),
-        ("pearson_p", p, True),
-    ):
+    if len(table) >= MIN_RUNS_FOR_CORRELATIONS:
+        r, p = _pearson(table)
+    else:
+        r = p = pd.DataFrame()
+    tables = [("summary", table, False), ("pearson_r", r, True), ("pearson_p", p, True)]
+    for name, frame, index in tables[: 1 if r.empty else 3]:
         with fs.open(posixpath.join(root, f"{name}.csv"), "wb") as f:
             f.write(frame.to_csv(index=index).encode())
     images = {}
@@ -180,9 +210,14 @@ def summarise_runs(runs: list[str], output: str) -> pd.DataFrame:
         images["correlations"] = save_figure(
             _fig_corr(r, p), fs, posixpath.join(root, "correlations")
         )
+    few = (
+        f" Correlations across runs need at least {MIN_RUNS_FOR_CORRELATIONS} runs: none computed."
+        if r.empty
+        else ""
+    )
     body = [
         "<h1>vegdask: summary across locations</h1>",
-        f"<p>{len(table)} runs.</p>",
+        f"<p>{len(table)} runs.{few}</p>",
         table.to_html(index=False, na_rep="n/a", float_format=lambda v: f"{v:.3g}"),
     ]
     body += [

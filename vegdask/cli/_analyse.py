@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
+import warnings
+from pathlib import Path
 
+import vegdask
 from vegdask.cli._common import CLIError
 
 
@@ -50,22 +54,28 @@ def run(args: argparse.Namespace) -> int:
     from vegdask.analysis import analyse_results
 
     try:
-        result = analyse_results(
-            args.results,
-            args.output,
-            window=args.window,
-            bandwidth=args.bandwidth,
-            bandwidth_convention=args.bandwidth_convention,
-            ar1=args.ar1,
-            deseasonalise_method=None if args.deseasonalise == "none" else args.deseasonalise,
-            n_surrogates=args.surrogates,
-            seed=args.seed,
-            interpolate_gaps=args.interpolate_gaps,
-            report=not args.no_report,
-            pdf=args.pdf,
-        )
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", UserWarning)
+            result = analyse_results(
+                args.results,
+                args.output,
+                window=args.window,
+                bandwidth=args.bandwidth,
+                bandwidth_convention=args.bandwidth_convention,
+                ar1=args.ar1,
+                deseasonalise_method=None if args.deseasonalise == "none" else args.deseasonalise,
+                n_surrogates=args.surrogates,
+                seed=args.seed,
+                interpolate_gaps=args.interpolate_gaps,
+                report=not args.no_report,
+                pdf=args.pdf,
+            )
     except (FileNotFoundError, ValueError, ImportError) as err:
         raise CLIError(str(err)) from err
+    package = str(Path(vegdask.__file__).parent)
+    for warning in caught:  # vegdask's own (e.g. NaN values ignored), one line each
+        if warning.filename.startswith(package):
+            print(f"vegdask analyse: warning: {warning.message}", file=sys.stderr)
     summary = {
         series: {
             ind: [v["kendall_tau"], v["p_value"]]

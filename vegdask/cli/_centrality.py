@@ -7,12 +7,16 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 
 import numpy as np
 
 from vegdask.cli._common import CLIError
 from vegdask.data import read_image
 from vegdask.kernels import feature_vector, feature_vector_metrics
+
+#: pyveg's convention: white (255) pixels of a black-and-white image are the signal.
+DEFAULT_THRESHOLD = 255.0
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -31,8 +35,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--threshold",
         type=float,
-        default=255.0,
-        help="signal pixels are those >= THRESHOLD (default 255)",
+        default=DEFAULT_THRESHOLD,
+        help="signal pixels are those >= THRESHOLD (default 255; a boolean or 0/1 image is a "
+        "mask: 1 = signal)",
     )
     parser.add_argument(
         "--invert", action="store_true", help="signal pixels are those < THRESHOLD instead"
@@ -49,16 +54,37 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=run)
 
 
+def _signal(image: np.ndarray, args: argparse.Namespace) -> np.ndarray:
+    """The signal pixels (``--invert``: the others).
+
+    A boolean or 0/1 image is a mask already (1 = signal) unless ``--threshold`` is given;
+    otherwise signal pixels are those >= THRESHOLD.
+    """
+    if image.dtype == bool or (
+        args.threshold == DEFAULT_THRESHOLD and bool(np.isin(image, (0, 1)).all())
+    ):
+        mask = image.astype(bool)
+        return ~mask if args.invert else mask
+    return image < args.threshold if args.invert else image >= args.threshold
+
+
 def run(args: argparse.Namespace) -> int:
     """Compute and print the feature vector of ``args.image``."""
     try:
         image = read_image(args.image)
-        mask = image < args.threshold if args.invert else image >= args.threshold
+        mask = _signal(image, args)
         fv = feature_vector(mask, diagonal=args.diagonal, num_quantiles=args.quantiles)
     except ValueError as err:
         raise CLIError(str(err)) from err
     metrics = feature_vector_metrics(fv)
     signal = int(np.count_nonzero(mask))
+    if signal == 0:
+        rule = "<" if args.invert else ">="
+        print(
+            f"vegdask centrality: note: no signal pixels (signal = pixels {rule} {args.threshold:g}"
+            f"; values here span {np.nanmin(image):g}..{np.nanmax(image):g}); see --threshold",
+            file=sys.stderr,
+        )
     if args.json:
         print(
             json.dumps(

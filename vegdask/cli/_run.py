@@ -41,8 +41,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _run(args: argparse.Namespace, until: str) -> int:
-    from vegdask.data._storage import ensure_container
-    from vegdask.pipeline import ConfigError, job_client, load_config, run_job, validate_config
+    from vegdask.data import ensure_container
+    from vegdask.pipeline import (
+        ConfigError,
+        OutputInUseError,
+        check_output,
+        job_client,
+        load_config,
+        output_lock,
+        run_job,
+        validate_config,
+    )
 
     try:
         config = load_config(args.config)
@@ -60,18 +69,21 @@ def _run(args: argparse.Namespace, until: str) -> int:
         raise CLIError(str(err)) from err
     output = config["output"]["url"]
     started = time.perf_counter()
+    cluster = config["cluster"]
     try:
         ensure_container(output)  # storage that refuses or does not answer: before the cluster
-        with job_client(config["cluster"]["kind"], config["cluster"]["workers"], output) as client:
+        check_output(output, force=args.force)  # a file, or a folder vegdask did not write
+        with output_lock(output), job_client(cluster["kind"], cluster["workers"], output) as client:
             print(f"vegdask {args.command}: output {output}; dashboard {client.dashboard_link}")
             manifest = run_job(
                 config, client=client, force=args.force, progress=not args.no_progress, until=until
             )
-    except (ValueError, OSError) as err:
+    except (ValueError, OSError, OutputInUseError) as err:
         raise CLIError(str(err)) from err
     elapsed = time.perf_counter() - started
     where = output if "://" in output else str(Path(output).resolve())
     print(f"done in {elapsed:.0f} s; results in {where}", file=sys.stdout)
-    if until == "analyse" and manifest["stages"].get("analyse", {}).get("complete"):
+    analysed = manifest["stages"].get("analyse", {})
+    if until == "analyse" and analysed.get("complete") and "skipped" not in analysed:
         print(f"report: {where}/report.html")
     return 0

@@ -62,8 +62,10 @@ def read_image(path: str | Path) -> npt.NDArray[np.generic]:
             image = _read_geotiff(path)
         else:
             image = _read_pillow(path)
-    except ValueError:
-        raise
+    except ValueError as err:  # e.g. a ragged CSV, an object .npy: name the file
+        if str(err).startswith(f"{path}:"):
+            raise
+        raise ValueError(f"{path}: cannot read the image ({err})") from None
     except Exception as err:  # any reader's own failure: the file is unreadable or corrupt
         raise ValueError(f"{path}: cannot read the image ({type(err).__name__}: {err})") from err
     return _single_band(image, path)
@@ -109,4 +111,8 @@ def _single_band(image: npt.NDArray[np.generic], path: Path) -> npt.NDArray[np.g
         raise ValueError(
             f"{path}: the image has shape {image.shape}; expected a single band (a 2-D array)"
         )
+    if squeezed.size == 0:
+        raise ValueError(f"{path}: the image is empty (shape {image.shape})")
+    if not (squeezed.dtype == bool or np.issubdtype(squeezed.dtype, np.number)):
+        raise ValueError(f"{path}: the image holds {squeezed.dtype} values; expected numbers")
     return squeezed

@@ -2,6 +2,7 @@
 
 from vegdask.pipeline._config import DEMO_CONFIG, ConfigError, load_config, validate_config
 from vegdask.pipeline._dask_client import job_client
+from vegdask.pipeline._lock import OutputInUseError, check_output, output_lock
 from vegdask.pipeline._manifest import STAGES, read_manifest
 from vegdask.pipeline._run import run_job
 from vegdask.pipeline._tables import results_summary
@@ -10,8 +11,11 @@ __all__ = [
     "DEMO_CONFIG",
     "STAGES",
     "ConfigError",
+    "OutputInUseError",
+    "check_output",
     "job_client",
     "load_config",
+    "output_lock",
     "read_manifest",
     "results_summary",
     "run_job",
