@@ -1,0 +1,253 @@
+"""Every bad input: exit status 2, one line naming what is wrong, no traceback, nothing written.
+
+Each case builds its inputs in ``tmp_path``; the test runs the command in this process through
+``vegdask.cli.main`` (an exception escaping it would be the traceback) and checks that no file
+appeared or changed.
+"""
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from vegdask.cli import main
+
+
+def _toml(tmp: Path, text: str) -> str:
+    (tmp / "job.toml").write_text(text)
+    return str(tmp / "job.toml")
+
+
+def _non_utf8(tmp: Path) -> list[str]:
+    (tmp / "job.toml").write_bytes(b'[output]\nurl = "caf\xe9"\n')
+    return ["run", str(tmp / "job.toml")]
+
+
+def _unreadable(tmp: Path) -> list[str]:
+    path = Path(_toml(tmp, "[time]\nperiod = '1m'\n"))
+    path.chmod(0)
+    return ["run", str(path)]
+
+
+def _summary(tmp: Path, content) -> list[str]:
+    (tmp / "results_summary.json").write_text(
+        content if isinstance(content, str) else json.dumps(content)
+    )
+    return ["analyse", str(tmp / "results_summary.json"), "--no-report"]
+
+
+def _record(**values):
+    return {"offset50": -800.0, "latitude": 11.6, "longitude": 27.9, "ndvi": 120.0, **values}
+
+
+def _veg(series) -> dict:
+    return {"COPERNICUS/S2": {"type": "vegetation", "time-series-data": series}}
+
+
+def _image(tmp: Path, name: str, write) -> list[str]:
+    write(tmp / name)
+    return ["centrality", str(tmp / name)]
+
+
+def _analysed_run(tmp: Path, name: str, error: str | None = None) -> str:
+    entry = {"kendall_tau": None if error else 0.5, "p_value": None if error else 0.1}
+    if error:
+        entry["error"] = error
+    (tmp / name / "analysis").mkdir(parents=True)
+    (tmp / name / "analysis" / "resilience.json").write_text(
+        json.dumps({"offset50_mean": {"ar1": entry}})
+    )
+    return str(tmp / name)
+
+
+CASES = {
+    # config
+    "config not UTF-8": (_non_utf8, ["job.toml", "not UTF-8"]),
+    "config is a directory": (lambda t: ["run", str(t)], ["is a directory"]),
+    "config unreadable": (_unreadable, ["job.toml", "permission denied"]),
+    "tile larger than the scene": (
+        lambda t: ["run", _toml(t, "[location]\nsize = 100\n[processing]\ntile_size = 200\n")],
+        ["processing.tile_size = 200", "larger than the scene", "location.size = 100"],
+    ),
+    "config show: tile larger than the scene": (
+        lambda t: ["config", "show", _toml(t, "[processing]\ntile_size = 600\n")],
+        ["processing.tile_size = 600", "[4, 500]"],
+    ),
+    "num_quantiles too large": (
+        lambda t: ["config", "show", _toml(t, "[processing]\nnum_quantiles = 100000\n")],
+        ["processing.num_quantiles = 100000", "from 2 to 100"],
+    ),
+    "num_quantiles above the tile's pixels": (
+        lambda t: [
+            "config",
+            "show",
+            _toml(t, "[processing]\ntile_size = 8\nnum_quantiles = 80\n"),
+        ],
+        ["processing.num_quantiles = 80", "[2, 64]", "8x8"],
+    ),
+    # output
+    "output is a file": (
+        lambda t: (t / "out").write_text("x") and ["run", "--output", str(t / "out")],
+        ["out is a file"],
+    ),
+    "output holds a folder vegdask did not write": (
+        lambda t: (
+            (t / "out" / "scene.zarr").mkdir(parents=True)
+            or (
+                (t / "out" / "scene.zarr" / "mine.txt").write_text("mine")
+                and ["run", "--output", str(t / "out")]
+            )
+        ),
+        ["scene.zarr exists", "no run.json", "--force"],
+    ),
+    # storage
+    "storage key not base64": (
+        lambda t: ["run", "--output", "abfs://runs/x"],
+        ["account key", "not valid base64"],
+    ),
+    # analyse
+    "analyse: truncated JSON": (
+        lambda t: _summary(t, json.dumps(_veg({"2016-01-16": [_record()]}))[:40]),
+        ["results_summary.json is not valid JSON"],
+    ),
+    "analyse: a string for a number": (
+        lambda t: _summary(t, _veg({"2016-01-16": [_record(offset50="big")]})),
+        ["results_summary.json", "COPERNICUS/S2/2016-01-16[0]", "offset50 = 'big'"],
+    ),
+    "analyse: a JSON list": (
+        lambda t: _summary(t, [1, 2]),
+        ["results_summary.json", "JSON object", "got a list"],
+    ),
+    "analyse: an empty series": (
+        lambda t: _summary(t, _veg({"2016-01-16": None, "2016-02-15": None})),
+        ["results_summary.json", "no valid values"],
+    ),
+    # centrality
+    "centrality: empty image": (
+        lambda t: _image(t, "empty.npy", lambda p: np.save(p, np.zeros((0, 0)))),
+        ["empty.npy", "empty"],
+    ),
+    "centrality: object .npy": (
+        lambda t: _image(t, "obj.npy", lambda p: np.save(p, np.array([{}, 1]), allow_pickle=True)),
+        ["obj.npy", "cannot read"],
+    ),
+    "centrality: ragged CSV": (
+        lambda t: _image(t, "ragged.csv", lambda p: p.write_text("1,2,3\n4,5\n")),
+        ["ragged.csv", "cannot read"],
+    ),
+    # summary
+    "summary: no such path": (
+        lambda t: ["summary", str(t / "nowhere"), "--output", str(t / "s")],
+        ["nowhere does not exist"],
+    ),
+    "summary: a file": (
+        lambda t: (t / "f.txt").write_text("x") and ["summary", str(t / "f.txt")],
+        ["f.txt is a file"],
+    ),
+    "summary: the same run twice": (
+        lambda t: ["summary", _analysed_run(t, "r"), str(t / "r") + "/", "--output", str(t / "s")],
+        ["given twice"],
+    ),
+}
+
+
+def _tree(root: Path) -> dict[str, tuple[int, int]]:
+    return {
+        str(p.relative_to(root)): (p.stat().st_size, p.stat().st_mtime_ns)
+        for p in root.rglob("*")
+        if p.is_file()
+    }
+
+
+ROOT = os.geteuid() == 0
+
+
+@pytest.mark.parametrize(
+    "case",
+    [
+        pytest.param(
+            name,
+            marks=pytest.mark.skipif(
+                ROOT and name == "config unreadable", reason="root reads any file"
+            ),
+        )
+        for name in CASES
+    ],
+)
+def test_bad_input_is_one_line_exit_2_and_writes_nothing(case, tmp_path, monkeypatch, capsys):
+    make, words = CASES[case]
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv(
+        "AZURE_STORAGE_CONNECTION_STRING",
+        "DefaultEndpointsProtocol=http;AccountName=a;AccountKey=not-base64!;"
+        "BlobEndpoint=http://127.0.0.1:1/a;",
+    )
+    argv = make(tmp_path)
+    before = _tree(tmp_path)
+    try:
+        code = main(argv)
+    finally:
+        for path in tmp_path.rglob("*"):
+            os.chmod(path, 0o755 if path.is_dir() else 0o644)
+    out, err = capsys.readouterr()
+    assert code == 2, (out, err)
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith(f"vegdask {argv[0]}: error: ")
+    for word in words:
+        assert word in lines[0], lines[0]
+    assert _tree(tmp_path) == before
+
+
+def test_nan_and_inf_values_are_counted_dropped_and_the_rest_analysed(tmp_path, capsys):
+    dates = [f"{y}-{m:02d}-15" for y in range(2016, 2020) for m in range(1, 13)]
+    rng = np.random.default_rng(0)
+    series = {d: [_record(offset50=float(rng.normal(-800, 20)))] for d in dates}
+    series[dates[5]] = [_record(offset50=float("nan"))]
+    series[dates[9]] = [_record(offset50=float("inf"), ndvi=float("-inf"))]
+    argv = _summary(tmp_path, json.dumps(_veg(series)))  # json writes NaN and Infinity tokens
+    assert main([*argv, "--surrogates", "19"]) == 0
+    out, err = capsys.readouterr()
+    assert err.strip() == (
+        "vegdask analyse: warning: results summary: 3 NaN or infinite values ignored (as missing)"
+    )
+    result = json.loads((tmp_path / "analysis" / "resilience.json").read_text())
+    # The 46 finite values still give indicators (the NaN/inf do not null them out).
+    assert result["offset50_mean"]["ar1"]["kendall_tau"] is not None
+    assert json.loads(out)["offset50_mean"]["ar1"][0] is not None
+
+
+def test_boolean_and_0_1_masks_are_masks(tmp_path, capsys):
+    mask = np.zeros((20, 20), dtype=bool)
+    mask[5:15, 5:15] = True
+    np.save(tmp_path / "bool.npy", mask)
+    np.save(tmp_path / "ones.npy", mask.astype(np.uint8))
+    np.save(tmp_path / "white.npy", mask.astype(np.uint8) * 255)
+    vectors = []
+    for name in ("bool.npy", "ones.npy", "white.npy"):
+        assert main(["centrality", str(tmp_path / name), "--json"]) == 0
+        result = json.loads(capsys.readouterr().out)
+        assert result["signal_pixels"] == 100
+        vectors.append(result["feature_vec"])
+    assert vectors[0] == vectors[1] == vectors[2]
+
+
+def test_zero_signal_pixels_says_what_signal_is(tmp_path, capsys):
+    np.save(tmp_path / "grey.npy", np.full((10, 10), 128, dtype=np.uint8))
+    assert main(["centrality", str(tmp_path / "grey.npy")]) == 0
+    err = capsys.readouterr().err
+    assert "no signal pixels" in err
+    assert ">= 255" in err
+    assert "128..128" in err
+
+
+def test_summary_of_one_short_run_says_why_columns_are_empty(tmp_path, capsys):
+    run = _analysed_run(tmp_path, "r", error="12 valid samples, need 20")
+    assert main(["summary", run, "--output", str(tmp_path / "s")]) == 0
+    out = capsys.readouterr().out
+    assert "correlations across runs need at least 3 runs; 1 given" in out
+    assert f"note: {run}: no tau/p for offset50_mean: 12 valid samples, need 20" in out
+    assert not (tmp_path / "s" / "pearson_r.csv").exists()
+    assert "12 valid samples" in (tmp_path / "s" / "summary.csv").read_text()
