@@ -251,3 +251,30 @@ def test_summary_of_one_short_run_says_why_columns_are_empty(tmp_path, capsys):
     assert f"note: {run}: no tau/p for offset50_mean: 12 valid samples, need 20" in out
     assert not (tmp_path / "s" / "pearson_r.csv").exists()
     assert "12 valid samples" in (tmp_path / "s" / "summary.csv").read_text()
+
+
+def test_tile_larger_than_a_local_folders_scene_writes_nothing(tmp_path, capsys):
+    import rasterio
+
+    folder = tmp_path / "folder" / "2016-01-16"
+    folder.mkdir(parents=True)
+    transform = rasterio.Affine(10, 0, 500_000, 0, -10, 1_280_000)
+    for band in ("B4", "B3", "B2", "NDVI"):
+        with rasterio.open(
+            folder / f"download.{band}.tif", "w", driver="GTiff", width=60, height=60, count=1,
+            dtype="float32", crs="EPSG:32635", transform=transform,
+        ) as dst:  # fmt: skip
+            dst.write(np.full((1, 60, 60), 0.5, dtype=np.float32))
+    job = _toml(
+        tmp_path,
+        f'[source]\nkind = "local"\npath = "{tmp_path / "folder"}"\n'
+        '[time]\nstart = "2016-01-01"\nend = "2016-02-01"\n[processing]\ntile_size = 100\n',
+    )
+    assert main(["run", job, "--output", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1] == (
+        "vegdask run: error: processing.tile_size = 100 is larger than the scene (60 x 60 "
+        "pixels); expected an integer in [4, 60]"
+    )
+    assert not any((tmp_path / "out").glob("*.zarr"))
+    assert not (tmp_path / "out" / "run.json").exists()

@@ -46,6 +46,7 @@ def run_job(
     if until not in STAGES:
         raise ValueError(f"until must be one of {STAGES}, got {until!r}")
     source = open_job_source(config)  # bad source settings fail here, before anything is written
+    _check_tile_fits(source[0], config["processing"]["tile_size"])
     output = config["output"]["url"]
     ensure_container(output)
     run = Run(config, output, client, log)
@@ -56,3 +57,16 @@ def run_job(
     if until == "analyse":
         analyse(run, force)
     return run.manifest
+
+
+def _check_tile_fits(scene: Any, tile_size: int) -> None:
+    """The tile fits in the scene (a local folder's is as large as its files).
+
+    The config's check of ``location.size`` covers the other sources.
+    """
+    smaller = min(scene.sizes["y"], scene.sizes["x"])
+    if tile_size > smaller:
+        raise ValueError(
+            f"processing.tile_size = {tile_size} is larger than the scene ({scene.sizes['y']} x "
+            f"{scene.sizes['x']} pixels); expected an integer in [4, {smaller}]"
+        )
