@@ -12,7 +12,7 @@ import pytest
 from scipy import ndimage, stats
 from statsmodels.nonparametric.smoothers_lowess import lowess
 
-from vegdask.analysis import pyveg_analysis, pyveg_collections
+from vegdask.analysis import GRIDS, pyveg_analysis, pyveg_collections, sensitivity
 from vegdask.kernels import loess_smooth
 
 VEG_VARS = ["offset50", "ndvi", "ndvi_veg"]
@@ -268,3 +268,18 @@ def test_loess_against_dates_matches_statsmodels():
 def test_reading_rule_names_what_is_wrong():
     with pytest.raises(ValueError, match="COPERNICUS/S2"):
         pyveg_collections({"vegdask/rietkerk-synthetic": {"type": "vegetation"}})
+
+
+def test_pyveg_sensitivity_grid_is_ewstools_1_0_0s():
+    """GRIDS["pyveg"]: a bandwidth in (0, 1] is sigma = bw * n (ewstools 1.0.0), not ksmooth."""
+    rng = np.random.default_rng(6)
+    x = pd.Series(np.cumsum(rng.standard_normal(90)) + rng.standard_normal(90))
+    sens = sensitivity(x, grid="pyveg", indicators=("variance",), n_surrogates=1)
+    assert sens.attrs["bandwidth_convention"] == "sigma"
+    for bw in GRIDS["pyveg"].bandwidths:
+        resid = x - ndimage.gaussian_filter(x.to_numpy(), sigma=bw * len(x), mode="reflect")
+        for win in (0.3, 0.5, 0.8):
+            var = resid.rolling(int(np.floor(win * len(x)))).var().dropna()
+            ref = stats.kendalltau(np.arange(len(var)), var).statistic
+            got = sens.kendall_tau.sel(indicator="variance", bandwidth=bw, window=win)
+            assert float(got) == pytest.approx(ref, abs=1e-9)

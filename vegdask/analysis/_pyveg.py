@@ -40,7 +40,8 @@ import pandas as pd
 import xarray as xr
 
 from vegdask.analysis._series import remove_outliers
-from vegdask.kernels import gaussian_smooth, kendall_tau, loess_smooth, rolling_indicators
+from vegdask.analysis._series import smooth as smooth_series
+from vegdask.kernels import gaussian_smooth, kendall_tau, rolling_indicators
 
 __all__ = [
     "PYVEG_SERIES",
@@ -208,12 +209,6 @@ def fill_missing_dates(tables: Table, absent: pd.DataFrame) -> Table:
     return {**tables, "offset50": off.where(~absent, month_mean)}
 
 
-def _lowess_on_dates(values: pd.Series, n_points: int) -> np.ndarray:
-    """LOWESS of one sub-image as pyveg: frac = min(n / len, 1), it 3, x = date in nanoseconds."""
-    t = pd.DatetimeIndex(values.index).as_unit("ns").asi8.astype(np.float64)
-    return loess_smooth(values.to_numpy(), min(n_points / len(values), 1.0), it=3, t=t)
-
-
 def smooth_sub_images(tables: Table, n_points: int = _N_SMOOTH) -> Table:
     """Step 4 (and the LOWESS of step 6): ``offset50_smooth`` and ``offset50_smooth_res``.
 
@@ -226,7 +221,7 @@ def smooth_sub_images(tables: Table, n_points: int = _N_SMOOTH) -> Table:
     for j in range(off.shape[1]):
         rows = complete[:, j]
         if rows.sum() >= 2:
-            smooth.iloc[rows, j] = _lowess_on_dates(off.iloc[rows, j], n_points)
+            smooth.iloc[rows, j] = smooth_series(off.iloc[rows, j], n_points, against="dates")
     return {**tables, "offset50_smooth": smooth, "offset50_smooth_res": off - smooth}
 
 

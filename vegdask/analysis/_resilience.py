@@ -7,7 +7,7 @@ ARMA surrogates) for pandas series and xarray/dask tile cubes.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -28,6 +28,7 @@ __all__ = [
     "EWS_INDICATORS",
     "GRIDS",
     "EarlyWarning",
+    "SensitivityGrid",
     "detrend",
     "early_warning",
     "sensitivity",
@@ -36,17 +37,30 @@ __all__ = [
 
 #: Indicators tested by default (trend and surrogate p-value).
 EWS_INDICATORS: tuple[str, ...] = ("ar1", "variance", "sd", "skewness", "kurtosis", "return_rate")
-#: Sensitivity grids: rolling windows (fractions) x Gaussian bandwidths (ksmooth fractions).
-GRIDS: dict[str, tuple[tuple[float, ...], tuple[float, ...]]] = {
-    # pyveg: np.arange(0.10, 0.81, 0.10) x np.arange(0.05, 1.01, 0.2)
-    "pyveg": (
+
+
+class SensitivityGrid(NamedTuple):
+    """Rolling windows (fractions of n) x Gaussian bandwidths, and the bandwidths' convention."""
+
+    windows: tuple[float, ...]
+    bandwidths: tuple[float, ...]
+    convention: str
+
+
+#: Sensitivity grids (bandwidths as :func:`vegdask.kernels.gaussian_sigma` reads them).
+GRIDS: dict[str, SensitivityGrid] = {
+    # pyveg: np.arange(0.10, 0.81, 0.10) x np.arange(0.05, 1.01, 0.2) under ewstools 1.0.0,
+    # where a bandwidth in (0, 1] is sigma as a fraction of n: sigma = bw * n.
+    "pyveg": SensitivityGrid(
         (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8),
         (0.05, 0.25, 0.45, 0.65, 0.85),
+        "sigma",
     ),
     # earlywarnings-R sensitivity_ews: windows 25..75 %, bandwidths 5..100 % (coarser steps here).
-    "earlywarnings": (
+    "earlywarnings": SensitivityGrid(
         (0.25, 0.35, 0.45, 0.55, 0.65, 0.75),
         (0.05, 0.1, 0.2, 0.35, 0.5, 0.75, 1.0),
+        "ksmooth",
     ),
 }
 
@@ -187,8 +201,9 @@ def sensitivity(
 ) -> xr.Dataset:
     """Kendall tau and surrogate p-value over a grid of windows x Gaussian bandwidths.
 
-    Bandwidths are fractions of the series length in the ksmooth convention (earlywarnings-R,
-    ewstools). Returns a Dataset with ``kendall_tau`` and ``p_value`` (indicator, bandwidth,
+    Bandwidths are fractions of the series length in the grid's convention: ``"pyveg"`` as
+    ewstools 1.0.0 (sigma = bandwidth x n), ``"earlywarnings"`` as R ``ksmooth`` (ewstools >=
+    1.0.1). Returns a Dataset with ``kendall_tau`` and ``p_value`` (indicator, bandwidth,
     window) and attrs ``share_significant_<indicator>`` (share of cells with p < alpha).
 
     Examples
@@ -200,13 +215,13 @@ def sensitivity(
     """
     if grid not in GRIDS:
         raise ValueError(f"grid must be one of {sorted(GRIDS)}, got {grid!r}")
-    windows, bandwidths = GRIDS[grid]
+    windows, bandwidths, convention = GRIDS[grid]
     values = series.to_numpy(dtype=np.float64)
     n = values.size
     tau = np.full((len(indicators), len(bandwidths), len(windows)), np.nan)
     pval = np.full_like(tau, np.nan)
     for b, bw in enumerate(bandwidths):
-        resid = values - detrend(values, bandwidth=bw, convention="ksmooth")
+        resid = values - detrend(values, bandwidth=bw, convention=convention)
         for w, win in enumerate(windows):
             if int(win * n) < 8:
                 continue
@@ -224,7 +239,13 @@ def sensitivity(
             "bandwidth": list(bandwidths),
             "window": list(windows),
         },
-        attrs={"grid": grid, "n_surrogates": n_surrogates, "seed": seed, "alpha": alpha},
+        attrs={
+            "grid": grid,
+            "bandwidth_convention": convention,
+            "n_surrogates": n_surrogates,
+            "seed": seed,
+            "alpha": alpha,
+        },
     )
     for i, name in enumerate(indicators):
         ok = np.isfinite(pval[i])

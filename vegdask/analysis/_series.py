@@ -380,21 +380,36 @@ def deseasonalise(
     return out
 
 
-def smooth(series: pd.Series, n: int = 4, *, it: int = 3) -> pd.Series:
+def smooth(series: pd.Series, n: int = 4, *, it: int = 3, against: str = "index") -> pd.Series:
     """LOESS smoothing with pyveg's parameters: ``frac = min(n / len, 1)``, 3 robustness passes.
 
     ``len`` counts the valid samples; gaps stay NaN. pyveg uses ``n = 4`` on the seasonal series
     and ``n = 12`` on the deseasonalised one.
+
+    Parameters
+    ----------
+    series : pandas.Series
+        Indexed by time for ``against="dates"``.
+    n, it
+        Points per local fit and robustness iterations.
+    against : {"index", "dates"}
+        The x of the local fits: the sample index (vegdask's default: one sample per period, the
+        period's date is a label) or the dates in nanoseconds (pyveg; months of 28 to 31 days).
 
     Examples
     --------
     >>> smooth(pd.Series(np.arange(10.0)), 4).round(6).tolist()[:3]
     [0.0, 1.0, 2.0]
     """
+    if against not in ("index", "dates"):
+        raise ValueError(f"smooth against must be 'index' or 'dates', got {against!r}")
     valid = int(series.notna().sum())
     if valid < 2:
         return series * np.nan
-    return pd.Series(loess_smooth(series.to_numpy(), min(n / valid, 1.0), it=it), series.index)
+    t = None
+    if against == "dates":
+        t = pd.DatetimeIndex(series.index).as_unit("ns").asi8.astype(np.float64)
+    return pd.Series(loess_smooth(series.to_numpy(), min(n / valid, 1.0), it=it, t=t), series.index)
 
 
 def lagged_correlation(

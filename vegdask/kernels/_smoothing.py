@@ -2,8 +2,8 @@
 
 Gaussian bandwidth
     :func:`gaussian_sigma` converts a bandwidth to the kernel's standard deviation in samples.
-    ``convention="sigma"`` (pyveg's ``band_width=6`` under ewstools 1.0.0): the bandwidth is
-    sigma.
+    ``convention="sigma"`` (ewstools 1.0.0, pyveg's ``band_width=6``): the bandwidth is sigma,
+    a fraction of the series length when in (0, 1] (sigma = bandwidth x n).
     ``convention="ksmooth"`` (R ``ksmooth``, earlywarnings-R, ewstools >= 1.0.1): the kernel's
     quartiles are at +/- 0.25 x bandwidth, so sigma = (0.25 / 0.675) x bandwidth; a bandwidth in
     (0, 1] is a fraction of the series length. pyveg's setting is ``sigma=6`` = ksmooth 16.2.
@@ -33,14 +33,17 @@ def gaussian_sigma(bandwidth: float, n: int, convention: str = "sigma") -> float
     bandwidth : float
         The bandwidth, > 0.
     n : int
-        Length of the series (used when a ksmooth bandwidth is a fraction).
+        Length of the series (used when the bandwidth is a fraction, i.e. in (0, 1]).
     convention : {"sigma", "ksmooth"}
-        ``"sigma"``: the bandwidth is sigma in samples (pyveg); ``"ksmooth"``: quartiles at
-        +/- 0.25 x bandwidth, bandwidth in (0, 1] a fraction of ``n`` (earlywarnings-R, ewstools).
+        ``"sigma"``: the bandwidth is sigma (ewstools 1.0.0, pyveg); ``"ksmooth"``: quartiles at
+        +/- 0.25 x bandwidth (earlywarnings-R, ewstools >= 1.0.1). In both, a bandwidth in
+        (0, 1] is a fraction of ``n`` and a larger one is in samples.
 
     Examples
     --------
     >>> gaussian_sigma(6, 120)
+    6.0
+    >>> gaussian_sigma(0.05, 120)
     6.0
     >>> round(gaussian_sigma(16.2, 120, "ksmooth"), 6)
     6.0
@@ -51,10 +54,8 @@ def gaussian_sigma(bandwidth: float, n: int, convention: str = "sigma") -> float
         raise ValueError(f"convention must be one of {_GAUSS_CONVENTIONS}, got {convention!r}")
     if not bandwidth > 0:
         raise ValueError(f"bandwidth must be > 0, got {bandwidth}")
-    if convention == "sigma":
-        return float(bandwidth)
     samples = bandwidth * n if bandwidth <= 1 else bandwidth
-    return float(0.25 / 0.675 * samples)
+    return float(samples if convention == "sigma" else 0.25 / 0.675 * samples)
 
 
 @numba.njit(cache=True)
