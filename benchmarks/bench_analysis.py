@@ -1,18 +1,30 @@
-"""Early-warning analysis: rolling indicators, surrogate tests and per-tile maps.
+"""Early-warning analysis: rolling indicators, Kendall tau, surrogate tests and per-tile maps.
 
-Targets: 1000 ARMA surrogates for a 120-point series in well under a second; rolling indicators of
-one series >= 50x faster than ewstools (``EwstoolsReference`` is timed in the same run for the
-ratio); per-tile maps of 400 tiles x 48 periods in seconds.
+Targets (issue 10): the whole EWS (Gaussian detrending, five rolling indicators, their Kendall taus)
+of one 10,000-point series >= 20x faster than ewstools 2.x, of 100 series of 500 points >= 100x;
+``kendall_tau`` within 3x of scipy at n = 50,000; 1000 ARMA surrogates for a 120-point series in
+well under a second; per-tile maps of 400 tiles x 48 periods in seconds. The ``track_*`` ratios time
+both sides in the same process, one after the other (best of a few repeats each).
 """
 
+import time
 import warnings
 
 import numpy as np
 import pandas as pd
 import xarray as xr
+from scipy import stats
 
 from vegdask.analysis import tile_indicator_maps
-from vegdask.kernels import gaussian_sigma, gaussian_smooth, rolling_indicators, surrogate_test
+from vegdask.kernels import (
+    gaussian_sigma,
+    gaussian_smooth,
+    kendall_tau,
+    rolling_indicators,
+    surrogate_test,
+)
+
+_FIVE = ("variance", "sd", "ar1", "skewness", "kurtosis")
 
 
 def ar1_ramp(n, seed=0, phi0=0.1, phi1=0.9):
@@ -26,8 +38,47 @@ def ar1_ramp(n, seed=0, phi0=0.1, phi1=0.9):
 
 def _ews(x):
     """Gaussian detrending (ksmooth 0.2) + var, sd, AR1, skew, kurt over half the series."""
-    resid = x - gaussian_smooth(x, gaussian_sigma(0.2, x.size, "ksmooth"))
+    resid = x - gaussian_smooth(x, gaussian_sigma(0.2, x.shape[-1], "ksmooth"))
     return rolling_indicators(resid, 0.5, ar1="pearson", state=x)
+
+
+def _ews_with_taus(x):
+    """The whole EWS of every row of ``x``: :func:`_ews` and the five indicators' Kendall taus."""
+    ind = _ews(x)
+    return kendall_tau(np.stack([ind[k] for k in _FIVE]))
+
+
+def _ewstools_ews(x):
+    """The same with ewstools (test-only dependency) for one series."""
+    import ewstools
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ts = ewstools.TimeSeries(pd.Series(x))
+        ts.detrend(method="Gaussian", bandwidth=0.2)
+        ts.compute_var(rolling_window=0.5)
+        ts.compute_std(rolling_window=0.5)
+        ts.compute_auto(rolling_window=0.5, lag=1)
+        ts.compute_skew(rolling_window=0.5)
+        ts.compute_kurt(rolling_window=0.5)
+        ts.compute_ktau()
+    return ts
+
+
+def _require_ewstools():
+    try:
+        import ewstools  # noqa: F401
+    except ImportError as err:  # pragma: no cover
+        raise NotImplementedError("ewstools not installed (pip install -e '.[test]')") from err
+
+
+def _best_of(func, repeat):
+    best = float("inf")
+    for _ in range(repeat):
+        start = time.perf_counter()
+        func()
+        best = min(best, time.perf_counter() - start)
+    return best
 
 
 class RollingIndicators:
@@ -49,24 +100,63 @@ class EwstoolsReference:
     param_names = ["n"]
 
     def setup(self, n):
-        try:
-            import ewstools  # noqa: F401
-        except ImportError as err:  # pragma: no cover
-            raise NotImplementedError("ewstools not installed") from err
-        self.x = pd.Series(ar1_ramp(n))
+        _require_ewstools()
+        self.x = ar1_ramp(n)
 
     def time_ewstools(self, n):
-        import ewstools
+        _ewstools_ews(self.x)
 
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            ts = ewstools.TimeSeries(self.x)
-            ts.detrend(method="Gaussian", bandwidth=0.2)
-            ts.compute_var(rolling_window=0.5)
-            ts.compute_std(rolling_window=0.5)
-            ts.compute_auto(rolling_window=0.5, lag=1)
-            ts.compute_skew(rolling_window=0.5)
-            ts.compute_kurt(rolling_window=0.5)
+
+class WholeEwsVsEwstools:
+    """Detrending, five indicators and their taus: vegdask (all rows in one call) vs ewstools.
+
+    Cases: one 10,000-point series (target >= 20x), 100 series of 500 points (target >= 100x).
+    """
+
+    params = ["1x10000", "100x500"]
+    param_names = ["series"]
+    timeout = 600
+
+    def setup(self, case):
+        _require_ewstools()
+        count, n = (int(v) for v in case.split("x"))
+        self.x = np.stack([ar1_ramp(n, seed=s) for s in range(count)])
+        _ews_with_taus(self.x)  # compile outside the timing
+
+    def time_vegdask(self, case):
+        _ews_with_taus(self.x)
+
+    def time_ewstools(self, case):
+        for row in self.x:
+            _ewstools_ews(row)
+
+    def track_speedup_over_ewstools(self, case):
+        ours = _best_of(lambda: _ews_with_taus(self.x), 20)
+        theirs = _best_of(lambda: [_ewstools_ews(row) for row in self.x], 3)
+        return theirs / ours
+
+    track_speedup_over_ewstools.unit = "x"
+
+
+class KendallVsScipy:
+    """``kendall_tau`` against ``scipy.stats.kendalltau`` at n = 50,000 (target: within 3x)."""
+
+    def setup(self):
+        self.y = np.random.default_rng(0).standard_normal(50_000)
+        self.t = np.arange(self.y.size)
+        kendall_tau(self.y[:100])  # compile outside the timing
+
+    def time_vegdask(self):
+        kendall_tau(self.y)
+
+    def time_scipy(self):
+        stats.kendalltau(self.t, self.y)
+
+    def track_time_over_scipy(self):
+        ours = _best_of(lambda: kendall_tau(self.y), 10)
+        return ours / _best_of(lambda: stats.kendalltau(self.t, self.y), 10)
+
+    track_time_over_scipy.unit = "x"
 
 
 class SurrogateTest:
