@@ -12,9 +12,12 @@ from __future__ import annotations
 import warnings
 from typing import Any
 
+import dask
 import numpy as np
 import pandas as pd
 from scipy import ndimage, stats
+
+from vegdask.analysis._tasks import compute_tasks
 
 __all__ = [
     "SPATIAL_INDICATORS",
@@ -142,6 +145,83 @@ def _indicators(field: np.ndarray, subsize: int) -> dict[str, float]:
     }
 
 
+# Permuted images processed at once (memory: a few arrays of _BATCH images).
+_BATCH = 25
+
+
+def _indicators_of_stack(stack: np.ndarray, subsize: int) -> dict[str, np.ndarray]:
+    """:func:`_indicators` of each image of a (n, ny, nx) stack, vectorised over the stack."""
+    n, ny, nx = stack.shape
+    by, bx = ny // subsize, nx // subsize
+    blocks = stack[:, : by * subsize, : bx * subsize].reshape(n, by, subsize, bx, subsize)
+    missing = bool(np.isnan(stack).any())
+    with warnings.catch_warnings():  # an all-NaN block is NaN, and is left out
+        warnings.simplefilter("ignore", RuntimeWarning)
+        cg = (np.nanmean if missing else np.mean)(blocks, axis=(2, 4)).reshape(n, -1)
+    size = np.isfinite(cg).sum(axis=1)
+    dev = cg - np.nansum(cg, axis=1, keepdims=True) / size[:, None]
+    m2 = np.nansum(dev**2, axis=1)
+    m3 = np.nansum(dev**3, axis=1) / size
+    with np.errstate(invalid="ignore", divide="ignore"):
+        skewness = np.where(m2 > 0, m3 / (m2 / size) ** 1.5, np.nan)  # scipy's biased skew
+        return {
+            "cg_variance": m2 / (size - 1),
+            "cg_skewness": skewness,
+            "morans_i": _morans_i_of_stack(stack, missing),
+            "sdr": _sdr_of_stack(stack, missing),
+        }
+
+
+def _morans_i_of_stack(stack: np.ndarray, missing: bool) -> np.ndarray:
+    if missing:  # a product with a missing pixel is NaN and left out
+        dev = stack - np.nanmean(stack, axis=(1, 2), keepdims=True)
+        pairs = [a * b for a, b in ((dev[:, 1:], dev[:, :-1]), (dev[:, :, 1:], dev[:, :, :-1]))]
+        num = 2 * sum(np.nansum(p, axis=(1, 2)) for p in pairs)
+        weights = 2 * sum(np.isfinite(p).sum(axis=(1, 2)) for p in pairs)
+        n, den = np.isfinite(dev).sum(axis=(1, 2)), np.nansum(dev**2, axis=(1, 2))
+    else:
+        dev = stack - stack.mean(axis=(1, 2), keepdims=True)
+        num = 2 * (
+            np.einsum("nij,nij->n", dev[:, 1:], dev[:, :-1])
+            + np.einsum("nij,nij->n", dev[:, :, 1:], dev[:, :, :-1])
+        )
+        ny, nx = stack.shape[1:]
+        weights = np.full(len(stack), 2 * ((ny - 1) * nx + ny * (nx - 1)))
+        n, den = np.full(len(stack), ny * nx), np.einsum("nij,nij->n", dev, dev)
+    ok = (den > 0) & (weights > 0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(ok, n / weights * num / den, np.nan)
+
+
+def _sdr_of_stack(
+    stack: np.ndarray, missing: bool, low: float = 0.2, high: float = 0.8
+) -> np.ndarray:
+    n, ny, nx = stack.shape
+    x = stack - (np.nanmean if missing else np.mean)(stack, axis=(1, 2), keepdims=True)
+    x = np.nan_to_num(x) if missing else x
+    # The power of a real image is symmetric: the half-plane of rfft2 counts twice except the
+    # columns without a mirror (0 and, for even nx, nx/2). Radii as radial_spectrum's fftshift.
+    power = np.abs(np.fft.rfft2(x)) ** 2
+    ky, kx = np.indices((ny, nx))
+    radius = np.fft.ifftshift(np.hypot(ky - ny // 2, kx - nx // 2).round().astype(int))
+    radius = radius[:, : power.shape[2]]
+    weight = np.full(power.shape[2], 2.0)
+    weight[0] = 1.0
+    if nx % 2 == 0:
+        weight[-1] = 1.0
+    bins = radius.max() + 1
+    sums = np.bincount(
+        (radius + bins * np.arange(n)[:, None, None]).ravel(), (power * weight).ravel(), n * bins
+    ).reshape(n, bins)
+    counts = np.bincount(radius.ravel(), np.broadcast_to(weight, radius.shape).ravel())
+    k = np.arange(1, min(ny, nx) // 2 + 1)
+    cut_low, cut_high = k[0] + low * (k[-1] - k[0]), k[0] + high * (k[-1] - k[0])
+    spec = sums[:, k] / counts[k]
+    hi = spec[:, k >= cut_high].mean(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(hi > 0, spec[:, k <= cut_low].mean(axis=1) / hi, np.nan)
+
+
 def spatial_indicators(
     field: Any,
     *,
@@ -185,10 +265,11 @@ def spatial_indicators(
     rng = np.random.default_rng(seed)
     flat = x.ravel()
     null = {k: np.empty(n_permutations) for k in observed}
-    for i in range(n_permutations):
-        shuffled = rng.permutation(flat).reshape(x.shape)
-        for k, v in _indicators(shuffled, subsize).items():
-            null[k][i] = v
+    for start in range(0, n_permutations, _BATCH):
+        count = min(_BATCH, n_permutations - start)
+        shuffled = np.stack([rng.permutation(flat) for _ in range(count)]).reshape(-1, *x.shape)
+        for k, v in _indicators_of_stack(shuffled, subsize).items():
+            null[k][start : start + count] = v
     out: dict[str, Any] = {}
     for k, v in observed.items():
         out[k] = {
@@ -203,10 +284,13 @@ def spatial_indicators(
 
 
 def spatial_indicators_through_time(images: Any, times: Any, **kwargs: Any) -> pd.DataFrame:
-    """Apply :func:`spatial_indicators` per period: one row per time with values and p-values."""
+    """Apply :func:`spatial_indicators` per period: one row per time with values and p-values.
+
+    One task a period, on the workers of the default ``distributed`` client when there is one.
+    """
+    tasks = [dask.delayed(spatial_indicators)(np.asarray(image), **kwargs) for image in images]
     rows = []
-    for t, image in zip(times, images, strict=True):
-        res = spatial_indicators(np.asarray(image), **kwargs)
+    for t, res in zip(times, compute_tasks(*tasks), strict=True):
         row = {"time": t}
         for k in SPATIAL_INDICATORS:
             row[k] = res[k]["value"]
