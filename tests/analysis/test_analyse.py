@@ -289,7 +289,11 @@ def _summary_json(path, tiles, weather):
 @pytest.mark.slow
 def test_analyse_results_outputs(run_dir):
     result = analyse_results(
-        str(run_dir), n_surrogates=200, sensitivity_surrogates=20, tile_surrogates=20
+        str(run_dir),
+        n_surrogates=200,
+        sensitivity_surrogates=20,
+        tile_surrogates=20,
+        figure_formats=["svg"],
     )
     adir = run_dir / "analysis"
     text = (adir / "resilience.json").read_text()

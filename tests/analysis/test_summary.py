@@ -2,6 +2,7 @@
 
 import json
 
+import dask
 import numpy as np
 import pandas as pd
 import pytest
@@ -46,7 +47,8 @@ def test_summary_table_and_correlations(tmp_path, capsys):
         _fake_run(tmp_path / f"r{i}", i, precip, rng)
         runs.append(str(tmp_path / f"r{i}"))
     out = tmp_path / "summary"
-    assert main(["summary", *runs, "--output", str(out)]) == 0
+    with dask.config.set({"vegdask.analysis.figure-formats": ["png", "svg"]}):  # SVG on request
+        assert main(["summary", *runs, "--output", str(out)]) == 0
     assert "5 runs" in capsys.readouterr().out
     table = pd.read_csv(out / "summary.csv")
     assert table["location"].tolist() == [f"loc{i}" for i in range(5)]

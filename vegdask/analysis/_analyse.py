@@ -16,6 +16,7 @@ import pandas as pd
 import xarray as xr
 
 from vegdask import config
+from vegdask.analysis import _figures
 from vegdask.analysis._cball import crystal_ball_fit
 from vegdask.analysis._report import pdf_bytes, report_html, require_weasyprint, save_figures
 from vegdask.analysis._resilience import (
@@ -78,6 +79,7 @@ def analyse_results(
     spatial_permutations: int | None = None,
     report: bool = True,
     pdf: bool = False,
+    figure_formats: list[str] | None = None,
 ) -> dict[str, dict[str, dict[str, Any]]]:
     """Analyse a run: time series, early-warning indicators, significance, figures and report.
 
@@ -118,6 +120,9 @@ def analyse_results(
         Write figures and ``report.html``.
     pdf
         Also write ``report.pdf`` (needs the ``report`` extra: weasyprint).
+    figure_formats : list of {"png", "svg"}, optional
+        Figure files under ``analysis/`` (``vegdask.analysis.figure-formats``, default PNG
+        only); PNG is always written, as report.html embeds it.
 
     Returns
     -------
@@ -135,6 +140,7 @@ def analyse_results(
     sensitivity_surrogates = config.get("analysis.sensitivity-surrogates", sensitivity_surrogates)
     tile_surrogates = config.get("analysis.tile-surrogates", tile_surrogates)
     spatial_permutations = config.get("analysis.spatial-permutations", spatial_permutations)
+    figure_formats = list(_figures.figure_formats(figure_formats))
     if pdf:
         require_weasyprint()
     res = load_results(results)
@@ -248,7 +254,18 @@ def analyse_results(
         )
     if report:
         images = save_figures(
-            fs, adir, frame, decomps, ews_results, sens, corrs, res, maps, scene, spatial
+            fs,
+            adir,
+            frame,
+            decomps,
+            ews_results,
+            sens,
+            corrs,
+            res,
+            maps,
+            scene,
+            spatial,
+            figure_formats,
         )
         html_text = report_html(res, resilience, images, corrs, stats)
         _write_text(fs, posixpath.join(root, "report.html"), html_text)

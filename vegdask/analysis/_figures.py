@@ -1,19 +1,31 @@
 """Figures of the analysis, drawn on :class:`matplotlib.figure.Figure` (Agg, no pyplot state).
 
-Each function returns a Figure; :func:`save_figure` writes it as PNG and SVG and returns the PNG
-bytes for embedding in the report.
+Each ``fig_*`` function returns a Figure. :func:`render_figures` draws a set of them once each,
+as Dask tasks (in parallel on the workers of the default ``distributed`` client when there is
+one), and renders each as PNG (a 256-colour optimised palette, as embedded in the report) and,
+on request, SVG.
 """
 
 from __future__ import annotations
 
+import io
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
+import dask
 import numpy as np
 import pandas as pd
 import xarray as xr
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
+
+from vegdask import config
+from vegdask.analysis._tasks import compute_tasks
 
 __all__ = [
+    "FIGURE_FORMATS",
+    "PNG_DPI",
     "fig_ews",
     "fig_lagged_correlation",
     "fig_quicklooks",
@@ -23,8 +35,18 @@ __all__ = [
     "fig_surrogates",
     "fig_tile_maps",
     "fig_timeseries",
+    "figure_formats",
+    "quicklook_frames",
+    "render_figure",
+    "render_figures",
     "save_figure",
+    "write_figure",
 ]
+
+#: File formats a figure can be written in; PNG is always written (the report embeds it).
+FIGURE_FORMATS: tuple[str, ...] = ("png", "svg")
+#: Resolution of the PNG figures (a 10-inch figure is 1000 pixels wide).
+PNG_DPI = 100
 
 _LABELS = {
     "offset50_mean": "offset50 (mean over tiles)",
@@ -33,29 +55,128 @@ _LABELS = {
     "total_precipitation": "precipitation (mm / period)",
 }
 
+FigureSpec = tuple[Callable[..., Figure], tuple[Any, ...]]
+
 
 def _fmt_p(p: float) -> str:
     return "n/a" if p is None or not np.isfinite(p) else f"{p:.3f}"
 
 
-def save_figure(fig: Figure, fs: Any, path_stem: str) -> bytes:
-    """Write ``<path_stem>.png`` (dpi 120) and ``.svg`` through an fsspec filesystem."""
-    import io
+def _figure(width: float, height: float) -> Figure:
+    """A Figure with the report's light layout: one tight-layout pass when it is drawn."""
+    return Figure(figsize=(width, height), layout="tight")
 
-    png = io.BytesIO()
-    fig.savefig(png, format="png", dpi=120, bbox_inches="tight")
-    svg = io.BytesIO()
-    fig.savefig(svg, format="svg", bbox_inches="tight")
-    with fs.open(path_stem + ".png", "wb") as f:
-        f.write(png.getvalue())
-    with fs.open(path_stem + ".svg", "wb") as f:
-        f.write(svg.getvalue())
-    return png.getvalue()
+
+def figure_formats(formats: Iterable[str] | None = None) -> tuple[str, ...]:
+    """The formats to write: explicit > ``vegdask.analysis.figure-formats`` > PNG; PNG first.
+
+    Examples
+    --------
+    >>> figure_formats(["svg"])
+    ('png', 'svg')
+    >>> figure_formats(["pdf"])
+    Traceback (most recent call last):
+    ...
+    ValueError: figure format 'pdf' is not one of ('png', 'svg')
+    """
+    chosen = config.get("analysis.figure-formats", None if formats is None else list(formats))
+    for fmt in chosen:
+        if fmt not in FIGURE_FORMATS:
+            raise ValueError(f"figure format {fmt!r} is not one of {FIGURE_FORMATS}")
+    return ("png", *(f for f in FIGURE_FORMATS if f in chosen and f != "png"))
+
+
+def render_figure(fig: Figure, formats: Iterable[str] = ("png",)) -> dict[str, bytes]:
+    """Draw ``fig`` once per format: PNG at :data:`PNG_DPI` as an optimised palette, SVG.
+
+    Examples
+    --------
+    >>> fig = Figure(figsize=(2, 1))
+    >>> _ = fig.subplots().plot([0, 1], [1, 0])
+    >>> out = render_figure(fig, ("png", "svg"))
+    >>> out["png"][1:4], out["svg"][:5]
+    (b'PNG', b'<?xml')
+    """
+    out = {}
+    for fmt in formats:
+        if fmt == "png":
+            out["png"] = _png(fig)
+        else:
+            buffer = io.BytesIO()
+            fig.savefig(buffer, format=fmt)
+            out[fmt] = buffer.getvalue()
+    return out
+
+
+def _png(fig: Figure) -> bytes:
+    """One Agg draw, quantised to 256 colours (lines and colour maps lose nothing visible)."""
+    from PIL import Image
+
+    fig.set_dpi(PNG_DPI)
+    canvas = FigureCanvasAgg(fig)
+    canvas.draw()
+    rgb = Image.fromarray(np.asarray(canvas.buffer_rgba())[..., :3])
+    palette = rgb.quantize(256, method=Image.Quantize.FASTOCTREE, dither=Image.Dither.NONE)
+    buffer = io.BytesIO()
+    palette.save(buffer, format="PNG", optimize=True)
+    return buffer.getvalue()
+
+
+def _build_and_render(
+    build: Callable[..., Figure], args: tuple[Any, ...], formats: tuple[str, ...]
+) -> dict[str, bytes]:
+    return render_figure(build(*args), formats)
+
+
+def render_figures(
+    specs: Mapping[str, FigureSpec], formats: Iterable[str] = ("png",)
+) -> dict[str, dict[str, bytes]]:
+    """Build and render every figure of ``specs`` (key -> (``fig_*`` function, arguments)).
+
+    One Dask task a figure: on the default ``distributed`` client when there is one (the
+    figures are drawn in parallel on its workers; lazy arguments are computed there too),
+    otherwise one after the other in this process.
+
+    Returns
+    -------
+    dict
+        ``{key: {format: bytes}}`` in the order of ``specs``.
+
+    Examples
+    --------
+    >>> frame = pd.DataFrame({"r": [0.1, 0.4]}, index=[0, 1])
+    >>> out = render_figures({"lags": (fig_lagged_correlation, ({"r": frame["r"]},))})
+    >>> list(out), list(out["lags"])
+    (['lags'], ['png'])
+    """
+    formats = tuple(formats)
+    tasks = {
+        key: dask.delayed(_build_and_render)(build, args, formats)
+        for key, (build, args) in specs.items()
+    }
+    (rendered,) = compute_tasks(tasks)
+    return {key: rendered[key] for key in specs}
+
+
+def write_figure(fs: Any, path_stem: str, rendered: Mapping[str, bytes]) -> None:
+    """Write ``<path_stem>.<format>`` for each rendered format through an fsspec filesystem."""
+    for fmt, data in rendered.items():
+        with fs.open(f"{path_stem}.{fmt}", "wb") as f:
+            f.write(data)
+
+
+def save_figure(
+    fig: Figure, fs: Any, path_stem: str, formats: Iterable[str] | None = None
+) -> bytes:
+    """Render ``fig`` (:func:`figure_formats`), write it under ``path_stem``, return the PNG."""
+    rendered = render_figure(fig, figure_formats(formats))
+    write_figure(fs, path_stem, rendered)
+    return rendered["png"]
 
 
 def fig_timeseries(frame: pd.DataFrame) -> Figure:
     """Offset50 and NDVI (mean +/- std over tiles, LOESS) with precipitation on a twin axis."""
-    fig = Figure(figsize=(10, 6.5), layout="constrained")
+    fig = _figure(10, 6.5)
     axes = fig.subplots(2, 1, sharex=True)
     for ax, name, colour in ((axes[0], "offset50", "tab:green"), (axes[1], "ndvi", "tab:olive")):
         mean = frame.get(f"{name}_mean")
@@ -75,6 +196,8 @@ def fig_timeseries(frame: pd.DataFrame) -> Figure:
                 frame.index, frame["total_precipitation"], width=20, color="tab:blue", alpha=0.3
             )
             twin.set_ylabel("precipitation (mm)", color="tab:blue")
+            ax.set_zorder(twin.get_zorder() + 1)  # the series over the bars
+            ax.patch.set_visible(False)
         ax.legend(loc="upper left", fontsize=8)
         ax.grid(alpha=0.3)
     axes[0].set_title("Time series: mean over valid tiles, LOESS smoothing, precipitation (bars)")
@@ -84,7 +207,7 @@ def fig_timeseries(frame: pd.DataFrame) -> Figure:
 def fig_stl(decomp: pd.DataFrame, name: str) -> Figure:
     """STL components of one series."""
     cols = [c for c in ("observed", "trend", "seasonal", "resid") if c in decomp]
-    fig = Figure(figsize=(10, 1.8 * len(cols) + 0.5), layout="constrained")
+    fig = _figure(10, 1.8 * len(cols) + 0.5)
     axes = np.atleast_1d(fig.subplots(len(cols), 1, sharex=True))
     for ax, col in zip(axes, cols, strict=True):
         ax.plot(decomp.index, decomp[col], lw=1.2, marker="o" if col == "resid" else None, ms=2)
@@ -98,13 +221,13 @@ def fig_ews(ews: Any) -> Figure:
     """Stacked panels: state and trend, residuals, then each indicator with tau and p."""
     frame = ews.frame
     names = [n for n in ("ar1", "variance", "skewness", "kurtosis") if n in ews.stats]
-    fig = Figure(figsize=(10, 2.0 * (2 + len(names))), layout="constrained")
+    fig = _figure(10, 2.0 * (2 + len(names)))
     axes = fig.subplots(2 + len(names), 1, sharex=True)
     axes[0].plot(frame.index, frame["state"], "o-", ms=2, lw=1, label="series (deseasonalised)")
     axes[0].plot(frame.index, frame["trend"], "k", lw=2, label="trend")
     axes[0].legend(fontsize=8)
     axes[0].set_title(
-        f"Early-warning indicators of {_LABELS.get(ews.name, ews.name)}: window "
+        f"Early-warning indicators of {_LABELS.get(ews.name, ews.name)}\nwindow "
         f"{ews.params['window']}, {ews.params['detrend']} bandwidth {ews.params['bandwidth']} "
         f"({ews.params['bandwidth_convention']}), AR(1) {ews.params['ar1_estimator']}"
     )
@@ -131,7 +254,7 @@ def fig_ews(ews: Any) -> Figure:
 def fig_surrogates(ews: Any) -> Figure:
     """Histograms of surrogate taus with the observed tau and the surrogates' 95th percentile."""
     names = [n for n in ("ar1", "variance", "skewness", "kurtosis") if n in ews.surrogate_taus]
-    fig = Figure(figsize=(3.2 * len(names), 3), layout="constrained")
+    fig = _figure(3.2 * len(names), 3)
     axes = np.atleast_1d(fig.subplots(1, len(names)))
     for ax, name in zip(axes, names, strict=True):
         taus = ews.surrogate_taus[name]
@@ -152,7 +275,7 @@ def fig_surrogates(ews: Any) -> Figure:
 def fig_sensitivity(sens: xr.Dataset, name: str) -> Figure:
     """Heat maps of tau over window x bandwidth, cells with p < alpha marked."""
     inds = list(sens.indicator.values)
-    fig = Figure(figsize=(5 * len(inds), 3.8), layout="constrained")
+    fig = _figure(5 * len(inds), 3.8)
     axes = np.atleast_1d(fig.subplots(1, len(inds)))
     for ax, ind in zip(axes, inds, strict=True):
         tau = sens.kendall_tau.sel(indicator=ind)
@@ -173,7 +296,7 @@ def fig_sensitivity(sens: xr.Dataset, name: str) -> Figure:
 
 def fig_lagged_correlation(corrs: dict[str, pd.Series]) -> Figure:
     """Correlation with precipitation at lags 0..8 for each vegetation series."""
-    fig = Figure(figsize=(7, 3.5), layout="constrained")
+    fig = _figure(7, 3.5)
     ax = fig.subplots()
     for name, corr in corrs.items():
         ax.plot(corr.index, corr.values, "o-", label=name)
@@ -190,7 +313,7 @@ def fig_tile_maps(mean_offset50: xr.DataArray, maps: xr.Dataset) -> Figure:
 
     Axes are longitude/latitude of the tile centres when the coordinates are present.
     """
-    fig = Figure(figsize=(11, 4.5), layout="constrained")
+    fig = _figure(11, 4.5)
     axes = fig.subplots(1, 2)
     ny, nx = mean_offset50.shape
     extent, labels = (-0.5, nx - 0.5, ny - 0.5, -0.5), ("tile_x", "tile_y")
@@ -219,24 +342,31 @@ def fig_tile_maps(mean_offset50: xr.DataArray, maps: xr.Dataset) -> Figure:
         ax.set_xlabel(labels[0])
         ax.set_ylabel(labels[1])
         ax.ticklabel_format(useOffset=False)
+        ax.xaxis.set_major_locator(MaxNLocator(5))  # longitudes have many digits
     return fig
 
 
-def fig_quicklooks(scene: xr.Dataset, max_frames: int = 12) -> Figure:
-    """RGB quicklooks at evenly spaced periods (2-98 % stretch over the whole set)."""
+def quicklook_frames(scene: xr.Dataset, max_frames: int = 12) -> xr.Dataset:
+    """The red, green and blue bands at up to ``max_frames`` evenly spaced periods (lazy)."""
     idx = np.unique(np.linspace(0, scene.sizes["time"] - 1, max_frames).round().astype(int))
-    rgb = np.stack([scene[b].isel(time=idx).values for b in ("red", "green", "blue")], axis=-1)
+    return scene[["red", "green", "blue"]].isel(time=idx)
+
+
+def fig_quicklooks(frames: xr.Dataset) -> Figure:
+    """RGB quicklooks of every period of ``frames`` (2-98 % stretch over the whole set)."""
+    rgb = np.stack([frames[b].values for b in ("red", "green", "blue")], axis=-1)
     lo, hi = np.nanpercentile(rgb, [2, 98])
     rgb = np.clip((rgb - lo) / (hi - lo if hi > lo else 1.0), 0, 1)
-    cols = min(4, idx.size)
-    rows = int(np.ceil(idx.size / cols))
-    fig = Figure(figsize=(3 * cols, 3 * rows), layout="constrained")
+    n = frames.sizes["time"]
+    cols = min(4, n)
+    rows = int(np.ceil(n / cols))
+    fig = _figure(3 * cols, 3 * rows)
     axes = np.atleast_1d(fig.subplots(rows, cols)).ravel()
     for ax in axes:
         ax.axis("off")
-    for k, i in enumerate(idx):
+    for k, time in enumerate(frames.time.values):
         axes[k].imshow(np.nan_to_num(rgb[k]))
-        axes[k].set_title(str(pd.Timestamp(scene.time.values[i]).date()), fontsize=9)
+        axes[k].set_title(str(pd.Timestamp(time).date()), fontsize=9)
     return fig
 
 
@@ -245,7 +375,7 @@ def fig_spatial(spatial: pd.DataFrame) -> Figure:
     from vegdask.kernels import kendall_tau
 
     names = ("cg_variance", "cg_skewness", "morans_i", "sdr")
-    fig = Figure(figsize=(10, 7), layout="constrained")
+    fig = _figure(10, 7)
     axes = fig.subplots(len(names), 1, sharex=True)
     for ax, name in zip(axes, names, strict=True):
         ax.plot(spatial.index, spatial[name], "-", color="tab:purple")

@@ -38,31 +38,45 @@ def pdf_bytes(html_text: str) -> bytes:
 
 
 def save_figures(
-    fs, adir, frame, decomps, ews_results, sens, corrs, res, maps, scene, spatial
-) -> dict:
-    images: dict[str, bytes] = {}
+    fs, adir, frame, decomps, ews_results, sens, corrs, res, maps, scene, spatial, formats=None
+) -> dict[str, bytes]:
+    """Write the report's figures under ``adir`` and return them as PNG.
 
-    def save(key: str, fig: Any) -> None:
-        images[key] = figs.save_figure(fig, fs, posixpath.join(adir, key))
+    Each figure is drawn once (in parallel on the cluster when one runs) and written in
+    ``formats`` (:func:`~vegdask.analysis._figures.figure_formats`: PNG, SVG on request).
+    """
+    specs = _figure_specs(frame, decomps, ews_results, sens, corrs, res, maps, scene, spatial)
+    rendered = figs.render_figures(specs, figs.figure_formats(formats))
+    for key, out in rendered.items():
+        figs.write_figure(fs, posixpath.join(adir, key), out)
+    return {key: out["png"] for key, out in rendered.items()}
 
+
+def _figure_specs(
+    frame, decomps, ews_results, sens, corrs, res, maps, scene, spatial
+) -> dict[str, figs.FigureSpec]:
+    """Each figure of the report as (``fig_*`` function, its arguments), in report order."""
+    specs: dict[str, figs.FigureSpec] = {}
     if scene is not None and all(b in scene for b in ("red", "green", "blue")):
-        save("quicklooks", figs.fig_quicklooks(scene))
-    save("timeseries", figs.fig_timeseries(frame))
+        specs["quicklooks"] = (figs.fig_quicklooks, (figs.quicklook_frames(scene),))
+    specs["timeseries"] = (figs.fig_timeseries, (frame,))
     for name, dec in decomps.items():
         if "seasonal" in dec:
-            save(f"stl_{name}", figs.fig_stl(dec, name))
+            specs[f"stl_{name}"] = (figs.fig_stl, (dec, name))
     for name, ews in ews_results.items():
-        save(f"ews_{name}", figs.fig_ews(ews))
-        save(f"surrogates_{name}", figs.fig_surrogates(ews))
-        save(f"sensitivity_{name}", figs.fig_sensitivity(sens[name], name))
+        specs[f"ews_{name}"] = (figs.fig_ews, (ews,))
+        specs[f"surrogates_{name}"] = (figs.fig_surrogates, (ews,))
+        specs[f"sensitivity_{name}"] = (figs.fig_sensitivity, (sens[name], name))
     if corrs:
-        save("lagged_correlation", figs.fig_lagged_correlation({k: v[0] for k, v in corrs.items()}))
+        lags = {k: v[0] for k, v in corrs.items()}
+        specs["lagged_correlation"] = (figs.fig_lagged_correlation, (lags,))
     if maps is not None:
         valid = res.tiles.get("valid", True)
-        save("tile_maps", figs.fig_tile_maps(res.tiles["offset50"].where(valid).mean("time"), maps))
+        mean = res.tiles["offset50"].where(valid).mean("time")
+        specs["tile_maps"] = (figs.fig_tile_maps, (mean, maps))
     if spatial is not None:
-        save("spatial", figs.fig_spatial(spatial))
-    return images
+        specs["spatial"] = (figs.fig_spatial, (spatial,))
+    return specs
 
 
 def _img(images: dict[str, bytes], key: str, caption: str) -> str:
@@ -185,10 +199,14 @@ def report_html(
         _img(images, "tile_maps", "offset50 and per-tile AR(1) trend (Benjamini-Hochberg)")
     )
     parts.append("<h2>Provenance</h2>")
-    parts.append(f"<pre>{html.escape(json.dumps(to_strict_json(res.run), indent=2))}</pre>")
+    parts.append(  # the manifest lists every period of every stage: folded
+        "<details><summary>run.json: versions, config, stages</summary>"
+        f"<pre>{html.escape(json.dumps(to_strict_json(res.run), indent=2))}</pre></details>"
+    )
     style = (
         "body{font-family:sans-serif;max-width:1100px;margin:auto;padding:1em}"
-        "img{max-width:100%}table{border-collapse:collapse;margin:1em 0}"
+        "img{max-width:100%}figure{margin:1em 0}figcaption{color:#555;font-size:90%}"
+        "summary{cursor:pointer}table{border-collapse:collapse;margin:1em 0}"
         "td,th{border:1px solid #ccc;padding:3px 8px;font-size:90%}"
         "pre{background:#f5f5f5;padding:1em;overflow-x:auto;font-size:80%}"
     )

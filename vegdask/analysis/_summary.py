@@ -1,7 +1,8 @@
 """Cross-location summary of analysed runs (pyveg's summary-data analysis, FEATURES.md section 9).
 
 One row per run from ``run.json``, ``analysis/resilience.json`` and ``analysis/summary_stats.json``;
-Pearson correlation matrices with p-values; scatter plots; CSV, PNG/SVG and ``summary.html``.
+Pearson correlation matrices with p-values; scatter plots; CSV, PNG (SVG on request) and
+``summary.html``.
 """
 
 from __future__ import annotations
@@ -181,9 +182,10 @@ def summarise_runs(runs: list[str], output: str) -> pd.DataFrame:
 
     Writes ``summary.csv``, ``pearson_r.csv``, ``pearson_p.csv`` (``scipy.stats.pearsonr`` over
     the runs; only with at least :data:`MIN_RUNS_FOR_CORRELATIONS` runs), scatter plots, box
-    plots by pattern type, the correlation heat map (PNG and SVG), and ``summary.html`` with the
-    figures embedded. A run whose series were too short for the indicators has empty tau/p
-    columns and says why in its ``note`` column.
+    plots by pattern type, the correlation heat map (PNG; SVG too with
+    ``vegdask.analysis.figure-formats``), and ``summary.html`` with the figures embedded. A run
+    whose series were too short for the indicators has empty tau/p columns and says why in its
+    ``note`` column.
     """
     table = summary_table(runs)
     fs, root = fsspec.core.url_to_fs(str(output))

@@ -45,6 +45,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="fill gaps linearly before the indicators (default: masked; filling inflates AR1)",
     )
     parser.add_argument("--pdf", action="store_true", help="also write report.pdf (weasyprint)")
+    parser.add_argument("--svg", action="store_true", help="also write the figures as SVG")
     parser.add_argument("--no-report", action="store_true", help="skip figures and report.html")
     parser.set_defaults(func=run)
 
@@ -69,6 +70,7 @@ def run(args: argparse.Namespace) -> int:
                 interpolate_gaps=args.interpolate_gaps,
                 report=not args.no_report,
                 pdf=args.pdf,
+                figure_formats=["png", "svg"] if args.svg else None,
             )
     except (FileNotFoundError, ValueError, ImportError) as err:
         raise CLIError(str(err)) from err

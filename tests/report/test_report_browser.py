@@ -1,0 +1,124 @@
+"""report.html in a real browser (Chromium driven by Playwright): sections, figures, no errors.
+
+Chromium comes from the system packages (``apt-get install chromium``; ``make test`` installs it
+where apt-get can); Playwright's own browser download is not used.
+"""
+
+import base64
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+ARTIFACTS = Path(__file__).resolve().parents[2] / "build" / "test-artifacts"
+SECTIONS = [
+    "Location and data",
+    "Time series",
+    "Deseasonalising (STL)",
+    "Early-warning indicators",
+    "Annual cycle: crystal-ball fit (pyveg G4, fixed)",
+    "Spatial indicators (Kefi et al. 2014)",
+    "Tile maps",
+    "Provenance",
+]
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        CHROMIUM is None,
+        reason="Chromium is not installed: apt-get install chromium (make test does it as root)",
+    ),
+]
+
+
+def expected_figures(run):
+    """Figure keys the report must hold, from the analysis outputs (not from the report)."""
+    resilience = json.loads((run / "analysis" / "resilience.json").read_text())
+    analysed = [s for s, inds in resilience.items() if inds["ar1"].get("kendall_tau") is not None]
+    stl = [s for s, inds in resilience.items() if inds["ar1"].get("deseasonalise") == "stl"]
+    return {
+        "quicklooks",
+        "timeseries",
+        "lagged_correlation",
+        "spatial",
+        "tile_maps",
+        *(f"stl_{s}" for s in stl),
+        *(f"{kind}_{s}" for s in analysed for kind in ("ews", "surrogates", "sensitivity")),
+    }
+
+
+@pytest.fixture(scope="module")
+def page_state(demo_run):
+    """Load the report in Chromium; collect errors, headings, images; save a screenshot."""
+    from playwright.sync_api import sync_playwright
+
+    problems = []
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        page.on("console", lambda m: m.type == "error" and problems.append(f"console: {m.text}"))
+        page.on("pageerror", lambda err: problems.append(f"page error: {err}"))
+        page.on("requestfailed", lambda r: problems.append(f"request failed: {r.url[:80]}"))
+        page.goto((demo_run / "report.html").as_uri(), wait_until="load")
+        state = page.evaluate(
+            """() => ({
+                h2: [...document.querySelectorAll('h2')].map(h => h.textContent),
+                images: [...document.images].map(i => ({
+                    src: i.getAttribute('src'), alt: i.alt, complete: i.complete,
+                    natural: i.naturalWidth, shown: i.getBoundingClientRect().width,
+                    right: i.getBoundingClientRect().right,
+                    caption: i.closest('figure')?.querySelector('figcaption')?.textContent,
+                })),
+                width: window.innerWidth,
+                scrollWidth: document.documentElement.scrollWidth,
+            })"""
+        )
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "report.png"), full_page=True)
+        browser.close()
+    return {**state, "problems": problems}
+
+
+def test_report_loads_without_errors(page_state):
+    assert page_state["problems"] == []
+    assert (ARTIFACTS / "report.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_every_section_is_there_in_order(page_state):
+    assert page_state["h2"] == SECTIONS
+
+
+def test_every_figure_is_shown_and_is_the_written_file(page_state, demo_run):
+    images = page_state["images"]
+    broken = [i["alt"] for i in images if not i["complete"] or i["natural"] == 0]
+    assert broken == []
+    assert all(i["alt"] and i["caption"] == i["alt"] for i in images)
+    files = {p.stem: p.read_bytes() for p in (demo_run / "analysis").glob("*.png")}
+    assert set(files) == expected_figures(demo_run)
+    assert not list((demo_run / "analysis").glob("*.svg"))  # PNG only by default
+    shown = sorted(i["src"] for i in images)
+    prefix = "data:image/png;base64,"
+    written = sorted(prefix + base64.b64encode(f).decode() for f in files.values())
+    assert shown == written  # each figure once, byte for byte the file under analysis/
+
+
+def test_figures_fit_the_page(page_state):
+    assert page_state["scrollWidth"] <= page_state["width"]  # no sideways scrolling
+    assert all(i["shown"] > 0 for i in page_state["images"])
+    assert all(i["right"] <= page_state["width"] for i in page_state["images"])
+
+
+def test_report_is_small(demo_run):
+    assert (demo_run / "report.html").stat().st_size < 2_000_000
