@@ -25,6 +25,11 @@ enabled = false
 """
 
 
+@pytest.fixture(scope="session")
+def small_job_text() -> str:
+    return SMALL_JOB
+
+
 @pytest.fixture
 def small_job(tmp_path: Path) -> Path:
     path = tmp_path / "job.toml"

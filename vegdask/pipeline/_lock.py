@@ -176,7 +176,7 @@ def _blob_client(output: str) -> Any:
 
 @contextlib.contextmanager
 def _lease_lock(output: str) -> Iterator[None]:
-    from azure.core.exceptions import HttpResponseError, ResourceExistsError
+    from azure.core.exceptions import AzureError, HttpResponseError, ResourceExistsError
     from azure.storage.blob import BlobLeaseClient
 
     blob = _blob_client(output)
@@ -199,7 +199,7 @@ def _lease_lock(output: str) -> Iterator[None]:
 
     def renew() -> None:
         while not stop.wait(LEASE_SECONDS / 3):
-            with contextlib.suppress(HttpResponseError):  # storage lost: the run fails anyway
+            with contextlib.suppress(AzureError):  # storage lost: the run fails on it anyway
                 lease.renew()
 
     renewer = threading.Thread(target=renew, name="vegdask-lease", daemon=True)
@@ -209,7 +209,7 @@ def _lease_lock(output: str) -> Iterator[None]:
     finally:
         stop.set()
         renewer.join()
-        with contextlib.suppress(HttpResponseError):
+        with contextlib.suppress(AzureError):  # storage lost: the lease expires by itself
             lease.release()
 
 
