@@ -1,12 +1,9 @@
 """Azure Batch: Dask workers as tasks (`AzureBatchCluster`), a whole job as one (`submit_job`)."""
 
-from vegdask.cluster._azure_batch import (
-    AzureBatchCluster,
-    BatchWorker,
-    batch_client,
-    worker_resources,
-)
+from vegdask.cluster._azure_batch import AzureBatchCluster
 from vegdask.cluster._blobs import BlobDrop, sas_connection_string, storage_connection_string
+from vegdask.cluster._client import batch_client
+from vegdask.cluster._pool import worker_resources
 from vegdask.cluster._submit import (
     SubmittedJob,
     batch_credentials,
@@ -15,6 +12,7 @@ from vegdask.cluster._submit import (
     submitted_task,
     task_log,
 )
+from vegdask.cluster._worker import BatchWorker
 
 __all__ = [
     "AzureBatchCluster",

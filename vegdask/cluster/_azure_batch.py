@@ -6,7 +6,7 @@ nodes of a pool, their images and their start task, and schedules tasks onto fre
 worker here is therefore a *task* (cheap to start, requeued by Batch on preemption), not a VM, and
 the cluster only has to create and terminate tasks and size the pool; `SpecCluster` gives exactly
 that (a spec per worker, `scale`, `adapt`, replacement of closed workers) without the VM lifecycle.
-For plain VMs, use `azure_vm_cluster` (dask-cloudprovider's ``AzureVMCluster``).
+For plain VMs, use dask-cloudprovider's ``AzureVMCluster``.
 
 The scheduler runs in the client process; workers connect to ``contact_address`` (e.g. the private
 address of a VM in the pool's virtual network), or the whole job runs in a Batch task
@@ -14,6 +14,12 @@ address of a VM in the pool's virtual network), or the whole job runs in a Batch
 settings: the Batch API shows those to anyone with access to the account. What a task needs (the
 wheel, TLS certificates and key) reaches it as ``resourceFiles`` behind short-lived read-only SAS
 URLs (`vegdask.cluster.BlobDrop`).
+
+A worker builds its own task from its arguments (`BatchWorker`, in ``_worker``); the client and
+settings are in ``_client``, pools and the wheel in ``_pool``. Cleanup at interpreter exit is an
+``atexit`` hook registered after distributed's (so it runs first, while threads can still start),
+not ``weakref.finalize``, whose single exit hook runs after distributed has closed the loop.
+This module is over 400 lines for one class whose numpydoc documents its 24 parameters.
 """
 
 from __future__ import annotations
@@ -21,113 +27,35 @@ from __future__ import annotations
 import asyncio
 import atexit
 import contextlib
-import json
 import logging
 import math
 import os
 import secrets
-import shlex
 import weakref
-from pathlib import Path
 from typing import Any
 
 import dask.config
 from distributed import Security
-from distributed.deploy.spec import ProcessInterface, SpecCluster
+from distributed.deploy.spec import SpecCluster
 from distributed.scheduler import Scheduler
 from tornado.ioloop import PeriodicCallback
 
 from vegdask import config
 from vegdask.cluster._blobs import BlobDrop
 from vegdask.cluster._blobs import storage_connection_string as _storage_conn
+from vegdask.cluster._client import batch_client, send, setting
+from vegdask.cluster._pool import (
+    check_wheel,
+    pool_body,
+    running_from_node_site,
+    wheel_start_task,
+    worker_resources,
+)
+from vegdask.cluster._worker import BatchWorker, WorkerTls
 
-__all__ = [
-    "AzureBatchCluster",
-    "BatchWorker",
-    "batch_client",
-    "pool_body",
-    "wheel_start_task",
-    "worker_resources",
-]
+__all__ = ["AzureBatchCluster"]
 
 logger = logging.getLogger(__name__)
-
-# vCPUs and GiB of memory of common Batch VM sizes (lower-case names, as Batch reports them).
-VM_SIZES: dict[str, tuple[int, float]] = {
-    "standard_a1_v2": (1, 2.0),
-    "standard_a2_v2": (2, 4.0),
-    "standard_a4_v2": (4, 8.0),
-    "standard_a8_v2": (8, 16.0),
-    "standard_d2s_v3": (2, 8.0),
-    "standard_d4s_v3": (4, 16.0),
-    "standard_f2s_v2": (2, 4.0),
-}
-
-
-def _setting(key: str, value: Any, env: str | None = None) -> Any:
-    """``value``, else ``vegdask.azure.<key>`` from dask.config, else the environment variable."""
-    if value is not None:
-        return value
-    found = dask.config.get(f"vegdask.azure.{key}", default=None)
-    if found is not None:
-        return found
-    return os.environ.get(env) if env else None
-
-
-def worker_resources(vm_size: str, slots: int) -> tuple[int, str]:
-    """Threads and memory limit of one worker when ``slots`` workers share a node of ``vm_size``.
-
-    About 80% of the node's memory is shared out; the rest is for the OS and the Batch agent.
-
-    Examples
-    --------
-    >>> worker_resources("Standard_A1_v2", 1)
-    (1, '1.60GiB')
-    >>> worker_resources("Standard_A4_v2", 2)
-    (2, '3.20GiB')
-    """
-    known = VM_SIZES.get(vm_size.lower())
-    if known is None:
-        raise ValueError(
-            f"unknown vm_size {vm_size!r}: pass worker_nthreads and worker_memory, or use one of "
-            f"{sorted(VM_SIZES)}"
-        )
-    vcpus, gib = known
-    return max(vcpus // slots, 1), f"{0.8 * gib / slots:.2f}GiB"
-
-
-class BatchWorker(ProcessInterface):
-    """One Dask worker (a nanny) running as an Azure Batch task.
-
-    Every launch gets a new task id, ``{prefix}-{name}-{random}``, so a task Batch requeued after a
-    preemption and a replacement launched by the cluster never collide.
-    """
-
-    def __init__(self, scheduler: str, name: str, *, cluster: AzureBatchCluster) -> None:
-        super().__init__()
-        self.scheduler = scheduler
-        self.name = name
-        self.cluster = cluster
-        self.task_id = f"{cluster.prefix}-{name}-{secrets.token_hex(3)}"
-
-    async def start(self) -> None:
-        from azure.batch.models import BatchTaskCreateOptions
-
-        body = self.cluster._task_body(self.scheduler, self.name, self.task_id)
-        client = self.cluster.batch_client
-        await asyncio.to_thread(
-            client.create_task, self.cluster.job_id, BatchTaskCreateOptions(body)
-        )
-        await super().start()
-
-    async def close(self) -> None:
-        from azure.core.exceptions import HttpResponseError
-
-        with contextlib.suppress(HttpResponseError):
-            await asyncio.to_thread(
-                self.cluster.batch_client.terminate_task, self.cluster.job_id, self.task_id
-            )
-        await super().close()
 
 
 class AzureBatchCluster(SpecCluster):
@@ -225,7 +153,7 @@ class AzureBatchCluster(SpecCluster):
         **kwargs: Any,
     ) -> None:
         self.batch_client = batch_client(batch_url, account_name, account_key)
-        self.pool_id = _setting("pool-id", pool_id) or config.get("azure.pool-id")
+        self.pool_id = setting("pool-id", pool_id) or config.get("azure.pool-id")
         self.vm_size = vm_size
         self.worker_python = worker_python or config.get("azure.worker-python")
         self.create_pool = create_pool
@@ -235,7 +163,7 @@ class AzureBatchCluster(SpecCluster):
             raise ValueError("slots_per_node must be >= 1 and min_nodes >= 0")
         self.low_priority = low_priority
         self.start_task = start_task
-        self.wheel = None if wheel is None else _check_wheel(wheel)
+        self.wheel = None if wheel is None else check_wheel(wheel)
         self.storage_connection_string = storage_connection_string
         self.install_dependencies = install_dependencies
         self.sas_hours = sas_hours
@@ -260,9 +188,8 @@ class AzureBatchCluster(SpecCluster):
             security = str(tls).lower() in ("1", "true", "yes")
         if security is True:
             security = Security.temporary()
-        self._tls_files = _worker_tls_files(security) if security else {}
-        self._tls_drop: BlobDrop | None = None
-        if self._tls_files:  # fail now, not when the first worker starts
+        self._tls = WorkerTls.of(security or None, sas_hours)
+        if self._tls.pems:  # fail now, not when the first worker starts
             _storage_conn(self.storage_connection_string)
         host = dask.config.get("vegdask.azure.scheduler-host", default=None) or "127.0.0.1"
         options = {"dashboard_address": ":0", "host": host, **(scheduler_options or {})}
@@ -271,47 +198,23 @@ class AzureBatchCluster(SpecCluster):
         if security:
             options.update(security=security, protocol="tls://")
         scheduler = {"cls": Scheduler, "options": options}
-        worker = {"cls": BatchWorker, "options": {"cluster": self}}
+        worker = {"cls": BatchWorker, "options": self._worker_options()}
         super().__init__(scheduler=scheduler, worker=worker, security=security or None, **kwargs)
 
     # -- what a worker gets -------------------------------------------------------------
-    def _task_body(self, scheduler: str, name: str, task_id: str) -> dict[str, Any]:
-        argv = [
-            self.worker_python,
-            "-m",
-            "distributed.cli.dask_worker",
-            scheduler,
-            "--name",
-            str(name),
-            "--nthreads",
-            str(self.worker_nthreads),
-            "--memory-limit",
-            str(self.worker_memory),
-            "--nanny",
-            "--death-timeout",
-            str(self.death_timeout),
-            "--no-dashboard",
-            "--local-directory",
-            "$AZ_BATCH_TASK_WORKING_DIR",
-        ]
-        for flag, name in (("--tls-ca-file", "ca"), ("--tls-cert", "cert"), ("--tls-key", "key")):
-            if name in self._tls_files:
-                argv += [flag, f"$AZ_BATCH_TASK_WORKING_DIR/{_TLS_DIR}/{name}.pem"]
-        script = "exec " + shell_join(argv)
-        if self.wheel is not None or running_from_node_site():
-            script = f'export PYTHONPATH="{_SITE}${{PYTHONPATH:+:$PYTHONPATH}}"; {script}'
-
-        body = {
-            "id": task_id,
-            "commandLine": f"/bin/bash -c {shlex.quote(script)}",
-            "constraints": {"maxTaskRetryCount": 0},
-            "environmentSettings": [{"name": "PYTHONUNBUFFERED", "value": "1"}],
+    def _worker_options(self) -> dict[str, Any]:
+        """The keyword arguments every `BatchWorker` of this cluster builds its task from."""
+        return {
+            "client": self.batch_client,
+            "job_id": self.job_id,
+            "prefix": self.prefix,
+            "python": self.worker_python,
+            "nthreads": self.worker_nthreads,
+            "memory_limit": self.worker_memory,
+            "death_timeout": self.death_timeout,
+            "node_site": self.wheel is not None or running_from_node_site(),
+            "tls": self._tls,
         }
-        if self._tls_drop is not None:
-            # re-signed per launch: a worker adapt() starts hours later still gets its files
-            paths = {f"{name}.pem": f"{_TLS_DIR}/{name}.pem" for name in self._tls_files}
-            body["resourceFiles"] = self._tls_drop.resource_files(paths, self.sas_hours)
-        return body
 
     def task_spec(self, name: str = "0") -> dict[str, Any]:
         """The exact Batch task JSON a worker called ``name`` gets (as dask-jobqueue's job_script).
@@ -319,7 +222,9 @@ class AzureBatchCluster(SpecCluster):
         Print it with ``print(json.dumps(cluster.task_spec(), indent=2))``.
         """
         address = getattr(self.scheduler, "contact_address", None) or self.scheduler_address
-        body = self._task_body(address, name, f"{self.prefix}-{name}-<launch>")
+        worker = BatchWorker(address, name, **self._worker_options())
+        worker.task_id = f"{self.prefix}-{name}-<launch>"
+        body = worker.task_body()
         for item in body.get("resourceFiles", []):  # the SAS grants access: not for printing
             url, _, query = item["httpUrl"].partition("?")
             kept = [p for p in query.split("&") if not p.startswith("sig=")]
@@ -363,15 +268,9 @@ class AzureBatchCluster(SpecCluster):
             self._created_pool = True
         job = {"id": self.job_id, "poolInfo": {"poolId": self.pool_id}}
         self.batch_client.create_job(models.BatchJobCreateOptions(job))
-        if self._tls_files:
-            drop = BlobDrop(
-                _storage_conn(self.storage_connection_string),
-                "vegdask-secrets",
-                self.prefix,
-            )
-            for name, pem in self._tls_files.items():
-                drop.put(f"{name}.pem", pem.encode())
-            self._tls_drop = drop
+        if self._tls.pems:
+            connection = _storage_conn(self.storage_connection_string)
+            self._tls.upload(BlobDrop(connection, "vegdask-secrets", self.prefix))
 
     def _pool_body(self) -> dict[str, Any]:
         start = self.start_task
@@ -477,10 +376,10 @@ class AzureBatchCluster(SpecCluster):
                 if task.state != "completed":
                     self.batch_client.terminate_task(self.job_id, task.id)
             options = {"terminateReason": "vegdask cluster closed"}  # BatchJobTerminateOptions
-            _send(self.batch_client.begin_terminate_job, self.job_id, options)
+            send(self.batch_client.begin_terminate_job, self.job_id, options)
         with contextlib.suppress(HttpResponseError):
             if self._created_pool:
-                _send(self.batch_client.begin_delete_pool, self.pool_id)
+                send(self.batch_client.begin_delete_pool, self.pool_id)
             elif self._original_targets is not None:
                 dedicated, low = self._original_targets
                 # taskcompletion: other users' tasks (or our own driver's) are not requeued
@@ -489,27 +388,14 @@ class AzureBatchCluster(SpecCluster):
                     "targetLowPriorityNodes": low,
                     "nodeDeallocationOption": "taskcompletion",
                 }
-                _send(
+                send(
                     self.batch_client.begin_resize_pool,
                     self.pool_id,
                     models.BatchPoolResizeOptions(options),
                 )
-        if self._tls_drop is not None:  # the workers' key is not left in storage
+        if self._tls.drop is not None:  # the workers' key is not left in storage
             with contextlib.suppress(Exception):
-                self._tls_drop.delete()
-
-
-def _send(begin_operation: Any, *args: Any) -> None:
-    """Start a Batch long-running operation without waiting for it.
-
-    The request goes out before the SDK's poller starts its thread; at interpreter exit (Python
-    3.12+) that thread cannot start, which must not stop the rest of the cleanup.
-    """
-    try:
-        begin_operation(*args)
-    except RuntimeError as err:
-        if "interpreter shutdown" not in str(err):
-            raise
+                self._tls.drop.delete()
 
 
 _OPEN_CLUSTERS: weakref.WeakSet[AzureBatchCluster] = weakref.WeakSet()
@@ -532,172 +418,3 @@ def _clean_up_open_clusters() -> None:
     for cluster in list(_OPEN_CLUSTERS):
         with contextlib.suppress(Exception):  # one failing cleanup must not stop the others
             cluster._cleanup_batch()
-
-
-_SITE = "$AZ_BATCH_NODE_SHARED_DIR/vegdask-site"
-_TLS_DIR = "vegdask-tls"
-
-
-def shell_join(argv: list[str]) -> str:
-    """Quote ``argv`` for bash, leaving ``$AZ_BATCH_*`` variables to expand on the node.
-
-    Examples
-    --------
-    >>> print(shell_join(["echo", "a b", "$AZ_BATCH_TASK_WORKING_DIR/k.pem"]))
-    echo 'a b' "$AZ_BATCH_TASK_WORKING_DIR/k.pem"
-    """
-    return " ".join(
-        f'"{arg}"' if arg.startswith("$AZ_BATCH_") and '"' not in arg else shlex.quote(arg)
-        for arg in argv
-    )
-
-
-def running_from_node_site() -> bool:
-    """Whether this process imports vegdask from the wheel a pool start task installed.
-
-    True in a driver task of `vegdask.cluster.submit_job`: its workers then use that wheel too.
-    """
-    import vegdask
-
-    shared = os.environ.get("AZ_BATCH_NODE_SHARED_DIR")
-    if not shared:
-        return False
-    site = Path(shared, "vegdask-site").resolve()
-    return Path(vegdask.__file__).resolve().is_relative_to(site)
-
-
-def _worker_tls_files(security: Security) -> dict[str, str]:
-    """PEM texts of the workers' CA, certificate and key (read from files if given as paths)."""
-    tls = security.get_tls_config_for_role("worker")
-    files = {}
-    for name, key in (("ca", "ca_file"), ("cert", "cert"), ("key", "key")):
-        value = tls.get(key)
-        if value:
-            files[name] = value if "-----BEGIN" in value else Path(value).read_text()
-    if "cert" not in files:
-        raise ValueError("security has no worker certificate (tls_worker_cert) for TLS")
-    return files
-
-
-def pool_body(
-    pool_id: str,
-    vm_size: str,
-    slots_per_node: int = 1,
-    *,
-    start_task: dict[str, Any] | None = None,
-    dedicated: int = 0,
-    low_priority: int = 0,
-    auto_scale_formula: str | None = None,
-) -> dict[str, Any]:
-    """Batch JSON of a vegdask pool (image from ``vegdask.azure.vm-configuration``)."""
-    body: dict[str, Any] = {
-        "id": pool_id,
-        "vmSize": vm_size,
-        "virtualMachineConfiguration": json.loads(config.get("azure.vm-configuration")),
-        "taskSlotsPerNode": int(slots_per_node),
-        "targetDedicatedNodes": int(dedicated),
-        "targetLowPriorityNodes": int(low_priority),
-    }
-    if auto_scale_formula:
-        body.update(enableAutoScale=True, autoScaleFormula=auto_scale_formula)
-        del body["targetDedicatedNodes"], body["targetLowPriorityNodes"]
-    if start_task:
-        body["startTask"] = {"waitForSuccess": True, "maxTaskRetryCount": 1, **start_task}
-    return body
-
-
-def wheel_start_task(
-    wheel: str,
-    python: str,
-    connection_string: str | None = None,
-    *,
-    install_dependencies: bool = True,
-    sas_hours: float = 2.0,
-) -> dict[str, Any]:
-    """Start task installing ``wheel`` from a short-lived read-only SAS URL into the node's site.
-
-    The wheel is uploaded first. The SAS goes into ``resourceFiles`` (fetched by the node
-    agent), never into the command line or environment settings; tasks then put
-    ``$AZ_BATCH_NODE_SHARED_DIR/vegdask-site`` first on ``PYTHONPATH``.
-    """
-    url = upload_wheel(wheel, connection_string, expiry_hours=sas_hours)
-    name = os.path.basename(wheel)
-    argv = [python, "-m", "pip", "install", "--disable-pip-version-check"]
-    argv += ["--target", "$SITE", "--upgrade"]
-    if not install_dependencies:
-        argv.append("--no-deps")
-    script = shlex.join([*argv, name]).replace("'$SITE'", f'"{_SITE}"')
-    return {
-        "commandLine": f"/bin/bash -c {shlex.quote('set -e; ' + script)}",
-        "resourceFiles": [{"httpUrl": url, "filePath": name}],
-        "userIdentity": {"autoUser": {"scope": "pool", "elevationLevel": "nonadmin"}},
-    }
-
-
-def _check_wheel(wheel: str | os.PathLike) -> str:
-    """The wheel's path, if it is a vegdask wheel of exactly the version this client runs."""
-    from vegdask import __version__
-
-    path = os.fspath(wheel)
-    parts = os.path.basename(path).split("-")
-    if not path.endswith(".whl") or len(parts) < 3 or parts[0] != "vegdask":
-        raise ValueError(f"wheel must be a vegdask-<version>-*.whl file, got {path!r}")
-    if parts[1] != __version__:
-        raise ValueError(
-            f"wheel {path!r} is vegdask {parts[1]} but this client runs {__version__}: nodes must "
-            "run exactly the client's version"
-        )
-    if not os.path.isfile(path):
-        raise ValueError(f"wheel {path!r} does not exist")
-    return path
-
-
-def upload_wheel(
-    wheel: str,
-    connection_string: str | None = None,
-    *,
-    container: str = "vegdask-software",
-    expiry_hours: float = 2.0,
-) -> str:
-    """Upload a wheel to blob storage; return a read-only SAS URL expiring in ``expiry_hours``."""
-    drop = BlobDrop(_storage_conn(connection_string), container)
-    name = os.path.basename(wheel)
-    with open(wheel, "rb") as fh:
-        drop.put(name, fh)
-    return drop.url(name, expiry_hours)
-
-
-def batch_client(
-    batch_url: str | None = None, account_name: str | None = None, account_key: str | None = None
-) -> Any:
-    """An ``azure.batch.BatchClient`` from arguments, then dask.config, then the environment.
-
-    Settings ``vegdask.azure.batch-url|account-name|account-key``, then ``AZURE_BATCH_URL``,
-    ``AZURE_BATCH_ACCOUNT``, ``AZURE_BATCH_KEY``; with no key, an Entra ID credential.
-
-    Examples
-    --------
-    >>> batch_client("http://127.0.0.1:1", "acct", "a2V5").__class__.__name__
-    'BatchClient'
-    """
-    from azure.batch import BatchClient
-
-    url = _setting("batch-url", batch_url, "AZURE_BATCH_URL")
-    if not url:
-        raise ValueError(
-            "no Batch account URL: pass batch_url, set vegdask.azure.batch-url or AZURE_BATCH_URL"
-        )
-    key = _setting("account-key", account_key, "AZURE_BATCH_KEY")
-    if key:
-        from azure.core.credentials import AzureNamedKeyCredential
-
-        name = _setting("account-name", account_name, "AZURE_BATCH_ACCOUNT")
-        if not name:
-            raise ValueError(
-                "an account key needs an account name: pass account_name, set "
-                "vegdask.azure.account-name or AZURE_BATCH_ACCOUNT"
-            )
-        return BatchClient(url, AzureNamedKeyCredential(name, key))
-    from azure.identity import DefaultAzureCredential
-
-    return BatchClient(url, DefaultAzureCredential())

@@ -33,16 +33,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from vegdask import config
-from vegdask.cluster._azure_batch import (
-    _SITE,
-    _setting,
-    batch_client,
-    pool_body,
-    shell_join,
-    wheel_start_task,
-)
 from vegdask.cluster._blobs import BlobDrop
 from vegdask.cluster._blobs import storage_connection_string as _storage_conn
+from vegdask.cluster._client import batch_client
+from vegdask.cluster._client import setting as _setting
+from vegdask.cluster._pool import NODE_SITE as _SITE
+from vegdask.cluster._pool import check_wheel, pool_body, shell_join, wheel_start_task
 
 __all__ = ["SUBMIT_CONTAINER", "SubmittedJob", "batch_credentials", "submit_job"]
 
@@ -203,10 +199,8 @@ def submit_job(
     except ResourceNotFoundError:
         start = None
         if wheel is not None:
-            from vegdask.cluster._azure_batch import _check_wheel
-
             start = wheel_start_task(
-                _check_wheel(wheel),
+                check_wheel(wheel),
                 python,
                 storage_connection_string,
                 install_dependencies=install_dependencies,
