@@ -278,3 +278,42 @@ def test_tile_larger_than_a_local_folders_scene_writes_nothing(tmp_path, capsys)
     )
     assert not any((tmp_path / "out").glob("*.zarr"))
     assert not (tmp_path / "out" / "run.json").exists()
+
+
+def test_unreachable_storage_fails_within_15_s_and_says_so(tmp_path, monkeypatch, capsys):
+    import time
+
+    monkeypatch.setenv(
+        "AZURE_STORAGE_CONNECTION_STRING",
+        "DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey="
+        "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==;"
+        "BlobEndpoint=http://127.0.0.1:1/devstoreaccount1;",  # nothing listens on port 1
+    )
+    started = time.monotonic()
+    assert main(["run", "--output", "abfs://runs/site"]) == 2
+    assert time.monotonic() - started < 15
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [
+        "vegdask run: error: cannot reach the blob storage of abfs://runs/site "
+        "(ServiceRequestError, gave up after 2 retries); check the account name or endpoint and "
+        "the network"
+    ]
+
+
+def test_download_to_an_existing_file_or_with_a_wrong_key(azurite, tmp_path, monkeypatch, capsys):
+    (tmp_path / "taken.txt").write_text("mine")
+    assert main(["download", str(tmp_path), "--to", str(tmp_path / "taken.txt")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [
+        f"vegdask download: error: {tmp_path / 'taken.txt'} is an existing file: give a "
+        "directory or a new FILE.zip"
+    ]
+    assert (tmp_path / "taken.txt").read_text() == "mine"
+    wrong = azurite.connection_string.replace(azurite.account_key, "d3Jvbmcta2V5" * 7 + "dw==")
+    monkeypatch.setenv("AZURE_STORAGE_CONNECTION_STRING", wrong)
+    assert main(["download", "abfs://runs/site", "--to", str(tmp_path / "here")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1
+    assert "refused the credentials for abfs://runs/site" in err[0]
+    assert "d3Jvbmcta2V5" not in err[0]
+    assert not (tmp_path / "here").exists()

@@ -32,11 +32,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run_files(url: str) -> tuple[object, str, list[str]]:
     """The filesystem, the run's root path on it and the relative paths to download."""
-    import fsspec
+    from vegdask.data import ensure_container, filesystem
 
-    from vegdask.data import storage_options
-
-    fs, root = fsspec.core.url_to_fs(url, **storage_options(url))
+    try:
+        ensure_container(url, create=False)  # refused credentials, a bad key, no answer
+    except (ValueError, OSError) as err:
+        raise CLIError(str(err)) from err
+    fs, root = filesystem(url)
     root = root.rstrip("/")
     if not fs.exists(f"{root}/run.json") and not fs.exists(f"{root}/results_summary.json"):
         raise CLIError(
@@ -55,8 +57,10 @@ def run_files(url: str) -> tuple[object, str, list[str]]:
 
 def run(args: argparse.Namespace) -> int:
     """Download the run's files; refuse to overwrite anything."""
-    fs, root, files = run_files(args.url)
     target = Path(args.to)
+    if target.exists() and not target.is_dir() and target.suffix != ".zip":
+        raise CLIError(f"{target} is an existing file: give a directory or a new FILE.zip")
+    fs, root, files = run_files(args.url)
     if target.suffix == ".zip":
         if target.exists():
             raise CLIError(f"{target} exists: choose a new file name")

@@ -99,8 +99,13 @@ def storage_options(
     return options
 
 
-def ensure_container(url: str, *, options: dict[str, Any] | None = None) -> None:
+def ensure_container(
+    url: str, *, options: dict[str, Any] | None = None, create: bool = True
+) -> None:
     """Create the Azure container of an ``abfs://container/...`` URL if it does not exist.
+
+    With ``create=False`` only check that storage answers and accepts the credentials (a
+    missing container is then left to the caller).
 
     Raises
     ------
@@ -124,7 +129,7 @@ def ensure_container(url: str, *, options: dict[str, Any] | None = None) -> None
             f"and single dashes, starting and ending with a letter or digit){hint}"
         )
     fs, _ = filesystem(url, options=options)
-    if not _container_exists(fs, container, url):
+    if not _container_exists(fs, container, url) and create:
         fs.mkdir(container)
 
 
