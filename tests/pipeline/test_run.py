@@ -63,8 +63,13 @@ def test_run_writes_every_output(tmp_path, client):
         np.sort(tiles["offset50"].values[tiles["valid"].values]),
     )
     summary = strict_json(tmp_path / "results_summary.json")
-    assert list(summary) == ["vegdask/weather", "vegdask/rietkerk-synthetic", "metadata"]
-    veg = summary["vegdask/rietkerk-synthetic"]
+    assert list(summary) == [
+        "ECMWF/ERA5/vegdask/rietkerk-synthetic", "COPERNICUS/S2/vegdask/rietkerk-synthetic",
+        "metadata"
+    ]  # fmt: skip
+    assert summary["metadata"]["synthetic"] is True
+    assert summary["metadata"]["collection"] == "vegdask/rietkerk-synthetic"
+    veg = summary["COPERNICUS/S2/vegdask/rietkerk-synthetic"]
     assert veg["type"] == "vegetation"
     assert list(veg["time-series-data"]) == [
         "2016-01-16", "2016-02-15", "2016-03-16", "2016-04-16", "2016-05-16", "2016-06-16"
@@ -279,7 +284,8 @@ def test_tile_size_that_does_not_divide_the_default_chunks(tmp_path, client):
     tiles = xr.open_zarr(tmp_path / "tiles.zarr", consolidated=False)
     assert (tiles.sizes["tile_y"], tiles.sizes["tile_x"]) == (9, 9)  # 600 // 64
     assert manifest["stages"]["process"]["dropped_edge_pixels"] == {"y": 24, "x": 24}
-    records = strict_json(tmp_path / "results_summary.json")["vegdask/rietkerk-synthetic"]
+    summary = strict_json(tmp_path / "results_summary.json")
+    records = summary["COPERNICUS/S2/vegdask/rietkerk-synthetic"]
     first = next(r for r in records["time-series-data"].values() if r)[0]
     assert list(first) == [  # pyveg's key order
         "slope", "offset", "offset50", "mean", "std", "feature_vec", "date", "latitude",

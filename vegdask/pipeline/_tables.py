@@ -11,7 +11,7 @@ from vegdask import __version__
 from vegdask.data import filesystem
 from vegdask.pipeline._manifest import Run, write_json
 
-__all__ = ["results_summary", "write_tables"]
+__all__ = ["pyveg_keys", "results_summary", "write_tables"]
 
 
 def write_tables(run: Run, tiles: xr.Dataset, weather: xr.Dataset | None) -> None:
@@ -30,6 +30,34 @@ def write_tables(run: Run, tiles: xr.Dataset, weather: xr.Dataset | None) -> Non
     write_json(run.output, "results_summary.json", results_summary(tiles, weather, run.config))
 
 
+# pyveg's analysis finds vegetation by these parts of a key, weather by this start.
+_PYVEG_VEGETATION = ("COPERNICUS/S2", "LANDSAT")
+_PYVEG_WEATHER = "ECMWF/ERA5/"
+
+
+def pyveg_keys(vegetation: str, weather: str | None) -> tuple[str, str | None]:
+    """The results_summary keys pyveg reads as vegetation and weather, for these collections.
+
+    An Earth Engine id pyveg recognises stays as it is; another collection's own name follows
+    the Sentinel-2 marker (the Landsat one if its name says Landsat), and a weather collection's
+    follows ``ECMWF/ERA5/`` (ERA5-Land's id, ``ECMWF/ERA5_LAND/...``, does not start with it).
+
+    Examples
+    --------
+    >>> pyveg_keys("COPERNICUS/S2_SR_HARMONIZED", "ECMWF/ERA5_LAND/MONTHLY_AGGR")
+    ('COPERNICUS/S2_SR_HARMONIZED', 'ECMWF/ERA5/ERA5_LAND/MONTHLY_AGGR')
+    >>> pyveg_keys("vegdask/rietkerk-synthetic", "vegdask/rietkerk-synthetic")
+    ('COPERNICUS/S2/vegdask/rietkerk-synthetic', 'ECMWF/ERA5/vegdask/rietkerk-synthetic')
+    """
+    veg = vegetation
+    if not any(marker in vegetation for marker in _PYVEG_VEGETATION):
+        marker = "LANDSAT" if "landsat" in vegetation.lower() else "COPERNICUS/S2"
+        veg = f"{marker}/{vegetation}"
+    if weather is None or weather.startswith(_PYVEG_WEATHER):
+        return veg, weather
+    return veg, _PYVEG_WEATHER + weather.removeprefix("ECMWF/")
+
+
 _RECORD_CENTRALITY = {
     "slope": "slope", "offset": "offset", "offset50": "offset50", "mean": "fv_mean", "std": "fv_std"
 }  # fmt: skip
@@ -41,11 +69,15 @@ def results_summary(
 ) -> dict[str, Any]:
     """Pyveg's ``results_summary.json`` (weather, vegetation, metadata; NDVI as 0-255 means).
 
+    The collections are written under keys pyveg's analysis reads (:func:`pyveg_keys`); the
+    metadata names the collections exactly, the source kind, and whether the data are synthetic.
     A source without weather (local files) gives a summary without the weather entry.
     """
     dates = [str(t)[:10] for t in tiles["time"].values]
     veg_collection = tiles.attrs.get("collection", "unknown")
-    weather_entry = {} if weather is None else _weather_entry(weather, dates)
+    weather_collection = None if weather is None else weather.attrs.get("collection", "unknown")
+    veg_key, weather_key = pyveg_keys(veg_collection, weather_collection)
+    weather_entry = {} if weather is None else _weather_entry(weather, dates, weather_key)
     # pyveg's record keys -> tiles.zarr variables, each read once as a numpy array.
     centrality = {k: tiles[v].values for k, v in _RECORD_CENTRALITY.items()}
     ndvi = {k: tiles[v].values for k, v in _RECORD_NDVI.items()}
@@ -76,7 +108,7 @@ def results_summary(
     )
     return {
         **weather_entry,
-        veg_collection: {"type": "vegetation", "time-series-data": veg_series},
+        veg_key: {"type": "vegetation", "time-series-data": veg_series},
         "metadata": {
             "start_date": config["time"]["start"],
             "end_date": config["time"]["end"],
@@ -84,13 +116,16 @@ def results_summary(
             "longitude": longitude_centre,
             "latitude": latitude_centre,
             "collection": veg_collection,
+            "weather_collection": weather_collection,
+            "source": tiles.attrs.get("source", "unknown"),
+            "synthetic": tiles.attrs.get("source") == "synthetic",
             "num_data_points": n_points,
             "tag": f"vegdask-{__version__}",
         },
     }
 
 
-def _weather_entry(weather: xr.Dataset, dates: list[str]) -> dict[str, Any]:
+def _weather_entry(weather: xr.Dataset, dates: list[str], key: str) -> dict[str, Any]:
     series = {
         date: {
             "total_precipitation": float(weather["total_precipitation"].values[i]),
@@ -98,4 +133,4 @@ def _weather_entry(weather: xr.Dataset, dates: list[str]) -> dict[str, Any]:
         }
         for i, date in enumerate(dates)
     }
-    return {"vegdask/weather": {"type": "weather", "time-series-data": series}}
+    return {key: {"type": "weather", "time-series-data": series}}
