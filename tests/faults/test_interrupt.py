@@ -27,3 +27,21 @@ def test_ctrl_c_prints_one_line_and_the_rerun_resumes(small_job, tmp_path, vegda
     stages = json.loads((out / "run.json").read_text())["stages"]
     assert stages["process"]["complete"]
     assert len(stages["process"]["periods_completed"]) == 12
+
+
+def test_ctrl_c_inside_a_finalizer_is_not_lost():
+    import pytest
+
+    from vegdask.cli._common import interrupts  # (tests may use private helpers)
+
+    class Finalised:
+        def __del__(self):
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(0.05)  # the handler runs here, where a KeyboardInterrupt is dropped
+
+    def finalise_then_wait():
+        Finalised()  # garbage at once
+        time.sleep(2)  # the interrupt arrives again, here (plain Python loses it)
+
+    with pytest.raises(KeyboardInterrupt), interrupts():
+        finalise_then_wait()

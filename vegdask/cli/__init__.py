@@ -12,7 +12,7 @@ import sys
 from collections.abc import Sequence
 
 from vegdask import __version__
-from vegdask.cli._common import CLIError, describe_error, silence_exit_noise
+from vegdask.cli._common import CLIError, describe_error, interrupts, silence_exit_noise
 
 # Order here is the order in ``vegdask --help``.
 COMMAND_MODULES: tuple[str, ...] = (
@@ -55,7 +55,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """
     args = build_parser().parse_args(argv)
     try:
-        return int(args.func(args) or 0)
+        with interrupts():
+            return int(args.func(args) or 0)
     except CLIError as err:
         print(f"vegdask {args.command}: error: {err}", file=sys.stderr)
         return 2

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import sys
+import threading
+from collections.abc import Iterator
+from types import FrameType
 
-__all__ = ["CLIError", "describe_error", "silence_exit_noise"]
+__all__ = ["CLIError", "describe_error", "interrupts", "silence_exit_noise"]
 
 
 class CLIError(Exception):
@@ -61,3 +66,44 @@ def silence_exit_noise() -> None:
     if sys.stderr is sys.__stderr__:
         sys.stderr.flush()
         sys.stderr = open(os.devnull, "w")  # noqa: SIM115 - open until the process ends
+
+
+# Callbacks whose exceptions Python prints as "Exception ignored" and drops: a Ctrl-C handled
+# while one runs (Dask's garbage-collection timer, a finalizer) would be lost.
+def _inside_ignoring_callback(frame: FrameType | None) -> bool:
+    for _ in range(3):  # the callback itself or what it calls
+        if frame is None:
+            return False
+        code = frame.f_code
+        if code.co_name in ("_gc_callback", "__del__") or (
+            code.co_name == "__call__" and code.co_filename.endswith("weakref.py")
+        ):
+            return True
+        frame = frame.f_back
+    return False
+
+
+def _on_sigint(signum: int, frame: FrameType | None) -> None:
+    if _inside_ignoring_callback(frame):  # raised here it would be dropped: deliver it again
+        threading.Timer(0.05, os.kill, (os.getpid(), signal.SIGINT)).start()
+        return
+    raise KeyboardInterrupt
+
+
+@contextlib.contextmanager
+def interrupts() -> Iterator[None]:
+    """Ctrl-C raises ``KeyboardInterrupt`` in the main thread, not in a callback that drops it.
+
+    The previous handler is restored afterwards. Outside the main thread, or where SIGINT is
+    ignored, nothing changes.
+    """
+    if threading.current_thread() is not threading.main_thread() or (
+        signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+    ):
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, _on_sigint)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
