@@ -317,3 +317,37 @@ def test_download_to_an_existing_file_or_with_a_wrong_key(azurite, tmp_path, mon
     assert "refused the credentials for abfs://runs/site" in err[0]
     assert "d3Jvbmcta2V5" not in err[0]
     assert not (tmp_path / "here").exists()
+
+
+def test_truncated_geotiff_is_one_line_naming_the_file(tmp_path, capfd):
+    import rasterio
+
+    transform = rasterio.Affine(10, 0, 500_000, 0, -10, 1_280_000)
+    rng = np.random.default_rng(0)
+    for date in ("2016-01-16", "2016-02-15"):
+        for band in ("B4", "B3", "B2", "NDVI"):
+            path = tmp_path / "folder" / date / "RAW" / f"download.{band}.tif"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with rasterio.open(
+                path, "w", driver="GTiff", width=60, height=60, count=1, dtype="float32",
+                crs="EPSG:32635", transform=transform,
+            ) as dst:  # fmt: skip
+                dst.write(rng.uniform(0.1, 0.6, (1, 60, 60)).astype(np.float32))
+    broken = tmp_path / "folder" / "2016-02-15" / "RAW" / "download.B4.tif"
+    broken.write_bytes(broken.read_bytes()[:-2000])  # header intact, pixels cut
+    job = _toml(
+        tmp_path,
+        f'[source]\nkind = "local"\npath = "{tmp_path / "folder"}"\n'
+        '[time]\nstart = "2016-01-01"\nend = "2016-03-01"\n[analysis]\nenabled = false\n',
+    )
+    assert main(["run", job, "--output", str(tmp_path / "out"), "--no-progress"]) == 2
+    _, err = capfd.readouterr()  # file descriptors: the workers' output too
+    assert "Traceback" not in err
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert lines == [
+        f"vegdask run: error: {broken} could not be read (corrupt or truncated?): Read failed."
+    ], err
+    # The broken period is not recorded as done (a rerun after a fix fetches it).
+    fetch = json.loads((tmp_path / "out" / "run.json").read_text())["stages"].get("fetch", {})
+    assert not fetch.get("complete")
+    assert "2016-02-01" not in fetch.get("periods_completed", [])
