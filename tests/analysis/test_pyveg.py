@@ -6,6 +6,8 @@ The oracle below follows docs/analysis.md ("The pyveg preset") step by step with
 itself cannot sit next to ewstools 2.x (the test extra's) in one environment.
 """
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -283,3 +285,95 @@ def test_pyveg_sensitivity_grid_is_ewstools_1_0_0s():
             ref = stats.kendalltau(np.arange(len(var)), var).statistic
             got = sens.kendall_tau.sel(indicator="variance", bandwidth=bw, window=win)
             assert float(got) == pytest.approx(ref, abs=1e-9)
+
+
+# ---- The preset wired in: the job config's [analysis] section and `vegdask analyse --preset`. ----
+
+
+@pytest.fixture(scope="module")
+def preset_run(tmp_path_factory):
+    """A small synthetic run (2 x 2 tiles, 30 months) whose job config asks for the preset."""
+    from distributed import Client, LocalCluster
+
+    from vegdask.pipeline import load_config, run_job
+
+    out = tmp_path_factory.mktemp("preset-run")
+    config = out / "job.toml"
+    config.write_text(
+        "[location]\nsize = 100\n"
+        '[time]\nstart = "2016-01-01"\nend = "2018-07-01"\nperiod = "1m"\n'
+        f'[output]\nurl = "{out / "run"}"\n'
+        '[analysis]\npreset = "pyveg"\n'
+    )
+    with LocalCluster(n_workers=1, threads_per_worker=2, processes=False) as cluster, Client(
+        cluster
+    ) as client:  # fmt: skip
+        run_job(load_config(config), client=client, progress=False, log=lambda m: None)
+    return out / "run"
+
+
+def _assert_oracle_taus(resilience, summary):
+    _, _, expected = oracle(summary)
+    assert sorted(resilience) == sorted(expected)
+    assert {"offset50_mean", "ndvi_mean", "total_precipitation"} <= set(resilience)
+    for series, inds in expected.items():
+        for name, ref in inds.items():
+            assert resilience[series][name]["kendall_tau"] == pytest.approx(ref["tau"], abs=1e-6)
+
+
+def test_job_config_preset_writes_pyvegs_numbers(preset_run):
+    summary = json.loads((preset_run / "results_summary.json").read_text())
+    resilience = json.loads((preset_run / "analysis" / "resilience.json").read_text())
+    _assert_oracle_taus(resilience, summary)
+    assert resilience["offset50_mean"]["ar1"]["preset"] == "pyveg"
+    series = pd.read_csv(preset_run / "analysis" / "pyveg" / "time_series.csv", index_col=0)
+    assert len(series) == 30
+    assert "S2_offset50_mean" in series
+    assert (preset_run / "analysis" / "pyveg" / "time_series_summary_stats.csv").exists()
+
+
+def test_cli_analyse_preset_pyveg(preset_run, tmp_path, capsys):
+    from vegdask.cli import main
+
+    summary_file = preset_run / "results_summary.json"
+    assert main(["analyse", str(summary_file), "--preset", "pyveg", "--output", str(tmp_path)]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    resilience = json.loads((tmp_path / "analysis" / "resilience.json").read_text())
+    _assert_oracle_taus(resilience, json.loads(summary_file.read_text()))
+    assert printed["offset50_mean"]["ar1"][0] == resilience["offset50_mean"]["ar1"]["kendall_tau"]
+    assert not (tmp_path / "report.html").exists()
+
+
+def test_cli_preset_errors_are_one_line(tmp_path, capsys):
+    from vegdask.cli import main
+
+    assert main(["analyse", str(tmp_path), "--preset", "pyveg"]) == 2
+    err = capsys.readouterr().err
+    assert "results_summary.json does not exist" in err
+    assert "Traceback" not in err
+    (tmp_path / "results_summary.json").write_text('{"vegdask/rietkerk-synthetic": {}}')
+    assert main(["analyse", str(tmp_path), "--preset", "pyveg"]) == 2
+    assert "'COPERNICUS/S2' or 'LANDSAT'" in capsys.readouterr().err
+
+
+def test_analysis_section_maps_onto_analyse_results():
+    import inspect
+
+    from vegdask.analysis import analyse_results
+    from vegdask.pipeline import ConfigError, validate_config
+    from vegdask.pipeline._config import _SCHEMA, analysis_arguments
+
+    every = {
+        "preset": "pyveg", "window": 0.4, "detrend": "none", "bandwidth": 8.0,
+        "bandwidth_convention": "ksmooth", "ar1": "pearson", "deseasonalise": "diff",
+        "n_surrogates": 9, "seed": 1, "sensitivity_grid": "earlywarnings",
+        "sensitivity_surrogates": 2, "tile_surrogates": 0, "outlier_sigmas": 4.0,
+        "interpolate_gaps": True, "spatial_permutations": 0, "report": False, "pdf": False,
+    }  # fmt: skip
+    assert set(every) | {"enabled"} == set(_SCHEMA["analysis"])
+    arguments = analysis_arguments(validate_config({"analysis": every})["analysis"])
+    assert set(arguments) <= set(inspect.signature(analyse_results).parameters)
+    assert arguments["detrend"] is None
+    assert arguments["deseasonalise_method"] == "diff"
+    with pytest.raises(ConfigError, match=r"analysis\.preset = 'R' is not valid; expected 'pyveg'"):
+        validate_config({"analysis": {"preset": "R"}})

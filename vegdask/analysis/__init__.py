@@ -2,7 +2,13 @@
 
 from vegdask.analysis._analyse import RESILIENCE_SERIES, analyse_results
 from vegdask.analysis._cball import annual_cycle_pmf, crystal_ball, crystal_ball_fit
-from vegdask.analysis._pyveg import PYVEG_SERIES, PyvegAnalysis, pyveg_analysis, pyveg_collections
+from vegdask.analysis._pyveg import (
+    PRESETS,
+    PYVEG_SERIES,
+    PyvegAnalysis,
+    pyveg_analysis,
+    pyveg_collections,
+)
 from vegdask.analysis._resilience import (
     EWS_INDICATORS,
     GRIDS,
@@ -46,6 +52,7 @@ __all__ = [
     "EWS_INDICATORS",
     "GRIDS",
     "MIN_RUNS_FOR_CORRELATIONS",
+    "PRESETS",
     "PYVEG_SERIES",
     "RESILIENCE_SERIES",
     "SPATIAL_INDICATORS",

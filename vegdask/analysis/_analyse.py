@@ -18,6 +18,12 @@ import xarray as xr
 from vegdask import config
 from vegdask.analysis import _figures
 from vegdask.analysis._cball import crystal_ball_fit
+from vegdask.analysis._pyveg import (
+    PRESETS,
+    pyveg_analysis,
+    read_results_summary,
+    write_pyveg_outputs,
+)
 from vegdask.analysis._report import pdf_bytes, report_html, require_weasyprint, save_figures
 from vegdask.analysis._resilience import (
     EWS_INDICATORS,
@@ -80,6 +86,7 @@ def analyse_results(
     report: bool = True,
     pdf: bool = False,
     figure_formats: list[str] | None = None,
+    preset: str | None = None,
 ) -> dict[str, dict[str, dict[str, Any]]]:
     """Analyse a run: time series, early-warning indicators, significance, figures and report.
 
@@ -123,6 +130,11 @@ def analyse_results(
     figure_formats : list of {"png", "svg"}, optional
         Figure files under ``analysis/`` (``vegdask.analysis.figure-formats``, default PNG
         only); PNG is always written, as report.html embeds it.
+    preset : {"pyveg"}, optional
+        ``"pyveg"``: pyveg v1.1.0's analysis of the run's ``results_summary.json``
+        (:func:`vegdask.analysis.pyveg_analysis`) instead of vegdask's; writes pyveg's numbers
+        into ``analysis/resilience.json`` and its CSV files into ``analysis/pyveg/``, no figures
+        or report. The other method parameters do not apply.
 
     Returns
     -------
@@ -130,6 +142,8 @@ def analyse_results(
         The content of resilience.json: ``{series: {indicator: {"kendall_tau", "p_value",
         "window", "bandwidth", "n_surrogates", "seed", ...}}}``.
     """
+    if preset is not None:
+        return _preset(preset, results, output)
     window = config.get("analysis.window", window)
     bandwidth = config.get("analysis.bandwidth", bandwidth)
     bandwidth_convention = config.get("analysis.bandwidth-convention", bandwidth_convention)
@@ -272,6 +286,23 @@ def analyse_results(
         if pdf:
             with fs.open(posixpath.join(root, "report.pdf"), "wb") as f:
                 f.write(pdf_bytes(html_text))
+    return strict
+
+
+def _preset(preset: str, results: Any, output: str | None) -> dict[str, Any]:
+    """The ``pyveg`` preset: pyveg's numbers in resilience.json, its CSV files."""
+    if preset not in PRESETS:
+        raise ValueError(f"analysis preset must be one of {list(PRESETS)}, got {preset!r}")
+    result = pyveg_analysis(read_results_summary(results))
+    fs, root = fsspec.core.url_to_fs(
+        output if output is not None else _default_output(str(results))
+    )
+    adir = posixpath.join(root, "analysis")
+    write_pyveg_outputs(result, fs, posixpath.join(adir, "pyveg"))
+    strict = to_strict_json(result.resilience)
+    _write_text(
+        fs, posixpath.join(adir, "resilience.json"), json.dumps(strict, indent=2, allow_nan=False)
+    )
     return strict
 
 

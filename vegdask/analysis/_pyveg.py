@@ -31,10 +31,13 @@ description (docs/analysis.md, "The pyveg preset"):
 
 from __future__ import annotations
 
+import json
 import math
+import posixpath
 from dataclasses import dataclass
 from typing import Any
 
+import fsspec
 import numpy as np
 import pandas as pd
 import xarray as xr
@@ -44,6 +47,7 @@ from vegdask.analysis._series import smooth as smooth_series
 from vegdask.kernels import gaussian_smooth, kendall_tau, rolling_indicators
 
 __all__ = [
+    "PRESETS",
     "PYVEG_SERIES",
     "PyvegAnalysis",
     "aggregate_sub_images",
@@ -53,10 +57,14 @@ __all__ = [
     "pyveg_collections",
     "pyveg_indicators",
     "read_pyveg_collections",
+    "read_results_summary",
     "remove_offset50_outliers",
     "smooth_sub_images",
+    "write_pyveg_outputs",
 ]
 
+#: Analysis presets of :func:`vegdask.analysis.analyse_results`.
+PRESETS: tuple[str, ...] = ("pyveg",)
 #: Series whose indicators pyveg reports (resilience.json names; pyveg's column contains them).
 PYVEG_SERIES: tuple[str, ...] = ("offset50_mean", "ndvi_mean", "total_precipitation")
 _VEG_VARIABLES = ("offset50", "ndvi", "ndvi_veg")
@@ -94,6 +102,34 @@ class PyvegAnalysis:
     deseasonalised: pd.DataFrame | None
     summary: pd.DataFrame
     resilience: dict[str, dict[str, dict[str, Any]]]
+
+
+def read_results_summary(results: Any) -> dict[str, Any]:
+    """Read ``results`` (a ``.json`` path/URL) or ``<results>/results_summary.json``.
+
+    Raises
+    ------
+    FileNotFoundError, ValueError
+        A missing file, or one that is not a JSON object.
+    """
+    url = str(results)
+    if not url.endswith(".json"):
+        url = url.rstrip("/") + "/results_summary.json"
+    fs, path = fsspec.core.url_to_fs(url)
+    if not fs.exists(path):
+        raise FileNotFoundError(
+            f"{url} does not exist: the pyveg preset reads a results_summary.json"
+        )
+    with fs.open(path) as f:
+        try:
+            summary = json.loads(f.read())
+        except ValueError as err:
+            raise ValueError(f"{url} is not valid JSON: {err}") from None
+    if not isinstance(summary, dict):
+        raise ValueError(
+            f"{url}: expected a JSON object of collections, got a {type(summary).__name__}"
+        )
+    return summary
 
 
 def pyveg_collections(summary: dict[str, Any]) -> tuple[str, str | None]:
@@ -163,6 +199,13 @@ def read_pyveg_collections(
         for date, records in data.items()
         for record in records or []
     ]
+    for r in rows:
+        if not isinstance(r.get("latitude"), int | float) or not isinstance(
+            r.get("longitude"), int | float
+        ):
+            raise ValueError(
+                f"{veg_key} {r['date'].date()}: a record without numeric latitude/longitude"
+            )
     present = [v for v in _VEG_VARIABLES if any(v in r for r in rows)]
     if "offset50" not in present:
         raise ValueError(f"vegetation collection {veg_key!r} has no offset50 records")
@@ -391,3 +434,21 @@ def pyveg_analysis(summary: dict[str, Any]) -> PyvegAnalysis:
     return PyvegAnalysis(
         time_series, deseasonalised, pd.DataFrame.from_dict(rows, orient="index"), resilience
     )
+
+
+def write_pyveg_outputs(result: PyvegAnalysis, fs: Any, directory: str) -> None:
+    """Write pyveg's CSV files into ``directory`` of the filesystem ``fs``.
+
+    ``time_series.csv``, ``time_series_detrended.csv`` (when computed) and
+    ``time_series_summary_stats.csv``, as pyveg names them.
+    """
+    fs.makedirs(directory, exist_ok=True)
+    tables = {
+        "time_series.csv": result.time_series,
+        "time_series_detrended.csv": result.deseasonalised,
+        "time_series_summary_stats.csv": result.summary,
+    }
+    for name, table in tables.items():
+        if table is not None:
+            with fs.open(posixpath.join(directory, name), "wb") as f:
+                f.write(table.to_csv(date_format="%Y-%m-%d").encode())

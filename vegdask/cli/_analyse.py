@@ -44,6 +44,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         action="store_true",
         help="fill gaps linearly before the indicators (default: masked; filling inflates AR1)",
     )
+    parser.add_argument(
+        "--preset",
+        choices=("pyveg",),
+        help="pyveg: pyveg v1.1.0's analysis of results_summary.json (its numbers in "
+        "resilience.json, its CSV files in analysis/pyveg/; the method options above do not apply)",
+    )
     parser.add_argument("--pdf", action="store_true", help="also write report.pdf (weasyprint)")
     parser.add_argument("--svg", action="store_true", help="also write the figures as SVG")
     parser.add_argument("--no-report", action="store_true", help="skip figures and report.html")
@@ -71,6 +77,7 @@ def run(args: argparse.Namespace) -> int:
                 report=not args.no_report,
                 pdf=args.pdf,
                 figure_formats=["png", "svg"] if args.svg else None,
+                preset=args.preset,
             )
     except (FileNotFoundError, ValueError, ImportError) as err:
         raise CLIError(str(err)) from err

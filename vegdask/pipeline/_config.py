@@ -26,8 +26,9 @@ from vegdask.data import (
     make_periods,
     region_pixels,
 )
+from vegdask.kernels import AR1_ESTIMATORS
 
-__all__ = ["DEMO_CONFIG", "ConfigError", "load_config", "validate_config"]
+__all__ = ["DEMO_CONFIG", "ConfigError", "analysis_arguments", "load_config", "validate_config"]
 
 
 class ConfigError(ValueError):
@@ -72,6 +73,13 @@ def _band_names(value: dict[str, Any]) -> bool:
     return all(isinstance(v, str) and v in SCENE_VARIABLES for v in value.values())
 
 
+def _analysis_names(name: str) -> Any:
+    # vegdask.analysis (matplotlib, statsmodels) is imported only to check an [analysis] key.
+    import vegdask.analysis
+
+    return getattr(vegdask.analysis, name)
+
+
 # field -> (type(s), check, what is allowed)
 _SCHEMA: dict[str, dict[str, tuple[Any, Any, str]]] = {
     "location": {
@@ -99,8 +107,52 @@ _SCHEMA: dict[str, dict[str, tuple[Any, Any, str]]] = {
         "max_masked_fraction": ((int, float), lambda v: 0 < v <= 1, "a number in (0, 1]"),
         "max_masked_period_fraction": ((int, float), lambda v: 0 < v <= 1, "a number in (0, 1]"),
     },
-    "analysis": {"enabled": (bool, None, "true or false")},
+    "analysis": {
+        "enabled": (bool, None, "true or false"),
+        "preset": (str, lambda v: v in _analysis_names("PRESETS"), "'pyveg'"),
+        "window": ((int, float), lambda v: v > 0, "a fraction in (0, 1] or a number of samples"),
+        "detrend": (
+            str,
+            lambda v: v in ("gaussian", "loess", "none"),
+            "'gaussian', 'loess' or 'none'",
+        ),
+        "bandwidth": ((int, float), lambda v: v > 0, "a number > 0"),
+        "bandwidth_convention": (str, lambda v: v in ("sigma", "ksmooth"), "'sigma' or 'ksmooth'"),
+        "ar1": (str, lambda v: v in AR1_ESTIMATORS, f"one of {list(AR1_ESTIMATORS)}"),
+        "deseasonalise": (str, lambda v: v in ("stl", "diff", "none"), "'stl', 'diff' or 'none'"),
+        "n_surrogates": (int, lambda v: v >= 1, "an integer >= 1"),
+        "seed": (int, lambda v: v >= 0, "an integer >= 0"),
+        "sensitivity_grid": (
+            str,
+            lambda v: v in _analysis_names("GRIDS"),
+            "'pyveg' or 'earlywarnings'",
+        ),
+        "sensitivity_surrogates": (int, lambda v: v >= 1, "an integer >= 1"),
+        "tile_surrogates": (int, lambda v: v >= 0, "an integer >= 0"),
+        "outlier_sigmas": ((int, float), lambda v: v > 0, "a number > 0"),
+        "interpolate_gaps": (bool, None, "true or false"),
+        "spatial_permutations": (int, lambda v: v >= 0, "an integer >= 0"),
+        "report": (bool, None, "true or false"),
+        "pdf": (bool, None, "true or false"),
+    },
 }
+# [analysis] keys named differently from analyse_results' parameters; "none" means None.
+_ANALYSIS_PARAMETERS = {"deseasonalise": "deseasonalise_method"}
+
+
+def analysis_arguments(analysis: dict[str, Any]) -> dict[str, Any]:
+    """Keyword arguments of :func:`vegdask.analysis.analyse_results` from an [analysis] section.
+
+    Examples
+    --------
+    >>> analysis_arguments({"enabled": True, "preset": "pyveg", "deseasonalise": "none"})
+    {'preset': 'pyveg', 'deseasonalise_method': None}
+    """
+    return {
+        _ANALYSIS_PARAMETERS.get(key, key): None if value == "none" else value
+        for key, value in analysis.items()
+        if key != "enabled"
+    }
 
 
 _POSITIVE = ((int, float), lambda v: v > 0, "a number > 0")

@@ -17,6 +17,7 @@ from vegdask.data import (
     open_store,
     write_dataset,
 )
+from vegdask.pipeline._config import analysis_arguments
 from vegdask.pipeline._manifest import Run
 from vegdask.pipeline._tables import write_tables
 
@@ -129,7 +130,7 @@ def analyse(run: Run, force: bool) -> dict[str, Any] | None:
     from vegdask.analysis import analyse_results
 
     started = time.perf_counter()
-    resilience = analyse_results(run.output)
+    resilience = analyse_results(run.output, **analysis_arguments(run.config["analysis"]))
     entry.update(complete=True, seconds=round(time.perf_counter() - started, 2))
     run.save()
     return resilience
