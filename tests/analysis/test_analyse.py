@@ -186,6 +186,18 @@ def test_tile_maps_are_chunk_independent_and_fdr(tiles):
     quick = tile_indicator_maps(da, n_surrogates=0)  # per-pixel use: indicators and taus only
     xr.testing.assert_allclose(quick.ar1_tau, eager.ar1_tau)
     assert quick.ar1_p_value.isnull().all()
+    # What BH can reject with 50 surrogates over these 20 tiles, checked against statsmodels.
+    m = int(np.isfinite(p).sum())
+    assert eager.ar1_significant.attrs["min_p_value"] == 1 / 51
+    k = eager.ar1_significant.attrs["min_significant_tiles"]
+    floor = np.full(m, 1 / 51)
+    assert multipletests(floor[:k].tolist() + [1.0] * (m - k), method="fdr_bh")[0].any()
+    assert not multipletests(floor[: k - 1].tolist() + [1.0] * (m - k + 1), method="fdr_bh")[
+        0
+    ].any()
+    one = eager.ar1_significant.attrs["surrogates_for_one_tile"]
+    assert multipletests([1 / (one + 1)] + [1.0] * (m - 1), method="fdr_bh")[0][0]
+    assert not multipletests([1 / one] + [1.0] * (m - 1), method="fdr_bh")[0][0]
 
 
 @pytest.mark.slow
@@ -288,6 +300,12 @@ def _summary_json(path, tiles, weather):
 
 @pytest.mark.slow
 def test_analyse_results_outputs(run_dir):
+    # pyveg's black-and-white image (0 = vegetation): the patch statistics' vegetation mask.
+    scene = xr.open_zarr(run_dir / "scene.zarr", consolidated=False)
+    bw = np.where(np.random.default_rng(7).random((60, 40, 50)) < 0.3, 0, 255).astype(np.uint8)
+    bw[1] = 0  # all vegetation in the second period
+    masks = xr.Dataset({"binary_image": (("time", "y", "x"), bw)}, coords=scene.coords)
+    masks.to_zarr(run_dir / "mask.zarr", mode="w", consolidated=False)
     result = analyse_results(
         str(run_dir),
         n_surrogates=200,
@@ -323,6 +341,8 @@ def test_analyse_results_outputs(run_dir):
     spatial = pd.read_csv(adir / "spatial.csv", index_col=0)
     assert len(spatial) == 60
     assert spatial["morans_i_p_value"].between(0.01, 1).all()
+    np.testing.assert_allclose(spatial["patch_cover"], (bw == 0).mean(axis=(1, 2)))
+    assert spatial["patch_n_patches"].iloc[1] == 1
     stats = json.loads((adir / "summary_stats.json").read_text())
     assert stats["offset50_mean"]["max"] == pytest.approx(csv["offset50_mean"].max())
     assert "CB_fit_alpha" in stats["offset50_mean"]

@@ -65,19 +65,50 @@ def test_permutation_nulls_detect_structure_only_when_present():
     field = rng.standard_normal((60, 60))
     noise = spatial_indicators(field, n_permutations=99)
     assert noise["morans_i"]["p_value"] > 0.05
-    assert noise["patches"]["cover"] == pytest.approx(0.5, abs=0.01)
+    assert noise["patches"] is None  # a continuous field without a vegetation mask
     assert noise["cg_skewness"]["value"] == pytest.approx(
         stats.skew(coarse_grain(field, 5).ravel())
     )
     assert noise["cg_variance"]["value"] == pytest.approx(np.var(coarse_grain(field, 5), ddof=1))
 
 
+def test_binary_field_is_its_own_vegetation_mask():
+    # The example: cover 0.6 above the median rule's 0.5 (which gave cover 0, 0 patches).
+    field = np.zeros((20, 20))
+    field[:, :12] = 1
+    patches = spatial_indicators(field, n_permutations=9)["patches"]
+    assert patches["cover"] == 0.6
+    assert patches["n_patches"] == 1
+    assert patches["largest_patch_fraction"] == 0.6
+    field[0, 15] = 1  # a second patch of one pixel; NaN (missing) is not vegetation
+    field[5:7, 5:7] = np.nan
+    patches = spatial_indicators(field, n_permutations=9)["patches"]
+    assert patches["n_patches"] == 2
+    assert patches["cover"] == pytest.approx((240 - 4 + 1) / 400)
+
+
+def test_explicit_mask_is_used_and_checked():
+    rng = np.random.default_rng(5)
+    field = rng.standard_normal((30, 30))
+    mask = ndimage.gaussian_filter(rng.standard_normal((30, 30)), 2) > 0.1
+    patches = spatial_indicators(field, mask=mask, n_permutations=9)["patches"]
+    assert patches["cover"] == pytest.approx(mask.mean())
+    assert patches["n_patches"] == ndimage.label(mask)[1]
+    with pytest.raises(ValueError, match="mask shape"):
+        spatial_indicators(field, mask=mask[:10], n_permutations=9)
+
+
 def test_through_time_rows():
     rng = np.random.default_rng(3)
     frames = rng.standard_normal((3, 30, 30))
-    df = spatial_indicators_through_time(frames, pd.date_range("2020", periods=3), n_permutations=9)
+    times = pd.date_range("2020", periods=3)
+    df = spatial_indicators_through_time(frames, times, n_permutations=9)
     assert len(df) == 3
-    assert {"morans_i", "morans_i_p_value", "patch_largest_patch_fraction"} <= set(df)
+    assert {"morans_i", "morans_i_p_value"} <= set(df)
+    assert not any(c.startswith("patch_") for c in df)  # no vegetation mask, no patch summary
+    masks = frames > 1.0
+    df = spatial_indicators_through_time(frames, times, masks=masks, n_permutations=9)
+    np.testing.assert_allclose(df["patch_cover"], masks.mean(axis=(1, 2)))
 
 
 def test_crystal_ball_fit_recovers_shape():

@@ -225,7 +225,7 @@ def analyse_results(
         scene = xr.open_zarr(res.root.rstrip("/") + "/scene.zarr", consolidated=False)
     spatial = None
     if spatial_permutations and scene is not None and "ndvi" in scene:
-        spatial = _spatial_series(scene, spatial_permutations, seed)
+        spatial = _spatial_series(scene, spatial_permutations, seed, res.root)
         with fs.open(posixpath.join(adir, "spatial.csv"), "wb") as f:
             f.write(spatial.to_csv(date_format="%Y-%m-%d").encode())
 
@@ -344,7 +344,9 @@ def _summary_stats(series: pd.Series) -> dict[str, Any]:
     return out
 
 
-def _spatial_series(scene: xr.Dataset, n_permutations: int, seed: int) -> pd.DataFrame:
+def _spatial_series(
+    scene: xr.Dataset, n_permutations: int, seed: int, root: str | None = None
+) -> pd.DataFrame:
     ny, nx = scene.sizes["y"], scene.sizes["x"]
     crop = {
         "y": slice(max(0, ny // 2 - _SPATIAL_CROP // 2), ny // 2 + _SPATIAL_CROP // 2),
@@ -352,8 +354,29 @@ def _spatial_series(scene: xr.Dataset, n_permutations: int, seed: int) -> pd.Dat
     }
     ndvi = scene["ndvi"].isel(crop).values
     return spatial_indicators_through_time(
-        ndvi, scene.time.values, n_permutations=n_permutations, seed=seed
+        ndvi,
+        scene.time.values,
+        masks=_vegetation_masks(root, scene, crop),
+        n_permutations=n_permutations,
+        seed=seed,
     )
+
+
+def _vegetation_masks(root: str | None, scene: xr.Dataset, crop: dict) -> list | None:
+    """Per period, the vegetation mask (``mask.zarr``'s ``binary_image == 0``) or None."""
+    if root is None:
+        return None
+    fs, path = fsspec.core.url_to_fs(root)
+    if not fs.exists(posixpath.join(path, "mask.zarr")):
+        return None
+    image = xr.open_zarr(root.rstrip("/") + "/mask.zarr", consolidated=False)["binary_image"]
+    if (image.sizes["y"], image.sizes["x"]) != (scene.sizes["y"], scene.sizes["x"]):
+        return None
+    done = set(image.time.values.tolist())
+    return [
+        (image.sel(time=t).isel(crop) == 0).values if t.tolist() in done else None
+        for t in scene.time.values
+    ]
 
 
 def _write_indicators(ews_results: dict[str, Any], maps: xr.Dataset | None, store: str) -> None:

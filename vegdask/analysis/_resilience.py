@@ -6,6 +6,7 @@ ARMA surrogates) for pandas series and xarray/dask tile cubes.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -337,7 +338,11 @@ def tile_indicator_maps(
     -------
     xarray.Dataset
         ``<indicator>`` (time, ...), ``<indicator>_tau``, ``<indicator>_p_value`` and
-        ``<indicator>_q_value``, ``<indicator>_significant`` (...), computed.
+        ``<indicator>_q_value``, ``<indicator>_significant`` (q <= alpha) (...), computed. With
+        surrogates, ``_significant`` has attrs ``min_p_value`` (``1 / (n_surrogates + 1)``),
+        ``min_significant_tiles`` (BH flags no tile unless at least this many reach that
+        p-value) and ``surrogates_for_one_tile`` (``ceil(n_tiles / alpha) - 1``, enough for a
+        single tile to be significant).
 
     Examples
     --------
@@ -407,4 +412,24 @@ def tile_indicator_maps(
         out[f"{name}_p_value"] = p
         out[f"{name}_q_value"] = p.copy(data=q)
         out[f"{name}_significant"] = p.copy(data=sig)
+    if n_surrogates:
+        attainable = _attainable_significance(last.isel(stat=2 * n_ind).values, n_surrogates, alpha)
+        for name in indicators:
+            out[f"{name}_significant"].attrs.update(attainable)
     return out.drop_vars("stat", errors="ignore")
+
+
+def _attainable_significance(p_values: np.ndarray, n_surrogates: int, alpha: float) -> dict:
+    """What Benjamini-Hochberg over these tiles can reject with this many surrogates.
+
+    A surrogate p-value is at least ``1 / (n_surrogates + 1)``, and BH rejects the k smallest
+    only if ``p_(k) <= k alpha / m``: no tile is significant unless at least
+    ``ceil(m / (alpha (n_surrogates + 1)))`` tiles reach that floor; one tile alone needs
+    ``n_surrogates >= ceil(m / alpha) - 1``.
+    """
+    m = int(np.isfinite(p_values).sum())
+    return {
+        "min_p_value": 1.0 / (n_surrogates + 1),
+        "min_significant_tiles": math.ceil(m / (alpha * (n_surrogates + 1))) if m else 0,
+        "surrogates_for_one_tile": max(math.ceil(m / alpha) - 1, 0),
+    }

@@ -239,7 +239,9 @@ def spatial_indicators(
     subsize : int
         Coarse-graining block size (spatialwarnings' default 5).
     mask : (ny, nx) array_like of bool, optional
-        Vegetation mask for the patch-size summary (default: ``field`` > its median).
+        Vegetation mask for the patch-size summary (True = vegetation, e.g. ``binary_image == 0``
+        of ``mask.zarr``). Default: a binary ``field`` (only 0, 1 and NaN) is its own mask
+        (1 = vegetation, NaN = not); a continuous field without a mask has no patch summary.
     n_permutations : int
         Shuffled copies for the null (spatialwarnings: 999).
     seed : int
@@ -249,14 +251,19 @@ def spatial_indicators(
     dict
         Per indicator ``{"value", "null_mean", "null_sd", "p_value"}`` (p of a value at least as
         large as observed, +1 corrected), and ``patches`` (cover, number, mean size, largest
-        patch fraction, power-law exponent).
+        patch fraction, power-law exponent; None without a vegetation mask).
 
     Examples
     --------
     >>> rng = np.random.default_rng(0)
     >>> out = spatial_indicators(rng.standard_normal((40, 40)), n_permutations=19)
-    >>> sorted(out)
-    ['cg_skewness', 'cg_variance', 'morans_i', 'patches', 'sdr']
+    >>> sorted(out), out["patches"]
+    (['cg_skewness', 'cg_variance', 'morans_i', 'patches', 'sdr'], None)
+    >>> field = np.zeros((20, 20))
+    >>> field[:, :12] = 1  # binary: its own vegetation mask
+    >>> patches = spatial_indicators(field, n_permutations=9)["patches"]
+    >>> patches["cover"], patches["n_patches"]
+    (0.6, 1)
     """
     x = np.asarray(field, dtype=np.float64)
     if x.ndim != 2:
@@ -278,23 +285,40 @@ def spatial_indicators(
             "null_sd": float(np.std(null[k])),
             "p_value": (int(np.sum(null[k] >= v)) + 1) / (n_permutations + 1),
         }
-    veg = x > np.nanmedian(x) if mask is None else np.asarray(mask, bool)
-    out["patches"] = _patch_summary(veg)
+    veg = _vegetation_mask(x) if mask is None else np.asarray(mask, bool)
+    if veg is not None and veg.shape != x.shape:
+        raise ValueError(f"mask shape {veg.shape} differs from the field's {x.shape}")
+    out["patches"] = None if veg is None else _patch_summary(veg)
     return out
 
 
-def spatial_indicators_through_time(images: Any, times: Any, **kwargs: Any) -> pd.DataFrame:
+def _vegetation_mask(field: np.ndarray) -> np.ndarray | None:
+    """A binary field (0, 1, NaN only) as its own vegetation mask; None for a continuous one."""
+    finite = field[np.isfinite(field)]
+    return field == 1 if np.isin(finite, (0.0, 1.0)).all() else None
+
+
+def spatial_indicators_through_time(
+    images: Any, times: Any, masks: Any = None, **kwargs: Any
+) -> pd.DataFrame:
     """Apply :func:`spatial_indicators` per period: one row per time with values and p-values.
 
     One task a period, on the workers of the default ``distributed`` client when there is one.
+    ``masks`` (one vegetation mask per period, optional) are the periods' patch masks; without
+    them the defaults of :func:`spatial_indicators` apply (``patch_*`` columns only when there
+    is a patch summary).
     """
-    tasks = [dask.delayed(spatial_indicators)(np.asarray(image), **kwargs) for image in images]
+    masks = [None] * len(times) if masks is None else masks
+    tasks = [
+        dask.delayed(spatial_indicators)(np.asarray(image), mask=mask, **kwargs)
+        for image, mask in zip(images, masks, strict=True)
+    ]
     rows = []
     for t, res in zip(times, compute_tasks(*tasks), strict=True):
         row = {"time": t}
         for k in SPATIAL_INDICATORS:
             row[k] = res[k]["value"]
             row[f"{k}_p_value"] = res[k]["p_value"]
-        row.update({f"patch_{k}": v for k, v in res["patches"].items()})
+        row.update({f"patch_{k}": v for k, v in (res["patches"] or {}).items()})
         rows.append(row)
     return pd.DataFrame(rows).set_index("time")
