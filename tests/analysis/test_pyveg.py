@@ -330,6 +330,9 @@ def test_job_config_preset_writes_pyvegs_numbers(preset_run):
     assert len(series) == 30
     assert "S2_offset50_mean" in series
     assert (preset_run / "analysis" / "pyveg" / "time_series_summary_stats.csv").exists()
+    manifest = json.loads((preset_run / "run.json").read_text())
+    assert manifest["stages"]["analyse"]["report"] is False  # so vegdask run names no report
+    assert not (preset_run / "report.html").exists()
 
 
 def test_cli_analyse_preset_pyveg(preset_run, tmp_path, capsys):

@@ -84,6 +84,7 @@ def _run(args: argparse.Namespace, until: str) -> int:
     where = output if "://" in output else str(Path(output).resolve())
     print(f"done in {elapsed:.0f} s; results in {where}", file=sys.stdout)
     analysed = manifest["stages"].get("analyse", {})
-    if until == "analyse" and analysed.get("complete") and "skipped" not in analysed:
+    wrote_report = "skipped" not in analysed and analysed.get("report", True)
+    if until == "analyse" and analysed.get("complete") and wrote_report:
         print(f"report: {where}/report.html")
     return 0

@@ -130,7 +130,10 @@ def analyse(run: Run, force: bool) -> dict[str, Any] | None:
     from vegdask.analysis import analyse_results
 
     started = time.perf_counter()
-    resilience = analyse_results(run.output, **analysis_arguments(run.config["analysis"]))
-    entry.update(complete=True, seconds=round(time.perf_counter() - started, 2))
+    arguments = analysis_arguments(run.config["analysis"])
+    resilience = analyse_results(run.output, **arguments)
+    # The pyveg preset and report = false write no report.html.
+    report = arguments.get("report", True) and arguments.get("preset") is None
+    entry.update(complete=True, seconds=round(time.perf_counter() - started, 2), report=report)
     run.save()
     return resilience
