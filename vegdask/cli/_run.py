@@ -18,7 +18,11 @@ def _add_job_arguments(parser: argparse.ArgumentParser) -> None:
         help="'local' (default), 'azure-batch' (docs/azure.md) or a scheduler address (tcp://host:8786)",
     )
     parser.add_argument("--workers", type=int, help="local workers (default 2)")
-    parser.add_argument("--force", action="store_true", help="recompute every stage")
+    parser.add_argument(
+        "--force",
+        action="store_true",
+        help="recompute every stage (and replace stores in OUTPUT that no run.json accounts for)",
+    )
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
 
 

@@ -126,8 +126,9 @@ def _stale(owner: dict[str, Any]) -> bool:
 
 @contextlib.contextmanager
 def _local_lock(output: str) -> Iterator[None]:
-    os.makedirs(output, exist_ok=True)
-    path = os.path.join(output, _LOCK)
+    _, folder = filesystem(output)  # a plain path, also for file:// URLs
+    os.makedirs(folder, exist_ok=True)
+    path = os.path.join(folder, _LOCK)
     owner = _owner()
     for _ in range(3):
         try:
