@@ -9,6 +9,7 @@ on request, SVG.
 from __future__ import annotations
 
 import io
+import threading
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
@@ -122,10 +123,16 @@ def _png(fig: Figure) -> bytes:
     return buffer.getvalue()
 
 
+# Matplotlib is not thread-safe: figures are drawn one at a time in a process (uncontended in
+# the usual one-thread worker processes; serialised on threaded or in-process workers).
+_DRAWING = threading.Lock()
+
+
 def _build_and_render(
     build: Callable[..., Figure], args: tuple[Any, ...], formats: tuple[str, ...]
 ) -> dict[str, bytes]:
-    return render_figure(build(*args), formats)
+    with _DRAWING:
+        return render_figure(build(*args), formats)
 
 
 def render_figures(

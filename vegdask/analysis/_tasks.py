@@ -24,10 +24,11 @@ def compute_tasks(*tasks: Any) -> tuple[Any, ...]:
 
 
 def _has_client() -> bool:
-    from distributed import default_client
+    """Whether dask's default scheduler is a ``distributed`` client (as dask itself decides)."""
+    from distributed import Client
 
     try:
-        default_client()
+        Client.current(allow_global=True)
     except ValueError:
         return False
     return True

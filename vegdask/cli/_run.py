@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 import time
 from pathlib import Path
@@ -54,6 +55,7 @@ def _run(args: argparse.Namespace, until: str) -> int:
         load_config,
         output_lock,
         run_job,
+        stages_to_compute,
         validate_config,
     )
 
@@ -77,8 +79,12 @@ def _run(args: argparse.Namespace, until: str) -> int:
     try:
         ensure_container(output)  # storage that refuses or does not answer: before the cluster
         check_output(output, force=args.force)  # a file, or a folder vegdask did not write
-        with output_lock(output), job_client(cluster["kind"], cluster["workers"], output) as client:
-            print(f"vegdask {args.command}: output {output}; dashboard {client.dashboard_link}")
+        # A finished job reruns without a cluster: every stage is complete and unchanged.
+        needed = stages_to_compute(config, until, force=args.force)
+        dask_client = job_client(cluster["kind"], cluster["workers"], output) if needed else None
+        with output_lock(output), dask_client or contextlib.nullcontext() as client:
+            where_runs = f"dashboard {client.dashboard_link}" if needed else "nothing to compute"
+            print(f"vegdask {args.command}: output {output}; {where_runs}")
             manifest = run_job(
                 config, client=client, force=args.force, progress=not args.no_progress, until=until
             )

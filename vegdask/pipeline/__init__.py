@@ -3,7 +3,7 @@
 from vegdask.pipeline._config import DEMO_CONFIG, ConfigError, load_config, validate_config
 from vegdask.pipeline._dask_client import job_client
 from vegdask.pipeline._lock import OutputInUseError, check_output, output_lock
-from vegdask.pipeline._manifest import STAGES, read_manifest
+from vegdask.pipeline._manifest import STAGES, read_manifest, stages_to_compute
 from vegdask.pipeline._run import run_job
 from vegdask.pipeline._tables import results_summary
 
@@ -19,5 +19,6 @@ __all__ = [
     "read_manifest",
     "results_summary",
     "run_job",
+    "stages_to_compute",
     "validate_config",
 ]

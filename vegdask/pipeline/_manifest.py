@@ -22,7 +22,7 @@ import xarray as xr
 from vegdask import __version__
 from vegdask.data import create_store, filesystem, is_remote, join_url, write_period
 
-__all__ = ["STAGES", "Run", "read_manifest", "write_json"]
+__all__ = ["STAGES", "Run", "read_manifest", "stages_to_compute", "write_json"]
 
 STAGES = ("fetch", "process", "analyse")
 _PACKAGES = ("dask", "distributed", "xarray", "zarr", "numpy", "numba")
@@ -37,7 +37,38 @@ def _stage_params(config: dict[str, Any], stage: str) -> dict[str, Any]:
     if stage == "fetch":
         return fetch
     process = {**fetch, "processing": config["processing"]}
-    return process if stage == "process" else {**process, "analysis": config["analysis"]}
+    if stage == "process":
+        return process
+    # Analysis settings given through dask config (vegdask.analysis.*) count as parameters too.
+    settings = dask.config.get("vegdask.analysis", default={})
+    return {**process, "analysis": config["analysis"], "analysis_settings": settings}
+
+
+def _unchanged(entry: dict[str, Any] | None, config: dict[str, Any], stage: str) -> bool:
+    """Whether a manifest entry is complete with the parameters ``config`` gives ``stage``."""
+    return bool(entry and entry.get("complete")) and entry.get("params_hash") == _hash(
+        _stage_params(config, stage)
+    )
+
+
+def stages_to_compute(config: dict[str, Any], until: str = "analyse", force: bool = False) -> list:
+    """The stages :func:`~vegdask.pipeline.run_job` would compute; the others it skips.
+
+    A stage is skipped when it is complete with unchanged parameters and no earlier stage is
+    computed; so an empty list means nothing to compute (no cluster needed).
+
+    Examples
+    --------
+    >>> from vegdask.pipeline import validate_config
+    >>> stages_to_compute(validate_config({"output": {"url": "memory://nothing-yet"}}))
+    ['fetch', 'process', 'analyse']
+    """
+    stages = list(STAGES[: STAGES.index(until) + 1])
+    entries = read_manifest(config["output"]["url"]).get("stages", {})
+    for i, name in enumerate(stages):
+        if force or not _unchanged(entries.get(name), config, name):
+            return stages[i:]
+    return []
 
 
 def read_manifest(output: str) -> dict[str, Any]:
@@ -94,6 +125,7 @@ class Run:
             packages={name: version(name) for name in _PACKAGES},
         )
         self.manifest.setdefault("stages", {})
+        self.computing = False  # once a stage computes, every later one does (its inputs moved)
 
     def stage(self, name: str, force: bool) -> dict[str, Any]:
         """The manifest entry of stage ``name``, reset if its parameters changed or ``force``."""
@@ -108,6 +140,19 @@ class Run:
             entry = {"params_hash": params_hash, "periods_completed": [], "complete": False}
             self.manifest["stages"][name] = entry
         return entry
+
+    def skip(self, name: str, entry: dict[str, Any]) -> bool:
+        """Whether stage ``name`` is skipped (complete, unchanged, no earlier stage computed).
+
+        Its entry records ``last_run``: ``"skipped"`` or ``"computed"``.
+        """
+        skip = not self.computing and _unchanged(entry, self.config, name)
+        self.computing = not skip
+        entry["last_run"] = "skipped" if skip else "computed"
+        if skip:
+            self.log(f"{name}: complete, inputs and parameters unchanged; skipped")
+            self.save()
+        return skip
 
     def save(self) -> None:
         write_json(self.output, "run.json", self.manifest)

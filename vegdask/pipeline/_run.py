@@ -27,8 +27,9 @@ def run_job(
     ----------
     config : dict
         A validated job config (see :func:`vegdask.pipeline.load_config`).
-    client : distributed.Client
-        Where the work runs.
+    client : distributed.Client or None
+        Where the work runs; None will do when :func:`stages_to_compute` is empty (a stage that
+        is complete with unchanged inputs and parameters is skipped, the analysis included).
     force : bool, default False
         Recompute every stage.
     progress : bool, default True

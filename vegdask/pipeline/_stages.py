@@ -58,6 +58,8 @@ def fetch(
     run: Run, source: tuple[xr.Dataset, xr.Dataset | None], force: bool, show: bool
 ) -> xr.Dataset:
     entry = run.stage("fetch", force)
+    if run.skip("fetch", entry):
+        return open_store(join_url(run.output, "scene.zarr"))
     scene, weather = source
     started = time.perf_counter()
     update, bar = _progress_bar(scene.sizes["time"], "fetch", show)
@@ -79,6 +81,8 @@ def fetch(
 
 def process(run: Run, scene: xr.Dataset, force: bool, show: bool) -> xr.Dataset:
     entry = run.stage("process", force)
+    if run.skip("process", entry):
+        return open_store(join_url(run.output, "tiles.zarr"))
     processing = run.config["processing"]
     # scene.zarr is chunked for the default tile; the tile size is a processing parameter. Only
     # the bands are rechunked: the small per-period coordinates stay in memory.
@@ -123,6 +127,8 @@ def _weather(output: str) -> xr.Dataset | None:
 
 def analyse(run: Run, force: bool) -> dict[str, Any] | None:
     entry = run.stage("analyse", force)
+    if run.skip("analyse", entry):
+        return None
     if not run.config["analysis"]["enabled"]:
         entry.update(complete=True, skipped="disabled in the config")
         run.save()

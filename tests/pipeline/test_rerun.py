@@ -1,0 +1,94 @@
+"""A finished job reruns in seconds: every stage, the analysis included, is skipped when its
+inputs and parameters are unchanged (no cluster needed), and rerun when they changed."""
+
+import json
+
+import dask
+import pytest
+from distributed import Client, LocalCluster
+
+from vegdask.cli import main
+from vegdask.pipeline import read_manifest, run_job, stages_to_compute, validate_config
+
+SMALL = {
+    "location": {"size": 100},
+    "time": {"start": "2016-01-01", "end": "2016-07-01", "period": "1m"},
+}
+FEW = {"vegdask.analysis.n-surrogates": 9, "vegdask.analysis.spatial-permutations": 3}
+
+
+def mtimes(root):
+    return {
+        p: p.stat().st_mtime_ns for p in root.rglob("*") if p.is_file() and p.name != "run.json"
+    }
+
+
+@pytest.fixture(scope="module")
+def client():
+    with LocalCluster(
+        n_workers=1, threads_per_worker=2, processes=False, dashboard_address=":0"
+    ) as cluster, Client(
+        cluster
+    ) as client:  # fmt: skip
+        yield client
+
+
+def test_rerun_skips_every_stage_and_a_changed_analysis_setting_reruns_only_it(tmp_path, client):
+    config = validate_config({**SMALL, "output": {"url": str(tmp_path)}})
+    with dask.config.set(FEW):
+        first = run_job(config, client=client, progress=False, log=lambda m: None)
+        assert [first["stages"][s]["last_run"] for s in first["stages"]] == ["computed"] * 3
+        assert (tmp_path / "report.html").exists()
+        before = mtimes(tmp_path)
+        assert stages_to_compute(config) == []
+        messages = []
+        again = run_job(config, client=None, progress=False, log=messages.append)  # no cluster
+    assert {s: e["last_run"] for s, e in again["stages"].items()} == dict.fromkeys(
+        ("fetch", "process", "analyse"), "skipped"
+    )
+    assert read_manifest(str(tmp_path))["stages"]["analyse"]["last_run"] == "skipped"
+    assert sum("skipped" in m for m in messages) == 3
+    assert mtimes(tmp_path) == before  # nothing written but the manifest
+
+    changed = {**FEW, "vegdask.analysis.n-surrogates": 7}
+    with dask.config.set(changed):
+        assert stages_to_compute(config) == ["analyse"]
+        third = run_job(config, client=client, progress=False, log=lambda m: None)
+    assert {s: e["last_run"] for s, e in third["stages"].items()} == {
+        "fetch": "skipped",
+        "process": "skipped",
+        "analyse": "computed",
+    }
+    after = mtimes(tmp_path)
+    analysis = {p for p in before if "analysis" in p.parts or p.name == "report.html"}
+    assert all(after[p] == before[p] for p in set(before) - analysis)  # data untouched
+    assert all(after[p] > before[p] for p in analysis if p.suffix in (".json", ".html"))
+    resilience = json.loads((tmp_path / "analysis" / "resilience.json").read_text())
+    assert resilience["offset50_mean"]["ar1"]["n_surrogates"] == 7
+    assert stages_to_compute(config, force=True) == ["fetch", "process", "analyse"]
+
+
+def test_a_changed_processing_parameter_reruns_process_and_analyse(tmp_path, client):
+    config = validate_config({**SMALL, "output": {"url": str(tmp_path)}})
+    with dask.config.set(FEW):
+        run_job(config, client=client, progress=False, log=lambda m: None)
+        other = validate_config({**SMALL, "output": {"url": str(tmp_path)}, "processing": {
+            "graph_class": "vegetation"}})  # fmt: skip
+        assert stages_to_compute(other) == ["process", "analyse"]
+        assert stages_to_compute(other, until="fetch") == []
+
+
+@pytest.mark.slow
+def test_finished_fetch_reruns_without_a_cluster(tmp_path, capsys):
+    config = tmp_path / "job.toml"
+    config.write_text(
+        f'[location]\nsize = 100\n[time]\nstart = "2016-01-01"\nend = "2016-04-01"\n'
+        f'[output]\nurl = "{tmp_path / "out"}"\n[cluster]\nworkers = 1\n'
+    )
+    assert main(["fetch", str(config), "--no-progress"]) == 0
+    assert "dashboard http" in capsys.readouterr().out
+    assert main(["fetch", str(config), "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    assert "nothing to compute" in out
+    assert "dashboard" not in out
+    assert "fetch: complete, inputs and parameters unchanged; skipped" in out
