@@ -76,6 +76,10 @@ def test_a_changed_processing_parameter_reruns_process_and_analyse(tmp_path, cli
             "graph_class": "vegetation"}})  # fmt: skip
         assert stages_to_compute(other) == ["process", "analyse"]
         assert stages_to_compute(other, until="fetch") == []
+        window = validate_config(
+            {**SMALL, "output": {"url": str(tmp_path)}, "analysis": {"window": 0.4}}
+        )
+        assert stages_to_compute(window) == ["analyse"]  # the job config's [analysis] too
 
 
 @pytest.mark.slow
