@@ -1,106 +1,118 @@
-"""The tile-metrics stage against the bare kernel on the same cores, and the processing stage.
+"""The process stage against the bare kernel on the same tiles, and how the stage scales.
 
-Targets: tile-stage throughput >= 70 % of the bare kernel's tiles/s on 2 threads; one chunk's
-task within 1 GiB; the processing stage on a 1000x1000, 12-period scene into local Zarr.
+Targets: the process stage (vegetation mask, tile metrics, Zarr writes, on a local cluster of W
+single-threaded workers) at >= 70 % of the bare kernel's tiles/s on one core times W; a
+2000x2000-pixel, 48-period scene (76,800 tiles) on 2 workers within 1 GiB per worker, at a cost per
+tile no more than the demo's. Run ``.venv/bin/python benchmarks/bench_pipeline.py [scaling]`` to
+print the figures, or through asv (``track_*``: one run each, in ``setup_cache``).
 """
 
+import resource
 import shutil
+import sys
 import tempfile
-from concurrent.futures import ThreadPoolExecutor
+import time
 
-import dask
-import numpy as np
-
-from vegdask.compute import binary_image, tile_metrics
-from vegdask.data import synthetic_scene
+from vegdask.compute import binary_image
+from vegdask.data import open_store
 from vegdask.kernels import tile_feature_vectors
+from vegdask.pipeline import job_client, load_config, run_job, validate_config
 
-THREADS = 2
-
-
-class TileStage:
-    """4 periods of a 1000x1000 scene: 16 chunk tasks, 1600 tiles."""
-
-    timeout = 600
-
-    def setup(self):
-        scene, _ = synthetic_scene("2016-01-01", "2016-05-01", size=1000, cloud_chance=0.0)
-        self.scene = scene.persist()
-        image = binary_image(self.scene).values
-        self.blocks = [
-            image[t, y : y + 500, x : x + 500] == 255
-            for t in range(image.shape[0])
-            for y in (0, 500)
-            for x in (0, 500)
-        ]
-        tile_feature_vectors(self.blocks[0][:50, :50])
-
-    def time_bare_kernel_1600_tiles(self):
-        with ThreadPoolExecutor(THREADS) as pool:
-            list(pool.map(tile_feature_vectors, self.blocks))
-
-    def time_tile_metrics_stage_1600_tiles(self):
-        with dask.config.set(scheduler="threads", num_workers=THREADS):
-            tile_metrics(self.scene).compute()
+WORKERS = 2
 
 
-class OneChunk:
-    """Memory of one chunk's task (mask + metrics of 10 x 10 tiles): an A1v2 node has 2 GiB."""
-
-    def setup(self):
-        scene, _ = synthetic_scene("2016-01-01", "2016-02-01", size=500, spinup_steps=500)
-        self.scene = scene.persist()
-
-    def peakmem_one_chunk_tile_metrics(self):
-        with dask.config.set(scheduler="synchronous"):
-            tile_metrics(self.scene).compute()
+def _peak_rss_mib():
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-class ProcessingStage:
-    """Mask and tile metrics of a 1000x1000, 12-period scene, written to local Zarr."""
+def run_stages(size, end="2020-01-01", workers=WORKERS):
+    """Fetch, then process, a synthetic job on a local cluster; the figures of the process stage.
 
-    timeout = 900
-
-    def setup(self):
-        scene, _ = synthetic_scene("2016-01-01", "2017-01-01", size=1000)
-        self.folder = tempfile.mkdtemp()
-        scene.to_zarr(f"{self.folder}/scene.zarr", consolidated=False)
-        from vegdask.data import open_store
-
-        self.scene = open_store(f"{self.folder}/scene.zarr")
-
-    def teardown(self):
-        shutil.rmtree(self.folder)
-
-    def time_process_12_periods_1000x1000(self):
-        with dask.config.set(scheduler="threads", num_workers=THREADS):
-            tiles = tile_metrics(self.scene)
-            tiles.to_zarr(f"{self.folder}/tiles.zarr", mode="w", consolidated=False)
-            binary_image(self.scene).to_dataset(name="binary_image").to_zarr(
-                f"{self.folder}/mask.zarr", mode="w", consolidated=False
-            )
+    Returns the seconds of the process stage (as the manifest records them), its tiles, the
+    largest peak memory of a worker (MiB) and the output folder.
+    """
+    folder = tempfile.mkdtemp()
+    config = load_config(None)
+    config["location"]["size"] = size
+    config["time"]["end"] = end
+    config["output"]["url"] = folder
+    config["analysis"]["enabled"] = False
+    config = validate_config(config)
+    with job_client("local", workers, folder) as client:
+        manifest = run_job(config, client=client, progress=False, log=lambda m: None)
+        peak = max(client.run(_peak_rss_mib).values())
+    process = manifest["stages"]["process"]
+    tiles = process["tiles_per_period"] * len(process["periods_completed"])
+    return {"seconds": process["seconds"], "tiles": tiles, "peak_mib": peak, "folder": folder}
 
 
-def ratio():
-    """Print the tile stage's throughput as a share of the bare kernel's (one run, same cores)."""
-    import time
+def bare_kernel_seconds_per_tile(folder):
+    """The kernel alone on one core, on the stage's own masks (the first 12 periods' tiles)."""
+    scene = open_store(f"{folder}/scene.zarr").isel(time=slice(0, 12))
+    masks = binary_image(scene).values == 255
+    tile_feature_vectors(masks[0, :50, :50])
+    tiles = masks.shape[0] * (masks.shape[1] // 50) * (masks.shape[2] // 50)
+    start = time.process_time()
+    for mask in masks:
+        tile_feature_vectors(mask)
+    return (time.process_time() - start) / tiles
 
-    stage = TileStage()
-    stage.setup()
-    times = {}
-    for name in ("time_bare_kernel_1600_tiles", "time_tile_metrics_stage_1600_tiles"):
-        runs = []
-        for _ in range(3):
-            start = time.perf_counter()
-            getattr(stage, name)()
-            runs.append(time.perf_counter() - start)
-        times[name] = float(np.median(runs))
-    print(
-        times,
-        "stage/bare throughput:",
-        times["time_bare_kernel_1600_tiles"] / times["time_tile_metrics_stage_1600_tiles"],
-    )
+
+class ProcessStage:
+    """The demo's scene (500x500, 48 periods, 4,800 tiles) on 2 local workers vs the bare kernel."""
+
+    timeout = 1800
+
+    def setup_cache(self):
+        stage = run_stages(500)
+        kernel = bare_kernel_seconds_per_tile(stage["folder"])
+        shutil.rmtree(stage["folder"])
+        stage_rate = stage["tiles"] / stage["seconds"]
+        return {**stage, "share": stage_rate / (WORKERS / kernel), "kernel_ms": 1e3 * kernel}
+
+    def track_process_share_of_kernel_throughput(self, result):
+        return result["share"]
+
+    def track_process_seconds(self, result):
+        return result["seconds"]
+
+    def track_kernel_ms_per_tile(self, result):
+        return result["kernel_ms"]
+
+    track_process_seconds.unit = "s"
+    track_kernel_ms_per_tile.unit = "ms"
+
+
+class Scaling:
+    """A 2000x2000-pixel, 48-period scene (1,600 tiles a period) on 2 local workers."""
+
+    timeout = 3600
+
+    def setup_cache(self):
+        demo = run_stages(500)
+        large = run_stages(2000)
+        for stage in (demo, large):
+            shutil.rmtree(stage["folder"])
+        per_tile = {k: s["seconds"] / s["tiles"] for k, s in (("demo", demo), ("large", large))}
+        return {
+            "seconds": large["seconds"],
+            "peak_mib": large["peak_mib"],
+            "cost_ratio": per_tile["large"] / per_tile["demo"],
+        }
+
+    def track_process_seconds_2000px_48_periods(self, result):
+        return result["seconds"]
+
+    def track_worker_peak_mib(self, result):
+        return result["peak_mib"]
+
+    def track_cost_per_tile_vs_demo(self, result):
+        return result["cost_ratio"]
+
+    track_process_seconds_2000px_48_periods.unit = "s"
+    track_worker_peak_mib.unit = "MiB"
 
 
 if __name__ == "__main__":
-    ratio()
+    bench = Scaling() if sys.argv[1:] == ["scaling"] else ProcessStage()
+    print(bench.setup_cache())

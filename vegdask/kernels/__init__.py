@@ -3,7 +3,8 @@
 The public names are re-exported here; the implementations live in private modules, one per
 concern: ``_centrality`` (subgraph centrality, feature vectors), ``_preprocess``, ``_rietkerk``,
 and the early-warning kernels ``_smoothing`` (trend), ``_rolling`` (indicators), ``_kendall``
-(trend statistic), ``_arma`` and ``_surrogates`` (significance), ``_fdr`` (many tests).
+(trend statistic), ``_arma`` and ``_surrogates`` (significance), ``_fdr`` (many tests);
+``_warmup`` compiles the numba kernels of a job once, before its workers start.
 """
 
 from vegdask.kernels._arma import ArmaFit, fit_arma, simulate_arma
@@ -25,6 +26,7 @@ from vegdask.kernels._rietkerk import (
 from vegdask.kernels._rolling import AR1_ESTIMATORS, INDICATORS, rolling_indicators, window_length
 from vegdask.kernels._smoothing import gaussian_sigma, gaussian_smooth, loess_smooth
 from vegdask.kernels._surrogates import surrogate_test
+from vegdask.kernels._warmup import compile_kernels
 
 __all__ = [
     "AR1_ESTIMATORS",
@@ -36,6 +38,7 @@ __all__ = [
     "adaptive_threshold",
     "benjamini_hochberg",
     "clahe",
+    "compile_kernels",
     "feature_vector",
     "feature_vector_metrics",
     "fit_arma",

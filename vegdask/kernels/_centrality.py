@@ -234,7 +234,7 @@ def _square_step(v_prev, v_cur, v_next, win, c0, radius, scale):
 @njit(cache=True, nogil=True)
 def _rank_by_centrality(sc: npt.NDArray[np.float64]) -> npt.NDArray[np.int64]:
     """Node indices by descending SC; runs of values equal to _TIE_TOLERANCE in row-major order."""
-    order = np.argsort(-sc, kind="mergesort")
+    order = _argsort_descending(sc)
     n = order.shape[0]
     start = 0
     while start < n:
@@ -244,9 +244,38 @@ def _rank_by_centrality(sc: npt.NDArray[np.float64]) -> npt.NDArray[np.int64]:
             and sc[order[stop - 1]] - sc[order[stop]] <= _TIE_TOLERANCE * sc[order[stop - 1]]
         ):
             stop += 1
-        if stop - start > 1:
-            order[start:stop] = np.sort(order[start:stop])
+        for a in range(start + 1, stop):  # insertion sort of the (short) run by index
+            node = order[a]
+            b = a - 1
+            while b >= start and order[b] > node:
+                order[b + 1] = order[b]
+                b -= 1
+            order[b + 1] = node
         start = stop
+    return order
+
+
+@njit(cache=True, nogil=True)
+def _argsort_descending(values: npt.NDArray[np.float64]) -> npt.NDArray[np.int64]:
+    """Stable argsort of ``-values``: a bottom-up merge sort (numba compiles np.argsort slowly)."""
+    n = values.shape[0]
+    order = np.arange(n)
+    merged = np.empty(n, dtype=np.int64)
+    width = 1
+    while width < n:
+        for lo in range(0, n, 2 * width):
+            mid = min(lo + width, n)
+            hi = min(lo + 2 * width, n)
+            i, j = lo, mid
+            for k in range(lo, hi):
+                if j < hi and (i >= mid or values[order[j]] > values[order[i]]):
+                    merged[k] = order[j]
+                    j += 1
+                else:
+                    merged[k] = order[i]
+                    i += 1
+        order, merged = merged, order
+        width *= 2
     return order
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from vegdask.data import is_remote
@@ -20,15 +21,12 @@ def job_client(kind: str, workers: int, output: str) -> Iterator[Any]:
     configured by ``vegdask.azure.*`` and ``AZURE_BATCH_*``) or the address of a running scheduler
     (``tcp://host:8786``). Remote workers must reach ``output``, so it must be an abfs:// URL.
     """
-    from distributed import Client, LocalCluster
+    from distributed import Client
 
-    from vegdask.pipeline._quiet import QuietTaskFailures, quiet_teardown, workers_ignore_sigint
+    from vegdask.pipeline._quiet import QuietTaskFailures, quiet_teardown
 
     if kind == "local":
-        with workers_ignore_sigint():  # Ctrl-C goes to the driver, not to every worker process
-            cluster = LocalCluster(
-                n_workers=workers, threads_per_worker=1, memory_limit="2GiB", dashboard_address=":0"
-            )
+        cluster = _local_cluster(workers)
         with cluster, Client(cluster) as client, quiet_teardown():
             client.register_plugin(QuietTaskFailures())
             yield client
@@ -54,3 +52,31 @@ def job_client(kind: str, workers: int, output: str) -> Iterator[Any]:
         return
     with Client(kind) as client:
         yield client
+
+
+def _local_cluster(workers: int) -> Any:
+    """A LocalCluster of single-threaded worker processes that load the kernels numba compiled once.
+
+    The driver compiles (or loads) the numba kernels while the workers start, so the workers load
+    numba's cache instead of each compiling the same kernels. Workers are forked from a forkserver
+    (which imports the common packages once) and end without the interpreter's slow teardown, so
+    closing the cluster does not have to kill them.
+    """
+    import dask
+    from distributed import LocalCluster
+
+    from vegdask.kernels import compile_kernels
+    from vegdask.pipeline._quiet import workers_ignore_sigint
+
+    with ThreadPoolExecutor(1) as pool:
+        compiled = pool.submit(compile_kernels)
+        # Ctrl-C goes to the driver, not to every worker process.
+        with (
+            workers_ignore_sigint(),
+            dask.config.set({"distributed.worker.multiprocessing-method": "forkserver"}),
+        ):
+            cluster = LocalCluster(
+                n_workers=workers, threads_per_worker=1, memory_limit="2GiB", dashboard_address=":0"
+            )
+        compiled.result()
+    return cluster
