@@ -40,6 +40,7 @@ def test_png_is_a_palette_image_at_the_report_resolution():
     assert list(out) == ["timeseries", "lagged_correlation"]
     image = Image.open(io.BytesIO(out["timeseries"]["png"]))
     assert image.mode == "P"  # 256-colour palette
+    assert image.convert("RGB").getpixel((0, 0)) == (255, 255, 255)  # white as the page
     assert image.size == (10 * figs.PNG_DPI, int(6.5 * figs.PNG_DPI))  # 10 x 6.5 inch figure
     assert out["lagged_correlation"]["svg"].lstrip().startswith(b"<?xml")
 

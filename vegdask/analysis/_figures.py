@@ -118,6 +118,9 @@ def _png(fig: Figure) -> bytes:
     canvas.draw()
     rgb = Image.fromarray(np.asarray(canvas.buffer_rgba())[..., :3])
     palette = rgb.quantize(256, method=Image.Quantize.FASTOCTREE, dither=Image.Dither.NONE)
+    colours = np.array(palette.getpalette(), dtype=np.uint8).reshape(-1, 3)
+    colours[(colours >= 252).all(axis=1)] = 255  # the octree's 254-grey back to the page's white
+    palette.putpalette(colours.ravel().tolist())
     buffer = io.BytesIO()
     palette.save(buffer, format="PNG", optimize=True)
     return buffer.getvalue()
