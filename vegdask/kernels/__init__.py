@@ -26,6 +26,7 @@ from vegdask.kernels._rietkerk import (
 from vegdask.kernels._rolling import AR1_ESTIMATORS, INDICATORS, rolling_indicators, window_length
 from vegdask.kernels._smoothing import gaussian_sigma, gaussian_smooth, loess_smooth
 from vegdask.kernels._surrogates import surrogate_test
+from vegdask.kernels._ties import tie_sensitivity
 from vegdask.kernels._warmup import compile_kernels
 
 __all__ = [
@@ -53,6 +54,7 @@ __all__ = [
     "simulate_arma",
     "subgraph_centrality",
     "surrogate_test",
+    "tie_sensitivity",
     "tile_feature_vectors",
     "window_length",
 ]

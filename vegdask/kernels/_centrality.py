@@ -51,6 +51,7 @@ _OFFSETS_8 = np.array(
 _SERIES_TOLERANCE = 1e-13
 # Centralities equal to this relative tolerance are ties (they differ only by rounding).
 _TIE_TOLERANCE = 1e-10
+_TIES = ("row-major", "whole")
 _MAX_DEGREE = 8
 
 
@@ -349,6 +350,47 @@ def _tiles_feature_vectors(
     return out
 
 
+def _tie_bounds(
+    sc: npt.NDArray[np.float64], order: npt.NDArray[np.int64]
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """For each rank position, the first and one-past-last position of its tie group.
+
+    Consecutive pixels in rank order are tied when their centralities differ by at most
+    _TIE_TOLERANCE relative (the rule of _rank_by_centrality), so a group is a chain of such pairs.
+    """
+    ranked = sc[order]
+    new_group = ranked[:-1] - ranked[1:] > _TIE_TOLERANCE * ranked[:-1]
+    group = np.concatenate([[0], np.cumsum(new_group)])
+    return np.searchsorted(group, group, "left"), np.searchsorted(group, group, "right")
+
+
+def _whole_group_sizes(
+    sizes: npt.NDArray[np.int64], starts: npt.NDArray[np.int64], stops: npt.NDArray[np.int64]
+) -> npt.NDArray[np.int64]:
+    """Each cut moved to the nearer boundary of the tie group it splits (upper one if equal)."""
+    out = sizes.copy()
+    for q, size in enumerate(sizes):
+        if 0 < size < starts.shape[0] and starts[size] < size:  # positions size-1, size tie
+            lo, hi = starts[size], stops[size]
+            out[q] = lo if size - lo < hi - size else hi
+    return out
+
+
+def _ranked_graph(
+    mask: npt.NDArray[np.bool_], diagonal: bool
+) -> tuple[
+    npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.float64], npt.NDArray[np.int64]
+]:
+    """Neighbour lists, degrees, centralities and the pyveg-compatible ranking of a mask."""
+    nbr, deg = _pixel_graph(mask, _offsets(diagonal))
+    sc = _graph_centrality(mask, int(deg.max(initial=0)), diagonal, _chebyshev_table())
+    return nbr, deg, sc, _rank_by_centrality(sc)
+
+
+def _cut_sizes(fractions: npt.NDArray[np.float64], n: int) -> npt.NDArray[np.int64]:
+    return np.array([_python_round(f * n / 100.0) for f in fractions], dtype=np.int64)
+
+
 # -------------------------------------------------------------------------------------------------
 # Public API
 
@@ -427,7 +469,7 @@ def subgraph_centrality(mask: npt.ArrayLike, *, diagonal: bool = False) -> npt.N
 
 
 def feature_vector(
-    mask: npt.ArrayLike, *, diagonal: bool = False, num_quantiles: int = 20
+    mask: npt.ArrayLike, *, diagonal: bool = False, num_quantiles: int = 20, ties: str = "row-major"
 ) -> npt.NDArray[np.float64]:
     """Compute pyveg's network-centrality feature vector of a binary image.
 
@@ -439,8 +481,12 @@ def feature_vector(
     ``range(0, 101, int(100 / Q))``) and keep published offset50 values comparable.
 
     Ties: pixels whose centralities agree to a relative 1e-10 (equal up to rounding, e.g.
-    mirror-image positions) are taken in row-major order, so on masks with ties the vector can
-    depend on the image's orientation.
+    mirror-image positions or the interior of a solid region; a tie group is a chain of such
+    neighbours in rank order) are taken in row-major order (``ties="row-major"``, pyveg-compatible:
+    pyveg's order there was rounding noise), so on masks with ties the vector can depend on the
+    image's orientation. ``ties="whole"`` moves each cut that splits a tie group to the group's
+    nearer boundary (the upper one at equal distance), so the vector no longer depends on the
+    order of tied pixels; :func:`tie_sensitivity` says how much offset50 can move.
 
     Parameters
     ----------
@@ -451,6 +497,8 @@ def feature_vector(
     num_quantiles : int, default 20
         Q, the length of the feature vector, from 2 to 100 (pyveg's step ``int(100 / Q)`` is 0
         above 100).
+    ties : {"row-major", "whole"}, default "row-major"
+        How a cut through a group of tied pixels is made (see above).
 
     Returns
     -------
@@ -469,10 +517,28 @@ def feature_vector(
     >>> import numpy as np
     >>> feature_vector(np.ones((2, 2), dtype=bool), num_quantiles=4)
     array([0., 1., 1., 1.])
+
+    In a 2 x 3 block the four corners tie: the 60 % cut (4 of 6 pixels) takes two of them, so
+    the vector depends on which; ``ties="whole"`` takes all four (or none).
+
+    >>> block = np.ones((2, 3), dtype=bool)
+    >>> feature_vector(block)[12], feature_vector(block.T)[12]
+    (np.float64(1.0), np.float64(0.0))
+    >>> feature_vector(block, ties="whole")[12], feature_vector(block.T, ties="whole")[12]
+    (np.float64(-1.0), np.float64(-1.0))
     """
     fractions = _quantile_fractions(num_quantiles)
+    if ties not in _TIES:
+        raise ValueError(f"ties must be one of {_TIES}, got {ties!r}")
     arr = _as_mask(mask)
-    return _mask_feature_vector(arr, _offsets(diagonal), _chebyshev_table(), fractions)
+    if ties == "row-major":
+        return _mask_feature_vector(arr, _offsets(diagonal), _chebyshev_table(), fractions)
+    nbr, deg, sc, order = _ranked_graph(arr, diagonal)
+    fv = np.zeros(num_quantiles, dtype=np.float64)
+    if deg.shape[0]:
+        sizes = _whole_group_sizes(_cut_sizes(fractions, deg.shape[0]), *_tie_bounds(sc, order))
+        fv[1:] = _euler_curve(order, nbr, deg, sizes)
+    return fv
 
 
 def tile_feature_vectors(
