@@ -48,6 +48,7 @@ def _block_metrics(
     image: np.ndarray,
     ndvi: np.ndarray,
     cloud: np.ndarray,
+    period_ok: np.ndarray,
     *,
     tile: int,
     diagonal: bool,
@@ -55,7 +56,11 @@ def _block_metrics(
     graph_class: str,
     max_masked: float,
 ) -> np.ndarray:
-    """All metrics of the tiles of one block of one period: (ty, tx, Q + 8) float64."""
+    """All metrics of the tiles of one block of one period: (ty, tx, Q + 11) float64.
+
+    ``period_ok`` (1, 1, 1) is False when the whole period is masked beyond its threshold: then
+    every tile is invalid.
+    """
     image, ndvi, cloud = image[0], ndvi[0], cloud[0]
     nodes = image == 255 if graph_class == "bare" else image == 0
     fv = tile_feature_vectors(nodes, tile_size=tile, diagonal=diagonal, num_quantiles=num_quantiles)
@@ -80,7 +85,7 @@ def _block_metrics(
     ndvi8_veg = _tile_means(ndvi8, veg_weights, tile)
     ones = np.ones(cloud.shape)
     masked = _tile_means((~clear).astype(np.float64), ones, tile)
-    valid = masked < max_masked
+    valid = (masked < max_masked) & bool(period_ok.item())
     out = np.concatenate(
         [fv, metrics, np.stack([ndvi_mean, ndvi_veg, ndvi8_mean, ndvi8_veg, masked, valid], -1)],
         axis=-1,
@@ -164,10 +169,13 @@ def tile_metrics(
     ndvi = scene["ndvi"].data[window]
     cloud = scene["cloud_mask"].data[window]
     per_tile = num_quantiles + len(METRICS) + len(_PER_TILE) + 1
+    # A period masked beyond the period threshold is empty: all its tiles are invalid.
+    period_masked = (cloud | ~da.isfinite(ndvi)).mean(axis=(1, 2), keepdims=True)
     blocks = image.map_blocks(
         _block_metrics,
         ndvi,
         cloud,
+        period_masked < max_masked_period_fraction,
         tile=tile_size,
         diagonal=diagonal,
         num_quantiles=num_quantiles,
@@ -185,18 +193,6 @@ def tile_metrics(
     )
     dims = ("time", "tile_y", "tile_x")
     q = num_quantiles
-    # A period masked beyond the period threshold is empty: all its tiles are invalid.
-    period_masked = (cloud | ~da.isfinite(ndvi)).mean(axis=(1, 2))
-    period_ok = (period_masked < max_masked_period_fraction)[:, None, None, None]
-    centrality = slice(0, q + len(METRICS))
-    blocks = da.concatenate(
-        [
-            da.where(period_ok, blocks[..., centrality], np.nan),
-            blocks[..., centrality.stop : -1],
-            (blocks[..., -1:] > 0) & period_ok,
-        ],
-        axis=-1,
-    )
     data = {"feature_vec": ((*dims, "quantile"), blocks[..., :q])}
     for i, name in enumerate(METRICS):
         data[name] = (dims, blocks[..., q + i])
