@@ -21,8 +21,8 @@ from vegdask.data.stac._composite import period_composites, period_stack
 from vegdask.data.stac._driver import load_bands
 from vegdask.data.stac._redaction import strip_query
 from vegdask.data.stac._reflectance import (
-    ASSET_ROLES,
     assets_of,
+    check_asset_roles,
     collection_spec,
     reflectance_offset,
 )
@@ -170,9 +170,7 @@ def _check_options(
     check_region(location, size, resolution)
     sign = resolve_signer(sign)
     if assets is not None:
-        unknown = sorted(set(assets) - set(ASSET_ROLES))
-        if unknown:
-            raise ValueError(f"unknown band(s) {unknown}; the bands are {list(ASSET_ROLES)}")
+        check_asset_roles(assets)
     if max_cloud is not None and not 0 <= max_cloud <= 100:
         raise ValueError(f"max_cloud must be a percentage within 0..100, got {max_cloud!r}")
     return sign

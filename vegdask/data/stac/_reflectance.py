@@ -17,6 +17,7 @@ __all__ = [
     "UNUSABLE_SCL_CLASSES",
     "Collection",
     "assets_of",
+    "check_asset_roles",
     "collection_spec",
     "reflectance_offset",
 ]
@@ -67,15 +68,26 @@ def collection_spec(collection: str) -> Collection:
     return COLLECTIONS[collection]
 
 
+def check_asset_roles(assets: Mapping[str, str]) -> dict[str, str]:
+    """``assets`` (band role -> asset key overrides) as a dict, if every role is known.
+
+    Examples
+    --------
+    >>> check_asset_roles({"red": "B04_10m"})
+    {'red': 'B04_10m'}
+    """
+    unknown = sorted(set(assets) - set(ASSET_ROLES))
+    if unknown:
+        raise ValueError(f"unknown band(s) {unknown}; the bands are {list(ASSET_ROLES)}")
+    return dict(assets)
+
+
 def resolve_assets(
     spec: Collection, assets: Mapping[str, str] | None, item: Any, collection: str
 ) -> dict[str, str]:
     """The asset key of every band role (red, green, blue, nir, scl) for these items."""
     chosen: dict[str, str] = {}
-    overrides = dict(assets or {})
-    unknown = sorted(set(overrides) - set(ASSET_ROLES))
-    if unknown:
-        raise ValueError(f"unknown band(s) {unknown}; the bands are {list(ASSET_ROLES)}")
+    overrides = check_asset_roles(assets or {})
     for role in ASSET_ROLES:
         candidates = (overrides[role],) if role in overrides else spec.assets[role]
         found = [key for key in candidates if key in item.assets]
