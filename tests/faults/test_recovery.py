@@ -124,11 +124,14 @@ def test_a_worker_killed_mid_stage_the_run_completes_identically(
     out = tmp_path / "out"
     run = vegdask("run", str(small_job), "--output", str(out))
     first_line(run)
-    wait_until(lambda: _stages(out).get("process", {}).get("periods_completed"), timeout=600)
+    # The process stage starts once fetch is complete: its tile tasks are the run's longest part.
+    wait_until(lambda: _stages(out).get("fetch", {}).get("complete"), timeout=600, interval=0.01)
+    # Worker processes: spawned by the driver, or forked by its forkserver (not the forkserver
+    # or the resource tracker themselves, the driver's other children).
     workers = [
         p
         for p in psutil.Process(run.pid).children(recursive=True)
-        if "spawn_main" in " ".join(p.cmdline())
+        if p.ppid() != run.pid or "spawn_main" in " ".join(p.cmdline())
     ]
     assert workers
     workers[0].kill()  # SIGKILL, mid-stage: its tasks are recomputed on a restarted worker
