@@ -29,7 +29,6 @@ from vegdask.analysis._series import (
     remove_outliers,
     season_period,
     smooth,
-    tiles_from_results_summary,
 )
 from vegdask.analysis._spatial import (
     SPATIAL_INDICATORS,
@@ -46,7 +45,7 @@ from vegdask.analysis._summary import (
     summarise_runs,
     summary_table,
 )
-from vegdask.data import to_strict_json
+from vegdask.data import tiles_from_results_summary, to_strict_json
 
 __all__ = [
     "EWS_INDICATORS",

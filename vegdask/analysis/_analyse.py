@@ -6,7 +6,6 @@ Writes under ``<output>``: ``analysis/timeseries.csv``, ``analysis/indicators.za
 
 from __future__ import annotations
 
-import json
 import posixpath
 from typing import Any
 
@@ -39,7 +38,7 @@ from vegdask.analysis._series import (
     smooth,
 )
 from vegdask.analysis._spatial import spatial_indicators_through_time
-from vegdask.data import to_strict_json
+from vegdask.data import RunStore, to_strict_json
 from vegdask.kernels import rolling_indicators
 
 __all__ = ["RESILIENCE_SERIES", "analyse_results"]
@@ -54,11 +53,6 @@ RESILIENCE_SERIES: tuple[str, ...] = (
 _MIN_SAMPLES = 20
 # Spatial indicators run on the central crop of this many pixels a side (permutations are costly).
 _SPATIAL_CROP = 250
-
-
-def _write_text(fs: Any, path: str, text: str) -> None:
-    with fs.open(path, "wb") as f:
-        f.write(text.encode())
 
 
 def _default_output(results: str) -> str:
@@ -159,9 +153,8 @@ def analyse_results(
         require_weasyprint()
     res = load_results(results)
     out_url = str(output) if output is not None else _default_output(str(results))
-    fs, root = fsspec.core.url_to_fs(out_url)
-    adir = posixpath.join(root, "analysis")
-    fs.makedirs(adir, exist_ok=True)
+    store = RunStore(out_url)
+    store.makedirs("analysis")
 
     frame = aggregate_series(res.tiles, res.weather, outlier_sigmas=outlier_sigmas)
     ews_params = {
@@ -215,19 +208,14 @@ def analyse_results(
         whole = rolling_indicators(ews.frame["residuals"].to_numpy(), 1.0, ar1=ar1)
         stats[name]["ar1_whole_series"] = float(whole["ar1"][-1])
         stats[name]["variance_whole_series"] = float(whole["variance"][-1])
-    _write_text(
-        fs,
-        posixpath.join(adir, "summary_stats.json"),
-        json.dumps(to_strict_json(stats), indent=2, allow_nan=False),
-    )
+    store.write_json("analysis/summary_stats.json", stats)
     scene = None
     if res.has_scene and res.root is not None:
-        scene = xr.open_zarr(res.root.rstrip("/") + "/scene.zarr", consolidated=False)
+        scene = RunStore(res.root).open_zarr("scene.zarr")
     spatial = None
     if spatial_permutations and scene is not None and "ndvi" in scene:
         spatial = _spatial_series(scene, spatial_permutations, seed, res.root)
-        with fs.open(posixpath.join(adir, "spatial.csv"), "wb") as f:
-            f.write(spatial.to_csv(date_format="%Y-%m-%d").encode())
+        store.write_bytes("analysis/spatial.csv", spatial.to_csv(date_format="%Y-%m-%d").encode())
 
     maps = None
     if "offset50" in res.tiles and res.tiles.sizes["time"] >= _MIN_SAMPLES:
@@ -243,33 +231,24 @@ def analyse_results(
         )
 
     # Outputs: CSV, zarr, JSON.
-    with fs.open(posixpath.join(adir, "timeseries.csv"), "wb") as f:
-        f.write(frame.to_csv(date_format="%Y-%m-%d").encode())
-    _write_indicators(ews_results, maps, out_url.rstrip("/") + "/analysis/indicators.zarr")
+    store.write_bytes("analysis/timeseries.csv", frame.to_csv(date_format="%Y-%m-%d").encode())
+    store.write_zarr("analysis/indicators.zarr", _indicators(ews_results, maps))
     strict = to_strict_json(resilience)
-    _write_text(
-        fs, posixpath.join(adir, "resilience.json"), json.dumps(strict, indent=2, allow_nan=False)
-    )
+    store.write_json("analysis/resilience.json", strict)
     corrs = {}
     if "total_precipitation" in frame:
         for name in ("offset50_mean", "ndvi_mean", "ndvi_veg_mean"):
             if name in frame:
                 corrs[name] = lagged_correlation(frame[name], frame["total_precipitation"])
-        _write_text(
-            fs,
-            posixpath.join(adir, "lagged_correlations.json"),
-            json.dumps(
-                to_strict_json(
-                    {k: {"correlation": v[0].tolist(), "best_lag": v[1]} for k, v in corrs.items()}
-                ),
-                indent=2,
-                allow_nan=False,
-            ),
+        store.write_json(
+            "analysis/lagged_correlations.json",
+            {k: {"correlation": v[0].tolist(), "best_lag": v[1]} for k, v in corrs.items()},
         )
     if report:
+        folder = store.path_of("analysis")
         images = save_figures(
-            fs,
-            adir,
+            store.fs,
+            folder,
             frame,
             decomps,
             ews_results,
@@ -282,10 +261,9 @@ def analyse_results(
             figure_formats,
         )
         html_text = report_html(res, resilience, images, corrs, stats)
-        _write_text(fs, posixpath.join(root, "report.html"), html_text)
+        store.write_bytes("report.html", html_text.encode())
         if pdf:
-            with fs.open(posixpath.join(root, "report.pdf"), "wb") as f:
-                f.write(pdf_bytes(html_text))
+            store.write_bytes("report.pdf", pdf_bytes(html_text))
     return strict
 
 
@@ -294,15 +272,11 @@ def _preset(preset: str, results: Any, output: str | None) -> dict[str, Any]:
     if preset not in PRESETS:
         raise ValueError(f"analysis preset must be one of {list(PRESETS)}, got {preset!r}")
     result = pyveg_analysis(read_results_summary(results))
-    fs, root = fsspec.core.url_to_fs(
-        output if output is not None else _default_output(str(results))
-    )
-    adir = posixpath.join(root, "analysis")
-    write_pyveg_outputs(result, fs, posixpath.join(adir, "pyveg"))
+    store = RunStore(output if output is not None else _default_output(str(results)))
+    write_pyveg_outputs(result, store.fs, store.path_of("analysis/pyveg"))
     strict = to_strict_json(result.resilience)
-    _write_text(
-        fs, posixpath.join(adir, "resilience.json"), json.dumps(strict, indent=2, allow_nan=False)
-    )
+    store.makedirs("analysis")
+    store.write_json("analysis/resilience.json", strict)
     return strict
 
 
@@ -379,7 +353,7 @@ def _vegetation_masks(root: str | None, scene: xr.Dataset, crop: dict) -> list |
     ]
 
 
-def _write_indicators(ews_results: dict[str, Any], maps: xr.Dataset | None, store: str) -> None:
+def _indicators(ews_results: dict[str, Any], maps: xr.Dataset | None) -> xr.Dataset:
     ds = xr.Dataset()
     if ews_results:
         names = list(ews_results)
@@ -399,4 +373,4 @@ def _write_indicators(ews_results: dict[str, Any], maps: xr.Dataset | None, stor
                 tile[v] = tile[v].astype("int8")
         ds = xr.merge([ds, tile], compat="override", combine_attrs="drop")
     ds.attrs = {}
-    ds.to_zarr(store, mode="w", consolidated=False)
+    return ds

@@ -8,17 +8,17 @@ tiles per period, joined with precipitation and temperature.
 from __future__ import annotations
 
 import json
-import math
+import posixpath
 import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
 import dask
-import fsspec
 import numpy as np
 import pandas as pd
 import xarray as xr
 
+from vegdask.data import RECORD_SERIES, WEATHER_VARIABLES, RunStore, tiles_from_results_summary
 from vegdask.kernels import loess_smooth
 
 __all__ = [
@@ -35,9 +35,7 @@ __all__ = [
 ]
 
 #: Per-tile variables turned into series (tiles.zarr names).
-TILE_VARIABLES: tuple[str, ...] = ("offset50", "ndvi_mean", "ndvi_veg_mean")
-_AGG_NAMES = {"offset50": "offset50", "ndvi_mean": "ndvi", "ndvi_veg_mean": "ndvi_veg"}
-_WEATHER = ("total_precipitation", "mean_2m_air_temperature")
+TILE_VARIABLES: tuple[str, ...] = tuple(RECORD_SERIES)
 
 
 @dataclass
@@ -52,14 +50,6 @@ class Results:
     has_scene: bool = False
 
 
-def _join(root: str, name: str) -> str:
-    return root.rstrip("/") + "/" + name
-
-
-def _open_zarr(url: str) -> xr.Dataset:
-    return xr.open_zarr(url, consolidated=False)
-
-
 def load_results(results: str | Any) -> Results:
     """Read a run's ``tiles.zarr``, ``weather.zarr`` and ``run.json``, or a results_summary.json.
 
@@ -67,7 +57,7 @@ def load_results(results: str | Any) -> Results:
     ----------
     results : str or path-like
         A run's output directory or URL (``abfs://container/prefix`` too), or a path/URL ending in
-        ``.json`` holding pyveg's results_summary schema (FEATURES.md E6.1).
+        ``.json`` holding pyveg's results_summary schema.
 
     Raises
     ------
@@ -75,12 +65,12 @@ def load_results(results: str | Any) -> Results:
         When neither ``tiles.zarr`` nor a results_summary.json is found.
     """
     url = str(results)
-    fs, path = fsspec.core.url_to_fs(url)
     if url.endswith(".json"):
-        if not fs.exists(path):
+        folder, name = posixpath.split(url)
+        store = RunStore(folder or ".")
+        if not store.exists(name):
             raise FileNotFoundError(f"results summary {url} does not exist")
-        with fs.open(path) as f:
-            text = f.read()
+        text = store.read_bytes(name)
         try:
             summary = json.loads(text)
         except ValueError as err:  # JSONDecodeError, UnicodeDecodeError
@@ -90,158 +80,24 @@ def load_results(results: str | Any) -> Results:
         except ValueError as err:
             raise ValueError(f"{url}: {err}") from None
         return Results(tiles, weather, {}, metadata, root=None)
-    tiles_url = _join(url, "tiles.zarr")
-    if not fs.exists(_join(path, "tiles.zarr")):
-        summary = _join(path, "results_summary.json")
-        if fs.exists(summary):
-            return load_results(_join(url, "results_summary.json"))
+    store = RunStore(url)
+    if not store.exists("tiles.zarr"):
+        if store.exists("results_summary.json"):
+            return load_results(store.url_of("results_summary.json"))
         raise FileNotFoundError(
             f"{url} holds neither tiles.zarr nor results_summary.json: pass a run's output "
             "directory/URL or a pyveg results_summary.json"
         )
-    tiles = _open_zarr(tiles_url)
-    weather = (
-        _open_zarr(_join(url, "weather.zarr")) if fs.exists(_join(path, "weather.zarr")) else None
-    )
-    run: dict[str, Any] = {}
-    if fs.exists(_join(path, "run.json")):
-        with fs.open(_join(path, "run.json")) as f:
-            run = json.loads(f.read())
+    tiles = store.open_zarr("tiles.zarr")
+    weather = store.open_zarr("weather.zarr") if store.exists("weather.zarr") else None
+    run: dict[str, Any] = store.read_json("run.json") if store.exists("run.json") else {}
     metadata = dict(tiles.attrs)
     config = run.get("config", {})
     metadata.update({k: v for k, v in config.items() if not isinstance(v, dict | list)})
     for key in ("location", "collection"):
         if isinstance(config.get(key), dict):
             metadata.update(config[key])
-    return Results(
-        tiles, weather, run, metadata, root=url, has_scene=fs.exists(_join(path, "scene.zarr"))
-    )
-
-
-def _number(record: dict[str, Any], key: str, where: str, default: float | None = None) -> float:
-    """``record[key]`` as a float, or an error naming the field."""
-    value = record.get(key, default)
-    if value is None:
-        value = np.nan if default is not None else None
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ValueError(f"{where}: {key} = {value!r} is not a number")
-    return float(value)
-
-
-def _records(
-    records: dict[str, Any], dates: list[str], collection: str
-) -> list[tuple[str, dict[str, Any]]]:
-    """Every sub-image record with where it is (``collection/date[i]``); its date as date_key."""
-    rows = []
-    for d in dates:
-        entries = records[d] or []
-        if not isinstance(entries, list):
-            raise ValueError(f"{collection}/{d}: expected a list of sub-image records or null")
-        for i, r in enumerate(entries):
-            if not isinstance(r, dict):
-                raise ValueError(f"{collection}/{d}[{i}]: expected a record (an object)")
-            rows.append((f"{collection}/{d}[{i}]", {**r, "date_key": d}))
-    return rows
-
-
-def tiles_from_results_summary(
-    summary: dict[str, Any],
-) -> tuple[xr.Dataset, xr.Dataset | None, dict[str, Any]]:
-    """Turn pyveg's results_summary.json content into tiles and weather Datasets.
-
-    Sub-images are placed on a ``(tile_y, tile_x)`` grid from their distinct latitudes
-    (north first) and longitudes. pyveg's NDVI values are means of 0-255 pixels and are rescaled
-    with ``x * 2 / 255 - 1`` to NDVI units; null dates become NaN periods.
-
-    Examples
-    --------
-    >>> summary = {
-    ...     "COPERNICUS/S2": {
-    ...         "type": "vegetation",
-    ...         "time-series-data": {
-    ...             "2016-01-16": [
-    ...                 {"offset50": -826.0, "latitude": 11.6, "longitude": 27.9, "ndvi": 127.5}
-    ...             ],
-    ...             "2016-02-15": None,
-    ...         },
-    ...     },
-    ... }
-    >>> tiles, weather, meta = tiles_from_results_summary(summary)
-    >>> tiles.offset50.values.ravel().tolist(), tiles.ndvi_mean.values.ravel().tolist()
-    ([-826.0, nan], [0.0, nan])
-    """
-    if not isinstance(summary, dict):
-        raise ValueError(
-            f"a results summary is a JSON object of collections, got a {type(summary).__name__}"
-        )
-    veg = [
-        (name, v)
-        for name, v in summary.items()
-        if isinstance(v, dict) and v.get("type") == "vegetation"
-    ]
-    if not veg:
-        raise ValueError("results summary has no collection with type 'vegetation'")
-    collection, records = veg[0][0], veg[0][1].get("time-series-data")
-    if not isinstance(records, dict):
-        raise ValueError(f"{collection}: time-series-data must be an object of dates")
-    dates = sorted(records)
-    rows = _records(records, dates, collection)
-    lats = sorted({_number(r, "latitude", where) for where, r in rows}, reverse=True)
-    lons = sorted({_number(r, "longitude", where) for where, r in rows})
-    shape = (len(dates), len(lats), len(lons))
-    data = {name: np.full(shape, np.nan) for name in TILE_VARIABLES}
-    keys = {"offset50": "offset50", "ndvi_mean": "ndvi", "ndvi_veg_mean": "ndvi_veg"}
-    not_finite = 0
-    for where, r in rows:
-        t = dates.index(r["date_key"])
-        iy, ix = lats.index(r["latitude"]), lons.index(r["longitude"])
-        for name, key in keys.items():
-            if r.get(key) is None:
-                continue
-            value = _number(r, key, where)
-            if not math.isfinite(value):
-                not_finite += 1
-                continue
-            data[name][t, iy, ix] = value * 2 / 255 - 1 if name != "offset50" else value
-    if not_finite:
-        warnings.warn(
-            f"results summary: {not_finite} NaN or infinite values ignored (as missing)",
-            UserWarning,
-            stacklevel=2,
-        )
-    if not any(np.isfinite(arr).any() for arr in data.values()):
-        raise ValueError(f"{collection} has no valid values in any period: nothing to analyse")
-    time = pd.to_datetime(dates).values
-    lon2d, lat2d = np.meshgrid(lons, lats)
-    tiles = xr.Dataset(
-        {name: (("time", "tile_y", "tile_x"), arr) for name, arr in data.items()},
-        coords={
-            "time": time,
-            "tile_y": np.arange(len(lats)),
-            "tile_x": np.arange(len(lons)),
-            "latitude": (("tile_y", "tile_x"), lat2d),
-            "longitude": (("tile_y", "tile_x"), lon2d),
-        },
-    )
-    tiles["valid"] = np.isfinite(tiles.offset50)
-    weather = None
-    wx = [v for v in summary.values() if isinstance(v, dict) and v.get("type") == "weather"]
-    if wx:
-        wdata = wx[0]["time-series-data"]
-        wdates = sorted(wdata)
-        weather = xr.Dataset(
-            {
-                name: (
-                    "time",
-                    [_number(wdata[d] or {}, name, f"weather/{d}", np.nan) for d in wdates],
-                )
-                for name in _WEATHER
-            },
-            coords={"time": pd.to_datetime(wdates).values},
-        )
-    metadata = dict(summary.get("metadata") or {})
-    tiles.attrs.update({k: v for k, v in metadata.items() if isinstance(v, str | int | float)})
-    return tiles, weather, metadata
+    return Results(tiles, weather, run, metadata, root=url, has_scene=store.exists("scene.zarr"))
 
 
 def remove_outliers(da: xr.DataArray, sigmas: float = 3.0, dim: str = "time") -> xr.DataArray:
@@ -295,12 +151,12 @@ def aggregate_series(
         da = tiles[var].where(valid)
         if outlier_sigmas is not None:
             da = remove_outliers(da, outlier_sigmas)
-        name = _AGG_NAMES[var]
+        name = RECORD_SERIES[var]
         stacked = da.stack(tile=("tile_y", "tile_x"))
         columns[f"{name}_mean"] = stacked.mean("tile")
         columns[f"{name}_std"] = stacked.std("tile", ddof=1)
         columns[f"{name}_count"] = stacked.count("tile")
-    wx = None if weather is None else weather[[v for v in _WEATHER if v in weather]]
+    wx = None if weather is None else weather[[v for v in WEATHER_VARIABLES if v in weather]]
     with warnings.catch_warnings():  # all-NaN periods (fully cloudy) give NaN, not a warning
         warnings.simplefilter("ignore", RuntimeWarning)
         agg, wx = dask.compute(xr.Dataset(columns), wx)  # one pass over the stores

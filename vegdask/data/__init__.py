@@ -5,7 +5,12 @@ from vegdask.data._local import local_scene
 from vegdask.data._locations import Location, location, locations, region_pixels
 from vegdask.data._patterns import binary_pattern, load_parameters, simulate_pattern
 from vegdask.data._periods import make_periods, parse_period
-from vegdask.data._run_store import to_strict_json
+from vegdask.data._results_summary import (
+    RECORD_SERIES,
+    results_summary,
+    tiles_from_results_summary,
+)
+from vegdask.data._run_store import RunStore, to_strict_json
 from vegdask.data._scene import (
     BANDS,
     CLOUD_MASK,
@@ -56,6 +61,7 @@ __all__ = [
     "CLOUD_MASK",
     "DEMO_LOCATION",
     "EARTHENGINE_COLLECTIONS",
+    "RECORD_SERIES",
     "SCENE_ATTRS",
     "SCENE_VARIABLES",
     "SOURCE_KINDS",
@@ -63,6 +69,7 @@ __all__ = [
     "WEATHER_VARIABLES",
     "EarthEngineAuthError",
     "Location",
+    "RunStore",
     "SasSigner",
     "azure_sas_signer",
     "binary_pattern",
@@ -89,6 +96,7 @@ __all__ = [
     "reflectance_offset",
     "region_pixels",
     "resolve_signer",
+    "results_summary",
     "sanitise_container_name",
     "sas_signer",
     "scene_grid",
@@ -96,6 +104,7 @@ __all__ = [
     "stac_scene",
     "storage_options",
     "synthetic_scene",
+    "tiles_from_results_summary",
     "to_strict_json",
     "utm_epsg",
     "validate_scene",

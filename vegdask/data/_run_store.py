@@ -1,13 +1,37 @@
-"""A run's outputs at a local path or fsspec URL: strict JSON."""
+"""A run's outputs at a local path or fsspec URL: paths, JSON, Zarr and Parquet in one place.
+
+A :class:`RunStore` carries the storage options of its URL (credentials as
+:func:`~vegdask.data.storage_options`: adlfs' listing cache off), so the pipeline, the analysis and
+the command line reach a run's files the same way, local or on Azure Blob Storage.
+"""
 
 from __future__ import annotations
 
+import json
 import math
 from typing import Any
 
+import fsspec
 import numpy as np
+import pandas as pd
+import xarray as xr
 
-__all__ = ["to_strict_json"]
+from vegdask.data._storage import (
+    create_store,
+    ensure_container,
+    is_remote,
+    join_url,
+    open_store,
+    storage_options,
+    write_dataset,
+    write_period,
+)
+
+__all__ = ["RunStore", "to_strict_json"]
+
+# What a reader of a run needs (its summary, tables and report); Zarr stores stay where they are.
+_READER_FILES = ("run.json", "results_summary.json", "tiles.parquet", "report.html")
+_READER_ANALYSIS_SUFFIXES = (".csv", ".json", ".png", ".svg", ".html")
 
 
 def to_strict_json(obj: Any) -> Any:
@@ -27,3 +51,128 @@ def to_strict_json(obj: Any) -> Any:
     if isinstance(obj, float) and not math.isfinite(obj):
         return None
     return obj
+
+
+class RunStore:
+    """The outputs under ``url`` (a local path or ``abfs://container/prefix``).
+
+    Parameters
+    ----------
+    url : str or path-like
+        The run's output folder.
+    options : dict, optional
+        fsspec storage options; default :func:`~vegdask.data.storage_options` of ``url``
+        (credentials from the settings). Never log them: they hold secrets.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> store = RunStore(tempfile.mkdtemp())
+    >>> store.write_json("run.json", {"tau": float("nan"), "n": np.int64(3)})
+    >>> store.read_json("run.json"), store.exists("tiles.zarr"), store.remote
+    ({'tau': None, 'n': 3}, False, False)
+    >>> store.url_of("tiles.zarr") == store.url.rstrip("/") + "/tiles.zarr"
+    True
+    """
+
+    def __init__(self, url: Any, *, options: dict[str, Any] | None = None):
+        self.url = str(url)
+        self.options = storage_options(self.url) if options is None else options
+        self.fs, path = fsspec.core.url_to_fs(self.url, **self.options)
+        self.path = path.rstrip("/")
+
+    @property
+    def remote(self) -> bool:
+        """Whether the run is in blob storage rather than on a local disk."""
+        return is_remote(self.url)
+
+    def url_of(self, name: str) -> str:
+        """The URL of ``name`` (e.g. ``"tiles.zarr"``), for Zarr and xarray."""
+        return join_url(self.url, name)
+
+    def path_of(self, name: str) -> str:
+        """The path of ``name`` on :attr:`fs`."""
+        return f"{self.path}/{name.strip('/')}"
+
+    def exists(self, name: str) -> bool:
+        """Whether ``name`` exists in the run."""
+        return self.fs.exists(self.path_of(name))
+
+    def ensure_container(self) -> None:
+        """Create the Azure container of a blob-storage run if it does not exist."""
+        ensure_container(self.url, options=self.options)
+
+    def makedirs(self, name: str = "") -> None:
+        """Create the folder ``name`` (default the run's own) if it does not exist."""
+        self.fs.makedirs(self.path_of(name) if name else self.path, exist_ok=True)
+
+    def read_bytes(self, name: str) -> bytes:
+        """The content of the file ``name``."""
+        return self.fs.cat_file(self.path_of(name))
+
+    def reader_files(self) -> list[str]:
+        """The run's summary, tables, report and analysis files (paths relative to the run).
+
+        Raises
+        ------
+        FileNotFoundError
+            If the folder holds neither ``run.json`` nor ``results_summary.json``.
+        """
+        if not self.exists("run.json") and not self.exists("results_summary.json"):
+            raise FileNotFoundError(
+                f"{self.url} is not a vegdask run: it has neither run.json nor results_summary.json"
+            )
+        wanted = []
+        for name in _READER_FILES:  # tiles.parquet may be a file or a directory of parts
+            if self.exists(name):
+                wanted += [p[len(self.path) + 1 :] for p in self.fs.find(self.path_of(name))]
+        if self.fs.isdir(self.path_of("analysis")):
+            for path in self.fs.ls(self.path_of("analysis"), detail=False):
+                if path.endswith(_READER_ANALYSIS_SUFFIXES) and self.fs.isfile(path):
+                    wanted.append(path.rstrip("/")[len(self.path) + 1 :])
+        return wanted
+
+    def read_json(self, name: str) -> Any:
+        """The content of the JSON file ``name``."""
+        with self.fs.open(self.path_of(name)) as f:
+            return json.loads(f.read())
+
+    def write_json(self, name: str, content: Any) -> None:
+        """Write ``content`` as strict JSON (NaN becomes null), indented.
+
+        Locally through a temporary file and a rename, so a reader never sees half a file.
+        """
+        text = json.dumps(to_strict_json(content), indent=2, allow_nan=False)
+        self.makedirs()
+        target = self.path_of(name)
+        if self.remote:
+            self.fs.pipe_file(target, text.encode())
+        else:
+            self.fs.pipe_file(target + ".tmp", text.encode())
+            self.fs.mv(target + ".tmp", target)
+
+    def write_bytes(self, name: str, data: bytes) -> None:
+        """Write the file ``name`` (its folder must exist: :meth:`makedirs`)."""
+        with self.fs.open(self.path_of(name), "wb") as f:
+            f.write(data)
+
+    def write_parquet(self, name: str, frame: pd.DataFrame) -> None:
+        """Write ``frame`` as the Parquet file ``name`` (without its index)."""
+        with self.fs.open(self.path_of(name), "wb") as f:
+            frame.to_parquet(f, index=False)
+
+    def open_zarr(self, name: str) -> xr.Dataset:
+        """Open the Zarr store ``name`` lazily (:func:`~vegdask.data.open_store`)."""
+        return open_store(self.url_of(name), options=self.options)
+
+    def write_zarr(self, name: str, dataset: xr.Dataset) -> None:
+        """Write a whole (small) Dataset as the Zarr store ``name``, replacing any there."""
+        write_dataset(dataset, self.url_of(name), options=self.options)
+
+    def create_zarr(self, name: str, template: xr.Dataset) -> None:
+        """Write the metadata of ``template`` as the store ``name`` (:func:`create_store`)."""
+        create_store(template, self.url_of(name), options=self.options)
+
+    def write_zarr_period(self, name: str, dataset: xr.Dataset, index: int) -> Any:
+        """Write one period into the store ``name`` by region (:func:`write_period`)."""
+        return write_period(dataset, self.url_of(name), index, options=self.options)

@@ -1,11 +1,11 @@
 """Pipeline layer: the validated job config and the run as resumable stages."""
 
+from vegdask.data import results_summary
 from vegdask.pipeline._config import DEMO_CONFIG, ConfigError, load_config, validate_config
 from vegdask.pipeline._dask_client import job_client
 from vegdask.pipeline._lock import OutputInUseError, check_output, output_lock
 from vegdask.pipeline._manifest import STAGES, read_manifest, stages_to_compute
 from vegdask.pipeline._run import run_job
-from vegdask.pipeline._tables import results_summary
 
 __all__ = [
     "DEMO_CONFIG",

@@ -10,19 +10,17 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 from collections.abc import Callable
 from importlib.metadata import version
 from typing import Any
 
 import dask
-import numpy as np
 import xarray as xr
 
 from vegdask import __version__
-from vegdask.data import create_store, filesystem, is_remote, join_url, write_period
+from vegdask.data import RunStore
 
-__all__ = ["STAGES", "Run", "read_manifest", "stages_to_compute", "write_json"]
+__all__ = ["STAGES", "Run", "read_manifest", "stages_to_compute"]
 
 STAGES = ("fetch", "process", "analyse")
 _PACKAGES = ("dask", "distributed", "xarray", "zarr", "numpy", "numba")
@@ -71,54 +69,23 @@ def stages_to_compute(config: dict[str, Any], until: str = "analyse", force: boo
     return []
 
 
-def read_manifest(output: str) -> dict[str, Any]:
+def read_manifest(output: str | RunStore) -> dict[str, Any]:
     """The run manifest at ``<output>/run.json`` (empty if there is none)."""
-    fs, path = filesystem(output)
-    target = f"{path}/run.json"
-    if not fs.exists(target):
-        return {}
-    with fs.open(target, "r") as f:
-        return json.load(f)
-
-
-def write_json(output: str, name: str, content: dict[str, Any]) -> None:
-    """Write JSON strictly (NaN becomes null); locally via a temporary file and a rename."""
-    text = json.dumps(_strict(content), indent=2, allow_nan=False)
-    fs, path = filesystem(output)
-    fs.makedirs(path, exist_ok=True)
-    target = f"{path}/{name}"
-    if is_remote(output):
-        fs.pipe_file(target, text.encode())
-    else:
-        fs.pipe_file(target + ".tmp", text.encode())
-        fs.mv(target + ".tmp", target)
-
-
-def _strict(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _strict(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_strict(v) for v in value]
-    if isinstance(value, float | np.floating):
-        return None if not math.isfinite(value) else float(value)
-    if isinstance(value, np.integer):
-        return int(value)
-    if isinstance(value, np.bool_):
-        return bool(value)
-    return value
+    store = output if isinstance(output, RunStore) else RunStore(output)
+    return store.read_json("run.json") if store.exists("run.json") else {}
 
 
 class Run:
-    """State of one job: its output, manifest and client."""
+    """State of one job: its output store, manifest and client."""
 
     def __init__(
-        self, config: dict[str, Any], output: str, client: Any, log: Callable[[str], None]
+        self, config: dict[str, Any], store: RunStore, client: Any, log: Callable[[str], None]
     ):
         self.config = config
-        self.output = output
+        self.store = store
         self.client = client
         self.log = log
-        self.manifest = read_manifest(output)
+        self.manifest = read_manifest(store)
         self.manifest.update(
             vegdask_version=__version__,
             config=config,
@@ -155,7 +122,7 @@ class Run:
         return skip
 
     def save(self) -> None:
-        write_json(self.output, "run.json", self.manifest)
+        self.store.write_json("run.json", self.manifest)
 
     def write_periods(
         self,
@@ -172,7 +139,7 @@ class Run:
         done = set(entry["periods_completed"])
         if not done:
             for name, dataset in datasets.items():
-                create_store(dataset, join_url(self.output, name))
+                self.store.create_zarr(name, dataset)
         pending = [i for i, t in enumerate(times) if t not in done]
         progress(len(times) - len(pending))
         if not pending:
@@ -182,7 +149,7 @@ class Run:
         futures = {}
         for i in pending:
             writes = [
-                write_period(dataset.isel(time=[i]), join_url(self.output, name), i)
+                self.store.write_zarr_period(name, dataset.isel(time=[i]), i)
                 for name, dataset in datasets.items()
             ]
             futures[self.client.compute(dask.delayed(_written)(*writes))] = i

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from vegdask.data import ensure_container
+from vegdask.data import RunStore
 from vegdask.pipeline._manifest import STAGES, Run
 from vegdask.pipeline._stages import analyse, fetch, open_job_source, process
 
@@ -48,9 +48,9 @@ def run_job(
         raise ValueError(f"until must be one of {STAGES}, got {until!r}")
     source = open_job_source(config)  # bad source settings fail here, before anything is written
     _check_tile_fits(source[0], config["processing"]["tile_size"])
-    output = config["output"]["url"]
-    ensure_container(output)
-    run = Run(config, output, client, log)
+    store = RunStore(config["output"]["url"])
+    store.ensure_container()
+    run = Run(config, store, client, log)
     run.save()
     scene = fetch(run, source, force, progress)
     if until != "fetch":

@@ -9,14 +9,7 @@ from typing import Any
 import xarray as xr
 
 from vegdask.compute import binary_image, tile_metrics
-from vegdask.data import (
-    default_chunks,
-    filesystem,
-    join_url,
-    open_source,
-    open_store,
-    write_dataset,
-)
+from vegdask.data import RunStore, default_chunks, open_source
 from vegdask.pipeline._config import analysis_arguments
 from vegdask.pipeline._manifest import Run
 from vegdask.pipeline._tables import write_tables
@@ -59,15 +52,15 @@ def fetch(
 ) -> xr.Dataset:
     entry = run.stage("fetch", force)
     if run.skip("fetch", entry):
-        return open_store(join_url(run.output, "scene.zarr"))
+        return run.store.open_zarr("scene.zarr")
     scene, weather = source
     started = time.perf_counter()
     update, bar = _progress_bar(scene.sizes["time"], "fetch", show)
     with bar:
         run.write_periods(entry, {"scene.zarr": scene}, update)
     if weather is not None and not entry["complete"]:  # e.g. an Earth Engine request: once
-        write_dataset(weather, join_url(run.output, "weather.zarr"))
-    stored = open_store(join_url(run.output, "scene.zarr"))
+        run.store.write_zarr("weather.zarr", weather)
+    stored = run.store.open_zarr("scene.zarr")
     # A period without one clear pixel (no images, or all cloud) is kept, and named here.
     empty = stored["cloud_mask"].all(dim=("y", "x")).values
     entry.update(
@@ -82,7 +75,7 @@ def fetch(
 def process(run: Run, scene: xr.Dataset, force: bool, show: bool) -> xr.Dataset:
     entry = run.stage("process", force)
     if run.skip("process", entry):
-        return open_store(join_url(run.output, "tiles.zarr"))
+        return run.store.open_zarr("tiles.zarr")
     processing = run.config["processing"]
     # scene.zarr is chunked for the default tile; the tile size is a processing parameter. Only
     # the bands are rechunked: the small per-period coordinates stay in memory.
@@ -97,8 +90,8 @@ def process(run: Run, scene: xr.Dataset, force: bool, show: bool) -> xr.Dataset:
     update, bar = _progress_bar(scene.sizes["time"], "process", show)
     with bar:
         run.write_periods(entry, {"tiles.zarr": tiles, "mask.zarr": image}, update)
-    result = open_store(join_url(run.output, "tiles.zarr")).load()
-    write_tables(run, result, _weather(run.output))
+    result = run.store.open_zarr("tiles.zarr").load()
+    write_tables(run, result, _weather(run.store))
     valid = result["valid"].values
     entry.update(
         complete=True,
@@ -118,11 +111,8 @@ def process(run: Run, scene: xr.Dataset, force: bool, show: bool) -> xr.Dataset:
     return result
 
 
-def _weather(output: str) -> xr.Dataset | None:
-    fs, path = filesystem(output)
-    if not fs.exists(f"{path}/weather.zarr"):
-        return None
-    return open_store(join_url(output, "weather.zarr")).load()
+def _weather(store: RunStore) -> xr.Dataset | None:
+    return store.open_zarr("weather.zarr").load() if store.exists("weather.zarr") else None
 
 
 def analyse(run: Run, force: bool) -> dict[str, Any] | None:
@@ -137,7 +127,7 @@ def analyse(run: Run, force: bool) -> dict[str, Any] | None:
 
     started = time.perf_counter()
     arguments = analysis_arguments(run.config["analysis"])
-    resilience = analyse_results(run.output, **arguments)
+    resilience = analyse_results(run.store.url, **arguments)
     # The pyveg preset and report = false write no report.html.
     report = arguments.get("report", True) and arguments.get("preset") is None
     entry.update(complete=True, seconds=round(time.perf_counter() - started, 2), report=report)
