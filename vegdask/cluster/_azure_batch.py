@@ -34,7 +34,6 @@ import secrets
 import weakref
 from typing import Any
 
-import dask.config
 from distributed import Security
 from distributed.deploy.spec import SpecCluster
 from distributed.scheduler import Scheduler
@@ -43,7 +42,7 @@ from tornado.ioloop import PeriodicCallback
 from vegdask import config
 from vegdask.cluster._blobs import BlobDrop
 from vegdask.cluster._blobs import storage_connection_string as _storage_conn
-from vegdask.cluster._client import batch_client, send, setting
+from vegdask.cluster._client import batch_client, send
 from vegdask.cluster._pool import (
     check_wheel,
     pool_body,
@@ -153,7 +152,7 @@ class AzureBatchCluster(SpecCluster):
         **kwargs: Any,
     ) -> None:
         self.batch_client = batch_client(batch_url, account_name, account_key)
-        self.pool_id = setting("pool-id", pool_id) or config.get("azure.pool-id")
+        self.pool_id = config.get("azure.pool-id", pool_id)
         self.vm_size = vm_size
         self.worker_python = worker_python or config.get("azure.worker-python")
         self.create_pool = create_pool
@@ -184,14 +183,14 @@ class AzureBatchCluster(SpecCluster):
         self._original_targets: tuple[int, int] | None = None
         self._watcher: PeriodicCallback | None = None
         if security is None:  # e.g. for `vegdask run --cluster azure-batch`
-            tls = dask.config.get("vegdask.azure.tls", default=False)
+            tls = config.get("azure.tls")
             security = str(tls).lower() in ("1", "true", "yes")
         if security is True:
             security = Security.temporary()
         self._tls = WorkerTls.of(security or None, sas_hours)
         if self._tls.pems:  # fail now, not when the first worker starts
             _storage_conn(self.storage_connection_string)
-        host = dask.config.get("vegdask.azure.scheduler-host", default=None) or "127.0.0.1"
+        host = config.get("azure.scheduler-host") or "127.0.0.1"
         options = {"dashboard_address": ":0", "host": host, **(scheduler_options or {})}
         if contact_address:
             options["contact_address"] = contact_address

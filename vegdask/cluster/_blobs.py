@@ -10,10 +10,9 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import os
 from typing import Any
 
-import dask.config
+from vegdask import config
 
 __all__ = ["BlobDrop", "sas_connection_string", "storage_connection_string"]
 
@@ -26,11 +25,7 @@ def storage_connection_string(value: str | None = None) -> str:
     ValueError
         If none is set.
     """
-    conn = (
-        value
-        or dask.config.get("vegdask.azure.storage-connection-string", default=None)
-        or os.environ.get("AZURE_STORAGE_CONNECTION_STRING")
-    )
+    conn = config.get("azure.storage-connection-string", value or None)
     if not conn:
         raise ValueError(
             "handing files to Batch nodes needs blob storage: pass storage_connection_string, set "

@@ -1,23 +1,12 @@
-"""The Batch client and settings: argument, then dask config, then the environment."""
+"""The Batch client: account settings from arguments, else vegdask.config.get."""
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
-import dask.config
+from vegdask import config
 
-__all__ = ["batch_client", "send", "setting"]
-
-
-def setting(key: str, value: Any, env: str | None = None) -> Any:
-    """``value``, else ``vegdask.azure.<key>`` from dask.config, else the environment variable."""
-    if value is not None:
-        return value
-    found = dask.config.get(f"vegdask.azure.{key}", default=None)
-    if found is not None:
-        return found
-    return os.environ.get(env) if env else None
+__all__ = ["batch_client", "send"]
 
 
 def batch_client(
@@ -35,16 +24,16 @@ def batch_client(
     """
     from azure.batch import BatchClient
 
-    url = setting("batch-url", batch_url, "AZURE_BATCH_URL")
+    url = config.get("azure.batch-url", batch_url)
     if not url:
         raise ValueError(
             "no Batch account URL: pass batch_url, set vegdask.azure.batch-url or AZURE_BATCH_URL"
         )
-    key = setting("account-key", account_key, "AZURE_BATCH_KEY")
+    key = config.get("azure.account-key", account_key)
     if key:
         from azure.core.credentials import AzureNamedKeyCredential
 
-        name = setting("account-name", account_name, "AZURE_BATCH_ACCOUNT")
+        name = config.get("azure.account-name", account_name)
         if not name:
             raise ValueError(
                 "an account key needs an account name: pass account_name, set "

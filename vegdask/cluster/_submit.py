@@ -36,7 +36,6 @@ from vegdask import config
 from vegdask.cluster._blobs import BlobDrop
 from vegdask.cluster._blobs import storage_connection_string as _storage_conn
 from vegdask.cluster._client import batch_client
-from vegdask.cluster._client import setting as _setting
 from vegdask.cluster._pool import NODE_SITE as _SITE
 from vegdask.cluster._pool import check_wheel, pool_body, shell_join, wheel_start_task
 
@@ -58,9 +57,9 @@ def batch_credentials(
     with shared-key authentication (without it, a task uses the node's managed identity).
     """
     found = {
-        "AZURE_BATCH_URL": _setting("batch-url", batch_url, "AZURE_BATCH_URL"),
-        "AZURE_BATCH_ACCOUNT": _setting("account-name", account_name, "AZURE_BATCH_ACCOUNT"),
-        "AZURE_BATCH_KEY": _setting("account-key", account_key, "AZURE_BATCH_KEY"),
+        "AZURE_BATCH_URL": config.get("azure.batch-url", batch_url),
+        "AZURE_BATCH_ACCOUNT": config.get("azure.account-name", account_name),
+        "AZURE_BATCH_KEY": config.get("azure.account-key", account_key),
     }
     return {name: str(value) for name, value in found.items() if value}
 
@@ -171,7 +170,7 @@ def submit_job(
     from azure.core.exceptions import ResourceNotFoundError
 
     client = batch_client(batch_url, account_name, account_key)
-    pool_id = _setting("pool-id", pool_id) or config.get("azure.pool-id")
+    pool_id = config.get("azure.pool-id", pool_id)
     python = python or config.get("azure.worker-python")
     job_id = f"vegdask-{_secrets.token_hex(4)}-submit"
     task_id = "driver"

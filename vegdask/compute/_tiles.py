@@ -16,6 +16,7 @@ import xarray as xr
 from dask.base import is_dask_collection
 
 from vegdask.compute._mask import binary_image
+from vegdask.data import TILE_SIZE
 from vegdask.kernels import ndvi_to_uint8, tile_feature_vectors
 
 __all__ = ["GRAPH_CLASSES", "METRICS", "tile_metrics"]
@@ -97,7 +98,7 @@ def _block_metrics(
 def tile_metrics(
     scene: xr.Dataset,
     *,
-    tile_size: int = 50,
+    tile_size: int = TILE_SIZE,
     num_quantiles: int = 20,
     diagonal: bool = False,
     graph_class: Literal["bare", "vegetation"] = "bare",

@@ -11,7 +11,6 @@ import json
 import math
 from typing import Any
 
-import fsspec
 import numpy as np
 import pandas as pd
 import xarray as xr
@@ -19,6 +18,7 @@ import xarray as xr
 from vegdask.data._storage import (
     create_store,
     ensure_container,
+    filesystem,
     is_remote,
     join_url,
     open_store,
@@ -78,7 +78,7 @@ class RunStore:
     def __init__(self, url: Any, *, options: dict[str, Any] | None = None):
         self.url = str(url)
         self.options = storage_options(self.url) if options is None else options
-        self.fs, path = fsspec.core.url_to_fs(self.url, **self.options)
+        self.fs, path = filesystem(self.url, options=self.options)
         self.path = path.rstrip("/")
 
     @property

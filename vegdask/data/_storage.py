@@ -4,25 +4,28 @@ Stores are written period by period: :func:`create_store` writes the metadata of
 (every period, no data), :func:`write_period` writes one period's data by region (idempotent: a
 rerun overwrites the same region), and :func:`open_store` opens a store lazily.
 
-Azure credentials come from explicit arguments or the environment
-(``AZURE_STORAGE_CONNECTION_STRING``, or ``AZURE_STORAGE_ACCOUNT_NAME`` +
+Azure credentials come from explicit arguments or the settings (``vegdask.azure.storage-*`` in
+dask config, else ``AZURE_STORAGE_CONNECTION_STRING``, or ``AZURE_STORAGE_ACCOUNT_NAME`` +
 ``AZURE_STORAGE_ACCOUNT_KEY``, else adlfs' DefaultAzureCredential). adlfs' listing cache is
 switched off: its invalidation bug (adlfs 2026.8) makes reopened stores look empty.
 """
 
 from __future__ import annotations
 
-import os
 import re
 from typing import Any
 
 import fsspec
 import xarray as xr
 
+from vegdask import config as settings
+
 __all__ = [
     "create_store",
     "ensure_container",
     "filesystem",
+    "is_azure",
+    "is_remote",
     "join_url",
     "open_store",
     "sanitise_container_name",
@@ -31,8 +34,13 @@ __all__ = [
     "write_period",
 ]
 
-_AZURE_PROTOCOLS = ("abfs://", "az://", "abfss://")
+_AZURE_SCHEMES = ("abfs://", "abfss://", "az://")
 _CONTAINER = re.compile(r"^[a-z0-9](?:[a-z0-9]|-(?=[a-z0-9])){1,61}[a-z0-9]$")
+
+
+def is_azure(url: str) -> bool:
+    """Whether ``url`` names Azure Blob Storage (``abfs://``, ``abfss://`` or ``az://``)."""
+    return str(url).startswith(_AZURE_SCHEMES)
 
 
 def is_remote(url: str) -> bool:
@@ -78,16 +86,20 @@ def storage_options(
     account_name: str | None = None,
     account_key: str | None = None,
 ) -> dict[str, Any]:
-    """The fsspec options for ``url``: explicit credentials, else the environment.
+    """The fsspec options for ``url``: explicit credentials, else the settings.
+
+    The settings (:func:`vegdask.config.get`) are ``vegdask.azure.storage-connection-string``,
+    ``storage-account-name`` and ``storage-account-key`` in dask config, else the environment's
+    ``AZURE_STORAGE_CONNECTION_STRING``, ``AZURE_STORAGE_ACCOUNT_NAME`` and ``..._KEY``.
 
     Never log the result: it holds secrets.
     """
-    if not str(url).startswith(_AZURE_PROTOCOLS):
+    if not is_azure(url):
         return {}
     options: dict[str, Any] = {"use_listings_cache": False, "skip_instance_cache": True}
-    connection_string = connection_string or os.environ.get("AZURE_STORAGE_CONNECTION_STRING")
-    account_name = account_name or os.environ.get("AZURE_STORAGE_ACCOUNT_NAME")
-    account_key = account_key or os.environ.get("AZURE_STORAGE_ACCOUNT_KEY")
+    connection_string = settings.get("azure.storage-connection-string", connection_string)
+    account_name = settings.get("azure.storage-account-name", account_name)
+    account_key = settings.get("azure.storage-account-key", account_key)
     if connection_string:
         options["connection_string"] = connection_string
     elif account_name:
@@ -178,7 +190,7 @@ def filesystem(
     storage cannot be reached).
     """
     options = storage_options(url) if options is None else options
-    if str(url).startswith(_AZURE_PROTOCOLS):
+    if str(url).startswith(_AZURE_SCHEMES):
         from vegdask.data._azure_fs import AzureBlobFileSystem
 
         return AzureBlobFileSystem(**options), AzureBlobFileSystem._strip_protocol(url)
