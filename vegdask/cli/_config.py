@@ -62,7 +62,7 @@ def _new(args: argparse.Namespace) -> int:
     import sys
     from pathlib import Path
 
-    from vegdask.pipeline import ConfigError, validate_config
+    from vegdask.pipeline import ConfigError, dump_config, validate_config
 
     interactive = sys.stdin.isatty()
     raw: dict[str, dict[str, Any]] = {}
@@ -82,7 +82,7 @@ def _new(args: argparse.Namespace) -> int:
         config = validate_config(raw)
     except ConfigError as err:
         raise CLIError(str(err)) from err
-    text = to_toml(config)
+    text = dump_config(config)
     if args.to:
         target = Path(args.to)
         if target.exists() and not args.force:
@@ -120,37 +120,7 @@ def _show(args: argparse.Namespace) -> int:
 
 
 def _print(config: dict[str, Any]) -> int:
-    print(to_toml(config), end="")
+    from vegdask.pipeline import dump_config
+
+    print(dump_config(config), end="")
     return 0
-
-
-def _value(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, str):
-        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
-    if isinstance(value, dict):  # e.g. a local source's bands, as an inline table
-        return "{ " + ", ".join(f"{_value(k)} = {_value(v)}" for k, v in value.items()) + " }"
-    return repr(value)
-
-
-def to_toml(config: dict[str, dict[str, Any]]) -> str:
-    """Render a job config (tables of scalars) as TOML.
-
-    Examples
-    --------
-    >>> print(to_toml({"time": {"start": "2016-01-01", "period": "1m"}}), end="")
-    [time]
-    start = "2016-01-01"
-    period = "1m"
-    >>> print(to_toml({"source": {"kind": "local", "bands": {"B4": "red"}}}), end="")
-    [source]
-    kind = "local"
-    bands = { "B4" = "red" }
-    """
-    lines = []
-    for section, values in config.items():
-        lines.append(f"[{section}]")
-        lines.extend(f"{key} = {_value(value)}" for key, value in values.items())
-        lines.append("")
-    return "\n".join(lines[:-1]) + "\n"

@@ -46,7 +46,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _run(args: argparse.Namespace, until: str) -> int:
-    from vegdask.data import ensure_container
+    from vegdask.data import ensure_container, is_remote
     from vegdask.pipeline import (
         ConfigError,
         OutputInUseError,
@@ -56,21 +56,17 @@ def _run(args: argparse.Namespace, until: str) -> int:
         output_lock,
         run_job,
         stages_to_compute,
-        validate_config,
     )
 
+    overrides = {
+        "output": {"url": args.output} if args.output else {},
+        "cluster": {
+            **({"kind": args.cluster} if args.cluster else {}),
+            **({"workers": args.workers} if args.workers is not None else {}),
+        },
+    }
     try:
-        config = load_config(args.config)
-        overrides = {
-            "output": {"url": args.output} if args.output else {},
-            "cluster": {
-                **({"kind": args.cluster} if args.cluster else {}),
-                **({"workers": args.workers} if args.workers is not None else {}),
-            },
-        }
-        for section, values in overrides.items():
-            config[section].update(values)
-        config = validate_config(config)
+        config = load_config(args.config, overrides=overrides)
     except ConfigError as err:
         raise CLIError(str(err)) from err
     output = config["output"]["url"]
@@ -91,7 +87,7 @@ def _run(args: argparse.Namespace, until: str) -> int:
     except (ValueError, OSError, OutputInUseError) as err:
         raise CLIError(str(err)) from err
     elapsed = time.perf_counter() - started
-    where = output if "://" in output else str(Path(output).resolve())
+    where = output if is_remote(output) else str(Path(output).resolve())
     print(f"done in {elapsed:.0f} s; results in {where}", file=sys.stdout)
     analysed = manifest["stages"].get("analyse", {})
     wrote_report = "skipped" not in analysed and analysed.get("report", True)

@@ -7,8 +7,6 @@ from pathlib import Path
 
 from vegdask.cli._common import CLIError
 
-_REMOTE = ("abfs://", "abfss://", "az://")
-
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``submit`` subcommand."""
@@ -68,17 +66,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def _job_config(args: argparse.Namespace) -> tuple[str, int]:
     """Validate the job locally (fail fast); return its output URL and worker count."""
-    from vegdask.pipeline import ConfigError, load_config, validate_config
+    from vegdask.data import is_azure
+    from vegdask.pipeline import ConfigError, load_config
 
+    overrides = {
+        "output": {"url": args.output} if args.output else {},
+        "cluster": {"workers": args.workers} if args.workers is not None else {},
+    }
     try:
-        config = load_config(args.config)
-        config["output"].update({"url": args.output} if args.output else {})
-        config["cluster"].update({"workers": args.workers} if args.workers is not None else {})
-        config = validate_config(config)
+        config = load_config(args.config, overrides=overrides)
     except ConfigError as err:
         raise CLIError(str(err)) from err
     output = str(config["output"]["url"])
-    if not output.startswith(_REMOTE):
+    if not is_azure(output):
         raise CLIError(
             f"the job runs inside Azure, where this machine's disk is out of reach: give an "
             f"abfs:// output (--output abfs://container/prefix), not the local path {output!r}"
@@ -90,52 +90,27 @@ def run(args: argparse.Namespace) -> int:
     """Upload the config, start the driver task, print how to follow it."""
     from azure.core.exceptions import HttpResponseError
 
-    from vegdask import config as vconfig
-    from vegdask.cluster import (
-        batch_credentials,
-        sas_connection_string,
-        storage_connection_string,
-        submit_job,
-    )
+    from vegdask.cluster import submit_run
 
     output, workers = _job_config(args)
-    command = ["-m", "vegdask.cli", "run"]
-    files = {}
-    if args.config:
-        files["job.toml"] = Path(args.config).read_bytes()
-        command.append("job.toml")
-    command += ["--output", output, "--cluster", args.cluster, "--workers", str(workers)]
-    command += ["--no-progress", *(["--force"] if args.force else [])]
     try:
-        storage = storage_connection_string()
-        # the task gets a blob-only SAS that expires with it, never the account key
-        secrets = {
-            **batch_credentials(args.batch_url, args.account_name),
-            "AZURE_STORAGE_CONNECTION_STRING": sas_connection_string(storage, args.hours),
-        }
-        pool = args.pool or vconfig.get("azure.pool-id")
-        python = args.python or vconfig.get("azure.worker-python")
-        job = submit_job(
-            command,
-            files=files,
-            secrets=secrets,
-            environment={
-                "DASK_VEGDASK__AZURE__POOL_ID": pool,
-                "DASK_VEGDASK__AZURE__WORKER_PYTHON": python,
-            },
+        job = submit_run(
+            output,
+            config=Path(args.config).read_bytes() if args.config else None,
+            workers=workers,
+            cluster=args.cluster,
+            force=args.force,
+            pool_id=args.pool,
+            python=args.python,
+            hours=args.hours,
             batch_url=args.batch_url,
             account_name=args.account_name,
-            pool_id=pool,
-            python=python,
             wheel=args.wheel,
             install_dependencies=not args.no_deps,
-            storage_connection_string=storage,
             vm_size=args.vm_size,
             low_priority=args.low_priority,
             scheduler_host=args.scheduler_host,
             sas_hours=args.sas_hours,
-            max_hours=args.hours,
-            metadata={"output": output},
         )
     except ValueError as err:
         raise CLIError(str(err)) from err

@@ -12,6 +12,7 @@ from vegdask.cluster._submit import (
     submitted_task,
     task_log,
 )
+from vegdask.cluster._submit_run import submit_run
 from vegdask.cluster._worker import BatchWorker
 
 __all__ = [
@@ -25,6 +26,7 @@ __all__ = [
     "sas_connection_string",
     "storage_connection_string",
     "submit_job",
+    "submit_run",
     "submitted_task",
     "task_log",
     "worker_resources",

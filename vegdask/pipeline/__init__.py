@@ -1,7 +1,13 @@
 """Pipeline layer: the validated job config and the run as resumable stages."""
 
 from vegdask.data import results_summary
-from vegdask.pipeline._config import DEMO_CONFIG, ConfigError, load_config, validate_config
+from vegdask.pipeline._config import (
+    DEMO_CONFIG,
+    ConfigError,
+    dump_config,
+    load_config,
+    validate_config,
+)
 from vegdask.pipeline._dask_client import job_client
 from vegdask.pipeline._lock import OutputInUseError, check_output, output_lock
 from vegdask.pipeline._manifest import STAGES, read_manifest, stages_to_compute
@@ -13,6 +19,7 @@ __all__ = [
     "ConfigError",
     "OutputInUseError",
     "check_output",
+    "dump_config",
     "job_client",
     "load_config",
     "output_lock",

@@ -22,13 +22,21 @@ from vegdask.data import (
     EARTHENGINE_COLLECTIONS,
     SCENE_VARIABLES,
     SOURCE_KINDS,
+    TILE_SIZE,
     location,
     make_periods,
     region_pixels,
 )
 from vegdask.kernels import AR1_ESTIMATORS
 
-__all__ = ["DEMO_CONFIG", "ConfigError", "analysis_arguments", "load_config", "validate_config"]
+__all__ = [
+    "DEMO_CONFIG",
+    "ConfigError",
+    "analysis_arguments",
+    "dump_config",
+    "load_config",
+    "validate_config",
+]
 
 
 class ConfigError(ValueError):
@@ -42,7 +50,7 @@ DEMO_CONFIG: dict[str, Any] = {
     "output": {"url": "vegdask-demo"},
     "cluster": {"kind": "local", "workers": 2},
     "processing": {
-        "tile_size": 50,
+        "tile_size": TILE_SIZE,
         "num_quantiles": 20,
         "diagonal": False,
         "graph_class": "bare",
@@ -323,30 +331,80 @@ def _resolution(source: dict[str, Any]) -> float:
     return collection.resolution if collection else _DEFAULT_RESOLUTION
 
 
-def load_config(path: str | Path | None) -> dict[str, Any]:
+def load_config(
+    path: str | Path | None, *, overrides: dict[str, dict[str, Any]] | None = None
+) -> dict[str, Any]:
     """Read and validate a TOML job config; ``None`` gives the demo's.
+
+    Parameters
+    ----------
+    path : str or Path, optional
+        The TOML file; None for the demo's config.
+    overrides : dict, optional
+        ``{section: {key: value}}`` merged over the file's values before validation (e.g. the
+        command line's ``--output``).
 
     Raises
     ------
     ConfigError
         If the file is missing, is not TOML, or a field is wrong.
+
+    Examples
+    --------
+    >>> load_config(None, overrides={"output": {"url": "abfs://runs/demo"}})["output"]["url"]
+    'abfs://runs/demo'
     """
-    if path is None:
-        return validate_config({})
-    path = Path(path)
-    try:
-        with path.open("rb") as f:
-            raw = tomllib.load(f)
-    except FileNotFoundError as err:
-        raise ConfigError(f"config file {path} not found") from err
-    except IsADirectoryError as err:
-        raise ConfigError(f"config {path} is a directory; give a TOML file") from err
-    except PermissionError as err:
-        raise ConfigError(f"config file {path} cannot be read (permission denied)") from err
-    except UnicodeDecodeError as err:
-        raise ConfigError(f"{path} is not valid TOML: not UTF-8 text ({err.reason})") from err
-    except tomllib.TOMLDecodeError as err:
-        raise ConfigError(f"{path} is not valid TOML: {err}") from err
-    except OSError as err:
-        raise ConfigError(f"config file {path} cannot be read: {err.strerror or err}") from err
+    raw: dict[str, Any] = {}
+    if path is not None:
+        path = Path(path)
+        try:
+            with path.open("rb") as f:
+                raw = tomllib.load(f)
+        except FileNotFoundError as err:
+            raise ConfigError(f"config file {path} not found") from err
+        except IsADirectoryError as err:
+            raise ConfigError(f"config {path} is a directory; give a TOML file") from err
+        except PermissionError as err:
+            raise ConfigError(f"config file {path} cannot be read (permission denied)") from err
+        except UnicodeDecodeError as err:
+            raise ConfigError(f"{path} is not valid TOML: not UTF-8 text ({err.reason})") from err
+        except tomllib.TOMLDecodeError as err:
+            raise ConfigError(f"{path} is not valid TOML: {err}") from err
+        except OSError as err:
+            raise ConfigError(f"config file {path} cannot be read: {err.strerror or err}") from err
+    for section, values in (overrides or {}).items():
+        if values and isinstance(raw.get(section, {}), dict):  # else validation names it
+            raw[section] = {**raw.get(section, {}), **values}
     return validate_config(raw)
+
+
+def dump_config(config: dict[str, dict[str, Any]]) -> str:
+    """A job config (tables of scalars) as TOML: the inverse of :func:`load_config`.
+
+    Examples
+    --------
+    >>> print(dump_config({"time": {"start": "2016-01-01", "period": "1m"}}), end="")
+    [time]
+    start = "2016-01-01"
+    period = "1m"
+    >>> print(dump_config({"source": {"kind": "local", "bands": {"B4": "red"}}}), end="")
+    [source]
+    kind = "local"
+    bands = { "B4" = "red" }
+    """
+    lines = []
+    for section, values in config.items():
+        lines.append(f"[{section}]")
+        lines.extend(f"{key} = {_toml(value)}" for key, value in values.items())
+        lines.append("")
+    return "\n".join(lines[:-1]) + "\n"
+
+
+def _toml(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(value, dict):  # e.g. a local source's bands, as an inline table
+        return "{ " + ", ".join(f"{_toml(k)} = {_toml(v)}" for k, v in value.items()) + " }"
+    return repr(value)
