@@ -11,6 +11,7 @@ import json
 import math
 from typing import Any
 
+import fsspec
 import numpy as np
 import pandas as pd
 import xarray as xr
@@ -78,8 +79,16 @@ class RunStore:
     def __init__(self, url: Any, *, options: dict[str, Any] | None = None):
         self.url = str(url)
         self.options = storage_options(self.url) if options is None else options
-        self.fs, path = filesystem(self.url, options=self.options)
-        self.path = path.rstrip("/")
+        self.path = filesystem(self.url, options=self.options)[1].rstrip("/")
+
+    @property
+    def fs(self) -> fsspec.AbstractFileSystem:
+        """The run's filesystem, made for each use as before (adlfs' instances are not cached).
+
+        Holding one adlfs instance for a whole run would leave its client session open until the
+        run object goes, which after a storage failure prints aiohttp's "Unclosed client session".
+        """
+        return filesystem(self.url, options=self.options)[0]
 
     @property
     def remote(self) -> bool:
@@ -122,13 +131,13 @@ class RunStore:
             raise FileNotFoundError(
                 f"{self.url} is not a vegdask run: it has neither run.json nor results_summary.json"
             )
-        wanted = []
+        wanted, fs = [], self.fs
         for name in _READER_FILES:  # tiles.parquet may be a file or a directory of parts
-            if self.exists(name):
-                wanted += [p[len(self.path) + 1 :] for p in self.fs.find(self.path_of(name))]
-        if self.fs.isdir(self.path_of("analysis")):
-            for path in self.fs.ls(self.path_of("analysis"), detail=False):
-                if path.endswith(_READER_ANALYSIS_SUFFIXES) and self.fs.isfile(path):
+            if fs.exists(self.path_of(name)):
+                wanted += [p[len(self.path) + 1 :] for p in fs.find(self.path_of(name))]
+        if fs.isdir(self.path_of("analysis")):
+            for path in fs.ls(self.path_of("analysis"), detail=False):
+                if path.endswith(_READER_ANALYSIS_SUFFIXES) and fs.isfile(path):
                     wanted.append(path.rstrip("/")[len(self.path) + 1 :])
         return wanted
 
@@ -143,13 +152,14 @@ class RunStore:
         Locally through a temporary file and a rename, so a reader never sees half a file.
         """
         text = json.dumps(to_strict_json(content), indent=2, allow_nan=False)
-        self.makedirs()
+        fs = self.fs
+        fs.makedirs(self.path, exist_ok=True)
         target = self.path_of(name)
         if self.remote:
-            self.fs.pipe_file(target, text.encode())
+            fs.pipe_file(target, text.encode())
         else:
-            self.fs.pipe_file(target + ".tmp", text.encode())
-            self.fs.mv(target + ".tmp", target)
+            fs.pipe_file(target + ".tmp", text.encode())
+            fs.mv(target + ".tmp", target)
 
     def write_bytes(self, name: str, data: bytes) -> None:
         """Write the file ``name`` (its folder must exist: :meth:`makedirs`)."""
