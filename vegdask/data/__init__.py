@@ -27,7 +27,14 @@ from vegdask.data._scene import (
     validate_scene,
     validate_weather,
 )
-from vegdask.data._sources import SOURCE_KINDS, open_source
+from vegdask.data._sources import (
+    SOURCE_KINDS,
+    SOURCE_OPTIONS,
+    SourceOption,
+    open_source,
+    source_arguments,
+    source_defaults,
+)
 from vegdask.data._storage import (
     create_store,
     ensure_container,
@@ -66,12 +73,14 @@ __all__ = [
     "SCENE_ATTRS",
     "SCENE_VARIABLES",
     "SOURCE_KINDS",
+    "SOURCE_OPTIONS",
     "TILE_SIZE",
     "WEATHER_VARIABLES",
     "EarthEngineAuthError",
     "Location",
     "RunStore",
     "SasSigner",
+    "SourceOption",
     "azure_sas_signer",
     "binary_pattern",
     "check_region",
@@ -103,6 +112,8 @@ __all__ = [
     "sas_signer",
     "scene_grid",
     "simulate_pattern",
+    "source_arguments",
+    "source_defaults",
     "stac_scene",
     "storage_options",
     "synthetic_scene",

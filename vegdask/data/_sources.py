@@ -1,13 +1,31 @@
-"""One entry point for every imagery source, by kind, as job configs name them."""
+"""One entry point for every imagery source, by kind, as job configs name them.
+
+Each source declares here, once, the options a job config's ``[source]`` table may give it
+(:data:`SOURCE_OPTIONS`: type, check, whether required); their defaults are the source
+function's own (:func:`source_defaults`), and :func:`source_arguments` turns them into the
+function's keyword arguments.
+"""
 
 from __future__ import annotations
 
 import importlib
+import inspect
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import xarray as xr
 
-__all__ = ["SOURCE_KINDS", "open_source"]
+from vegdask.data._scene import BANDS, SCENE_VARIABLES
+
+__all__ = [
+    "SOURCE_KINDS",
+    "SOURCE_OPTIONS",
+    "SourceOption",
+    "open_source",
+    "source_arguments",
+    "source_defaults",
+]
 
 # kind -> (module, function); imported on use: Earth Engine and STAC are optional extras.
 _SOURCES: dict[str, tuple[str, str]] = {
@@ -17,6 +35,132 @@ _SOURCES: dict[str, tuple[str, str]] = {
     "local": ("vegdask.data._local", "local_scene"),
 }
 SOURCE_KINDS: tuple[str, ...] = tuple(_SOURCES)
+
+
+@dataclass(frozen=True)
+class SourceOption:
+    """A key of a job config's ``[source]`` table.
+
+    ``types`` and ``check`` say what is valid and ``allowed`` says it to the user; ``required``
+    keys have no default; a ``shown`` key's default (the source function's) is written into the
+    effective config.
+    """
+
+    types: type | tuple[type, ...]
+    check: Callable[[Any], bool] | None
+    allowed: str
+    required: bool = False
+    shown: bool = False
+
+
+def _signer_name(value: str) -> bool:
+    return value in ("planetary-computer", "none") or (value.startswith("sas:") and len(value) > 4)
+
+
+def _asset_names(value: dict[str, Any]) -> bool:
+    return all(k in (*BANDS, "scl") and isinstance(v, str) for k, v in value.items())
+
+
+def _band_names(value: dict[str, Any]) -> bool:
+    return all(isinstance(v, str) and v in SCENE_VARIABLES for v in value.values())
+
+
+def _name(**flags: bool) -> SourceOption:
+    return SourceOption(str, lambda v: bool(v.strip()), "a non-empty string", **flags)
+
+
+def _number(check: Callable[[Any], bool] | None, allowed: str, **flags: bool) -> SourceOption:
+    return SourceOption((int, float), check, allowed, **flags)
+
+
+_POSITIVE = _number(lambda v: v > 0, "a number > 0")
+_FLAG = SourceOption(bool, None, "true or false")
+
+#: Per source kind: the options of its ``[source]`` table (as the function's keyword arguments).
+SOURCE_OPTIONS: dict[str, dict[str, SourceOption]] = {
+    "synthetic": {
+        "seed": SourceOption(int, lambda v: v >= 0, "an integer >= 0", shown=True),
+        "rainfall_start": _number(lambda v: v > 0, "a number > 0 (mm/day)", shown=True),
+        "rainfall_end": _number(lambda v: v > 0, "a number > 0 (mm/day)", shown=True),
+    },
+    "earthengine": {
+        "collection": _name(shown=True),
+        "resolution": _POSITIVE,
+        "project": _name(),
+        "cloud_threshold": _number(lambda v: 0 <= v <= 1, "a number in [0, 1]"),
+        "cloud_score_band": SourceOption(str, lambda v: v in ("cs", "cs_cdf"), "'cs_cdf' or 'cs'"),
+        "mask_snow": _FLAG,
+        "max_request_bytes": SourceOption(int, lambda v: v > 0, "an integer > 0"),
+        "weather": SourceOption(bool, None, "true or false", shown=True),
+    },
+    "stac": {
+        "catalog": _name(required=True),
+        "collection": _name(shown=True),
+        "resolution": _number(lambda v: v > 0, "a number > 0", shown=True),
+        "max_cloud": _number(lambda v: 0 <= v <= 100, "a percentage in [0, 100]"),
+        "sign": SourceOption(str, _signer_name, "'planetary-computer', 'sas:<ENV_VAR>' or 'none'"),
+        "assets": SourceOption(dict, _asset_names, "a table of Scene band (or scl) = asset key"),
+        "timeout": _POSITIVE,
+    },
+    "local": {
+        "path": _name(required=True),
+        "collection": _name(),
+        "scale": _POSITIVE,
+        "offset": _number(None, "a number"),
+        "bands": SourceOption(dict, _band_names, "a table of file band name = Scene band"),
+    },
+}
+# Options that are one element of a function argument: kind -> {option: (argument, index)}.
+_PACKED = {"synthetic": {"rainfall_start": ("rainfall", 0), "rainfall_end": ("rainfall", 1)}}
+
+
+def _function(kind: str) -> Callable[..., tuple[xr.Dataset, xr.Dataset | None]]:
+    if kind not in _SOURCES:
+        raise ValueError(f"unknown source kind {kind!r}; allowed: {list(SOURCE_KINDS)}")
+    module, function = _SOURCES[kind]
+    return getattr(importlib.import_module(module), function)
+
+
+def source_defaults(kind: str) -> dict[str, Any]:
+    """The defaults of source ``kind``'s shown options: its function's own.
+
+    Examples
+    --------
+    >>> source_defaults("synthetic")
+    {'seed': 0, 'rainfall_start': 1.3, 'rainfall_end': 0.6}
+    """
+    parameters = inspect.signature(_function(kind)).parameters
+    packed = _PACKED.get(kind, {})
+    defaults = {}
+    for key, option in SOURCE_OPTIONS[kind].items():
+        if option.shown:
+            argument, index = packed.get(key, (key, None))
+            value = parameters[argument].default
+            defaults[key] = value if index is None else value[index]
+    return defaults
+
+
+def source_arguments(
+    kind: str, options: dict[str, Any], *, location: tuple[float, float], size: int
+) -> dict[str, Any]:
+    """Keyword arguments of source ``kind``'s function from its ``[source]`` options.
+
+    A source that reads its own grid (local files) takes no ``location`` and ``size``.
+
+    Examples
+    --------
+    >>> source_arguments("synthetic", {"seed": 1, "rainfall_start": 1.0, "rainfall_end": 0.5},
+    ...                  location=(27.9, 11.6), size=100)  # doctest: +NORMALIZE_WHITESPACE
+    {'location': (27.9, 11.6), 'size': 100, 'seed': 1, 'rainfall': (1.0, 0.5)}
+    """
+    arguments = {k: v for k, v in options.items() if k != "kind"}
+    packed: dict[str, dict[int, Any]] = {}
+    for key, (argument, index) in _PACKED.get(kind, {}).items():
+        packed.setdefault(argument, {})[index] = arguments.pop(key)
+    arguments.update({name: tuple(v[i] for i in sorted(v)) for name, v in packed.items()})
+    if "location" not in inspect.signature(_function(kind)).parameters:
+        return arguments  # the files' own grid
+    return {"location": location, "size": size, **arguments}
 
 
 def open_source(
@@ -46,7 +190,4 @@ def open_source(
     >>> scene.attrs["source"], scene.sizes["time"]
     ('synthetic', 2)
     """
-    if kind not in _SOURCES:
-        raise ValueError(f"unknown source kind {kind!r}; allowed: {list(SOURCE_KINDS)}")
-    module, function = _SOURCES[kind]
-    return getattr(importlib.import_module(module), function)(start, end, period, **options)
+    return _function(kind)(start, end, period, **options)

@@ -18,14 +18,14 @@ from typing import Any
 
 from vegdask.compute import GRAPH_CLASSES
 from vegdask.data import (
-    BANDS,
     EARTHENGINE_COLLECTIONS,
-    SCENE_VARIABLES,
     SOURCE_KINDS,
+    SOURCE_OPTIONS,
     TILE_SIZE,
     location,
     make_periods,
     region_pixels,
+    source_defaults,
 )
 from vegdask.kernels import AR1_ESTIMATORS
 
@@ -46,7 +46,7 @@ class ConfigError(ValueError):
 DEMO_CONFIG: dict[str, Any] = {
     "location": {"longitude": 27.94, "latitude": 11.58, "size": 500},
     "time": {"start": "2016-01-01", "end": "2020-01-01", "period": "1m"},
-    "source": {"kind": "synthetic", "seed": 0, "rainfall_start": 1.3, "rainfall_end": 0.6},
+    "source": {"kind": "synthetic", **source_defaults("synthetic")},
     "output": {"url": "vegdask-demo"},
     "cluster": {"kind": "local", "workers": 2},
     "processing": {
@@ -67,18 +67,6 @@ def _known_location(value: str) -> bool:
     except KeyError:
         return False
     return True
-
-
-def _signer_name(value: str) -> bool:
-    return value in ("planetary-computer", "none") or (value.startswith("sas:") and len(value) > 4)
-
-
-def _asset_names(value: dict[str, Any]) -> bool:
-    return all(k in (*BANDS, "scl") and isinstance(v, str) for k, v in value.items())
-
-
-def _band_names(value: dict[str, Any]) -> bool:
-    return all(isinstance(v, str) and v in SCENE_VARIABLES for v in value.values())
 
 
 def _analysis_names(name: str) -> Any:
@@ -163,58 +151,15 @@ def analysis_arguments(analysis: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-_POSITIVE = ((int, float), lambda v: v > 0, "a number > 0")
-_NAME = (str, lambda v: bool(v.strip()), "a non-empty string")
-# Per source kind: its keys (checked as _SCHEMA's); then their defaults and required keys.
-_SOURCE_SCHEMA: dict[str, dict[str, tuple[Any, Any, str]]] = {
-    "synthetic": {
-        "seed": (int, lambda v: v >= 0, "an integer >= 0"),
-        "rainfall_start": ((int, float), lambda v: v > 0, "a number > 0 (mm/day)"),
-        "rainfall_end": ((int, float), lambda v: v > 0, "a number > 0 (mm/day)"),
-    },
-    "earthengine": {
-        "collection": _NAME,
-        "resolution": _POSITIVE,
-        "project": _NAME,
-        "cloud_threshold": ((int, float), lambda v: 0 <= v <= 1, "a number in [0, 1]"),
-        "cloud_score_band": (str, lambda v: v in ("cs", "cs_cdf"), "'cs_cdf' or 'cs'"),
-        "mask_snow": (bool, None, "true or false"),
-        "max_request_bytes": (int, lambda v: v > 0, "an integer > 0"),
-        "weather": (bool, None, "true or false"),
-    },
-    "stac": {
-        "catalog": _NAME,
-        "collection": _NAME,
-        "resolution": _POSITIVE,
-        "max_cloud": ((int, float), lambda v: 0 <= v <= 100, "a percentage in [0, 100]"),
-        "sign": (str, _signer_name, "'planetary-computer', 'sas:<ENV_VAR>' or 'none'"),
-        "assets": (dict, _asset_names, "a table of Scene band (or scl) = asset key"),
-        "timeout": _POSITIVE,
-    },
-    "local": {
-        "path": _NAME,
-        "collection": _NAME,
-        "scale": _POSITIVE,
-        "offset": ((int, float), None, "a number"),
-        "bands": (dict, _band_names, "a table of file band name = Scene band"),
-    },
-}
-_SOURCE_DEFAULTS: dict[str, dict[str, Any]] = {
-    "synthetic": {"seed": 0, "rainfall_start": 1.3, "rainfall_end": 0.6},
-    "earthengine": {"collection": "COPERNICUS/S2_SR_HARMONIZED", "weather": True},
-    "stac": {"collection": "sentinel-2-l2a", "resolution": 10.0},
-    "local": {},
-}
-_SOURCE_REQUIRED = {"stac": ("catalog",), "local": ("path",)}
 # Pixel size when neither the config nor the collection gives one (Sentinel-2's), for sizing a
 # catalogue location's region.
 _DEFAULT_RESOLUTION = 10.0
 
 
 def _check_field(
-    section: str, key: str, value: Any, schema: dict[str, tuple[Any, Any, str]] | None = None
+    section: str, key: str, value: Any, spec: tuple[Any, Any, str] | None = None
 ) -> None:
-    types, check, allowed = (schema or _SCHEMA[section])[key]
+    types, check, allowed = spec or _SCHEMA[section][key]
     type_ok = isinstance(value, types) and not (isinstance(value, bool) and types is not bool)
     if not type_ok or (check is not None and not check(value)):
         raise ConfigError(f"{section}.{key} = {value!r} is not valid; expected {allowed}")
@@ -290,19 +235,20 @@ def _check_tiles(effective: dict[str, Any]) -> None:
 def _validate_source(values: dict[str, Any]) -> dict[str, Any]:
     kind = values.get("kind", DEMO_CONFIG["source"]["kind"])
     _check_field("source", "kind", kind)
-    schema = _SOURCE_SCHEMA[kind]
+    options = SOURCE_OPTIONS[kind]
     for key, value in values.items():
         if key == "kind":
             continue
-        if key not in schema:
+        if key not in options:
             raise ConfigError(
-                f"unknown key source.{key} for kind {kind!r}; allowed: {sorted(schema)}"
+                f"unknown key source.{key} for kind {kind!r}; allowed: {sorted(options)}"
             )
-        _check_field("source", key, value, schema)
-    missing = [key for key in _SOURCE_REQUIRED.get(kind, ()) if key not in values]
+        option = options[key]
+        _check_field("source", key, value, (option.types, option.check, option.allowed))
+    missing = [key for key, option in options.items() if option.required and key not in values]
     if missing:
         raise ConfigError(f"source kind {kind!r} needs source.{missing[0]}")
-    return {"kind": kind, **_SOURCE_DEFAULTS[kind], **values}
+    return {"kind": kind, **source_defaults(kind), **values}
 
 
 def _resolve_location(effective: dict[str, Any], given: dict[str, Any]) -> None:

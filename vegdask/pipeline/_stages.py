@@ -9,7 +9,7 @@ from typing import Any
 import xarray as xr
 
 from vegdask.compute import binary_image, tile_metrics
-from vegdask.data import RunStore, default_chunks, open_source
+from vegdask.data import RunStore, default_chunks, open_source, source_arguments
 from vegdask.pipeline._config import analysis_arguments
 from vegdask.pipeline._manifest import Run
 from vegdask.pipeline._tables import write_tables
@@ -26,13 +26,13 @@ def _progress_bar(total: int, stage: str, show: bool) -> tuple[Callable[[int], N
 
 def source_options(config: dict[str, Any]) -> dict[str, Any]:
     """Keyword arguments of the config's source function (:func:`vegdask.data.open_source`)."""
-    source = {k: v for k, v in config["source"].items() if k != "kind"}
     place = config["location"]
-    if config["source"]["kind"] == "local":
-        return source  # the files' own grid
-    if config["source"]["kind"] == "synthetic":
-        source["rainfall"] = (source.pop("rainfall_start"), source.pop("rainfall_end"))
-    return {"location": (place["longitude"], place["latitude"]), "size": place["size"], **source}
+    return source_arguments(
+        config["source"]["kind"],
+        config["source"],
+        location=(place["longitude"], place["latitude"]),
+        size=place["size"],
+    )
 
 
 def open_job_source(config: dict[str, Any]) -> tuple[xr.Dataset, xr.Dataset | None]:
