@@ -2,6 +2,12 @@
 
 from vegdask.analysis._analyse import RESILIENCE_SERIES, analyse_results
 from vegdask.analysis._cball import annual_cycle_pmf, crystal_ball, crystal_ball_fit
+from vegdask.analysis._cross_location import (
+    MIN_RUNS_FOR_CORRELATIONS,
+    SUMMARY_CORRELATION_COLUMNS,
+    summarise_runs,
+    summary_table,
+)
 from vegdask.analysis._pyveg import (
     PRESETS,
     PYVEG_SERIES,
@@ -38,12 +44,6 @@ from vegdask.analysis._spatial import (
     radial_spectrum,
     spatial_indicators,
     spatial_indicators_through_time,
-)
-from vegdask.analysis._summary import (
-    MIN_RUNS_FOR_CORRELATIONS,
-    SUMMARY_CORRELATION_COLUMNS,
-    summarise_runs,
-    summary_table,
 )
 from vegdask.data import tiles_from_results_summary, to_strict_json
 

@@ -203,7 +203,7 @@ def analyse_results(
             for ind, st in ews.stats.items()
         }
 
-    stats = {name: _summary_stats(frame[name]) for name in RESILIENCE_SERIES if name in frame}
+    stats = {name: _series_statistics(frame[name]) for name in RESILIENCE_SERIES if name in frame}
     for name, ews in ews_results.items():  # pyveg's "(0.99 rolling window)" values: whole series
         whole = rolling_indicators(ews.frame["residuals"].to_numpy(), 1.0, ar1=ar1)
         stats[name]["ar1_whole_series"] = float(whole["ar1"][-1])
@@ -306,7 +306,7 @@ def _failed_entry(reason: str, ews_params: dict[str, Any]) -> dict[str, dict[str
     return {ind: dict(record) for ind in EWS_INDICATORS}
 
 
-def _summary_stats(series: pd.Series) -> dict[str, Any]:
+def _series_statistics(series: pd.Series) -> dict[str, Any]:
     out: dict[str, Any] = {
         k: float(getattr(series, k)()) for k in ("min", "max", "mean", "median", "std")
     }

@@ -1,4 +1,4 @@
-"""pyveg's crystal-ball fit of the mean annual cycle (FEATURES.md G4), with its bugs fixed.
+"""pyveg's crystal-ball fit of the mean annual cycle (its analysis step G4), with its bugs fixed.
 
 The monthly means are rotated so that the minimum month is last, reversed, shifted to a minimum
 of 0 and normalised to sum 1 (pyveg's ``reverse_normalise_ts``); a crystal-ball pdf

@@ -1,4 +1,4 @@
-"""Cross-location summary of analysed runs (pyveg's summary-data analysis, FEATURES.md section 9).
+"""Cross-location comparison of analysed runs (`vegdask summary`: pyveg's summary-data analysis).
 
 One row per run from ``run.json``, ``analysis/resilience.json`` and ``analysis/summary_stats.json``;
 Pearson correlation matrices with p-values; scatter plots; CSV, PNG (SVG on request) and
