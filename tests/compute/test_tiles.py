@@ -9,7 +9,7 @@ from pyproj import Transformer
 
 from vegdask.compute import binary_image, tile_metrics, vegetation_mask
 from vegdask.data import synthetic_scene
-from vegdask.kernels import feature_vector, feature_vector_metrics
+from vegdask.kernels import feature_vector, feature_vector_metrics, tie_sensitivity
 from vegdask.testing import CountingScheduler
 
 
@@ -65,6 +65,7 @@ def test_tile_metrics_equal_the_kernel_on_each_tile(scene, graph_class):
             tile = tiles.isel(time=t, tile_y=a, tile_x=b)
             np.testing.assert_array_equal(tile["feature_vec"].values, fv)
             assert float(tile["offset50"]) == feature_vector_metrics(fv)["offset50"]
+            assert float(tile["tie_sensitivity"]) == tie_sensitivity(nodes)
             assert float(tile["ndvi_mean"]) == pytest.approx(ndvi[window].mean(), rel=1e-12)
             veg = image[window] == 0
             assert float(tile["ndvi_veg_mean"]) == pytest.approx(
@@ -73,6 +74,10 @@ def test_tile_metrics_equal_the_kernel_on_each_tile(scene, graph_class):
             pyveg_units = np.array([int((v + 1) / 2 * 255) for v in ndvi[window].ravel()])
             assert float(tile["ndvi_uint8_mean"]) == pytest.approx(pyveg_units.mean(), rel=1e-12)
             assert bool(tile["valid"])
+    ties = tiles["tie_sensitivity"][t].values
+    assert (ties == 0).any()  # tiles where no cut splits a tie group
+    if graph_class == "vegetation":
+        assert (ties > 0).any()  # and, on this scene, one where a cut does
 
 
 def test_tile_centres_on_a_non_square_scene(scene):

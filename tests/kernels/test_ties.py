@@ -6,7 +6,12 @@ import math
 import numpy as np
 import pytest
 
-from vegdask.kernels import feature_vector, feature_vector_metrics, tie_sensitivity
+from vegdask.kernels import (
+    feature_vector,
+    feature_vector_metrics,
+    tie_sensitivity,
+    tile_feature_vectors,
+)
 
 
 def dense_adjacency(mask, diagonal=False):
@@ -147,3 +152,29 @@ def test_row_major_stays_the_default_and_bad_ties_are_rejected():
     np.testing.assert_array_equal(feature_vector(mask), feature_vector(mask, ties="row-major"))
     with pytest.raises(ValueError, match="ties must be one of"):
         feature_vector(mask, ties="random")
+
+
+@pytest.mark.parametrize("diagonal", [False, True])
+def test_tile_feature_vectors_give_each_tiles_tie_sensitivity(diagonal):
+    """The tile kernel's figure (from its own centralities) equals a separate call per tile."""
+    rng = np.random.default_rng(5)
+    block = rng.random((40, 60)) < 0.6
+    block[:20, :20] = True  # a solid tile: large tie groups
+    block[20:, 20:40] = False  # an empty tile
+    block[:20, 40:] = np.tile([True, False], (20, 10))  # stripes: mirror ties
+    fv, ties = tile_feature_vectors(
+        block, tile_size=20, diagonal=diagonal, num_quantiles=20, with_tie_sensitivity=True
+    )
+    np.testing.assert_array_equal(
+        fv, tile_feature_vectors(block, tile_size=20, diagonal=diagonal, num_quantiles=20)
+    )
+    expected = [
+        [
+            tie_sensitivity(block[20 * a : 20 * a + 20, 20 * b : 20 * b + 20], diagonal=diagonal)
+            for b in range(3)
+        ]
+        for a in range(2)
+    ]
+    np.testing.assert_array_equal(ties, expected)
+    assert ties.max() > 0
+    assert (ties == 0).any()

@@ -105,6 +105,23 @@ def _fmt(v: Any) -> str:
     )
 
 
+def _tie_sensitivity_note(tiles: Any) -> str:
+    """How far offset50 depends on the order of tied pixels, where it does (else nothing)."""
+    if "tie_sensitivity" not in tiles:
+        return ""  # tiles read from a results_summary.json carry no tie sensitivity
+    values = tiles["tie_sensitivity"].values
+    values = values[np.isfinite(values)]  # invalid tile-periods have none
+    moved = values[values > 0]
+    if moved.size == 0:
+        return ""
+    return (
+        "<p>Tie sensitivity (how far offset50 can move over the orderings of pixels with equal "
+        "centralities; 0 where no quantile cut splits a group of tied pixels): non-zero in "
+        f"{moved.size} of {values.size} valid tile-periods ({moved.size / values.size:.1%}), "
+        f"max {moved.max():g}, median over those {np.median(moved):g}.</p>"
+    )
+
+
 def report_html(
     res: Any, resilience: dict, images: dict[str, bytes], corrs: dict, stats: dict
 ) -> str:
@@ -198,6 +215,7 @@ def report_html(
     parts.append(
         _img(images, "tile_maps", "offset50 and per-tile AR(1) trend (Benjamini-Hochberg)")
     )
+    parts.append(_tie_sensitivity_note(res.tiles))
     parts.append("<h2>Provenance</h2>")
     parts.append(  # the manifest lists every period of every stage: folded
         "<details><summary>run.json: versions, config, stages</summary>"

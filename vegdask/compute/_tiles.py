@@ -1,9 +1,10 @@
 """Tile metrics: one dask task per chunk of the Scene, calling the numba kernel for each 50x50 tile.
 
 For every period and tile: pyveg's feature vector and its metrics (on the graph of bare-soil pixels
-by default, pyveg's choice, or of vegetation pixels), the mean NDVI over the tile and over its
-vegetation pixels, the share of masked (cloud or no-data) pixels, whether the tile passes the
-quality gate, and the tile centre's longitude and latitude.
+by default, pyveg's choice, or of vegetation pixels), offset50's tie sensitivity (from the same
+centralities), the mean NDVI over the tile and over its vegetation pixels, the share of masked
+(cloud or no-data) pixels, whether the tile passes the quality gate, and the tile centre's
+longitude and latitude.
 """
 
 from __future__ import annotations
@@ -57,14 +58,20 @@ def _block_metrics(
     graph_class: str,
     max_masked: float,
 ) -> np.ndarray:
-    """All metrics of the tiles of one block of one period: (ty, tx, Q + 11) float64.
+    """All metrics of the tiles of one block of one period: (ty, tx, Q + 12) float64.
 
     ``period_ok`` (1, 1, 1) is False when the whole period is masked beyond its threshold: then
     every tile is invalid.
     """
     image, ndvi, cloud = image[0], ndvi[0], cloud[0]
     nodes = image == 255 if graph_class == "bare" else image == 0
-    fv = tile_feature_vectors(nodes, tile_size=tile, diagonal=diagonal, num_quantiles=num_quantiles)
+    fv, ties = tile_feature_vectors(
+        nodes,
+        tile_size=tile,
+        diagonal=diagonal,
+        num_quantiles=num_quantiles,
+        with_tie_sensitivity=True,
+    )
     q = num_quantiles
     metrics = np.stack(
         [
@@ -73,6 +80,7 @@ def _block_metrics(
             fv[..., -1] - fv[..., 0],  # offset
             fv.mean(axis=-1),
             fv.std(axis=-1),
+            ties,
         ],
         axis=-1,
     )
@@ -91,7 +99,7 @@ def _block_metrics(
         [fv, metrics, np.stack([ndvi_mean, ndvi_veg, ndvi8_mean, ndvi8_veg, masked, valid], -1)],
         axis=-1,
     )
-    out[~valid, : q + len(METRICS)] = np.nan
+    out[~valid, : q + len(METRICS) + 1] = np.nan
     return out[None]
 
 
@@ -131,7 +139,9 @@ def tile_metrics(
     -------
     xarray.Dataset
         Dims (time, tile_y, tile_x[, quantile]): ``feature_vec``, ``offset50``, ``slope``,
-        ``offset``, ``fv_mean``, ``fv_std``, ``ndvi_mean``, ``ndvi_veg_mean`` (NDVI units),
+        ``offset``, ``fv_mean``, ``fv_std``, ``tie_sensitivity`` (how far offset50 can move over
+        the orderings of tied pixels, :func:`vegdask.kernels.tie_sensitivity`; 0 where no cut
+        splits a tie), ``ndvi_mean``, ``ndvi_veg_mean`` (NDVI units),
         ``ndvi_uint8_mean``, ``ndvi_veg_uint8_mean`` (pyveg's 0-255 units), ``masked_fraction``,
         ``valid``; coordinates ``longitude``/``latitude`` of the tile centres.
 
@@ -169,7 +179,7 @@ def tile_metrics(
     image = binary_image(scene).data[window]
     ndvi = scene["ndvi"].data[window]
     cloud = scene["cloud_mask"].data[window]
-    per_tile = num_quantiles + len(METRICS) + len(_PER_TILE) + 1
+    per_tile = num_quantiles + len(METRICS) + 1 + len(_PER_TILE) + 1
     # A period masked beyond the period threshold is empty: all its tiles are invalid.
     period_masked = (cloud | ~da.isfinite(ndvi)).mean(axis=(1, 2), keepdims=True)
     blocks = image.map_blocks(
@@ -195,10 +205,8 @@ def tile_metrics(
     dims = ("time", "tile_y", "tile_x")
     q = num_quantiles
     data = {"feature_vec": ((*dims, "quantile"), blocks[..., :q])}
-    for i, name in enumerate(METRICS):
+    for i, name in enumerate((*METRICS, "tie_sensitivity", *_PER_TILE)):
         data[name] = (dims, blocks[..., q + i])
-    for i, name in enumerate(_PER_TILE):
-        data[name] = (dims, blocks[..., q + len(METRICS) + i])
     data["valid"] = (dims, blocks[..., -1] > 0)
     lon, lat = _tile_centres(scene.isel(y=window[1], x=window[2]), tile_size)
     coords = {

@@ -12,6 +12,7 @@ from vegdask.kernels._centrality import (
     feature_vector,
     feature_vector_metrics,
     subgraph_centrality,
+    tie_sensitivity,
     tile_feature_vectors,
 )
 from vegdask.kernels._fdr import benjamini_hochberg
@@ -26,7 +27,6 @@ from vegdask.kernels._rietkerk import (
 from vegdask.kernels._rolling import AR1_ESTIMATORS, INDICATORS, rolling_indicators, window_length
 from vegdask.kernels._smoothing import gaussian_sigma, gaussian_smooth, loess_smooth
 from vegdask.kernels._surrogates import surrogate_test
-from vegdask.kernels._ties import tie_sensitivity
 from vegdask.kernels._warmup import compile_kernels
 
 __all__ = [

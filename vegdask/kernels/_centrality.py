@@ -34,10 +34,13 @@ import numpy as np
 import numpy.typing as npt
 from numba import njit
 
+from vegdask.kernels._ties import _offset50_spread
+
 __all__ = [
     "feature_vector",
     "feature_vector_metrics",
     "subgraph_centrality",
+    "tie_sensitivity",
     "tile_feature_vectors",
 ]
 
@@ -312,18 +315,34 @@ def _mask_feature_vector(
     table: npt.NDArray[np.float64],
     fractions: npt.NDArray[np.float64],
 ) -> npt.NDArray[np.float64]:
+    return _mask_features(mask, offsets, table, fractions)[0]
+
+
+@njit(cache=True, nogil=True)
+def _mask_features(
+    mask: npt.NDArray[np.bool_],
+    offsets: npt.NDArray[np.int64],
+    table: npt.NDArray[np.float64],
+    fractions: npt.NDArray[np.float64],
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], bool]:
+    """The feature vector, the centralities, and whether a cut offset50 reads splits a tie group."""
     nbr, deg = _pixel_graph(mask, offsets)
     n = deg.shape[0]
     fv = np.zeros(fractions.shape[0] + 1, dtype=np.float64)
     if n == 0:
-        return fv
+        return fv, np.empty(0, dtype=np.float64), False
     sizes = np.empty(fractions.shape[0], dtype=np.int64)
     for q in range(fractions.shape[0]):
         sizes[q] = _python_round(fractions[q] * n / 100.0)
     sc = _graph_centrality(mask, deg.max(), offsets.shape[0] == 8, table)
     order = _rank_by_centrality(sc)
     fv[1:] = _euler_curve(order, nbr, deg, sizes)
-    return fv
+    split = False
+    for c in (sizes[(fractions.shape[0] + 1) // 2 - 1], sizes[-1]):  # fv[Q // 2], fv[-1]
+        # ranks c - 1 and c tie (the rule of _rank_by_centrality and _tie_bounds)
+        if 0 < c < n and sc[order[c - 1]] - sc[order[c]] <= _TIE_TOLERANCE * sc[order[c - 1]]:
+            split = True
+    return fv, sc, split
 
 
 @njit(cache=True, nogil=True)
@@ -339,15 +358,21 @@ def _tiles_feature_vectors(
     offsets: npt.NDArray[np.int64],
     table: npt.NDArray[np.float64],
     fractions: npt.NDArray[np.float64],
-) -> npt.NDArray[np.float64]:
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.bool_]]:
+    """Each tile's feature vector, centralities (row-major, NaN-padded) and split-tie flag."""
     ty = block.shape[0] // tile_size
     tx = block.shape[1] // tile_size
     out = np.empty((ty, tx, fractions.shape[0] + 1), dtype=np.float64)
+    centralities = np.full((ty, tx, tile_size * tile_size), np.nan)
+    split = np.zeros((ty, tx), dtype=np.bool_)
     for a in range(ty):
         for b in range(tx):
             tile = block[a * tile_size : (a + 1) * tile_size, b * tile_size : (b + 1) * tile_size]
-            out[a, b] = _mask_feature_vector(tile.copy(), offsets, table, fractions)
-    return out
+            fv, sc, tie_split = _mask_features(tile.copy(), offsets, table, fractions)
+            out[a, b] = fv
+            split[a, b] = tie_split
+            centralities[a, b, : sc.shape[0]] = sc
+    return out, centralities, split
 
 
 def _tie_bounds(
@@ -377,14 +402,31 @@ def _whole_group_sizes(
 
 
 def _ranked_graph(
-    mask: npt.NDArray[np.bool_], diagonal: bool
+    mask: npt.NDArray[np.bool_], diagonal: bool, sc: npt.NDArray[np.float64] | None = None
 ) -> tuple[
     npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.float64], npt.NDArray[np.int64]
 ]:
-    """Neighbour lists, degrees, centralities and the pyveg-compatible ranking of a mask."""
+    """Neighbour lists, degrees, centralities (``sc`` if given) and the pyveg-compatible ranking."""
     nbr, deg = _pixel_graph(mask, _offsets(diagonal))
-    sc = _graph_centrality(mask, int(deg.max(initial=0)), diagonal, _chebyshev_table())
+    if sc is None:
+        sc = _graph_centrality(mask, int(deg.max(initial=0)), diagonal, _chebyshev_table())
     return nbr, deg, sc, _rank_by_centrality(sc)
+
+
+def _tie_spread(
+    mask: npt.NDArray[np.bool_],
+    diagonal: bool,
+    fractions: npt.NDArray[np.float64],
+    sc: npt.NDArray[np.float64] | None = None,
+) -> float:
+    """:func:`tie_sensitivity` of a mask, from its centralities ``sc`` when they are known."""
+    nbr, deg, sc, order = _ranked_graph(mask, diagonal, sc)
+    n = deg.shape[0]
+    if n == 0:
+        return 0.0
+    sizes = _cut_sizes(fractions, n)
+    cuts = (int(sizes[(fractions.shape[0] + 1) // 2 - 1]), int(sizes[-1]))  # fv[Q // 2], fv[-1]
+    return _offset50_spread(order, nbr, deg, *_tie_bounds(sc, order), cuts)
 
 
 def _cut_sizes(fractions: npt.NDArray[np.float64], n: int) -> npt.NDArray[np.int64]:
@@ -541,13 +583,53 @@ def feature_vector(
     return fv
 
 
+def tie_sensitivity(
+    mask: npt.ArrayLike, *, diagonal: bool = False, num_quantiles: int = 20
+) -> float:
+    """Largest change of offset50 over the orderings of tied pixels (0 when no cut splits a tie).
+
+    The spread (largest minus smallest) of offset50 = fv[-1] - fv[Q // 2] over every order of the
+    pixels within each tie group (centralities equal to a relative 1e-10), computed from the tie
+    groups at the two cuts offset50 reads, not by trying orders. It is exact when the split groups
+    have at most 20,000 subsets of the cut's size (small groups: mirror positions); for larger
+    groups (solid interiors) it is an upper bound from the pixels' edge counts.
+    :func:`tile_feature_vectors` gives it for every tile from the centralities it computes.
+
+    Parameters
+    ----------
+    mask : (M, N) array_like of bool
+        The graph's nodes are the True pixels (or 1s).
+    diagonal, num_quantiles
+        As in :func:`feature_vector`.
+
+    Returns
+    -------
+    float
+        0 where offset50 does not depend on the order of tied pixels.
+
+    Examples
+    --------
+    In a 2 x 3 block the four corners tie and the 95 % cut (round(5.7) = 6 pixels) takes them all,
+    but the 50 % cut (3 pixels) takes the two middle pixels and one corner: any corner gives
+    V - E = 1, so offset50 does not depend on the order.
+
+    >>> import numpy as np
+    >>> tie_sensitivity(np.ones((2, 3), dtype=bool))
+    0.0
+    >>> tie_sensitivity(np.ones((2, 3), dtype=bool), num_quantiles=4)  # cuts at 50 %, 75 %
+    1.0
+    """
+    return _tie_spread(_as_mask(mask), diagonal, _quantile_fractions(num_quantiles))
+
+
 def tile_feature_vectors(
     mask_block: npt.ArrayLike,
     *,
     tile_size: int = 50,
     diagonal: bool = False,
     num_quantiles: int = 20,
-) -> npt.NDArray[np.float64]:
+    with_tie_sensitivity: bool = False,
+) -> npt.NDArray[np.float64] | tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
     """Feature vectors of every full ``tile_size`` x ``tile_size`` tile of a block, in one call.
 
     This is the per-chunk task of the tile-metrics stage: one call runs many tiles without returning
@@ -562,11 +644,16 @@ def tile_feature_vectors(
         The tile side in pixels.
     diagonal, num_quantiles
         As in :func:`feature_vector`.
+    with_tie_sensitivity : bool, default False
+        Also return each tile's :func:`tie_sensitivity`, from the centralities computed for the
+        feature vectors (only tiles where a cut offset50 reads splits a tie group cost extra).
 
     Returns
     -------
     (M // tile_size, N // tile_size, Q) ndarray of float64
         ``out[a, b]`` is ``feature_vector`` of tile (a, b).
+    (M // tile_size, N // tile_size) ndarray of float64
+        With ``with_tie_sensitivity``: ``tie_sensitivity`` of tile (a, b).
 
     Examples
     --------
@@ -576,14 +663,32 @@ def tile_feature_vectors(
     >>> tile_feature_vectors(block, tile_size=2, num_quantiles=4)[:, :, -1]
     array([[1., 0., 0.],
            [0., 0., 0.]])
+
+    The 2 x 2 block's four pixels tie: its 50 % cut takes an adjacent pair (V - E = 1) or a
+    diagonal one (2), so offset50 can move by 1.
+
+    >>> fv, ties = tile_feature_vectors(
+    ...     block, tile_size=2, num_quantiles=4, with_tie_sensitivity=True
+    ... )
+    >>> ties
+    array([[1., 0., 0.],
+           [0., 0., 0.]])
     """
     if isinstance(tile_size, bool) or not isinstance(tile_size, int | np.integer) or tile_size < 1:
         raise ValueError(f"tile_size must be a positive integer, got {tile_size!r}")
     fractions = _quantile_fractions(num_quantiles)
     arr = _as_mask(mask_block)
-    return _tiles_feature_vectors(
+    fv, centralities, split = _tiles_feature_vectors(
         arr, int(tile_size), _offsets(diagonal), _chebyshev_table(), fractions
     )
+    if not with_tie_sensitivity:
+        return fv
+    sensitivity = np.zeros(split.shape, dtype=np.float64)
+    for a, b in zip(*np.nonzero(split), strict=True):
+        tile = arr[a * tile_size : (a + 1) * tile_size, b * tile_size : (b + 1) * tile_size]
+        sc = centralities[a, b, : np.count_nonzero(tile)]
+        sensitivity[a, b] = _tie_spread(np.ascontiguousarray(tile), diagonal, fractions, sc)
+    return fv, sensitivity
 
 
 def feature_vector_metrics(fv: npt.ArrayLike) -> dict[str, float]:

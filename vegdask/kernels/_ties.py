@@ -1,4 +1,4 @@
-"""How much offset50 depends on the order of tied pixels (a per-tile robustness figure).
+"""How much offset50 depends on the order of tied pixels (behind :func:`tie_sensitivity`).
 
 Pixels whose subgraph centralities agree to a relative 1e-10 are tied (their order is rounding
 noise; see :func:`vegdask.kernels.feature_vector`). offset50 = fv[-1] - fv[Q // 2] depends on the
@@ -17,15 +17,7 @@ from itertools import combinations
 import numpy as np
 import numpy.typing as npt
 
-from vegdask.kernels._centrality import (
-    _as_mask,
-    _cut_sizes,
-    _quantile_fractions,
-    _ranked_graph,
-    _tie_bounds,
-)
-
-__all__ = ["tie_sensitivity"]
+__all__: list[str] = []
 
 _MAX_SUBSETS = 20_000
 
@@ -85,49 +77,20 @@ def _nested_range(b: np.ndarray, adjacency: np.ndarray, k_low: int, k_high: int)
     return int(max(values) - min(values))
 
 
-def tie_sensitivity(
-    mask: npt.ArrayLike, *, diagonal: bool = False, num_quantiles: int = 20
+def _offset50_spread(
+    order: npt.NDArray[np.int64],
+    nbr: npt.NDArray[np.int64],
+    deg: npt.NDArray[np.int64],
+    starts: npt.NDArray[np.int64],
+    stops: npt.NDArray[np.int64],
+    cuts: tuple[int, int],
 ) -> float:
-    """Largest change of offset50 over the orderings of tied pixels (0 when no cut splits a tie).
+    """Spread of offset50 over the orderings of tied pixels, from the ranking and its tie groups.
 
-    The spread (largest minus smallest) of offset50 = fv[-1] - fv[Q // 2] over every order of the
-    pixels within each tie group (centralities equal to a relative 1e-10), computed from the tie
-    groups at the two cuts offset50 reads, not by trying orders. It is exact when the split groups
-    have at most 20,000 subsets of the cut's size (small groups: mirror positions); for larger
-    groups (solid interiors) it is an upper bound from the pixels' edge counts.
-
-    Parameters
-    ----------
-    mask : (M, N) array_like of bool
-        The graph's nodes are the True pixels (or 1s).
-    diagonal, num_quantiles
-        As in :func:`feature_vector`.
-
-    Returns
-    -------
-    float
-        0 where offset50 does not depend on the order of tied pixels.
-
-    Examples
-    --------
-    In a 2 x 3 block the four corners tie and the 95 % cut (round(5.7) = 6 pixels) takes them all,
-    but the 50 % cut (3 pixels) takes the two middle pixels and one corner: any corner gives
-    V - E = 1, so offset50 does not depend on the order.
-
-    >>> import numpy as np
-    >>> tie_sensitivity(np.ones((2, 3), dtype=bool))
-    0.0
-    >>> tie_sensitivity(np.ones((2, 3), dtype=bool), num_quantiles=4)  # cuts at 50 %, 75 %
-    1.0
+    ``order`` ranks the nodes (neighbour lists ``nbr``, degrees ``deg``), ``starts``/``stops`` are
+    each rank position's tie-group bounds, ``cuts`` the sizes of the cuts fv[Q // 2] and fv[-1].
     """
-    fractions = _quantile_fractions(num_quantiles)
-    nbr, deg, sc, order = _ranked_graph(_as_mask(mask), diagonal)
-    n = deg.shape[0]
-    if n == 0:
-        return 0.0
-    sizes = _cut_sizes(fractions, n)
-    starts, stops = _tie_bounds(sc, order)
-    cuts = [int(sizes[num_quantiles // 2 - 1]), int(sizes[-1])]  # fv[Q // 2] and fv[-1]
+    n = order.shape[0]
     split = [c for c in cuts if 0 < c < n and starts[c] < c]
     if not split:
         return 0.0
