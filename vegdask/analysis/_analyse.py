@@ -9,7 +9,6 @@ from __future__ import annotations
 import posixpath
 from typing import Any
 
-import fsspec
 import numpy as np
 import pandas as pd
 import xarray as xr
@@ -273,7 +272,7 @@ def _preset(preset: str, results: Any, output: str | None) -> dict[str, Any]:
         raise ValueError(f"analysis preset must be one of {list(PRESETS)}, got {preset!r}")
     result = pyveg_analysis(read_results_summary(results))
     store = RunStore(output if output is not None else _default_output(str(results)))
-    write_pyveg_outputs(result, store.fs, store.path_of("analysis/pyveg"))
+    write_pyveg_outputs(result, store, "analysis/pyveg")
     strict = to_strict_json(result.resilience)
     store.makedirs("analysis")
     store.write_json("analysis/resilience.json", strict)
@@ -340,10 +339,10 @@ def _vegetation_masks(root: str | None, scene: xr.Dataset, crop: dict) -> list |
     """Per period, the vegetation mask (``mask.zarr``'s ``binary_image == 0``) or None."""
     if root is None:
         return None
-    fs, path = fsspec.core.url_to_fs(root)
-    if not fs.exists(posixpath.join(path, "mask.zarr")):
+    store = RunStore(root)
+    if not store.exists("mask.zarr"):
         return None
-    image = xr.open_zarr(root.rstrip("/") + "/mask.zarr", consolidated=False)["binary_image"]
+    image = store.open_zarr("mask.zarr")["binary_image"]
     if (image.sizes["y"], image.sizes["x"]) != (scene.sizes["y"], scene.sizes["x"]):
         return None
     done = set(image.time.values.tolist())

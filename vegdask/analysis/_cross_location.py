@@ -9,18 +9,16 @@ from __future__ import annotations
 
 import base64
 import html
-import json
 import os
-import posixpath
 from typing import Any
 
-import fsspec
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 from scipy import stats
 
 from vegdask.analysis._figures import save_figure
+from vegdask.data import RunStore
 
 __all__ = [
     "MIN_RUNS_FOR_CORRELATIONS",
@@ -60,32 +58,27 @@ _SCATTERS = (
 )
 
 
-def _read_json(fs: Any, path: str) -> Any:
-    with fs.open(path) as f:
-        return json.loads(f.read())
-
-
 def _run_row(url: str) -> dict[str, Any]:
-    fs, root = fsspec.core.url_to_fs(url)
-    if not fs.exists(root):
+    store = RunStore(url)
+    fs = store.fs
+    if not fs.exists(store.path):
         raise FileNotFoundError(f"{url} does not exist: give analysed run directories or URLs")
-    if fs.isfile(root):
+    if fs.isfile(store.path):
         raise ValueError(f"{url} is a file: give an analysed run's directory or URL")
-    res_path = posixpath.join(root, "analysis", "resilience.json")
-    if not fs.exists(res_path):
+    if not store.exists("analysis/resilience.json"):
         raise FileNotFoundError(
             f"{url} has no analysis/resilience.json: run `vegdask analyse {url}` first"
         )
     row: dict[str, Any] = {"run": url}
-    if fs.exists(posixpath.join(root, "run.json")):
-        config = _read_json(fs, posixpath.join(root, "run.json")).get("config", {})
+    if store.exists("run.json"):
+        config = store.read_json("run.json").get("config", {})
         for key, value in config.items():
             if isinstance(value, dict) and key in ("location",):
                 row.update({k: v for k, v in value.items() if isinstance(v, str | int | float)})
             elif isinstance(value, str | int | float):
                 row[key] = value
     notes = []
-    for series, inds in _read_json(fs, res_path).items():
+    for series, inds in store.read_json("analysis/resilience.json").items():
         for ind, entry in inds.items():
             row[f"{series}_{ind}_tau"] = entry.get("kendall_tau")
             row[f"{series}_{ind}_p"] = entry.get("p_value")
@@ -93,9 +86,8 @@ def _run_row(url: str) -> dict[str, Any]:
                 notes.append(f"{series}: {entry['error']}")  # e.g. too few periods
     if notes:
         row["note"] = "no tau/p for " + "; ".join(notes)
-    stats_path = posixpath.join(root, "analysis", "summary_stats.json")
-    if fs.exists(stats_path):
-        for series, entry in _read_json(fs, stats_path).items():
+    if store.exists("analysis/summary_stats.json"):
+        for series, entry in store.read_json("analysis/summary_stats.json").items():
             for key, value in entry.items():
                 if isinstance(value, int | float) and not isinstance(value, bool):
                     row[f"{series}_{key}"] = value
@@ -188,29 +180,28 @@ def summarise_runs(runs: list[str], output: str) -> pd.DataFrame:
     ``note`` column.
     """
     table = summary_table(runs)
-    fs, root = fsspec.core.url_to_fs(str(output))
-    fs.makedirs(root, exist_ok=True)
+    store = RunStore(output)
+    store.makedirs()
     if len(table) >= MIN_RUNS_FOR_CORRELATIONS:
         r, p = _pearson(table)
     else:
         r = p = pd.DataFrame()
     tables = [("summary", table, False), ("pearson_r", r, True), ("pearson_p", p, True)]
     for name, frame, index in tables[: 1 if r.empty else 3]:
-        with fs.open(posixpath.join(root, f"{name}.csv"), "wb") as f:
-            f.write(frame.to_csv(index=index).encode())
+        store.write_bytes(f"{name}.csv", frame.to_csv(index=index).encode())
     images = {}
     for x, y in _SCATTERS:
         if x in table and y in table:
             key = f"{y}_vs_{x}"
-            images[key] = save_figure(_fig_scatter(table, x, y), fs, posixpath.join(root, key))
+            images[key] = save_figure(_fig_scatter(table, x, y), store.fs, store.path_of(key))
     if "pattern_type" in table:
         for column in ("offset50_mean_mean", "offset50_mean_max"):
             if column in table:
                 key = f"{column}_by_pattern_type"
-                images[key] = save_figure(_fig_box(table, column), fs, posixpath.join(root, key))
+                images[key] = save_figure(_fig_box(table, column), store.fs, store.path_of(key))
     if len(r):
         images["correlations"] = save_figure(
-            _fig_corr(r, p), fs, posixpath.join(root, "correlations")
+            _fig_corr(r, p), store.fs, store.path_of("correlations")
         )
     few = (
         f" Correlations across runs need at least {MIN_RUNS_FOR_CORRELATIONS} runs: none computed."
@@ -233,6 +224,5 @@ def summarise_runs(runs: list[str], output: str) -> pd.DataFrame:
         "border-collapse:collapse}td,th{border:1px solid #ccc;padding:2px 6px}</style></head>"
         f"<body>{''.join(body)}</body></html>"
     )
-    with fs.open(posixpath.join(root, "summary.html"), "wb") as f:
-        f.write(page.encode())
+    store.write_bytes("summary.html", page.encode())
     return table

@@ -31,19 +31,18 @@ description (docs/analysis.md, "The pyveg preset"):
 
 from __future__ import annotations
 
-import json
 import math
 import posixpath
 from dataclasses import dataclass
 from typing import Any
 
-import fsspec
 import numpy as np
 import pandas as pd
 import xarray as xr
 
 from vegdask.analysis._series import remove_outliers
 from vegdask.analysis._series import smooth as smooth_series
+from vegdask.data import RunStore
 from vegdask.kernels import gaussian_smooth, kendall_tau, rolling_indicators
 
 __all__ = [
@@ -115,16 +114,16 @@ def read_results_summary(results: Any) -> dict[str, Any]:
     url = str(results)
     if not url.endswith(".json"):
         url = url.rstrip("/") + "/results_summary.json"
-    fs, path = fsspec.core.url_to_fs(url)
-    if not fs.exists(path):
+    folder, name = posixpath.split(url)
+    store = RunStore(folder or ".")
+    if not store.exists(name):
         raise FileNotFoundError(
             f"{url} does not exist: the pyveg preset reads a results_summary.json"
         )
-    with fs.open(path) as f:
-        try:
-            summary = json.loads(f.read())
-        except ValueError as err:
-            raise ValueError(f"{url} is not valid JSON: {err}") from None
+    try:
+        summary = store.read_json(name)
+    except ValueError as err:
+        raise ValueError(f"{url} is not valid JSON: {err}") from None
     if not isinstance(summary, dict):
         raise ValueError(
             f"{url}: expected a JSON object of collections, got a {type(summary).__name__}"
@@ -436,13 +435,13 @@ def pyveg_analysis(summary: dict[str, Any]) -> PyvegAnalysis:
     )
 
 
-def write_pyveg_outputs(result: PyvegAnalysis, fs: Any, directory: str) -> None:
-    """Write pyveg's CSV files into ``directory`` of the filesystem ``fs``.
+def write_pyveg_outputs(result: PyvegAnalysis, store: RunStore, folder: str) -> None:
+    """Write pyveg's CSV files into the folder ``folder`` of the run ``store``.
 
     ``time_series.csv``, ``time_series_detrended.csv`` (when computed) and
     ``time_series_summary_stats.csv``, as pyveg names them.
     """
-    fs.makedirs(directory, exist_ok=True)
+    store.makedirs(folder)
     tables = {
         "time_series.csv": result.time_series,
         "time_series_detrended.csv": result.deseasonalised,
@@ -450,5 +449,4 @@ def write_pyveg_outputs(result: PyvegAnalysis, fs: Any, directory: str) -> None:
     }
     for name, table in tables.items():
         if table is not None:
-            with fs.open(posixpath.join(directory, name), "wb") as f:
-                f.write(table.to_csv(date_format="%Y-%m-%d").encode())
+            store.write_bytes(f"{folder}/{name}", table.to_csv(date_format="%Y-%m-%d").encode())
