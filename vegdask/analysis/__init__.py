@@ -16,8 +16,8 @@ from vegdask.analysis._pyveg import (
     pyveg_collections,
 )
 from vegdask.analysis._resilience import (
-    EWS_INDICATORS,
     GRIDS,
+    TESTED_INDICATORS,
     EarlyWarning,
     SensitivityGrid,
     detrend,
@@ -48,7 +48,6 @@ from vegdask.analysis._spatial import (
 from vegdask.data import tiles_from_results_summary, to_strict_json
 
 __all__ = [
-    "EWS_INDICATORS",
     "GRIDS",
     "MIN_RUNS_FOR_CORRELATIONS",
     "PRESETS",
@@ -56,6 +55,7 @@ __all__ = [
     "RESILIENCE_SERIES",
     "SPATIAL_INDICATORS",
     "SUMMARY_CORRELATION_COLUMNS",
+    "TESTED_INDICATORS",
     "TILE_VARIABLES",
     "EarlyWarning",
     "PyvegAnalysis",

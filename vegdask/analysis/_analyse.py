@@ -24,7 +24,7 @@ from vegdask.analysis._pyveg import (
 )
 from vegdask.analysis._report import pdf_bytes, report_html, require_weasyprint, save_figures
 from vegdask.analysis._resilience import (
-    EWS_INDICATORS,
+    TESTED_INDICATORS,
     early_warning,
     sensitivity,
     tile_indicator_maps,
@@ -302,7 +302,7 @@ def _failed_entry(reason: str, ews_params: dict[str, Any]) -> dict[str, dict[str
         "n_surrogates": ews_params["n_surrogates"],
         "seed": ews_params["seed"],
     }
-    return {ind: dict(record) for ind in EWS_INDICATORS}
+    return {ind: dict(record) for ind in TESTED_INDICATORS}
 
 
 def _series_statistics(series: pd.Series) -> dict[str, Any]:

@@ -26,8 +26,8 @@ from vegdask.kernels import (
 )
 
 __all__ = [
-    "EWS_INDICATORS",
     "GRIDS",
+    "TESTED_INDICATORS",
     "EarlyWarning",
     "SensitivityGrid",
     "detrend",
@@ -37,7 +37,14 @@ __all__ = [
 ]
 
 #: Indicators tested by default (trend and surrogate p-value).
-EWS_INDICATORS: tuple[str, ...] = ("ar1", "variance", "sd", "skewness", "kurtosis", "return_rate")
+TESTED_INDICATORS: tuple[str, ...] = (
+    "ar1",
+    "variance",
+    "sd",
+    "skewness",
+    "kurtosis",
+    "return_rate",
+)
 
 
 class SensitivityGrid(NamedTuple):
@@ -114,7 +121,7 @@ def early_warning(
     convention: str = "sigma",
     span: float = 0.2,
     ar1: str = "ols",
-    indicators: tuple[str, ...] = EWS_INDICATORS,
+    indicators: tuple[str, ...] = TESTED_INDICATORS,
     n_surrogates: int = 1000,
     seed: int = 0,
     interpolate_gaps: bool = False,

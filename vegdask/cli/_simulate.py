@@ -49,7 +49,7 @@ def _write(path: Path, image: np.ndarray, *, grey: bool) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Simulate and write the pattern."""
-    from vegdask.data import binary_pattern, load_parameters, read_image, simulate_pattern
+    from vegdask.data import binarise_biomass, load_parameters, read_image, simulate_pattern
     from vegdask.kernels import PYVEG_PARAMETERS
 
     outputs = [Path(args.output), *([Path(args.binary)] if args.binary else [])]
@@ -69,6 +69,6 @@ def run(args: argparse.Namespace) -> int:
         raise CLIError(str(err)) from err
     _write(outputs[0], biomass, grey=True)
     if args.binary:
-        _write(outputs[1], binary_pattern(biomass), grey=False)
+        _write(outputs[1], binarise_biomass(biomass), grey=False)
     print(f"wrote {', '.join(map(str, outputs))} ({biomass.shape[0]}x{biomass.shape[1]} cells)")
     return 0

@@ -3,7 +3,7 @@
 from vegdask.data._image_files import read_image
 from vegdask.data._local import local_scene
 from vegdask.data._locations import Location, location, locations, region_pixels
-from vegdask.data._patterns import binary_pattern, load_parameters, simulate_pattern
+from vegdask.data._patterns import binarise_biomass, load_parameters, simulate_pattern
 from vegdask.data._periods import make_periods, parse_period
 from vegdask.data._results_summary import (
     RECORD_SERIES,
@@ -82,7 +82,7 @@ __all__ = [
     "SasSigner",
     "SourceOption",
     "azure_sas_signer",
-    "binary_pattern",
+    "binarise_biomass",
     "check_region",
     "compute_ndvi",
     "create_store",

@@ -16,7 +16,7 @@ import numpy.typing as npt
 
 from vegdask.kernels import PYVEG_PARAMETERS, RietkerkParameters, rietkerk_evolve
 
-__all__ = ["binary_pattern", "load_parameters", "simulate_pattern"]
+__all__ = ["binarise_biomass", "load_parameters", "simulate_pattern"]
 
 # pyveg's patternGenConfig.json keys -> RietkerkParameters fields.
 _PYVEG_KEYS = {
@@ -97,12 +97,14 @@ def simulate_pattern(
     )[0]
 
 
-def binary_pattern(biomass: npt.ArrayLike) -> npt.NDArray[np.uint8]:
-    """Pyveg's black-and-white pattern: 255 below ``(q90 + q10) / 2`` (bare), else 0 (vegetation).
+def binarise_biomass(biomass: npt.ArrayLike) -> npt.NDArray[np.uint8]:
+    """A simulated (Rietkerk) biomass field as pyveg's black-and-white image.
+
+    255 below ``(q90 + q10) / 2`` (bare soil), else 0 (vegetation).
 
     Examples
     --------
-    >>> binary_pattern([[0.0, 10.0], [0.0, 10.0]])
+    >>> binarise_biomass([[0.0, 10.0], [0.0, 10.0]])
     array([[255,   0],
            [255,   0]], dtype=uint8)
     """

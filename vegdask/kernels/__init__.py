@@ -24,16 +24,21 @@ from vegdask.kernels._rietkerk import (
     RietkerkParameters,
     rietkerk_evolve,
 )
-from vegdask.kernels._rolling import AR1_ESTIMATORS, INDICATORS, rolling_indicators, window_length
+from vegdask.kernels._rolling import (
+    AR1_ESTIMATORS,
+    ROLLING_INDICATORS,
+    rolling_indicators,
+    window_length,
+)
 from vegdask.kernels._smoothing import gaussian_sigma, gaussian_smooth, loess_smooth
 from vegdask.kernels._surrogates import surrogate_test
 from vegdask.kernels._warmup import compile_kernels
 
 __all__ = [
     "AR1_ESTIMATORS",
-    "INDICATORS",
     "PUBLISHED_PARAMETERS",
     "PYVEG_PARAMETERS",
+    "ROLLING_INDICATORS",
     "ArmaFit",
     "RietkerkParameters",
     "adaptive_threshold",

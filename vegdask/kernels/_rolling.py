@@ -20,10 +20,10 @@ import numpy as np
 
 from vegdask.kernels._lastaxis import _as_2d
 
-__all__ = ["AR1_ESTIMATORS", "INDICATORS", "rolling_indicators", "window_length"]
+__all__ = ["AR1_ESTIMATORS", "ROLLING_INDICATORS", "rolling_indicators", "window_length"]
 
 #: Rolling indicators computed by :func:`rolling_indicators`, in output order.
-INDICATORS: tuple[str, ...] = (
+ROLLING_INDICATORS: tuple[str, ...] = (
     "ar1",
     "variance",
     "sd",
@@ -206,7 +206,7 @@ def rolling_indicators(
     Returns
     -------
     dict of str to (..., n) ndarray
-        One array per name in :data:`INDICATORS`: ``ar1``, ``variance`` and ``sd`` (ddof 1),
+        One array per name in :data:`ROLLING_INDICATORS`: ``ar1``, ``variance`` and ``sd`` (ddof 1),
         ``cv``, ``skewness`` and ``kurtosis`` (bias-corrected, excess; as pandas), ``return_rate``
         (1 - ar1), and ``missing_fraction`` (share of NaN samples in the window).
 
@@ -224,4 +224,4 @@ def rolling_indicators(
     st = arr if state is None else _as_2d(np.broadcast_to(state, shape))[0]
     w = window_length(shape[-1], window)
     out = _rolling(arr, st, w, AR1_ESTIMATORS.index(ar1), math.ceil(min_valid * w))
-    return {name: out[i].reshape(shape) for i, name in enumerate(INDICATORS)}
+    return {name: out[i].reshape(shape) for i, name in enumerate(ROLLING_INDICATORS)}

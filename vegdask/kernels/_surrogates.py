@@ -9,7 +9,7 @@ import numpy as np
 
 from vegdask.kernels._arma import ArmaFit, fit_arma, simulate_arma
 from vegdask.kernels._kendall import kendall_tau
-from vegdask.kernels._rolling import INDICATORS, rolling_indicators
+from vegdask.kernels._rolling import ROLLING_INDICATORS, rolling_indicators
 
 __all__ = ["surrogate_test"]
 
@@ -40,7 +40,7 @@ def surrogate_test(
     window, ar1
         As :func:`rolling_indicators`.
     indicators : tuple of str
-        Names from :data:`INDICATORS` except ``cv``, ``return_rate`` and ``missing_fraction``.
+        Names from :data:`ROLLING_INDICATORS` but ``cv``, ``return_rate``, ``missing_fraction``.
     n_surrogates : int
         Number of surrogates (earlywarnings-R: 100; default 1000).
     seed : int
@@ -64,7 +64,7 @@ def surrogate_test(
     v = np.asarray(residuals, dtype=np.float64)
     if v.ndim != 1:
         raise ValueError(f"surrogate_test takes one series (1-d), got shape {v.shape}")
-    allowed = tuple(i for i in INDICATORS if i not in _UNTESTABLE)
+    allowed = tuple(i for i in ROLLING_INDICATORS if i not in _UNTESTABLE)
     unknown = set(indicators) - set(allowed)
     if unknown:
         raise ValueError(
