@@ -8,13 +8,8 @@ from vegdask.analysis._cross_location import (
     summarise_runs,
     summary_table,
 )
-from vegdask.analysis._pyveg import (
-    PRESETS,
-    PYVEG_SERIES,
-    PyvegAnalysis,
-    pyveg_analysis,
-    pyveg_collections,
-)
+from vegdask.analysis._pyveg import PRESETS, PYVEG_SERIES, PyvegAnalysis, pyveg_analysis
+from vegdask.analysis._pyveg_tables import pyveg_collections
 from vegdask.analysis._resilience import (
     GRIDS,
     TESTED_INDICATORS,
@@ -23,7 +18,6 @@ from vegdask.analysis._resilience import (
     detrend,
     early_warning,
     sensitivity,
-    tile_indicator_maps,
 )
 from vegdask.analysis._series import (
     TILE_VARIABLES,
@@ -45,6 +39,7 @@ from vegdask.analysis._spatial import (
     spatial_indicators,
     spatial_indicators_through_time,
 )
+from vegdask.analysis._tile_maps import tile_indicator_maps
 from vegdask.data import tiles_from_results_summary, to_strict_json
 
 __all__ = [

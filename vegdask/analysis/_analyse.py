@@ -16,18 +16,13 @@ import xarray as xr
 from vegdask import config
 from vegdask.analysis import _figures
 from vegdask.analysis._cball import crystal_ball_fit
-from vegdask.analysis._pyveg import (
-    PRESETS,
-    pyveg_analysis,
-    read_results_summary,
-    write_pyveg_outputs,
-)
+from vegdask.analysis._pyveg import PRESETS, pyveg_analysis, write_pyveg_outputs
+from vegdask.analysis._pyveg_tables import read_results_summary
 from vegdask.analysis._report import pdf_bytes, report_html, require_weasyprint, save_figures
 from vegdask.analysis._resilience import (
     TESTED_INDICATORS,
     early_warning,
     sensitivity,
-    tile_indicator_maps,
 )
 from vegdask.analysis._series import (
     aggregate_series,
@@ -37,6 +32,7 @@ from vegdask.analysis._series import (
     smooth,
 )
 from vegdask.analysis._spatial import spatial_indicators_through_time
+from vegdask.analysis._tile_maps import tile_indicator_maps
 from vegdask.data import RunStore, to_strict_json
 from vegdask.kernels import rolling_indicators
 
