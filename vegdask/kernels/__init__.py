@@ -1,21 +1,22 @@
 """Kernels: pure functions on numpy arrays, numba where hot; no xarray, dask, storage or Azure.
 
 The public names are re-exported here; the implementations live in private modules, one per
-concern: ``_centrality`` (subgraph centrality, feature vectors), ``_preprocess``, ``_rietkerk``,
-and the early-warning kernels ``_smoothing`` (trend), ``_rolling`` (indicators), ``_kendall``
-(trend statistic), ``_arma`` and ``_surrogates`` (significance), ``_fdr`` (many tests);
-``_warmup`` compiles the numba kernels of a job once, before its workers start.
+concern: ``_centrality`` (subgraph centrality), ``_feature_vector`` (feature vectors, ties),
+``_preprocess``, ``_rietkerk``, and the early-warning kernels ``_smoothing`` (trend), ``_rolling``
+(indicators), ``_kendall`` (trend statistic), ``_arma`` and ``_surrogates`` (significance),
+``_fdr`` (many tests); ``_warmup`` compiles the numba kernels of a job once, before its workers
+start.
 """
 
 from vegdask.kernels._arma import ArmaFit, fit_arma, simulate_arma
-from vegdask.kernels._centrality import (
+from vegdask.kernels._centrality import subgraph_centrality
+from vegdask.kernels._fdr import benjamini_hochberg
+from vegdask.kernels._feature_vector import (
     feature_vector,
     feature_vector_metrics,
-    subgraph_centrality,
     tie_sensitivity,
     tile_feature_vectors,
 )
-from vegdask.kernels._fdr import benjamini_hochberg
 from vegdask.kernels._kendall import kendall_tau
 from vegdask.kernels._preprocess import adaptive_threshold, clahe, median3, ndvi_to_uint8
 from vegdask.kernels._rietkerk import (

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from vegdask.kernels._centrality import tile_feature_vectors
+from vegdask.kernels._feature_vector import tile_feature_vectors
 from vegdask.kernels._preprocess import clahe
 from vegdask.kernels._rietkerk import rietkerk_evolve
 
