@@ -255,7 +255,7 @@ def analyse_results(
             spatial,
             figure_formats,
         )
-        html_text = report_html(res, resilience, images, corrs, stats)
+        html_text = report_html(res, resilience, images, corrs, stats, maps)
         store.write_bytes("report.html", html_text.encode())
         if pdf:
             store.write_bytes("report.pdf", pdf_bytes(html_text))

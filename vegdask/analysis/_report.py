@@ -122,8 +122,36 @@ def _tie_sensitivity_note(tiles: Any) -> str:
     )
 
 
+def _tile_significance_note(maps: Any) -> str:
+    """Which tiles' trends are significant, and why none can be when the surrogates are too few."""
+    if maps is None:
+        return ""
+    notes = []
+    for name in [v for v in maps.data_vars if str(v).endswith("_significant")]:
+        flags, attrs = maps[name], maps[name].attrs
+        count = int(np.nansum(flags.values))
+        indicator = html.escape(str(name).removesuffix("_significant"))
+        if count or attrs.get("min_significant_tiles", 0) <= 1:
+            notes.append(f"{indicator}: {count} significant tile(s).")
+            continue
+        notes.append(
+            f"{indicator}: no tile can be significant: with {maps.attrs.get('n_surrogates')} "
+            f"surrogates the smallest p-value is {attrs['min_p_value']:.4g}, and "
+            f"Benjamini-Hochberg at alpha = {maps.attrs.get('alpha')} rejects only if at least "
+            f"{attrs['min_significant_tiles']} tiles reach it; one tile alone needs "
+            f"{attrs['surrogates_for_one_tile']} surrogates (<code>tile_surrogates</code> in the "
+            "job config's [analysis] section)."
+        )
+    return "".join(f"<p>{n}</p>" for n in notes)
+
+
 def report_html(
-    res: Any, resilience: dict, images: dict[str, bytes], corrs: dict, stats: dict
+    res: Any,
+    resilience: dict,
+    images: dict[str, bytes],
+    corrs: dict,
+    stats: dict,
+    maps: Any = None,
 ) -> str:
     meta = res.metadata
     title = f"vegdask resilience report: {meta.get('location') or meta.get('id') or 'run'}"
@@ -215,6 +243,7 @@ def report_html(
     parts.append(
         _img(images, "tile_maps", "offset50 and per-tile AR(1) trend (Benjamini-Hochberg)")
     )
+    parts.append(_tile_significance_note(maps))
     parts.append(_tie_sensitivity_note(res.tiles))
     parts.append("<h2>Provenance</h2>")
     parts.append(  # the manifest lists every period of every stage: folded
