@@ -1,4 +1,4 @@
-"""The location catalogue against pyveg v1.1.0's coordinate store (its rows and FEATURES.md K1)."""
+"""The location catalogue against pyveg v1.1.0's coordinate store: its rows and its counts."""
 
 from collections import Counter
 from importlib.resources import files
@@ -37,7 +37,7 @@ def test_catalogue_is_pyvegs_67_rows():
     for entry in catalogue.values():
         assert -180 <= entry.longitude <= 180
         assert -90 <= entry.latitude <= 90
-        assert entry.region_size == 0.08  # all 67 rows (FEATURES.md K1)
+        assert entry.region_size == 0.08  # all 67 rows (pyveg v1.1.0)
 
 
 @pytest.mark.parametrize("row_id", sorted(PYVEG_V110_ROWS))
@@ -49,7 +49,7 @@ def test_rows_match_pyveg_v110(row_id):
 
 
 def test_counts_match_pyveg_v110():
-    # FEATURES.md K1: pyveg v1.1.0's counts by country, continent and pattern type.
+    # pyveg v1.1.0's counts by country, continent and pattern type.
     catalogue = locations().values()
     assert Counter(e.country for e in catalogue) == {
         "Sudan": 15, "Mali": 14, "Niger": 10, "Somalia": 5, "Senegal": 4, "Australia": 4,

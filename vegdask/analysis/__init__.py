@@ -1,13 +1,13 @@
 """Analysis and report: time series, early-warning indicators, significance, figures, HTML."""
 
 from vegdask.analysis._analyse import RESILIENCE_SERIES, analyse_results
-from vegdask.analysis._cball import annual_cycle_pmf, crystal_ball, crystal_ball_fit
 from vegdask.analysis._cross_location import (
     MIN_RUNS_FOR_CORRELATIONS,
     SUMMARY_CORRELATION_COLUMNS,
     summarise_runs,
     summary_table,
 )
+from vegdask.analysis._crystal_ball import annual_cycle_pmf, crystal_ball, crystal_ball_fit
 from vegdask.analysis._pyveg import PRESETS, PYVEG_SERIES, PyvegAnalysis, pyveg_analysis
 from vegdask.analysis._pyveg_tables import pyveg_collections
 from vegdask.analysis._resilience import (

@@ -15,7 +15,7 @@ import xarray as xr
 
 from vegdask import config
 from vegdask.analysis import _figures
-from vegdask.analysis._cball import crystal_ball_fit
+from vegdask.analysis._crystal_ball import crystal_ball_fit
 from vegdask.analysis._pyveg import PRESETS, pyveg_analysis, write_pyveg_outputs
 from vegdask.analysis._pyveg_tables import read_results_summary
 from vegdask.analysis._report import pdf_bytes, report_html, require_weasyprint, save_figures
