@@ -16,7 +16,12 @@ from collections.abc import Iterator
 
 from distributed.diagnostics.plugin import WorkerPlugin
 
-__all__ = ["QuietTaskFailures", "quiet_teardown", "workers_ignore_sigint"]
+__all__ = [
+    "QuietTaskFailures",
+    "drop_unclosed_session_notes",
+    "quiet_teardown",
+    "workers_ignore_sigint",
+]
 
 
 @contextlib.contextmanager
@@ -57,6 +62,7 @@ def quiet_teardown() -> Iterator[None]:
         yield
     except BaseException:
         logging.getLogger("distributed").setLevel(logging.CRITICAL)
+        drop_unclosed_session_notes()
         raise
 
 
@@ -66,6 +72,25 @@ class _DropTaskNoise(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         message = str(record.msg)
         return not (message.startswith("Compute Failed") or "ended with CancelledError" in message)
+
+
+class _DropUnclosedSessions(logging.Filter):
+    """Drop aiohttp's "Unclosed client session/connector" notes of a process that is ending.
+
+    adlfs' sessions are closed by finalizers that need fsspec's event loop; in a worker torn down
+    after a storage error (or at the end of a run) that loop may be gone, and asyncio then logs
+    the sessions the exiting process never closed: nothing the user can act on.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith(("Unclosed client session", "Unclosed connector"))
+
+
+def drop_unclosed_session_notes() -> None:
+    """Add :class:`_DropUnclosedSessions` to this process's ``asyncio`` logger (once)."""
+    logger = logging.getLogger("asyncio")
+    if not any(isinstance(f, _DropUnclosedSessions) for f in logger.filters):
+        logger.addFilter(_DropUnclosedSessions())
 
 
 class QuietTaskFailures(WorkerPlugin):
@@ -85,6 +110,7 @@ class QuietTaskFailures(WorkerPlugin):
             logger = logging.getLogger(name)
             if not any(isinstance(f, _DropTaskNoise) for f in logger.filters):
                 logger.addFilter(_DropTaskNoise())
+        drop_unclosed_session_notes()
 
     def teardown(self, worker: object) -> None:
         """Nothing to undo: the filter goes with the worker process."""
