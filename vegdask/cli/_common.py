@@ -83,9 +83,18 @@ def _inside_ignoring_callback(frame: FrameType | None) -> bool:
     return False
 
 
+def _deliver_again() -> None:
+    # Only while the command still handles Ctrl-C: once it has stopped on one, a second SIGINT
+    # would kill the exiting interpreter (exit status -2 instead of 130).
+    if signal.getsignal(signal.SIGINT) is _on_sigint:
+        os.kill(os.getpid(), signal.SIGINT)
+
+
 def _on_sigint(signum: int, frame: FrameType | None) -> None:
     if _inside_ignoring_callback(frame):  # raised here it would be dropped: deliver it again
-        threading.Timer(0.05, os.kill, (os.getpid(), signal.SIGINT)).start()
+        timer = threading.Timer(0.05, _deliver_again)
+        timer.daemon = True  # the interpreter does not wait for it at exit
+        timer.start()
         return
     raise KeyboardInterrupt
 
