@@ -125,3 +125,49 @@ def test_crystal_ball_fit_recovers_shape():
     assert fit["return_rate"] == pytest.approx(fit["CB_fit_alpha"] ** 2 / 2)
     with pytest.raises(ValueError, match="every calendar month"):
         crystal_ball_fit(series.iloc[:6])
+
+
+def _reference_null(field, n_permutations, seed):
+    """The null drawn image by image with the plain one-image functions: rng.permutation each."""
+
+    def sdr(image):
+        k, spec = radial_spectrum(image)
+        low, high = k[0] + 0.2 * (k[-1] - k[0]), k[0] + 0.8 * (k[-1] - k[0])
+        return spec[k <= low].mean() / spec[k >= high].mean()
+
+    rng = np.random.default_rng(seed)
+    rows = []
+    for _ in range(n_permutations):
+        image = rng.permutation(field.ravel()).reshape(field.shape)
+        cg = coarse_grain(image, 5).ravel()
+        cg = cg[np.isfinite(cg)]
+        rows.append([np.var(cg, ddof=1), stats.skew(cg), morans_i(image), sdr(image)])
+    return dict(
+        zip(("cg_variance", "cg_skewness", "morans_i", "sdr"), np.array(rows).T, strict=True)
+    )
+
+
+@pytest.mark.parametrize("gaps", [False, True])
+def test_permutation_null_against_image_by_image_reference(gaps):
+    rng = np.random.default_rng(7)
+    field = ndimage.gaussian_filter(rng.standard_normal((48, 52)), 1.5) + 0.3
+    if gaps:
+        field[5:12, 30:41] = np.nan
+    ref = _reference_null(field, 40, seed=11)
+    out = spatial_indicators(field, n_permutations=40, seed=11)
+    for name, null in ref.items():
+        assert out[name]["null_mean"] == pytest.approx(null.mean(), rel=1e-5), name
+        assert out[name]["null_sd"] == pytest.approx(null.std(), rel=1e-4), name
+        p = (np.sum(null >= out[name]["value"]) + 1) / 41
+        assert out[name]["p_value"] == pytest.approx(p), name
+
+
+def test_through_time_uses_the_same_shuffles_as_one_image():
+    rng = np.random.default_rng(8)
+    frames = ndimage.gaussian_filter(rng.standard_normal((11, 30, 30)), (0, 1, 1))
+    df = spatial_indicators_through_time(frames, pd.date_range("2020", periods=11), seed=4)
+    for t in (0, 10):  # periods in the first and the second task
+        one = spatial_indicators(frames[t], seed=4)
+        for name in ("cg_variance", "morans_i", "sdr"):
+            assert df[f"{name}_p_value"].iloc[t] == one[name]["p_value"]
+            assert df[name].iloc[t] == one[name]["value"]

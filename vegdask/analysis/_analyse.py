@@ -321,9 +321,8 @@ def _spatial_series(
         "y": slice(max(0, ny // 2 - _SPATIAL_CROP // 2), ny // 2 + _SPATIAL_CROP // 2),
         "x": slice(max(0, nx // 2 - _SPATIAL_CROP // 2), nx // 2 + _SPATIAL_CROP // 2),
     }
-    ndvi = scene["ndvi"].isel(crop).values
     return spatial_indicators_through_time(
-        ndvi,
+        scene["ndvi"].isel(crop).data,  # lazy: each task reads its own periods
         scene.time.values,
         masks=_vegetation_masks(root, scene, crop),
         n_permutations=n_permutations,
@@ -332,7 +331,7 @@ def _spatial_series(
 
 
 def _vegetation_masks(root: str | None, scene: xr.Dataset, crop: dict) -> list | None:
-    """Per period, the vegetation mask (``mask.zarr``'s ``binary_image == 0``) or None."""
+    """Per period, the vegetation mask (``mask.zarr``'s ``binary_image == 0``, lazy) or None."""
     if root is None:
         return None
     store = RunStore(root)
@@ -343,7 +342,7 @@ def _vegetation_masks(root: str | None, scene: xr.Dataset, crop: dict) -> list |
         return None
     done = set(image.time.values.tolist())
     return [
-        (image.sel(time=t).isel(crop) == 0).values if t.tolist() in done else None
+        (image.sel(time=t).isel(crop) == 0).data if t.tolist() in done else None
         for t in scene.time.values
     ]
 

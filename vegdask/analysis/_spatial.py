@@ -9,12 +9,15 @@ For periodic patterns (spots, labyrinths) variance-type indicators are not expec
 
 from __future__ import annotations
 
+import functools
 import warnings
 from typing import Any
 
 import dask
 import numpy as np
 import pandas as pd
+import scipy.fft
+from dask.delayed import Delayed
 from scipy import ndimage, stats
 
 from vegdask.analysis._tasks import compute_tasks
@@ -145,81 +148,159 @@ def _indicators(field: np.ndarray, subsize: int) -> dict[str, float]:
     }
 
 
-# Permuted images processed at once (memory: a few arrays of _BATCH images).
-_BATCH = 25
+# Permutations drawn at once (memory: a few arrays of _BATCH images).
+_BATCH = 33
+# Periods per task of spatial_indicators_through_time (each task draws the permutations once).
+_PERIODS_PER_TASK = 8
 
 
-def _indicators_of_stack(stack: np.ndarray, subsize: int) -> dict[str, np.ndarray]:
-    """:func:`_indicators` of each image of a (n, ny, nx) stack, vectorised over the stack."""
+def _permutation_batches(n_pixels: int, n_permutations: int, seed: int):
+    """Yield ``(start, indices)``: the null's pixel permutations, ``_BATCH`` rows at a time.
+
+    Row ``i`` is the ``i``-th ``rng.permutation(n_pixels)`` of ``default_rng(seed)``: the same
+    shuffles as ``rng.permutation(image.ravel())``, drawn once and applied to every image.
+    """
+    rng = np.random.default_rng(seed)
+    for start in range(0, n_permutations, _BATCH):
+        count = min(_BATCH, n_permutations - start)
+        yield start, np.stack([rng.permutation(n_pixels) for _ in range(count)])
+
+
+def _permutation_nulls(
+    images: list[np.ndarray], subsize: int, n_permutations: int, seed: int
+) -> list[dict[str, np.ndarray]]:
+    """The null of each image (same shape): its indicators under the same seeded permutations.
+
+    The pixels are demeaned once (a shuffled image has the image's mean and sum of squares) and
+    gathered by the permutations' indices as float32, one stack of ``_BATCH`` images at a time.
+    """
+    shape = images[0].shape
+    nulls = [{k: np.empty(n_permutations) for k in SPATIAL_INDICATORS} for _ in images]
+    shuffled = [_Shuffled(x) for x in images]
+    for start, idx in _permutation_batches(images[0].size, n_permutations, seed):
+        for image, null in zip(shuffled, nulls, strict=True):
+            stack = image.dev[idx].reshape(-1, *shape)
+            for k, v in image.indicators(stack, subsize).items():
+                null[k][start : start + len(idx)] = v
+    return nulls
+
+
+class _Shuffled:
+    """One image's demeaned pixels, and the indicators of stacks of their shuffles."""
+
+    def __init__(self, image: np.ndarray) -> None:
+        dev = image - np.nanmean(image)
+        self.missing = bool(np.isnan(dev).any())
+        self.dev = dev.astype(np.float32).ravel()
+        centred = self.dev - np.nanmean(self.dev, dtype=np.float64)
+        self.sum_of_squares = float(np.nansum(centred**2))
+
+    def indicators(self, stack: np.ndarray, subsize: int) -> dict[str, np.ndarray]:
+        """:func:`_indicators` of each image of a (n, ny, nx) stack of shuffles."""
+        if self.missing:
+            return _indicators_of_stack_with_gaps(stack, subsize)
+        cg = _block_sums(stack, subsize).reshape(len(stack), -1).astype(np.float64)
+        cg /= subsize * subsize
+        dev = cg - cg.mean(axis=1, keepdims=True)
+        m2 = np.einsum("ij,ij->i", dev, dev)
+        size = cg.shape[1]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            skewness = np.where(
+                m2 > 0, np.einsum("ij,ij,ij->i", dev, dev, dev) / size / (m2 / size) ** 1.5, np.nan
+            )
+            return {
+                "cg_variance": m2 / (size - 1),
+                "cg_skewness": skewness,  # scipy's biased skew
+                "morans_i": self._morans_i(stack),
+                "sdr": _sdr_of_stack(stack),
+            }
+
+    def _morans_i(self, stack: np.ndarray) -> np.ndarray:
+        """Moran's I of shuffles: the mean and the sum of squares are the image's."""
+        n, ny, nx = stack.shape
+        flat = stack.reshape(n, -1)
+        # Vertical neighbours (pixels i, i + nx), horizontal ones (i, i + 1) within rows; float32
+        # products and sums (the null's Moran's I to ~1e-6).
+        num = np.einsum("ij,ij->i", flat[:, nx:], flat[:, :-nx]).astype(np.float64)
+        num += np.einsum("nij,nij->n", stack[:, :, 1:], stack[:, :, :-1])
+        weights = (ny - 1) * nx + ny * (nx - 1)
+        if self.sum_of_squares <= 0:
+            return np.full(n, np.nan)
+        return ny * nx / weights * num / self.sum_of_squares
+
+
+def _block_sums(stack: np.ndarray, size: int) -> np.ndarray:
+    """Sums over non-overlapping ``size x size`` blocks of each image (edges dropped)."""
+    ny, nx = (stack.shape[1] // size) * size, (stack.shape[2] // size) * size
+    rows = sum(stack[:, :ny, j:nx:size] for j in range(1, size)) + stack[:, :ny, 0:nx:size]
+    return sum(rows[:, i::size] for i in range(1, size)) + rows[:, 0::size]
+
+
+def _indicators_of_stack_with_gaps(stack: np.ndarray, subsize: int) -> dict[str, np.ndarray]:
+    """:func:`_indicators` of each image of a (n, ny, nx) stack with NaN (missing) pixels."""
     n, ny, nx = stack.shape
     by, bx = ny // subsize, nx // subsize
     blocks = stack[:, : by * subsize, : bx * subsize].reshape(n, by, subsize, bx, subsize)
-    missing = bool(np.isnan(stack).any())
     with warnings.catch_warnings():  # an all-NaN block is NaN, and is left out
         warnings.simplefilter("ignore", RuntimeWarning)
-        cg = (np.nanmean if missing else np.mean)(blocks, axis=(2, 4)).reshape(n, -1)
+        cg = np.nanmean(blocks, axis=(2, 4), dtype=np.float64).reshape(n, -1)
     size = np.isfinite(cg).sum(axis=1)
     dev = cg - np.nansum(cg, axis=1, keepdims=True) / size[:, None]
     m2 = np.nansum(dev**2, axis=1)
     m3 = np.nansum(dev**3, axis=1) / size
+    # Moran's I: a product with a missing pixel is NaN and left out.
+    dev = stack - np.nanmean(stack, axis=(1, 2), keepdims=True, dtype=np.float64)
+    pairs = [a * b for a, b in ((dev[:, 1:], dev[:, :-1]), (dev[:, :, 1:], dev[:, :, :-1]))]
+    num = 2 * sum(np.nansum(p, axis=(1, 2)) for p in pairs)
+    weights = 2 * sum(np.isfinite(p).sum(axis=(1, 2)) for p in pairs)
+    count, den = np.isfinite(dev).sum(axis=(1, 2)), np.nansum(dev**2, axis=(1, 2))
     with np.errstate(invalid="ignore", divide="ignore"):
-        skewness = np.where(m2 > 0, m3 / (m2 / size) ** 1.5, np.nan)  # scipy's biased skew
         return {
             "cg_variance": m2 / (size - 1),
-            "cg_skewness": skewness,
-            "morans_i": _morans_i_of_stack(stack, missing),
-            "sdr": _sdr_of_stack(stack, missing),
+            "cg_skewness": np.where(m2 > 0, m3 / (m2 / size) ** 1.5, np.nan),
+            "morans_i": np.where((den > 0) & (weights > 0), count / weights * num / den, np.nan),
+            "sdr": _sdr_of_stack(np.nan_to_num(dev).astype(np.float32)),
         }
 
 
-def _morans_i_of_stack(stack: np.ndarray, missing: bool) -> np.ndarray:
-    if missing:  # a product with a missing pixel is NaN and left out
-        dev = stack - np.nanmean(stack, axis=(1, 2), keepdims=True)
-        pairs = [a * b for a, b in ((dev[:, 1:], dev[:, :-1]), (dev[:, :, 1:], dev[:, :, :-1]))]
-        num = 2 * sum(np.nansum(p, axis=(1, 2)) for p in pairs)
-        weights = 2 * sum(np.isfinite(p).sum(axis=(1, 2)) for p in pairs)
-        n, den = np.isfinite(dev).sum(axis=(1, 2)), np.nansum(dev**2, axis=(1, 2))
-    else:
-        dev = stack - stack.mean(axis=(1, 2), keepdims=True)
-        num = 2 * (
-            np.einsum("nij,nij->n", dev[:, 1:], dev[:, :-1])
-            + np.einsum("nij,nij->n", dev[:, :, 1:], dev[:, :, :-1])
-        )
-        ny, nx = stack.shape[1:]
-        weights = np.full(len(stack), 2 * ((ny - 1) * nx + ny * (nx - 1)))
-        n, den = np.full(len(stack), ny * nx), np.einsum("nij,nij->n", dev, dev)
-    ok = (den > 0) & (weights > 0)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(ok, n / weights * num / den, np.nan)
+@functools.lru_cache(maxsize=8)
+def _sdr_weights(ny: int, nx: int, low: float, high: float) -> tuple[np.ndarray, np.ndarray]:
+    """Weights of the low and high bands: rfft2's squared re and im @ weights = the band means.
 
-
-def _sdr_of_stack(
-    stack: np.ndarray, missing: bool, low: float = 0.2, high: float = 0.8
-) -> np.ndarray:
-    n, ny, nx = stack.shape
-    x = stack - (np.nanmean if missing else np.mean)(stack, axis=(1, 2), keepdims=True)
-    x = np.nan_to_num(x) if missing else x
-    # The power of a real image is symmetric: the half-plane of rfft2 counts twice except the
-    # columns without a mirror (0 and, for even nx, nx/2). Radii as radial_spectrum's fftshift.
-    power = np.abs(np.fft.rfft2(x)) ** 2
+    The mean of the radial spectrum over the low (high) wavenumbers is a weighted sum of the
+    power: a pixel of radius k weighs 1 / (pixels of radius k x wavenumbers in the band). The
+    power of a real image is symmetric: the half-plane of rfft2 counts twice except the columns
+    without a mirror (0 and, for even nx, nx/2). Radii as :func:`radial_spectrum`'s fftshift;
+    each weight is repeated for the real and the imaginary part.
+    """
     ky, kx = np.indices((ny, nx))
     radius = np.fft.ifftshift(np.hypot(ky - ny // 2, kx - nx // 2).round().astype(int))
-    radius = radius[:, : power.shape[2]]
-    weight = np.full(power.shape[2], 2.0)
-    weight[0] = 1.0
+    radius = radius[:, : nx // 2 + 1]
+    mirror = np.full(radius.shape[1], 2.0)
+    mirror[0] = 1.0
     if nx % 2 == 0:
-        weight[-1] = 1.0
-    bins = radius.max() + 1
-    sums = np.bincount(
-        (radius + bins * np.arange(n)[:, None, None]).ravel(), (power * weight).ravel(), n * bins
-    ).reshape(n, bins)
-    counts = np.bincount(radius.ravel(), np.broadcast_to(weight, radius.shape).ravel())
+        mirror[-1] = 1.0
+    mirror = np.broadcast_to(mirror, radius.shape)
+    counts = np.bincount(radius.ravel(), mirror.ravel())
     k = np.arange(1, min(ny, nx) // 2 + 1)
     cut_low, cut_high = k[0] + low * (k[-1] - k[0]), k[0] + high * (k[-1] - k[0])
-    spec = sums[:, k] / counts[k]
-    hi = spec[:, k >= cut_high].mean(axis=1)
+    out = []
+    for band in (k[k <= cut_low], k[k >= cut_high]):
+        per_radius = np.zeros(counts.size)
+        per_radius[band] = 1.0 / (counts[band] * band.size)
+        out.append(np.repeat((mirror * per_radius[radius]).ravel(), 2).astype(np.float32))
+    return out[0], out[1]
+
+
+def _sdr_of_stack(stack: np.ndarray, low: float = 0.2, high: float = 0.8) -> np.ndarray:
+    """The spectral density ratio of each image of a float32 stack (its mean only moves k = 0)."""
+    n, ny, nx = stack.shape
+    squares = scipy.fft.rfft2(stack).view(np.float32).reshape(n, -1)
+    np.square(squares, out=squares)
+    weights_low, weights_high = _sdr_weights(ny, nx, low, high)
+    lo, hi = (squares @ weights_low).astype(np.float64), (squares @ weights_high).astype(np.float64)
     with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(hi > 0, spec[:, k <= cut_low].mean(axis=1) / hi, np.nan)
+        return np.where(hi > 0, lo / hi, np.nan)
 
 
 def spatial_indicators(
@@ -265,20 +346,30 @@ def spatial_indicators(
     >>> patches["cover"], patches["n_patches"]
     (0.6, 1)
     """
-    x = np.asarray(field, dtype=np.float64)
-    if x.ndim != 2:
-        raise ValueError(f"spatial_indicators takes one 2-d image, got shape {x.shape}")
-    observed = _indicators(x, subsize)
-    rng = np.random.default_rng(seed)
-    flat = x.ravel()
-    null = {k: np.empty(n_permutations) for k in observed}
-    for start in range(0, n_permutations, _BATCH):
-        count = min(_BATCH, n_permutations - start)
-        shuffled = np.stack([rng.permutation(flat) for _ in range(count)]).reshape(-1, *x.shape)
-        for k, v in _indicators_of_stack(shuffled, subsize).items():
-            null[k][start : start + count] = v
+    return _spatial_group([field], [mask], subsize, n_permutations, seed)[0]
+
+
+def _spatial_group(
+    fields: Any, masks: Any, subsize: int, n_permutations: int, seed: int
+) -> list[dict[str, Any]]:
+    """:func:`spatial_indicators` of each field (one shape), the permutations drawn once."""
+    images = [np.asarray(field, dtype=np.float64) for field in fields]
+    for x in images:
+        if x.ndim != 2:
+            raise ValueError(f"spatial_indicators takes one 2-d image, got shape {x.shape}")
+    nulls = _permutation_nulls(images, subsize, n_permutations, seed)
+    return [
+        _tested(x, null, mask, subsize, n_permutations)
+        for x, null, mask in zip(images, nulls, masks, strict=True)
+    ]
+
+
+def _tested(
+    x: np.ndarray, null: dict[str, np.ndarray], mask: Any, subsize: int, n_permutations: int
+) -> dict[str, Any]:
+    """The observed indicators of ``x`` against their permutation ``null``, and its patches."""
     out: dict[str, Any] = {}
-    for k, v in observed.items():
+    for k, v in _indicators(x, subsize).items():
         out[k] = {
             "value": v,
             "null_mean": float(np.mean(null[k])),
@@ -299,22 +390,55 @@ def _vegetation_mask(field: np.ndarray) -> np.ndarray | None:
 
 
 def spatial_indicators_through_time(
-    images: Any, times: Any, masks: Any = None, **kwargs: Any
+    images: Any,
+    times: Any,
+    masks: Any = None,
+    *,
+    subsize: int = 5,
+    n_permutations: int = 199,
+    seed: int = 0,
 ) -> pd.DataFrame:
     """Apply :func:`spatial_indicators` per period: one row per time with values and p-values.
 
-    One task a period, on the workers of the default ``distributed`` client when there is one.
-    ``masks`` (one vegetation mask per period, optional) are the periods' patch masks; without
-    them the defaults of :func:`spatial_indicators` apply (``patch_*`` columns only when there
-    is a patch summary).
+    Every period is tested against the same ``n_permutations`` seeded shuffles (as
+    :func:`spatial_indicators` with ``seed``), drawn once per task of a few periods. The tasks
+    run on the workers of the default ``distributed`` client when there is one. ``images``
+    (time, y, x) may be lazy (dask-backed): each task then reads its own periods. ``masks``
+    (one vegetation mask per period, or None, optional; lazy ones too) are the periods' patch
+    masks; without them the defaults of :func:`spatial_indicators` apply (``patch_*`` columns
+    only when there is a patch summary).
+
+    Examples
+    --------
+    >>> frames = np.random.default_rng(0).standard_normal((2, 20, 20))
+    >>> df = spatial_indicators_through_time(frames, pd.date_range("2020", periods=2), seed=1)
+    >>> df.shape, bool(df["morans_i_p_value"].between(0, 1).all())
+    ((2, 8), True)
     """
+    (frame,) = compute_tasks(
+        spatial_task(
+            images, times, masks, subsize=subsize, n_permutations=n_permutations, seed=seed
+        )
+    )
+    return frame
+
+
+def spatial_task(images: Any, times: Any, masks: Any = None, **kwargs: Any) -> Delayed:
+    """:func:`spatial_indicators_through_time` as a delayed DataFrame (tasks of a few periods)."""
+    kwargs = {"subsize": 5, "n_permutations": 199, "seed": 0, **kwargs}
     masks = [None] * len(times) if masks is None else masks
-    tasks = [
-        dask.delayed(spatial_indicators)(np.asarray(image), mask=mask, **kwargs)
-        for image, mask in zip(images, masks, strict=True)
+    groups = [
+        dask.delayed(_spatial_group)(
+            images[i : i + _PERIODS_PER_TASK], masks[i : i + _PERIODS_PER_TASK], **kwargs
+        )
+        for i in range(0, len(times), _PERIODS_PER_TASK)
     ]
+    return dask.delayed(_spatial_frame)(times, groups)
+
+
+def _spatial_frame(times: Any, groups: list[list[dict[str, Any]]]) -> pd.DataFrame:
     rows = []
-    for t, res in zip(times, compute_tasks(*tasks), strict=True):
+    for t, res in zip(times, [r for group in groups for r in group], strict=True):
         row = {"time": t}
         for k in SPATIAL_INDICATORS:
             row[k] = res[k]["value"]
