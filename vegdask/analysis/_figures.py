@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import dask
+import matplotlib
 import numpy as np
 import pandas as pd
 import xarray as xr
@@ -63,9 +64,32 @@ def _fmt_p(p: float) -> str:
     return "n/a" if p is None or not np.isfinite(p) else f"{p:.3f}"
 
 
-def _figure(width: float, height: float) -> Figure:
-    """A Figure with the report's light layout: one tight-layout pass when it is drawn."""
-    return Figure(figsize=(width, height), layout="tight")
+def _figure(
+    width: float,
+    height: float,
+    *,
+    left: float = 0.9,
+    right: float = 0.25,
+    top: float = 0.4,
+    bottom: float = 0.5,
+    hspace: float = 0.25,
+    wspace: float = 0.2,
+) -> Figure:
+    """A Figure with fixed margins in inches (no layout pass: each figure is drawn once).
+
+    The margins leave room for the tick labels, axis labels and titles of each ``fig_*``;
+    ``hspace``/``wspace`` are fractions of the mean axes height/width, as matplotlib's.
+    """
+    fig = Figure(figsize=(width, height))
+    fig.subplots_adjust(
+        left=left / width,
+        right=1 - right / width,
+        top=1 - top / height,
+        bottom=bottom / height,
+        hspace=hspace,
+        wspace=wspace,
+    )
+    return fig
 
 
 def figure_formats(formats: Iterable[str] | None = None) -> tuple[str, ...]:
@@ -134,7 +158,9 @@ _DRAWING = threading.Lock()
 def _build_and_render(
     build: Callable[..., Figure], args: tuple[Any, ...], formats: tuple[str, ...]
 ) -> dict[str, bytes]:
-    with _DRAWING:
+    # Titles at a fixed height: no search for decorations above the axes at each draw (the
+    # figures have no top tick labels).
+    with _DRAWING, matplotlib.rc_context({"axes.titley": 1.0}):
         return render_figure(build(*args), formats)
 
 
@@ -186,7 +212,7 @@ def save_figure(
 
 def fig_timeseries(frame: pd.DataFrame) -> Figure:
     """Offset50 and NDVI (mean +/- std over tiles, LOESS) with precipitation on a twin axis."""
-    fig = _figure(10, 6.5)
+    fig = _figure(10, 6.5, right=0.8, hspace=0.08)
     axes = fig.subplots(2, 1, sharex=True)
     for ax, name, colour in ((axes[0], "offset50", "tab:green"), (axes[1], "ndvi", "tab:olive")):
         mean = frame.get(f"{name}_mean")
@@ -217,7 +243,7 @@ def fig_timeseries(frame: pd.DataFrame) -> Figure:
 def fig_stl(decomp: pd.DataFrame, name: str) -> Figure:
     """STL components of one series."""
     cols = [c for c in ("observed", "trend", "seasonal", "resid") if c in decomp]
-    fig = _figure(10, 1.8 * len(cols) + 0.5)
+    fig = _figure(10, 1.8 * len(cols) + 0.5, hspace=0.1)
     axes = np.atleast_1d(fig.subplots(len(cols), 1, sharex=True))
     for ax, col in zip(axes, cols, strict=True):
         ax.plot(decomp.index, decomp[col], lw=1.2, marker="o" if col == "resid" else None, ms=2)
@@ -231,7 +257,7 @@ def fig_ews(ews: Any) -> Figure:
     """Stacked panels: state and trend, residuals, then each indicator with tau and p."""
     frame = ews.frame
     names = [n for n in ("ar1", "variance", "skewness", "kurtosis") if n in ews.stats]
-    fig = _figure(10, 2.0 * (2 + len(names)))
+    fig = _figure(10, 2.0 * (2 + len(names)), top=0.65, hspace=0.1)
     axes = fig.subplots(2 + len(names), 1, sharex=True)
     axes[0].plot(frame.index, frame["state"], "o-", ms=2, lw=1, label="series (deseasonalised)")
     axes[0].plot(frame.index, frame["trend"], "k", lw=2, label="trend")
@@ -264,11 +290,14 @@ def fig_ews(ews: Any) -> Figure:
 def fig_surrogates(ews: Any) -> Figure:
     """Histograms of surrogate taus with the observed tau and the surrogates' 95th percentile."""
     names = [n for n in ("ar1", "variance", "skewness", "kurtosis") if n in ews.surrogate_taus]
-    fig = _figure(3.2 * len(names), 3)
+    fig = _figure(3.2 * len(names), 3, left=0.55, top=0.7, bottom=0.55, wspace=0.3)
     axes = np.atleast_1d(fig.subplots(1, len(names)))
     for ax, name in zip(axes, names, strict=True):
         taus = ews.surrogate_taus[name]
-        ax.hist(taus[np.isfinite(taus)], bins=30, color="tab:gray", alpha=0.7)
+        # One filled outline, not 30 bars: the same picture, drawn in one path.
+        ax.hist(
+            taus[np.isfinite(taus)], bins=30, color="tab:gray", alpha=0.7, histtype="stepfilled"
+        )
         ax.axvline(ews.stats[name]["kendall_tau"], color="tab:red", lw=2, label="observed")
         if np.isfinite(taus).any():
             ax.axvline(np.nanquantile(taus, 0.95), color="k", ls="--", label="95 %")
@@ -285,7 +314,7 @@ def fig_surrogates(ews: Any) -> Figure:
 def fig_sensitivity(sens: xr.Dataset, name: str) -> Figure:
     """Heat maps of tau over window x bandwidth, cells with p < alpha marked."""
     inds = list(sens.indicator.values)
-    fig = _figure(5 * len(inds), 3.8)
+    fig = _figure(5 * len(inds), 3.8, left=1.0, top=0.75, bottom=0.55, right=0.7, wspace=0.45)
     axes = np.atleast_1d(fig.subplots(1, len(inds)))
     for ax, ind in zip(axes, inds, strict=True):
         tau = sens.kendall_tau.sel(indicator=ind)
@@ -306,7 +335,7 @@ def fig_sensitivity(sens: xr.Dataset, name: str) -> Figure:
 
 def fig_lagged_correlation(corrs: dict[str, pd.Series]) -> Figure:
     """Correlation with precipitation at lags 0..8 for each vegetation series."""
-    fig = _figure(7, 3.5)
+    fig = _figure(7, 3.5, left=0.8, top=0.2, bottom=0.6)
     ax = fig.subplots()
     for name, corr in corrs.items():
         ax.plot(corr.index, corr.values, "o-", label=name)
@@ -323,7 +352,7 @@ def fig_tile_maps(mean_offset50: xr.DataArray, maps: xr.Dataset) -> Figure:
 
     Axes are longitude/latitude of the tile centres when the coordinates are present.
     """
-    fig = _figure(11, 4.5)
+    fig = _figure(11, 4.5, left=0.8, top=0.4, bottom=0.6, right=0.6, wspace=0.35)
     axes = fig.subplots(1, 2)
     ny, nx = mean_offset50.shape
     extent, labels = (-0.5, nx - 0.5, ny - 0.5, -0.5), ("tile_x", "tile_y")
@@ -370,7 +399,7 @@ def fig_quicklooks(frames: xr.Dataset) -> Figure:
     n = frames.sizes["time"]
     cols = min(4, n)
     rows = int(np.ceil(n / cols))
-    fig = _figure(3 * cols, 3 * rows)
+    fig = _figure(3 * cols, 3 * rows, left=0.1, right=0.1, top=0.3, bottom=0.1, hspace=0.15)
     axes = np.atleast_1d(fig.subplots(rows, cols)).ravel()
     for ax in axes:
         ax.axis("off")
@@ -385,7 +414,7 @@ def fig_spatial(spatial: pd.DataFrame) -> Figure:
     from vegdask.kernels import kendall_tau
 
     names = ("cg_variance", "cg_skewness", "morans_i", "sdr")
-    fig = _figure(10, 7)
+    fig = _figure(10, 7, left=1.0, hspace=0.1)
     axes = fig.subplots(len(names), 1, sharex=True)
     for ax, name in zip(axes, names, strict=True):
         ax.plot(spatial.index, spatial[name], "-", color="tab:purple")
