@@ -7,31 +7,43 @@ Writes under ``<output>``: ``analysis/timeseries.csv``, ``analysis/indicators.za
 from __future__ import annotations
 
 import posixpath
+from dataclasses import dataclass, field
 from typing import Any
 
+import dask
 import numpy as np
 import pandas as pd
 import xarray as xr
+from dask.delayed import Delayed
 
 from vegdask import config
 from vegdask.analysis import _figures
 from vegdask.analysis._crystal_ball import crystal_ball_fit
 from vegdask.analysis._pyveg import PRESETS, pyveg_analysis, write_pyveg_outputs
 from vegdask.analysis._pyveg_tables import read_results_summary
-from vegdask.analysis._report import pdf_bytes, report_html, require_weasyprint, save_figures
+from vegdask.analysis._report import (
+    figure_tasks,
+    pdf_bytes,
+    report_html,
+    require_weasyprint,
+    write_figures,
+)
 from vegdask.analysis._resilience import (
     TESTED_INDICATORS,
+    EarlyWarning,
     early_warning,
     sensitivity,
 )
 from vegdask.analysis._series import (
+    Results,
     aggregate_series,
     deseasonalise,
     lagged_correlation,
     load_results,
     smooth,
 )
-from vegdask.analysis._spatial import spatial_indicators_through_time
+from vegdask.analysis._spatial import spatial_task
+from vegdask.analysis._tasks import compute_tasks
 from vegdask.analysis._tile_maps import tile_indicator_maps
 from vegdask.data import RunStore, to_strict_json
 from vegdask.kernels import rolling_indicators
@@ -146,7 +158,7 @@ def analyse_results(
     figure_formats = list(_figures.figure_formats(figure_formats))
     if pdf:
         require_weasyprint()
-    res = load_results(results)
+    res = _in_memory(load_results(results))
     out_url = str(output) if output is not None else _default_output(str(results))
     store = RunStore(out_url)
     store.makedirs("analysis")
@@ -162,104 +174,153 @@ def analyse_results(
         "seed": seed,
         "interpolate_gaps": interpolate_gaps,
     }
-    resilience: dict[str, dict[str, dict[str, Any]]] = {}
-    ews_results: dict[str, Any] = {}
-    decomps: dict[str, pd.DataFrame] = {}
-    sens: dict[str, xr.Dataset] = {}
-    for name in RESILIENCE_SERIES:
-        if name not in frame:
-            continue
-        frame[f"{name}_smooth"] = smooth(frame[name], 4)
-        method_used, decomps[name] = _deseasonalise(frame[name].rename(name), deseasonalise_method)
-        target = decomps[name]["deseasonalised"].rename(name)
-        frame[f"{name}_deseasonalised"] = target
-        try:
-            if target.notna().sum() < _MIN_SAMPLES:
-                raise ValueError(f"{int(target.notna().sum())} valid samples, need {_MIN_SAMPLES}")
-            ews = early_warning(target, **ews_params)
-            sens[name] = sensitivity(
-                target,
-                grid=sensitivity_grid,
+    sens_params = {
+        "grid": sensitivity_grid,
+        "ar1": ar1,
+        "n_surrogates": sensitivity_surrogates,
+        "seed": seed,
+    }
+    # The independent pieces as tasks of one graph: on the job's workers at once when a
+    # cluster runs (figures start as soon as what they show is ready), here otherwise.
+    with dask.annotate(priority=1):  # the long statistics first, figures as they are ready
+        outcome_tasks = {
+            name: dask.delayed(_analyse_series)(
+                frame[name].rename(name), deseasonalise_method, ews_params, sens_params
+            )
+            for name in RESILIENCE_SERIES
+            if name in frame
+        }
+        full_frame = dask.delayed(_with_series_columns)(frame, outcome_tasks)
+        scene = None
+        if res.has_scene and res.root is not None:
+            scene = RunStore(res.root).open_zarr("scene.zarr")
+        spatial = None
+        if spatial_permutations and scene is not None and "ndvi" in scene:
+            spatial = _spatial_task(scene, spatial_permutations, seed, res.root)
+        maps = None
+        if "offset50" in res.tiles and res.tiles.sizes["time"] >= _MIN_SAMPLES:
+            maps = dask.delayed(tile_indicator_maps)(
+                res.tiles["offset50"].where(res.tiles.get("valid", True)),
+                window=window,
+                bandwidth=bandwidth,
+                convention=bandwidth_convention,
                 ar1=ar1,
-                n_surrogates=sensitivity_surrogates,
+                n_surrogates=tile_surrogates,
                 seed=seed,
             )
-        except ValueError as err:  # too short for the window or the ARMA fit: say so
-            resilience[name] = _failed_entry(str(err), ews_params)
-            continue
-        ews_results[name] = ews
-        resilience[name] = {
-            ind: {
-                **st,
-                "deseasonalise": method_used,
-                "sensitivity_grid": sensitivity_grid,
-                "sensitivity_share_significant": sens[name].attrs.get(f"share_significant_{ind}"),
-            }
-            for ind, st in ews.stats.items()
-        }
-
-    stats = {name: _series_statistics(frame[name]) for name in RESILIENCE_SERIES if name in frame}
-    for name, ews in ews_results.items():  # pyveg's "(0.99 rolling window)" values: whole series
-        whole = rolling_indicators(ews.frame["residuals"].to_numpy(), 1.0, ar1=ar1)
-        stats[name]["ar1_whole_series"] = float(whole["ar1"][-1])
-        stats[name]["variance_whole_series"] = float(whole["variance"][-1])
-    store.write_json("analysis/summary_stats.json", stats)
-    scene = None
-    if res.has_scene and res.root is not None:
-        scene = RunStore(res.root).open_zarr("scene.zarr")
-    spatial = None
-    if spatial_permutations and scene is not None and "ndvi" in scene:
-        spatial = _spatial_series(scene, spatial_permutations, seed, res.root)
-        store.write_bytes("analysis/spatial.csv", spatial.to_csv(date_format="%Y-%m-%d").encode())
-
-    maps = None
-    if "offset50" in res.tiles and res.tiles.sizes["time"] >= _MIN_SAMPLES:
-        valid = res.tiles.get("valid", True)
-        maps = tile_indicator_maps(
-            res.tiles["offset50"].where(valid),
-            window=window,
-            bandwidth=bandwidth,
-            convention=bandwidth_convention,
-            ar1=ar1,
-            n_surrogates=tile_surrogates,
-            seed=seed,
-        )
-
-    # Outputs: CSV, zarr, JSON.
-    store.write_bytes("analysis/timeseries.csv", frame.to_csv(date_format="%Y-%m-%d").encode())
-    store.write_zarr("analysis/indicators.zarr", _indicators(ews_results, maps))
-    strict = to_strict_json(resilience)
-    store.write_json("analysis/resilience.json", strict)
     corrs = {}
     if "total_precipitation" in frame:
         for name in ("offset50_mean", "ndvi_mean", "ndvi_veg_mean"):
             if name in frame:
                 corrs[name] = lagged_correlation(frame[name], frame["total_precipitation"])
+    figures = {}
+    if report:
+        figures = figure_tasks(
+            full_frame, outcome_tasks, corrs, res, maps, scene, spatial, figure_formats
+        )
+    outcomes, frame, spatial, maps, rendered = compute_tasks(
+        outcome_tasks, full_frame, spatial, maps, figures
+    )
+
+    resilience = {
+        name: _resilience_entry(outcome, ews_params, sensitivity_grid)
+        for name, outcome in outcomes.items()
+    }
+    ews_results = {name: o.ews for name, o in outcomes.items() if o.ews is not None}
+    stats = {name: _series_statistics(frame[name]) for name in RESILIENCE_SERIES if name in frame}
+    for name, outcome in outcomes.items():  # pyveg's "(0.99 rolling window)" values
+        stats[name].update(outcome.whole_series)
+    store.write_json("analysis/summary_stats.json", stats)
+    if spatial is not None:
+        store.write_bytes("analysis/spatial.csv", spatial.to_csv(date_format="%Y-%m-%d").encode())
+    store.write_bytes("analysis/timeseries.csv", frame.to_csv(date_format="%Y-%m-%d").encode())
+    store.write_zarr("analysis/indicators.zarr", _indicators(ews_results, maps))
+    strict = to_strict_json(resilience)
+    store.write_json("analysis/resilience.json", strict)
+    if "total_precipitation" in frame:
         store.write_json(
             "analysis/lagged_correlations.json",
             {k: {"correlation": v[0].tolist(), "best_lag": v[1]} for k, v in corrs.items()},
         )
     if report:
-        folder = store.path_of("analysis")
-        images = save_figures(
-            store.fs,
-            folder,
-            frame,
-            decomps,
-            ews_results,
-            sens,
-            corrs,
-            res,
-            maps,
-            scene,
-            spatial,
-            figure_formats,
-        )
+        images = write_figures(store.fs, store.path_of("analysis"), rendered)
         html_text = report_html(res, resilience, images, corrs, stats, maps)
         store.write_bytes("report.html", html_text.encode())
         if pdf:
             store.write_bytes("report.pdf", pdf_bytes(html_text))
     return strict
+
+
+def _in_memory(res: Results) -> Results:
+    """The run's per-tile results and weather read once, here (small: scalars per tile)."""
+    res.tiles, res.weather = dask.compute(res.tiles, res.weather, scheduler="threads")
+    return res
+
+
+@dataclass
+class _SeriesOutcome:
+    """One aggregate series analysed: its smoothing, deseasonalising, EWS and sensitivity."""
+
+    smooth: pd.Series
+    method: str | None
+    decomposition: pd.DataFrame
+    ews: EarlyWarning | None = None
+    sensitivity: xr.Dataset | None = None
+    error: str | None = None
+    whole_series: dict[str, float] = field(default_factory=dict)
+
+
+def _analyse_series(
+    series: pd.Series,
+    deseasonalise_method: str | None,
+    ews_params: dict[str, Any],
+    sens_params: dict[str, Any],
+) -> _SeriesOutcome:
+    """Smooth, deseasonalise, then early warnings and sensitivity (or why they failed)."""
+    method, decomposition = _deseasonalise(series, deseasonalise_method)
+    outcome = _SeriesOutcome(smooth(series, 4), method, decomposition)
+    target = decomposition["deseasonalised"].rename(series.name)
+    try:
+        if target.notna().sum() < _MIN_SAMPLES:
+            raise ValueError(f"{int(target.notna().sum())} valid samples, need {_MIN_SAMPLES}")
+        ews = early_warning(target, **ews_params)
+        outcome.sensitivity = sensitivity(target, **sens_params)
+    except ValueError as err:  # too short for the window or the ARMA fit: say so
+        outcome.error = str(err)
+        return outcome
+    outcome.ews = ews
+    whole = rolling_indicators(ews.frame["residuals"].to_numpy(), 1.0, ar1=ews_params["ar1"])
+    outcome.whole_series = {
+        "ar1_whole_series": float(whole["ar1"][-1]),
+        "variance_whole_series": float(whole["variance"][-1]),
+    }
+    return outcome
+
+
+def _with_series_columns(frame: pd.DataFrame, outcomes: dict[str, _SeriesOutcome]) -> pd.DataFrame:
+    """The aggregate series with each analysed series' LOESS and deseasonalised columns."""
+    frame = frame.copy()
+    for name, outcome in outcomes.items():
+        frame[f"{name}_smooth"] = outcome.smooth
+        frame[f"{name}_deseasonalised"] = outcome.decomposition["deseasonalised"]
+    return frame
+
+
+def _resilience_entry(
+    outcome: _SeriesOutcome, ews_params: dict[str, Any], grid: str | None
+) -> dict[str, dict[str, Any]]:
+    if outcome.ews is None:
+        return _failed_entry(str(outcome.error), ews_params)
+    sens = outcome.sensitivity
+    return {
+        ind: {
+            **st,
+            "deseasonalise": outcome.method,
+            "sensitivity_grid": grid,
+            "sensitivity_share_significant": sens.attrs.get(f"share_significant_{ind}"),
+        }
+        for ind, st in outcome.ews.stats.items()
+    }
 
 
 def _preset(preset: str, results: Any, output: str | None) -> dict[str, Any]:
@@ -313,15 +374,16 @@ def _series_statistics(series: pd.Series) -> dict[str, Any]:
     return out
 
 
-def _spatial_series(
+def _spatial_task(
     scene: xr.Dataset, n_permutations: int, seed: int, root: str | None = None
-) -> pd.DataFrame:
+) -> Delayed:
+    """The spatial indicators of the scene's central crop per period, as a delayed DataFrame."""
     ny, nx = scene.sizes["y"], scene.sizes["x"]
     crop = {
         "y": slice(max(0, ny // 2 - _SPATIAL_CROP // 2), ny // 2 + _SPATIAL_CROP // 2),
         "x": slice(max(0, nx // 2 - _SPATIAL_CROP // 2), nx // 2 + _SPATIAL_CROP // 2),
     }
-    return spatial_indicators_through_time(
+    return spatial_task(
         scene["ndvi"].isel(crop).data,  # lazy: each task reads its own periods
         scene.time.values,
         masks=_vegetation_masks(root, scene, crop),

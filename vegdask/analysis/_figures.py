@@ -18,6 +18,7 @@ import matplotlib
 import numpy as np
 import pandas as pd
 import xarray as xr
+from dask.delayed import Delayed
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
@@ -38,6 +39,7 @@ __all__ = [
     "fig_tile_maps",
     "fig_timeseries",
     "figure_formats",
+    "figure_tasks",
     "quicklook_frames",
     "render_figure",
     "render_figures",
@@ -156,12 +158,28 @@ _DRAWING = threading.Lock()
 
 
 def _build_and_render(
-    build: Callable[..., Figure], args: tuple[Any, ...], formats: tuple[str, ...]
-) -> dict[str, bytes]:
+    build: Callable[..., Figure | None], args: tuple[Any, ...], formats: tuple[str, ...]
+) -> dict[str, bytes] | None:
     # Titles at a fixed height: no search for decorations above the axes at each draw (the
     # figures have no top tick labels).
     with _DRAWING, matplotlib.rc_context({"axes.titley": 1.0}):
-        return render_figure(build(*args), formats)
+        fig = build(*args)
+        return None if fig is None else render_figure(fig, formats)
+
+
+def figure_tasks(
+    specs: Mapping[str, FigureSpec], formats: Iterable[str] = ("png",)
+) -> dict[str, Delayed]:
+    """One delayed task a figure of ``specs``: ``{format: bytes}``, None if ``build`` gave None.
+
+    Arguments may be delayed (or lazy dask collections): a figure is drawn where and when they
+    are computed.
+    """
+    formats = tuple(formats)
+    return {
+        key: dask.delayed(_build_and_render)(build, args, formats)
+        for key, (build, args) in specs.items()
+    }
 
 
 def render_figures(
@@ -169,9 +187,9 @@ def render_figures(
 ) -> dict[str, dict[str, bytes]]:
     """Build and render every figure of ``specs`` (key -> (``fig_*`` function, arguments)).
 
-    One Dask task a figure: on the default ``distributed`` client when there is one (the
-    figures are drawn in parallel on its workers; lazy arguments are computed there too),
-    otherwise one after the other in this process.
+    One Dask task a figure (:func:`figure_tasks`): on the default ``distributed`` client when
+    there is one (the figures are drawn in parallel on its workers; lazy arguments are computed
+    there too), otherwise one after the other in this process.
 
     Returns
     -------
@@ -185,12 +203,7 @@ def render_figures(
     >>> list(out), list(out["lags"])
     (['lags'], ['png'])
     """
-    formats = tuple(formats)
-    tasks = {
-        key: dask.delayed(_build_and_render)(build, args, formats)
-        for key, (build, args) in specs.items()
-    }
-    (rendered,) = compute_tasks(tasks)
+    (rendered,) = compute_tasks(figure_tasks(specs, formats))
     return {key: rendered[key] for key in specs}
 
 

@@ -11,11 +11,12 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from dask.delayed import Delayed
 
 from vegdask.analysis import _figures as figs
 from vegdask.data import to_strict_json
 
-__all__ = ["pdf_bytes", "report_html", "require_weasyprint", "save_figures"]
+__all__ = ["figure_tasks", "pdf_bytes", "report_html", "require_weasyprint", "write_figures"]
 
 
 def require_weasyprint() -> Any:
@@ -37,36 +38,40 @@ def pdf_bytes(html_text: str) -> bytes:
     return require_weasyprint().HTML(string=html_text).write_pdf()
 
 
-def save_figures(
-    fs, adir, frame, decomps, ews_results, sens, corrs, res, maps, scene, spatial, formats=None
-) -> dict[str, bytes]:
-    """Write the report's figures under ``adir`` and return them as PNG.
+def figure_tasks(
+    frame, outcomes, corrs, res, maps, scene, spatial, formats=None
+) -> dict[str, Delayed]:
+    """The report's figures as delayed renderings (``{format: bytes}``, None: not drawn).
 
-    Each figure is drawn once (in parallel on the cluster when one runs) and written in
-    ``formats`` (:func:`~vegdask.analysis._figures.figure_formats`: PNG, SVG on request).
+    ``frame``, ``outcomes`` (per series: its deseasonalising, early warnings and sensitivity),
+    ``maps`` and ``spatial`` may be delayed: each figure is drawn once, as soon as what it shows
+    is computed (in parallel on the cluster when one runs), in ``formats``
+    (:func:`~vegdask.analysis._figures.figure_formats`: PNG, SVG on request).
     """
-    specs = _figure_specs(frame, decomps, ews_results, sens, corrs, res, maps, scene, spatial)
-    rendered = figs.render_figures(specs, figs.figure_formats(formats))
+    specs = _figure_specs(frame, outcomes, corrs, res, maps, scene, spatial)
+    return figs.figure_tasks(specs, figs.figure_formats(formats))
+
+
+def write_figures(fs, adir, rendered) -> dict[str, bytes]:
+    """Write the rendered figures under ``adir``; return the PNG of each, in report order."""
     for key, out in rendered.items():
-        figs.write_figure(fs, posixpath.join(adir, key), out)
-    return {key: out["png"] for key, out in rendered.items()}
+        if out is not None:
+            figs.write_figure(fs, posixpath.join(adir, key), out)
+    return {key: out["png"] for key, out in rendered.items() if out is not None}
 
 
-def _figure_specs(
-    frame, decomps, ews_results, sens, corrs, res, maps, scene, spatial
-) -> dict[str, figs.FigureSpec]:
+def _figure_specs(frame, outcomes, corrs, res, maps, scene, spatial) -> dict[str, figs.FigureSpec]:
     """Each figure of the report as (``fig_*`` function, its arguments), in report order."""
     specs: dict[str, figs.FigureSpec] = {}
     if scene is not None and all(b in scene for b in ("red", "green", "blue")):
         specs["quicklooks"] = (figs.fig_quicklooks, (figs.quicklook_frames(scene),))
     specs["timeseries"] = (figs.fig_timeseries, (frame,))
-    for name, dec in decomps.items():
-        if "seasonal" in dec:
-            specs[f"stl_{name}"] = (figs.fig_stl, (dec, name))
-    for name, ews in ews_results.items():
-        specs[f"ews_{name}"] = (figs.fig_ews, (ews,))
-        specs[f"surrogates_{name}"] = (figs.fig_surrogates, (ews,))
-        specs[f"sensitivity_{name}"] = (figs.fig_sensitivity, (sens[name], name))
+    for name, outcome in outcomes.items():
+        specs[f"stl_{name}"] = (_stl_figure, (outcome, name))
+    for name, outcome in outcomes.items():
+        specs[f"ews_{name}"] = (_ews_figure, (figs.fig_ews, outcome))
+        specs[f"surrogates_{name}"] = (_ews_figure, (figs.fig_surrogates, outcome))
+        specs[f"sensitivity_{name}"] = (_sensitivity_figure, (outcome, name))
     if corrs:
         lags = {k: v[0] for k, v in corrs.items()}
         specs["lagged_correlation"] = (figs.fig_lagged_correlation, (lags,))
@@ -77,6 +82,21 @@ def _figure_specs(
     if spatial is not None:
         specs["spatial"] = (figs.fig_spatial, (spatial,))
     return specs
+
+
+def _stl_figure(outcome, name):
+    """The STL figure of a deseasonalised series; None when STL was not applied."""
+    dec = outcome.decomposition
+    return figs.fig_stl(dec, name) if "seasonal" in dec else None
+
+
+def _ews_figure(build, outcome):
+    """A figure of a series' early warnings; None when they could not be computed."""
+    return None if outcome.ews is None else build(outcome.ews)
+
+
+def _sensitivity_figure(outcome, name):
+    return None if outcome.ews is None else figs.fig_sensitivity(outcome.sensitivity, name)
 
 
 def _img(images: dict[str, bytes], key: str, caption: str) -> str:

@@ -10,6 +10,7 @@ For periodic patterns (spots, labyrinths) variance-type indicators are not expec
 from __future__ import annotations
 
 import functools
+import math
 import warnings
 from typing import Any
 
@@ -150,8 +151,9 @@ def _indicators(field: np.ndarray, subsize: int) -> dict[str, float]:
 
 # Permutations drawn at once (memory: a few arrays of _BATCH images).
 _BATCH = 33
-# Periods per task of spatial_indicators_through_time (each task draws the permutations once).
-_PERIODS_PER_TASK = 8
+# Tasks of spatial_indicators_through_time (each draws the permutations once). A few: distributed
+# queues a larger group of tasks without dependencies behind every other ready task.
+_TASKS = 4
 
 
 def _permutation_batches(n_pixels: int, n_permutations: int, seed: int):
@@ -353,6 +355,8 @@ def _spatial_group(
     fields: Any, masks: Any, subsize: int, n_permutations: int, seed: int
 ) -> list[dict[str, Any]]:
     """:func:`spatial_indicators` of each field (one shape), the permutations drawn once."""
+    if isinstance(fields, _InTask):
+        fields, masks = fields.get(), masks.get()
     images = [np.asarray(field, dtype=np.float64) for field in fields]
     for x in images:
         if x.ndim != 2:
@@ -401,9 +405,10 @@ def spatial_indicators_through_time(
     """Apply :func:`spatial_indicators` per period: one row per time with values and p-values.
 
     Every period is tested against the same ``n_permutations`` seeded shuffles (as
-    :func:`spatial_indicators` with ``seed``), drawn once per task of a few periods. The tasks
-    run on the workers of the default ``distributed`` client when there is one. ``images``
-    (time, y, x) may be lazy (dask-backed): each task then reads its own periods. ``masks``
+    :func:`spatial_indicators` with ``seed``), drawn once per task (a few tasks, each of a
+    share of the periods), on the workers of the default ``distributed`` client when there is
+    one. ``images`` (time, y, x) may be lazy (dask-backed): each task then reads its own
+    periods, in its process. ``masks``
     (one vegetation mask per period, or None, optional; lazy ones too) are the periods' patch
     masks; without them the defaults of :func:`spatial_indicators` apply (``patch_*`` columns
     only when there is a patch summary).
@@ -424,16 +429,31 @@ def spatial_indicators_through_time(
 
 
 def spatial_task(images: Any, times: Any, masks: Any = None, **kwargs: Any) -> Delayed:
-    """:func:`spatial_indicators_through_time` as a delayed DataFrame (tasks of a few periods)."""
+    """:func:`spatial_indicators_through_time` as a delayed DataFrame (a few tasks)."""
     kwargs = {"subsize": 5, "n_permutations": 199, "seed": 0, **kwargs}
     masks = [None] * len(times) if masks is None else masks
+    size = max(1, math.ceil(len(times) / _TASKS))
     groups = [
         dask.delayed(_spatial_group)(
-            images[i : i + _PERIODS_PER_TASK], masks[i : i + _PERIODS_PER_TASK], **kwargs
+            _InTask(images[i : i + size]), _InTask(masks[i : i + size]), **kwargs
         )
-        for i in range(0, len(times), _PERIODS_PER_TASK)
+        for i in range(0, len(times), size)
     ]
     return dask.delayed(_spatial_frame)(times, groups)
+
+
+class _InTask:
+    """A task's input read inside the task (lazy arrays computed there, in-process).
+
+    Not a graph dependency: a task does not wait for separate read tasks, and the data never
+    travels between processes.
+    """
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+    def get(self) -> Any:
+        return dask.compute(self.value, scheduler="sync")[0]
 
 
 def _spatial_frame(times: Any, groups: list[list[dict[str, Any]]]) -> pd.DataFrame:
