@@ -289,7 +289,9 @@ def _analyse_series(
         outcome.error = str(err)
         return outcome
     outcome.ews = ews
-    whole = rolling_indicators(ews.frame["residuals"].to_numpy(), 1.0, ar1=ews_params["ar1"])
+    whole = rolling_indicators(
+        ews.frame["residuals"].to_numpy(copy=True), 1.0, ar1=ews_params["ar1"]
+    )
     outcome.whole_series = {
         "ar1_whole_series": float(whole["ar1"][-1]),
         "variance_whole_series": float(whole["variance"][-1]),

@@ -20,6 +20,7 @@ def compute_tasks(*tasks: Any) -> tuple[Any, ...]:
     >>> compute_tasks(dask.delayed(sum)([1, 2]), dask.delayed(max)([3, 4]))
     (3, 4)
     """
+    # Unoptimised: the tasks' priorities (dask.annotate) survive, nothing worth fusing.
     return dask.compute(*tasks, scheduler=None if _has_client() else "sync", optimize_graph=False)
 
 
