@@ -45,3 +45,21 @@ def test_ctrl_c_inside_a_finalizer_is_not_lost():
 
     with pytest.raises(KeyboardInterrupt), interrupts():
         finalise_then_wait()
+
+
+def test_a_command_stopped_by_ctrl_c_ignores_further_interrupts_while_it_exits():
+    import pytest
+
+    from vegdask.cli._common import interrupts  # (tests may use private helpers)
+
+    before = signal.getsignal(signal.SIGINT)
+    try:
+        with pytest.raises(KeyboardInterrupt), interrupts(exiting=True):
+            raise KeyboardInterrupt
+        assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+        signal.signal(signal.SIGINT, before)
+        with pytest.raises(ValueError, match="not an interrupt"), interrupts(exiting=True):
+            raise ValueError("not an interrupt")
+        assert signal.getsignal(signal.SIGINT) is before
+    finally:
+        signal.signal(signal.SIGINT, before)

@@ -55,7 +55,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """
     args = build_parser().parse_args(argv)
     try:
-        with interrupts():
+        with interrupts(exiting=True):
             return int(args.func(args) or 0)
     except CLIError as err:
         print(f"vegdask {args.command}: error: {err}", file=sys.stderr)

@@ -100,10 +100,13 @@ def _on_sigint(signum: int, frame: FrameType | None) -> None:
 
 
 @contextlib.contextmanager
-def interrupts() -> Iterator[None]:
+def interrupts(*, exiting: bool = False) -> Iterator[None]:
     """Ctrl-C raises ``KeyboardInterrupt`` in the main thread, not in a callback that drops it.
 
-    The previous handler is restored afterwards. Outside the main thread, or where SIGINT is
+    The previous handler is restored afterwards. With ``exiting`` (a command that stops on
+    Ctrl-C), SIGINT is ignored instead once an interrupt has stopped the block: a second one
+    arriving while the command prints its message and the interpreter exits would otherwise end
+    the process with status -2 instead of 130. Outside the main thread, or where SIGINT is
     ignored, nothing changes.
     """
     if threading.current_thread() is not threading.main_thread() or (
@@ -112,7 +115,11 @@ def interrupts() -> Iterator[None]:
         yield
         return
     previous = signal.signal(signal.SIGINT, _on_sigint)
+    stopped = False
     try:
         yield
+    except KeyboardInterrupt:
+        stopped = True
+        raise
     finally:
-        signal.signal(signal.SIGINT, previous)
+        signal.signal(signal.SIGINT, signal.SIG_IGN if stopped and exiting else previous)
