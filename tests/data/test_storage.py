@@ -7,6 +7,7 @@ from azure.storage.blob import BlobServiceClient
 from vegdask.data import (
     create_store,
     open_store,
+    period_writes,
     sanitise_container_name,
     storage_options,
     synthetic_scene,
@@ -55,6 +56,30 @@ def test_azurite_roundtrip_and_reopened_store_is_complete(azurite, scene, monkey
     # bug would show an empty store here.
     reopened = xr.open_zarr(url, storage_options=storage_options(url), consolidated=False)
     assert set(reopened.data_vars) >= {"ndvi", "red", "cloud_mask"}
+
+
+def test_period_writes_give_what_xarray_writes_in_one_task_a_period(tmp_path, scene):
+    url = str(tmp_path / "scene.zarr")
+    create_store(scene, url)
+    writes = period_writes(scene, url, [3, 1])
+    for write in writes:  # one task writes every variable of the period
+        names = [key for key in dict(write.dask) if str(key).startswith("_write_region")]
+        assert len(names) == 1
+    dask.compute(*writes)
+    reference = str(tmp_path / "reference.zarr")  # xarray's own writer, the whole Scene at once
+    scene.to_zarr(reference, consolidated=False)
+    written, expected = open_store(url), open_store(reference)
+    for i in (1, 3):
+        xr.testing.assert_identical(written.isel(time=i), expected.isel(time=i))
+    assert np.isnan(written["ndvi"][0].values).all()  # not written: the fill value
+    xr.testing.assert_identical(written["period_end"], expected["period_end"])
+
+
+def test_a_period_with_another_dtype_than_its_store_is_refused(tmp_path, scene):
+    url = str(tmp_path / "scene.zarr")
+    create_store(scene, url)
+    with pytest.raises(TypeError, match=r"ndvi is float64 but the store .* holds float32"):
+        period_writes(scene.assign(ndvi=scene["ndvi"].astype("float64")), url, [0])
 
 
 def test_storage_options_from_the_environment(monkeypatch):

@@ -23,9 +23,9 @@ from vegdask.data._storage import (
     is_remote,
     join_url,
     open_store,
+    period_writes,
     storage_options,
     write_dataset,
-    write_period,
 )
 
 __all__ = ["RunStore", "to_strict_json"]
@@ -183,6 +183,6 @@ class RunStore:
         """Write the metadata of ``template`` as the store ``name`` (:func:`create_store`)."""
         create_store(template, self.url_of(name), options=self.options)
 
-    def write_zarr_period(self, name: str, dataset: xr.Dataset, index: int) -> Any:
-        """Write one period into the store ``name`` by region (:func:`write_period`)."""
-        return write_period(dataset, self.url_of(name), index, options=self.options)
+    def zarr_period_writes(self, name: str, dataset: xr.Dataset, periods: Any = None) -> list:
+        """Lazy writes of ``dataset``'s periods into the store ``name`` (:func:`period_writes`)."""
+        return period_writes(dataset, self.url_of(name), periods, options=self.options)

@@ -1,7 +1,7 @@
 """Zarr stores at fsspec URLs: local paths and ``abfs://container/prefix`` on Azure Blob Storage.
 
 Stores are written period by period: :func:`create_store` writes the metadata of a lazy template
-(every period, no data), :func:`write_period` writes one period's data by region (idempotent: a
+(every period, no data), :func:`period_writes` writes its periods' data by region (idempotent: a
 rerun overwrites the same region), and :func:`open_store` opens a store lazily.
 
 Azure credentials come from explicit arguments or the settings (``vegdask.azure.storage-*`` in
@@ -13,10 +13,14 @@ switched off: its invalidation bug (adlfs 2026.8) makes reopened stores look emp
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from typing import Any
 
+import dask
 import fsspec
+import numpy as np
 import xarray as xr
+from dask.base import is_dask_collection
 
 from vegdask import config as settings
 
@@ -28,6 +32,7 @@ __all__ = [
     "is_remote",
     "join_url",
     "open_store",
+    "period_writes",
     "sanitise_container_name",
     "storage_options",
     "write_dataset",
@@ -212,9 +217,35 @@ def _mapper(url: str, options: dict[str, Any] | None) -> Any:
 def create_store(template: xr.Dataset, url: str, *, options: dict[str, Any] | None = None) -> None:
     """Write the metadata (and coordinates) of ``template`` to a new Zarr store at ``url``.
 
-    Data variables are not computed; :func:`write_period` fills them in.
+    Data variables are not computed; :func:`period_writes` fills them in. Coordinates are
+    written now (computed first if lazy: they are small), the per-period ones included.
     """
+    coords = {name: template[name].load() for name in template.coords}
+    template = template.assign_coords(coords)
     template.to_zarr(_mapper(url, options), mode="w", compute=False, consolidated=False)
+
+
+def period_writes(
+    dataset: xr.Dataset,
+    url: str,
+    periods: Sequence[int] | None = None,
+    *,
+    options: dict[str, Any] | None = None,
+) -> list[Any]:
+    """Lazy writes of periods ``periods`` (default all) of ``dataset`` into its store at ``url``.
+
+    The store was created from ``dataset`` by :func:`create_store`. Each period is one dask task
+    that writes whole chunks of every data variable with a time dimension, straight into the
+    store's arrays (opened once, here), so the graph is small however many periods there are.
+
+    Returns
+    -------
+    list of dask.delayed.Delayed
+        One write per period, to compute together (on a cluster, in parallel).
+    """
+    targets = _period_targets(dataset, url, options)
+    periods = range(dataset.sizes["time"]) if periods is None else periods
+    return [_period_write(targets, dataset, i, i) for i in periods]
 
 
 def write_period(
@@ -223,18 +254,55 @@ def write_period(
     """Write one period (``dataset`` with a single time step) into the store at region ``index``.
 
     Returns the dask delayed write when ``dataset`` is lazy, so several periods can be written in
-    one compute.
+    one compute; writes at once otherwise.
     """
-    variables = [name for name, var in dataset.data_vars.items() if "time" in var.dims]
-    region = dataset[variables].drop_vars(
-        [c for c in dataset.coords if "time" not in dataset[c].dims or c == "time"], errors="ignore"
-    )
-    return region.to_zarr(
-        _mapper(url, options),
-        region={"time": slice(index, index + 1)},
-        compute=False,
-        consolidated=False,
-    )
+    return _period_write(_period_targets(dataset, url, options), dataset, 0, index)
+
+
+def _period_targets(
+    dataset: xr.Dataset, url: str, options: dict[str, Any] | None
+) -> dict[str, tuple[Any, int]]:
+    """The store's arrays of the data variables with a time dimension, and their time axis.
+
+    Written values are not encoded (xarray's region write would): each variable must already
+    have the dtype its store array has, as every Scene, tile and mask variable does.
+    """
+    import zarr
+
+    group = zarr.open_group(_mapper(url, options), mode="r+")
+    targets = {}
+    for name, var in dataset.data_vars.items():
+        if "time" not in var.dims:
+            continue
+        array = group[name]
+        if array.dtype != var.dtype:
+            raise TypeError(
+                f"{name} is {var.dtype} but the store at {url} holds {array.dtype}; write it "
+                "with the dtype of the template the store was created from"
+            )
+        targets[name] = (array, var.dims.index("time"))
+    return targets
+
+
+def _period_write(
+    targets: dict[str, tuple[Any, int]], dataset: xr.Dataset, source: int, index: int
+) -> Any:
+    """Period ``source`` of ``dataset`` written at ``index``: a Delayed if lazy, else now."""
+    values = {}
+    for name, (_, axis) in targets.items():
+        data = dataset[name].data
+        values[name] = data[(slice(None),) * axis + (slice(source, source + 1),)]
+    if any(is_dask_collection(v) for v in values.values()):
+        return dask.delayed(_write_region, pure=False)(targets, index, values)
+    _write_region(targets, index, values)
+    return None
+
+
+def _write_region(
+    targets: dict[str, tuple[Any, int]], index: int, values: dict[str, np.ndarray]
+) -> None:
+    for name, (array, axis) in targets.items():
+        array[(slice(None),) * axis + (slice(index, index + 1),)] = values[name]
 
 
 def open_store(url: str, *, options: dict[str, Any] | None = None) -> xr.Dataset:

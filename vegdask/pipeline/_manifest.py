@@ -146,13 +146,10 @@ class Run:
             return
         from distributed import as_completed
 
-        futures = {}
-        for i in pending:
-            writes = [
-                self.store.write_zarr_period(name, dataset.isel(time=[i]), i)
-                for name, dataset in datasets.items()
-            ]
-            futures[self.client.compute(dask.delayed(_written)(*writes))] = i
+        # Every period's writes in one graph, submitted once: one task a period and store.
+        writes = [self.store.zarr_period_writes(n, d, pending) for n, d in datasets.items()]
+        joined = [dask.delayed(_written)(*period) for period in zip(*writes, strict=True)]
+        futures = dict(zip(self.client.compute(joined), pending, strict=True))
         for future in as_completed(list(futures)):
             future.result()  # raise a failed write here, before anything is recorded
             entry["periods_completed"] = sorted(
