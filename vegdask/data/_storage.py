@@ -40,6 +40,8 @@ __all__ = [
 ]
 
 _AZURE_SCHEMES = ("abfs://", "abfss://", "az://")
+# Small reads (coordinates) are done in this process, not sent to a cluster as tasks.
+_HERE = "threads"
 _CONTAINER = re.compile(r"^[a-z0-9](?:[a-z0-9]|-(?=[a-z0-9])){1,61}[a-z0-9]$")
 
 
@@ -220,7 +222,7 @@ def create_store(template: xr.Dataset, url: str, *, options: dict[str, Any] | No
     Data variables are not computed; :func:`period_writes` fills them in. Coordinates are
     written now (computed first if lazy: they are small), the per-period ones included.
     """
-    coords = {name: template[name].load() for name in template.coords}
+    coords = {name: template[name].load(scheduler=_HERE) for name in template.coords}
     template = template.assign_coords(coords)
     template.to_zarr(_mapper(url, options), mode="w", compute=False, consolidated=False)
 
@@ -244,8 +246,12 @@ def period_writes(
         One write per period, to compute together (on a cluster, in parallel).
     """
     targets = _period_targets(dataset, url, options)
+    shared = dask.delayed(targets, traverse=False)  # one key: each worker gets the arrays once
     periods = range(dataset.sizes["time"]) if periods is None else periods
-    return [_period_write(targets, dataset, i, i) for i in periods]
+    return [
+        dask.delayed(_write_region, pure=False)(shared, i, _period_values(targets, dataset, i))
+        for i in periods
+    ]
 
 
 def write_period(
@@ -256,7 +262,14 @@ def write_period(
     Returns the dask delayed write when ``dataset`` is lazy, so several periods can be written in
     one compute; writes at once otherwise.
     """
-    return _period_write(_period_targets(dataset, url, options), dataset, 0, index)
+    targets = _period_targets(dataset, url, options)
+    values = _period_values(targets, dataset, 0)
+    if any(is_dask_collection(v) for v in values.values()):
+        return dask.delayed(_write_region, pure=False)(
+            dask.delayed(targets, traverse=False), index, values
+        )
+    _write_region(targets, index, values)
+    return None
 
 
 def _period_targets(
@@ -284,18 +297,14 @@ def _period_targets(
     return targets
 
 
-def _period_write(
-    targets: dict[str, tuple[Any, int]], dataset: xr.Dataset, source: int, index: int
-) -> Any:
-    """Period ``source`` of ``dataset`` written at ``index``: a Delayed if lazy, else now."""
-    values = {}
-    for name, (_, axis) in targets.items():
-        data = dataset[name].data
-        values[name] = data[(slice(None),) * axis + (slice(source, source + 1),)]
-    if any(is_dask_collection(v) for v in values.values()):
-        return dask.delayed(_write_region, pure=False)(targets, index, values)
-    _write_region(targets, index, values)
-    return None
+def _period_values(
+    targets: dict[str, tuple[Any, int]], dataset: xr.Dataset, period: int
+) -> dict[str, Any]:
+    """Each target variable of ``dataset`` at ``period`` (lazy if the dataset is)."""
+    return {
+        name: dataset[name].data[(slice(None),) * axis + (slice(period, period + 1),)]
+        for name, (_, axis) in targets.items()
+    }
 
 
 def _write_region(
@@ -318,4 +327,5 @@ def open_store(url: str, *, options: dict[str, Any] | None = None) -> xr.Dataset
     except (FileNotFoundError, KeyError) as err:
         raise FileNotFoundError(f"no Zarr store at {url}") from err
     # Coordinates are small: load them so they do not carry chunks of their own.
-    return dataset.assign_coords({name: dataset[name].load() for name in dataset.coords})
+    coords = {name: dataset[name].load(scheduler=_HERE) for name in dataset.coords}
+    return dataset.assign_coords(coords)

@@ -33,10 +33,11 @@ from vegdask.kernels._rolling import (
 )
 from vegdask.kernels._smoothing import gaussian_sigma, gaussian_smooth, loess_smooth
 from vegdask.kernels._surrogates import surrogate_test
-from vegdask.kernels._warmup import compile_kernels
+from vegdask.kernels._warmup import KERNEL_GROUPS, compile_kernels
 
 __all__ = [
     "AR1_ESTIMATORS",
+    "KERNEL_GROUPS",
     "PUBLISHED_PARAMETERS",
     "PYVEG_PARAMETERS",
     "ROLLING_INDICATORS",

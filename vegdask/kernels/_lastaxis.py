@@ -16,4 +16,7 @@ def _as_2d(x: Any) -> tuple[np.ndarray, tuple[int, ...]]:
     arr = np.asarray(x, dtype=np.float64)
     if arr.ndim == 0:
         raise ValueError("expected a series (at least 1-d array), got a scalar")
-    return np.ascontiguousarray(arr.reshape(-1, arr.shape[-1])), arr.shape
+    rows = np.ascontiguousarray(arr.reshape(-1, arr.shape[-1]))
+    # numba compiles (and caches) a kernel again for read-only arrays (pandas and xarray hand
+    # those out): a writable copy keeps one specialisation per kernel.
+    return (rows if rows.flags.writeable else rows.copy()), arr.shape

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from typing import Any
 
 from vegdask.data import is_remote
@@ -57,26 +57,32 @@ def job_client(kind: str, workers: int, output: str) -> Iterator[Any]:
 def _local_cluster(workers: int) -> Any:
     """A LocalCluster of single-threaded worker processes that load the kernels numba compiled once.
 
-    The driver compiles (or loads) the numba kernels while the workers start, so the workers load
-    numba's cache instead of each compiling the same kernels. Workers are forked from a forkserver
+    While the workers start, the driver compiles (or loads) the tile kernels and one more process
+    the analysis kernels, so a first run on a machine compiles each kernel once, on both cores at
+    the same time, and every worker loads numba's cache. Workers are forked from a forkserver
     (which imports the common packages once) and end without the interpreter's slow teardown, so
     closing the cluster does not have to kill them.
     """
+    import multiprocessing
+
     import dask
     from distributed import LocalCluster
 
     from vegdask.kernels import compile_kernels
     from vegdask.pipeline._quiet import workers_ignore_sigint
 
-    with ThreadPoolExecutor(1) as pool:
-        compiled = pool.submit(compile_kernels)
-        # Ctrl-C goes to the driver, not to every worker process.
-        with (
-            workers_ignore_sigint(),
-            dask.config.set({"distributed.worker.multiprocessing-method": "forkserver"}),
-        ):
+    # Ctrl-C goes to the driver, not to every worker or compiling process.
+    with (
+        workers_ignore_sigint(),
+        ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as other,
+        ThreadPoolExecutor(1) as here,
+    ):
+        compiled = [other.submit(compile_kernels, ("analysis",))]
+        compiled.append(here.submit(compile_kernels, ("tiles",)))
+        with dask.config.set({"distributed.worker.multiprocessing-method": "forkserver"}):
             cluster = LocalCluster(
                 n_workers=workers, threads_per_worker=1, memory_limit="2GiB", dashboard_address=":0"
             )
-        compiled.result()
+        for future in compiled:
+            future.result()
     return cluster
