@@ -35,6 +35,7 @@ from vegdask.analysis._resilience import (
     sensitivity,
 )
 from vegdask.analysis._series import (
+    TILE_VARIABLES,
     Results,
     aggregate_series,
     deseasonalise,
@@ -252,8 +253,9 @@ def analyse_results(
 
 
 def _in_memory(res: Results) -> Results:
-    """The run's per-tile results and weather read once, here (small: scalars per tile)."""
-    res.tiles, res.weather = dask.compute(res.tiles, res.weather, scheduler="threads")
+    """The per-tile variables the analysis uses, and the weather, read once, here (small)."""
+    used = [v for v in (*TILE_VARIABLES, "valid", "tie_sensitivity") if v in res.tiles]
+    res.tiles, res.weather = dask.compute(res.tiles[used], res.weather, scheduler="threads")
     return res
 
 
