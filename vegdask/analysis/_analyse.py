@@ -44,7 +44,7 @@ from vegdask.analysis._series import (
     smooth,
 )
 from vegdask.analysis._spatial import spatial_task
-from vegdask.analysis._tasks import compute_tasks
+from vegdask.analysis._tasks import compute_tasks, start_imports
 from vegdask.analysis._tile_maps import tile_indicator_maps
 from vegdask.data import RunStore, to_strict_json
 from vegdask.kernels import rolling_indicators
@@ -159,6 +159,7 @@ def analyse_results(
     figure_formats = list(_figures.figure_formats(figure_formats))
     if pdf:
         require_weasyprint()
+    start_imports("vegdask.analysis")  # on the workers, while this process reads the results
     res = _in_memory(load_results(results))
     out_url = str(output) if output is not None else _default_output(str(results))
     store = RunStore(out_url)

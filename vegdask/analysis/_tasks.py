@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import importlib
 from typing import Any
 
 import dask
 
-__all__ = ["compute_tasks"]
+__all__ = ["compute_tasks", "start_imports"]
 
 
 def compute_tasks(*tasks: Any) -> tuple[Any, ...]:
@@ -24,12 +25,39 @@ def compute_tasks(*tasks: Any) -> tuple[Any, ...]:
     return dask.compute(*tasks, scheduler=None if _has_client() else "sync", optimize_graph=False)
 
 
+def start_imports(module: str) -> None:
+    """Start importing ``module`` on the workers of the default client, if any (no waiting).
+
+    The workers import it while this process prepares their tasks, instead of at their first
+    task.
+
+    Examples
+    --------
+    >>> start_imports("vegdask.analysis")  # no cluster: nothing to do
+    """
+    client = _client()
+    if client is None:
+        return
+    from distributed import fire_and_forget
+
+    for worker in client.scheduler_info(n_workers=-1)["workers"]:
+        fire_and_forget(client.submit(_import, module, workers=[worker], pure=False, priority=10))
+
+
+def _import(module: str) -> None:
+    importlib.import_module(module)
+
+
 def _has_client() -> bool:
     """Whether dask's default scheduler is a ``distributed`` client (as dask itself decides)."""
+    return _client() is not None
+
+
+def _client() -> Any:
+    """The default ``distributed`` client, or None."""
     from distributed import Client
 
     try:
-        Client.current(allow_global=True)
+        return Client.current(allow_global=True)
     except ValueError:
-        return False
-    return True
+        return None
