@@ -237,8 +237,9 @@ def period_writes(
     """Lazy writes of periods ``periods`` (default all) of ``dataset`` into its store at ``url``.
 
     The store was created from ``dataset`` by :func:`create_store`. Each period is one dask task
-    that writes whole chunks of every data variable with a time dimension, straight into the
-    store's arrays (opened once, here), so the graph is small however many periods there are.
+    that takes the period's chunks of every data variable with a time dimension (chunked one
+    period a chunk, as a Scene is) and writes each into its region of the store's arrays (opened
+    once, here): no task a variable or chunk is added, however many there are.
 
     Returns
     -------
@@ -247,9 +248,14 @@ def period_writes(
     """
     targets = _period_targets(dataset, url, options)
     shared = dask.delayed(targets, traverse=False)  # one key: each worker gets the arrays once
+    blocks = {
+        name: _blocks_by_period(dataset[name].data, axis) for name, (_, axis) in targets.items()
+    }
     periods = range(dataset.sizes["time"]) if periods is None else periods
     return [
-        dask.delayed(_write_region, pure=False)(shared, i, _period_values(targets, dataset, i))
+        dask.delayed(_write_region, pure=False)(
+            shared, i, {name: by_period[i] for name, by_period in blocks.items()}
+        )
         for i in periods
     ]
 
@@ -263,12 +269,14 @@ def write_period(
     one compute; writes at once otherwise.
     """
     targets = _period_targets(dataset, url, options)
-    values = _period_values(targets, dataset, 0)
-    if any(is_dask_collection(v) for v in values.values()):
+    blocks = {
+        name: _blocks_by_period(dataset[name].data, axis)[0] for name, (_, axis) in targets.items()
+    }
+    if any(is_dask_collection(block) for parts in blocks.values() for _, block in parts):
         return dask.delayed(_write_region, pure=False)(
-            dask.delayed(targets, traverse=False), index, values
+            dask.delayed(targets, traverse=False), index, blocks
         )
-    _write_region(targets, index, values)
+    _write_region(targets, index, blocks)
     return None
 
 
@@ -297,21 +305,38 @@ def _period_targets(
     return targets
 
 
-def _period_values(
-    targets: dict[str, tuple[Any, int]], dataset: xr.Dataset, period: int
-) -> dict[str, Any]:
-    """Each target variable of ``dataset`` at ``period`` (lazy if the dataset is)."""
-    return {
-        name: dataset[name].data[(slice(None),) * axis + (slice(period, period + 1),)]
-        for name, (_, axis) in targets.items()
-    }
+Region = tuple[slice, ...]
+
+
+def _blocks_by_period(data: Any, axis: int) -> list[list[tuple[Region, Any]]]:
+    """Per period, its blocks of ``data`` and where each goes (time axis left as ``slice(None)``).
+
+    A dask array gives its chunks as delayed blocks, their own tasks; a numpy array is one block.
+    """
+    whole = tuple(slice(None) for _ in range(data.ndim))
+    if not is_dask_collection(data):
+        return [[(whole, data[(*whole[:axis], slice(t, t + 1))])] for t in range(data.shape[axis])]
+    if any(size != 1 for size in data.chunks[axis]):
+        raise ValueError(f"writes by period need one period a chunk, got {data.chunks[axis]}")
+    starts = [np.cumsum((0, *sizes)) for sizes in data.chunks]
+    delayed_blocks = data.to_delayed(optimize_graph=False)
+    by_period: list[list[tuple[Region, Any]]] = [[] for _ in range(data.shape[axis])]
+    for index in np.ndindex(delayed_blocks.shape):
+        region = tuple(
+            slice(None) if dim == axis else slice(int(starts[dim][i]), int(starts[dim][i + 1]))
+            for dim, i in enumerate(index)
+        )
+        by_period[index[axis]].append((region, delayed_blocks[index]))
+    return by_period
 
 
 def _write_region(
-    targets: dict[str, tuple[Any, int]], index: int, values: dict[str, np.ndarray]
+    targets: dict[str, tuple[Any, int]], index: int, blocks: dict[str, list[tuple[Region, Any]]]
 ) -> None:
     for name, (array, axis) in targets.items():
-        array[(slice(None),) * axis + (slice(index, index + 1),)] = values[name]
+        for region, block in blocks[name]:
+            at = (*region[:axis], slice(index, index + 1), *region[axis + 1 :])
+            array[at] = block
 
 
 def open_store(url: str, *, options: dict[str, Any] | None = None) -> xr.Dataset:
