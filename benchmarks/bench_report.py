@@ -1,9 +1,10 @@
 """Analysis + report of the demo, its report's size, and the rerun of a finished job.
 
 Targets (issue 10, 2-core machine): the demo's analysis and report (``analyse_results`` on a
-finished demo run, figures and spatial indicators on 2 local single-threaded worker processes as
-in ``vegdask run``) <= 10 s; ``report.html`` <= 2 MB with every section and figure; a rerun of the
-finished job (every stage skipped, no cluster) <= 10 s. ``setup_cache`` runs the whole demo once.
+finished demo run, its tasks - series, tile maps, spatial indicators, figures - on 2 fresh local
+single-threaded worker processes, as the analyse stage of ``vegdask run``) <= 10 s;
+``report.html`` <= 2 MB with every section and figure; a rerun of the finished job (every stage
+skipped, no cluster) <= 10 s. ``setup_cache`` runs the whole demo once.
 """
 
 import shutil
