@@ -1,4 +1,5 @@
 import dask
+import dask.array as da
 import numpy as np
 import pytest
 import xarray as xr
@@ -61,12 +62,10 @@ def test_azurite_roundtrip_and_reopened_store_is_complete(azurite, scene, monkey
 def test_period_writes_give_what_xarray_writes_in_one_task_a_period(tmp_path, scene):
     url = str(tmp_path / "scene.zarr")
     create_store(scene, url)
-    writes = period_writes(scene, url, [3, 1])
-    source = set().union(*(dict(var.data.dask) for var in scene.data_vars.values()))
-    for write in writes:  # one task writes every variable, taking their chunks as they are
-        added = set(dict(write.dask)) - source
-        assert len([key for key in added if str(key).startswith("_write_region")]) == 1
-        assert len(added) == 2  # the write and the store's arrays
+    writes = period_writes({url: scene}, [3, 1])
+    for write in writes:  # the period's own part of the graph runs inside one task
+        names = [str(key) for key in dict(write.dask) if str(key).startswith("_compute_and_write")]
+        assert len(names) == 1
     dask.compute(*writes)
     reference = str(tmp_path / "reference.zarr")  # xarray's own writer, the whole Scene at once
     scene.to_zarr(reference, consolidated=False)
@@ -77,11 +76,40 @@ def test_period_writes_give_what_xarray_writes_in_one_task_a_period(tmp_path, sc
     xr.testing.assert_identical(written["period_end"], expected["period_end"])
 
 
+def test_what_periods_share_is_computed_once_and_each_period_once(tmp_path):
+    calls = []
+
+    def simulate():  # shared by every period, like the synthetic source's simulation
+        calls.append("simulate")
+        return np.arange(12.0).reshape(3, 2, 2)
+
+    def square(block):
+        calls.append("square")
+        return block**2
+
+    field = da.from_delayed(dask.delayed(simulate)(), (3, 2, 2), float).rechunk((1, 2, 2))
+    dataset = xr.Dataset(
+        {
+            "a": (("time", "y", "x"), field),
+            "b": (("time", "y", "x"), field.map_blocks(square, meta=np.array((), float))),
+        },
+        coords={"time": [0, 1, 2]},
+    )
+    url = str(tmp_path / "shared.zarr")
+    create_store(dataset, url)
+    dask.compute(*period_writes({url: dataset}), scheduler="threads")
+    assert sorted(calls) == ["simulate"] + ["square"] * 3
+    expected = np.arange(12.0).reshape(3, 2, 2)
+    written = open_store(url)
+    np.testing.assert_array_equal(written["a"].values, expected)
+    np.testing.assert_array_equal(written["b"].values, expected**2)
+
+
 def test_a_period_with_another_dtype_than_its_store_is_refused(tmp_path, scene):
     url = str(tmp_path / "scene.zarr")
     create_store(scene, url)
     with pytest.raises(TypeError, match=r"ndvi is float64 but the store .* holds float32"):
-        period_writes(scene.assign(ndvi=scene["ndvi"].astype("float64")), url, [0])
+        period_writes({url: scene.assign(ndvi=scene["ndvi"].astype("float64"))}, [0])
 
 
 def test_storage_options_from_the_environment(monkeypatch):

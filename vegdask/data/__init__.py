@@ -4,6 +4,7 @@ from vegdask.data._image_files import read_image
 from vegdask.data._local import local_scene
 from vegdask.data._locations import Location, location, locations, region_pixels
 from vegdask.data._patterns import binarise_biomass, load_parameters, simulate_pattern
+from vegdask.data._period_writes import period_writes, write_period
 from vegdask.data._periods import make_periods, parse_period
 from vegdask.data._results_summary import (
     RECORD_SERIES,
@@ -43,11 +44,9 @@ from vegdask.data._storage import (
     is_remote,
     join_url,
     open_store,
-    period_writes,
     sanitise_container_name,
     storage_options,
     write_dataset,
-    write_period,
 )
 from vegdask.data._synthetic import DEMO_LOCATION, synthetic_scene
 from vegdask.data.earthengine import (

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from vegdask.data._period_writes import period_writes
 from vegdask.data._storage import (
     create_store,
     ensure_container,
@@ -23,7 +24,6 @@ from vegdask.data._storage import (
     is_remote,
     join_url,
     open_store,
-    period_writes,
     storage_options,
     write_dataset,
 )
@@ -183,6 +183,10 @@ class RunStore:
         """Write the metadata of ``template`` as the store ``name`` (:func:`create_store`)."""
         create_store(template, self.url_of(name), options=self.options)
 
-    def zarr_period_writes(self, name: str, dataset: xr.Dataset, periods: Any = None) -> list:
-        """Lazy writes of ``dataset``'s periods into the store ``name`` (:func:`period_writes`)."""
-        return period_writes(dataset, self.url_of(name), periods, options=self.options)
+    def zarr_period_writes(self, datasets: dict[str, xr.Dataset], periods: Any = None) -> list:
+        """Lazy writes of periods of the stores ``datasets`` (name -> dataset), one task a period.
+
+        See :func:`~vegdask.data.period_writes`.
+        """
+        stores = {self.url_of(name): dataset for name, dataset in datasets.items()}
+        return period_writes(stores, periods, options=self.options)

@@ -1,8 +1,8 @@
 """Zarr stores at fsspec URLs: local paths and ``abfs://container/prefix`` on Azure Blob Storage.
 
 Stores are written period by period: :func:`create_store` writes the metadata of a lazy template
-(every period, no data), :func:`period_writes` writes its periods' data by region (idempotent: a
-rerun overwrites the same region), and :func:`open_store` opens a store lazily.
+(every period, no data), :func:`~vegdask.data.period_writes` writes its periods' data by region
+(idempotent: a rerun overwrites the same region), and :func:`open_store` opens a store lazily.
 
 Azure credentials come from explicit arguments or the settings (``vegdask.azure.storage-*`` in
 dask config, else ``AZURE_STORAGE_CONNECTION_STRING``, or ``AZURE_STORAGE_ACCOUNT_NAME`` +
@@ -13,14 +13,10 @@ switched off: its invalidation bug (adlfs 2026.8) makes reopened stores look emp
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
 from typing import Any
 
-import dask
 import fsspec
-import numpy as np
 import xarray as xr
-from dask.base import is_dask_collection
 
 from vegdask import config as settings
 
@@ -32,11 +28,10 @@ __all__ = [
     "is_remote",
     "join_url",
     "open_store",
-    "period_writes",
+    "open_zarr_group",
     "sanitise_container_name",
     "storage_options",
     "write_dataset",
-    "write_period",
 ]
 
 _AZURE_SCHEMES = ("abfs://", "abfss://", "az://")
@@ -219,124 +214,20 @@ def _mapper(url: str, options: dict[str, Any] | None) -> Any:
 def create_store(template: xr.Dataset, url: str, *, options: dict[str, Any] | None = None) -> None:
     """Write the metadata (and coordinates) of ``template`` to a new Zarr store at ``url``.
 
-    Data variables are not computed; :func:`period_writes` fills them in. Coordinates are
-    written now (computed first if lazy: they are small), the per-period ones included.
+    Data variables are not computed; :func:`~vegdask.data.period_writes` fills them in.
+    Coordinates are written now (computed first if lazy: they are small), the per-period ones
+    included.
     """
     coords = {name: template[name].load(scheduler=_HERE) for name in template.coords}
     template = template.assign_coords(coords)
     template.to_zarr(_mapper(url, options), mode="w", compute=False, consolidated=False)
 
 
-def period_writes(
-    dataset: xr.Dataset,
-    url: str,
-    periods: Sequence[int] | None = None,
-    *,
-    options: dict[str, Any] | None = None,
-) -> list[Any]:
-    """Lazy writes of periods ``periods`` (default all) of ``dataset`` into its store at ``url``.
-
-    The store was created from ``dataset`` by :func:`create_store`. Each period is one dask task
-    that takes the period's chunks of every data variable with a time dimension (chunked one
-    period a chunk, as a Scene is) and writes each into its region of the store's arrays (opened
-    once, here): no task a variable or chunk is added, however many there are.
-
-    Returns
-    -------
-    list of dask.delayed.Delayed
-        One write per period, to compute together (on a cluster, in parallel).
-    """
-    targets = _period_targets(dataset, url, options)
-    shared = dask.delayed(targets, traverse=False)  # one key: each worker gets the arrays once
-    blocks = {
-        name: _blocks_by_period(dataset[name].data, axis) for name, (_, axis) in targets.items()
-    }
-    periods = range(dataset.sizes["time"]) if periods is None else periods
-    return [
-        dask.delayed(_write_region, pure=False)(
-            shared, i, {name: by_period[i] for name, by_period in blocks.items()}
-        )
-        for i in periods
-    ]
-
-
-def write_period(
-    dataset: xr.Dataset, url: str, index: int, *, options: dict[str, Any] | None = None
-) -> Any:
-    """Write one period (``dataset`` with a single time step) into the store at region ``index``.
-
-    Returns the dask delayed write when ``dataset`` is lazy, so several periods can be written in
-    one compute; writes at once otherwise.
-    """
-    targets = _period_targets(dataset, url, options)
-    blocks = {
-        name: _blocks_by_period(dataset[name].data, axis)[0] for name, (_, axis) in targets.items()
-    }
-    if any(is_dask_collection(block) for parts in blocks.values() for _, block in parts):
-        return dask.delayed(_write_region, pure=False)(
-            dask.delayed(targets, traverse=False), index, blocks
-        )
-    _write_region(targets, index, blocks)
-    return None
-
-
-def _period_targets(
-    dataset: xr.Dataset, url: str, options: dict[str, Any] | None
-) -> dict[str, tuple[Any, int]]:
-    """The store's arrays of the data variables with a time dimension, and their time axis.
-
-    Written values are not encoded (xarray's region write would): each variable must already
-    have the dtype its store array has, as every Scene, tile and mask variable does.
-    """
+def open_zarr_group(url: str, options: dict[str, Any] | None = None) -> Any:
+    """The Zarr group of the store at ``url``, open for writing its arrays."""
     import zarr
 
-    group = zarr.open_group(_mapper(url, options), mode="r+")
-    targets = {}
-    for name, var in dataset.data_vars.items():
-        if "time" not in var.dims:
-            continue
-        array = group[name]
-        if array.dtype != var.dtype:
-            raise TypeError(
-                f"{name} is {var.dtype} but the store at {url} holds {array.dtype}; write it "
-                "with the dtype of the template the store was created from"
-            )
-        targets[name] = (array, var.dims.index("time"))
-    return targets
-
-
-Region = tuple[slice, ...]
-
-
-def _blocks_by_period(data: Any, axis: int) -> list[list[tuple[Region, Any]]]:
-    """Per period, its blocks of ``data`` and where each goes (time axis left as ``slice(None)``).
-
-    A dask array gives its chunks as delayed blocks, their own tasks; a numpy array is one block.
-    """
-    whole = tuple(slice(None) for _ in range(data.ndim))
-    if not is_dask_collection(data):
-        return [[(whole, data[(*whole[:axis], slice(t, t + 1))])] for t in range(data.shape[axis])]
-    if any(size != 1 for size in data.chunks[axis]):
-        raise ValueError(f"writes by period need one period a chunk, got {data.chunks[axis]}")
-    starts = [np.cumsum((0, *sizes)) for sizes in data.chunks]
-    delayed_blocks = data.to_delayed(optimize_graph=False)
-    by_period: list[list[tuple[Region, Any]]] = [[] for _ in range(data.shape[axis])]
-    for index in np.ndindex(delayed_blocks.shape):
-        region = tuple(
-            slice(None) if dim == axis else slice(int(starts[dim][i]), int(starts[dim][i + 1]))
-            for dim, i in enumerate(index)
-        )
-        by_period[index[axis]].append((region, delayed_blocks[index]))
-    return by_period
-
-
-def _write_region(
-    targets: dict[str, tuple[Any, int]], index: int, blocks: dict[str, list[tuple[Region, Any]]]
-) -> None:
-    for name, (array, axis) in targets.items():
-        for region, block in blocks[name]:
-            at = (*region[:axis], slice(index, index + 1), *region[axis + 1 :])
-            array[at] = block
+    return zarr.open_group(_mapper(url, options), mode="r+")
 
 
 def open_store(url: str, *, options: dict[str, Any] | None = None) -> xr.Dataset:

@@ -146,10 +146,9 @@ class Run:
             return
         from distributed import as_completed
 
-        # Every period's writes in one graph, submitted once: one task a period and store.
-        writes = [self.store.zarr_period_writes(n, d, pending) for n, d in datasets.items()]
-        joined = [dask.delayed(_written)(*period) for period in zip(*writes, strict=True)]
-        futures = dict(zip(self.client.compute(joined), pending, strict=True))
+        # Every period's writes in one graph, submitted once: one task a period.
+        writes = self.store.zarr_period_writes(datasets, pending)
+        futures = dict(zip(self.client.compute(writes), pending, strict=True))
         for future in as_completed(list(futures)):
             future.result()  # raise a failed write here, before anything is recorded
             entry["periods_completed"] = sorted(
@@ -157,7 +156,3 @@ class Run:
             )
             self.save()
             progress(1)
-
-
-def _written(*writes: Any) -> None:
-    """Join the writes of one period into one task."""

@@ -1,0 +1,192 @@
+"""Writing stores period by period: one dask task a period computes that period and writes it.
+
+A period's chunks of the demo take a few hundred milliseconds of work between them; scheduled as
+their own tasks (reads, the mask, the tile metrics, a slice per variable: ~26 a period), Dask's
+per-task cost came to half the kernels' time. So each period's part of the graph runs inside
+one task, with dask's synchronous scheduler, and its results go straight into the stores' arrays
+(opened once, in the driver). What several periods share (the synthetic source's simulation) is
+computed once, as its own task, and handed to each period's task.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import dask
+import numpy as np
+import xarray as xr
+from dask.base import is_dask_collection
+from dask.delayed import Delayed
+from dask.highlevelgraph import HighLevelGraph
+from dask.optimization import cull
+
+from vegdask.data._storage import open_zarr_group
+
+__all__ = ["period_writes", "write_period"]
+
+Region = tuple[slice, ...]
+# (store URL, variable) -> that variable's store array and the axis of time in it.
+Targets = dict[tuple[str, str], tuple[Any, int]]
+
+
+class _Subgraph:
+    """A period's own part of the graph, carried into its task as it is (dask does not look in)."""
+
+    __slots__ = ("graph",)
+
+    def __init__(self, graph: dict) -> None:
+        self.graph = graph
+
+
+def period_writes(
+    stores: Mapping[str, xr.Dataset],
+    periods: Sequence[int] | None = None,
+    *,
+    options: dict[str, Any] | None = None,
+) -> list[Any]:
+    """Lazy writes of periods ``periods`` (default all) of each store's dataset, one task a period.
+
+    Parameters
+    ----------
+    stores : mapping of str to xarray.Dataset
+        Store URL -> the dataset the store was created from (:func:`create_store`), chunked one
+        period a chunk. Every data variable with a time dimension is written; its dtype must be
+        the store's (values are written as they are, not encoded).
+    periods : sequence of int, optional
+        Which periods (indices along ``time``).
+    options : dict, optional
+        Storage options (:func:`vegdask.data.storage_options`).
+
+    Returns
+    -------
+    list of dask.delayed.Delayed
+        One task a period that computes the period in-process and writes every store's share.
+    """
+    first = next(iter(stores.values()))
+    periods = range(first.sizes["time"]) if periods is None else periods
+    return _period_tasks(stores, [(i, i) for i in periods], options)
+
+
+def write_period(
+    dataset: xr.Dataset, url: str, index: int, *, options: dict[str, Any] | None = None
+) -> Any:
+    """Write one period (``dataset`` with a single time step) into the store at region ``index``.
+
+    Returns the dask delayed write when ``dataset`` is lazy, so several periods can be written in
+    one compute; writes at once otherwise.
+    """
+    (task,) = _period_tasks({url: dataset}, [(0, index)], options)
+    if isinstance(task, Delayed):
+        return task
+    return None
+
+
+def _period_tasks(
+    stores: Mapping[str, xr.Dataset],
+    periods: Sequence[tuple[int, int]],
+    options: dict[str, Any] | None,
+) -> list[Any]:
+    """One write task per (period in the datasets, period in the stores); done now if not lazy."""
+    targets: Targets = {}
+    sources: dict[tuple[str, str], Any] = {}
+    for url, dataset in stores.items():
+        for name, target in _store_targets(dataset, url, options).items():
+            targets[url, name] = target
+            sources[url, name] = dataset[name].data
+    lazy = [data for data in sources.values() if is_dask_collection(data)]
+    graph = dict(HighLevelGraph.merge(*(data.__dask_graph__() for data in lazy))) if lazy else {}
+    blocks = []
+    for source, _ in periods:
+        parts = {}
+        for target, data in sources.items():
+            parts[target] = _blocks(data, targets[target][1], source, graph, (*target, source))
+        blocks.append(parts)
+    own = [cull(graph, [key for parts in b.values() for _, key in parts])[0] for b in blocks]
+    shared = {key for key, count in Counter(k for g in own for k in g).items() if count > 1}
+    arrays = dask.delayed(targets, traverse=False)  # one key: each worker gets them once
+    tasks = []
+    for (_, index), parts, period_graph in zip(periods, blocks, own, strict=True):
+        mine = {k: v for k, v in period_graph.items() if k not in shared}
+        inputs = {key: Delayed(key, cull(graph, [key])[0]) for key in _needs(mine, graph)}
+        if not lazy:
+            _compute_and_write(targets, index, _Subgraph(mine), parts, {})
+            tasks.append(None)
+            continue
+        tasks.append(
+            dask.delayed(_compute_and_write, pure=False)(
+                arrays, index, _Subgraph(mine), parts, inputs
+            )
+        )
+    return tasks
+
+
+def _needs(graph: dict, full: dict) -> set:
+    """Keys outside ``graph`` that its tasks read."""
+    from dask.core import get_dependencies
+
+    needed = set()
+    for key in graph:
+        needed |= set(get_dependencies(full, key))
+    return needed - set(graph)
+
+
+def _store_targets(
+    dataset: xr.Dataset, url: str, options: dict[str, Any] | None
+) -> dict[str, tuple[Any, int]]:
+    """The store's arrays of the data variables with a time dimension, and their time axis."""
+    group = open_zarr_group(url, options)
+    targets = {}
+    for name, var in dataset.data_vars.items():
+        if "time" not in var.dims:
+            continue
+        array = group[name]
+        if array.dtype != var.dtype:
+            raise TypeError(
+                f"{name} is {var.dtype} but the store at {url} holds {array.dtype}; write it "
+                "with the dtype of the template the store was created from"
+            )
+        targets[name] = (array, var.dims.index("time"))
+    return targets
+
+
+def _blocks(
+    data: Any, axis: int, period: int, graph: dict, name: tuple
+) -> list[tuple[Region, Any]]:
+    """The keys of ``data``'s blocks at ``period`` and where each goes (time left as ``:``).
+
+    A numpy array is put into ``graph`` as one block under a key made from ``name``.
+    """
+    if not is_dask_collection(data):
+        whole = tuple(slice(None) for _ in range(data.ndim))
+        graph[name] = data[(*whole[:axis], slice(period, period + 1))]
+        return [(whole, name)]
+    if any(size != 1 for size in data.chunks[axis]):
+        raise ValueError(f"writes by period need one period a chunk, got {data.chunks[axis]}")
+    starts = [np.cumsum((0, *sizes)) for sizes in data.chunks]
+    others = [len(sizes) for dim, sizes in enumerate(data.chunks) if dim != axis]
+    parts = []
+    for rest in np.ndindex(*others):
+        index = (*rest[:axis], period, *rest[axis:])
+        region = tuple(
+            slice(None) if dim == axis else slice(int(starts[dim][i]), int(starts[dim][i + 1]))
+            for dim, i in enumerate(index)
+        )
+        parts.append((region, (data.name, *index)))
+    return parts
+
+
+def _compute_and_write(
+    targets: Targets,
+    index: int,
+    subgraph: _Subgraph,
+    parts: dict[tuple[str, str], list[tuple[Region, Any]]],
+    inputs: dict[Any, Any],
+) -> None:
+    keys = [key for blocks in parts.values() for _, key in blocks]
+    values = dict(zip(keys, dask.get({**subgraph.graph, **inputs}, keys), strict=True))
+    for target, blocks in parts.items():
+        array, axis = targets[target]
+        for region, key in blocks:
+            array[(*region[:axis], slice(index, index + 1), *region[axis + 1 :])] = values[key]
