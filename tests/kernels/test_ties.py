@@ -178,3 +178,39 @@ def test_tile_feature_vectors_give_each_tiles_tie_sensitivity(diagonal):
     np.testing.assert_array_equal(ties, expected)
     assert ties.max() > 0
     assert (ties == 0).any()
+
+
+def test_edge_range_of_every_subset_size_against_plain_enumeration():
+    from vegdask.kernels._ties import _edge_range  # (tests may use private helpers)
+
+    rng = np.random.default_rng(3)
+    g = 9
+    upper = np.triu(rng.random((g, g)) < 0.4, 1)
+    adjacency = (upper | upper.T).astype(np.int64)
+    b = rng.integers(0, 3, g)
+    for k in range(g + 1):
+        values = [
+            sum(b[v] for v in subset)
+            + sum(adjacency[u, v] for u, v in itertools.combinations(subset, 2))
+            for subset in itertools.combinations(range(g), k)
+        ]
+        assert _edge_range(b, adjacency, k) == (max(values) - min(values), True), k
+
+
+def test_a_large_tie_group_cut_near_its_end_needs_little_memory():
+    import tracemalloc
+
+    from vegdask.kernels._ties import _edge_range  # (tests may use private helpers)
+
+    g = 200  # a path of 200 tied pixels, all but two of them chosen
+    adjacency = np.eye(g, k=1, dtype=np.int64) + np.eye(g, k=-1, dtype=np.int64)
+    b = np.zeros(g, dtype=np.int64)
+    b[0] = 1
+    tracemalloc.start()
+    spread, exact = _edge_range(b, adjacency, g - 2)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    # Leaving out two pixels loses 2 edges (two neighbours at the far end) to 4 (two pixels apart
+    # inside, or pixel 0 with its outside edge and an inside pixel): a range of 2.
+    assert (spread, exact) == (2, True)
+    assert peak < 50 * 2**20  # the direct enumeration would take 19,900 x 198 x 198 integers
