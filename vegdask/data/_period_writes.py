@@ -78,9 +78,7 @@ def write_period(
     one compute; writes at once otherwise.
     """
     (task,) = _period_tasks({url: dataset}, [(0, index)], options)
-    if isinstance(task, Delayed):
-        return task
-    return None
+    return task
 
 
 def _period_tasks(
@@ -104,16 +102,17 @@ def _period_tasks(
             parts[target] = _blocks(data, targets[target][1], source, graph, (*target, source))
         blocks.append(parts)
     own = [cull(graph, [key for parts in b.values() for _, key in parts])[0] for b in blocks]
-    shared = {key for key, count in Counter(k for g in own for k in g).items() if count > 1}
+    if not lazy:  # numpy only: nothing to schedule
+        for (_, index), parts, period_graph in zip(periods, blocks, own, strict=True):
+            _compute_and_write(targets, index, _Subgraph(period_graph), parts, {})
+        return [None] * len(own)
+    counts = Counter(key for period_graph in own for key in period_graph)
+    shared = {key: Delayed(key, cull(graph, [key])[0]) for key, n in counts.items() if n > 1}
     arrays = dask.delayed(targets, traverse=False)  # one key: each worker gets them once
     tasks = []
     for (_, index), parts, period_graph in zip(periods, blocks, own, strict=True):
         mine = {k: v for k, v in period_graph.items() if k not in shared}
-        inputs = {key: Delayed(key, cull(graph, [key])[0]) for key in _needs(mine, graph)}
-        if not lazy:
-            _compute_and_write(targets, index, _Subgraph(mine), parts, {})
-            tasks.append(None)
-            continue
+        inputs = {key: shared[key] for key in _needs(mine, graph)}
         tasks.append(
             dask.delayed(_compute_and_write, pure=False)(
                 arrays, index, _Subgraph(mine), parts, inputs
