@@ -149,7 +149,7 @@ def early_warning(
     gaps = int(series.isna().sum())
     if interpolate_gaps:
         series = series.interpolate(limit_area="inside")
-    values = series.to_numpy(dtype=np.float64, copy=True)  # writable: one kernel build
+    values = series.to_numpy(dtype=np.float64)
     trend = detrend(
         values, method=detrend_method, bandwidth=bandwidth, convention=convention, span=span
     )
@@ -221,7 +221,7 @@ def sensitivity(
     if grid not in GRIDS:
         raise ValueError(f"grid must be one of {sorted(GRIDS)}, got {grid!r}")
     windows, bandwidths, convention = GRIDS[grid]
-    values = series.to_numpy(dtype=np.float64, copy=True)
+    values = series.to_numpy(dtype=np.float64)
     n = values.size
     tau = np.full((len(indicators), len(bandwidths), len(windows)), np.nan)
     pval = np.full_like(tau, np.nan)

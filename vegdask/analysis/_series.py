@@ -265,9 +265,7 @@ def smooth(series: pd.Series, n: int = 4, *, it: int = 3, against: str = "index"
     t = None
     if against == "dates":
         t = pd.DatetimeIndex(series.index).as_unit("ns").asi8.astype(np.float64)
-    return pd.Series(
-        loess_smooth(series.to_numpy(copy=True), min(n / valid, 1.0), it=it, t=t), series.index
-    )
+    return pd.Series(loess_smooth(series.to_numpy(), min(n / valid, 1.0), it=it, t=t), series.index)
 
 
 def lagged_correlation(
