@@ -48,6 +48,23 @@ def test_adaptive_threshold_other_settings(block, c):
     np.testing.assert_array_equal(adaptive_threshold(image, block_size=block, c=c), expected)
 
 
+@pytest.mark.parametrize(("shape", "block"), [((20, 30), 51), ((1, 1), 3), ((3000, 2900), 51)])
+def test_adaptive_threshold_small_and_large_images(shape, block):
+    # A window larger than the image; and past int32's range of sums (the int64 path).
+    image = np.random.default_rng(3).integers(0, 256, shape, dtype=np.uint8)
+    expected = cv2.adaptiveThreshold(
+        image, 255, cv2.ADAPTIVE_THRESH_MEAN_C, cv2.THRESH_BINARY_INV, block, -5
+    )
+    np.testing.assert_array_equal(adaptive_threshold(image, block_size=block), expected)
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (2, 3), (90, 70), (500, 500)])
+def test_median3_of_grey_images_equals_opencv(shape):
+    rng = np.random.default_rng(4)
+    for image in (rng.integers(0, 256, shape, dtype=np.uint8), ndvi_to_uint8(rng.random(shape))):
+        np.testing.assert_array_equal(median3(image), cv2.medianBlur(image, 3))
+
+
 def test_ndvi_to_uint8_is_pyvegs_formula():
     ndvi = np.linspace(-1, 1, 2001)
     expected = [int((v + 1) / 2 * 255) for v in ndvi]
