@@ -23,6 +23,7 @@ from vegdask.data._storage import (
     filesystem,
     is_remote,
     join_url,
+    load_store,
     open_store,
     storage_options,
     write_dataset,
@@ -174,6 +175,10 @@ class RunStore:
     def open_zarr(self, name: str) -> xr.Dataset:
         """Open the Zarr store ``name`` lazily (:func:`~vegdask.data.open_store`)."""
         return open_store(self.url_of(name), options=self.options)
+
+    def load_zarr(self, name: str) -> xr.Dataset:
+        """Read the (small) Zarr store ``name`` whole, here (:func:`~vegdask.data.load_store`)."""
+        return load_store(self.url_of(name), options=self.options)
 
     def write_zarr(self, name: str, dataset: xr.Dataset) -> None:
         """Write a whole (small) Dataset as the Zarr store ``name``, replacing any there."""

@@ -90,8 +90,8 @@ def process(run: Run, scene: xr.Dataset, force: bool, show: bool) -> xr.Dataset:
     update, bar = _progress_bar(scene.sizes["time"], "process", show)
     with bar:
         run.write_periods(entry, {"tiles.zarr": tiles, "mask.zarr": image}, update)
-    # Read here (threads), not as a task per chunk and variable on the cluster.
-    result = run.store.open_zarr("tiles.zarr").load(scheduler="threads")
+    # Read here, not as a task per chunk and variable on the cluster.
+    result = run.store.load_zarr("tiles.zarr")
     write_tables(run, result, _weather(run.store))
     valid = result["valid"].values
     entry.update(
@@ -115,7 +115,7 @@ def process(run: Run, scene: xr.Dataset, force: bool, show: bool) -> xr.Dataset:
 def _weather(store: RunStore) -> xr.Dataset | None:
     if not store.exists("weather.zarr"):
         return None
-    return store.open_zarr("weather.zarr").load(scheduler="threads")
+    return store.load_zarr("weather.zarr")
 
 
 def analyse(run: Run, force: bool) -> dict[str, Any] | None:
