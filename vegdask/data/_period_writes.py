@@ -31,13 +31,18 @@ Region = tuple[slice, ...]
 Targets = dict[tuple[str, str], tuple[Any, int]]
 
 
-class _Subgraph:
-    """A period's own part of the graph, carried into its task as it is (dask does not look in)."""
+class _Period:
+    """A period's own part of the graph and where its blocks go, carried into its task as is.
 
-    __slots__ = ("graph",)
+    Dask does not look inside: as task arguments, its keys and regions were traversed (2 ms a
+    period).
+    """
 
-    def __init__(self, graph: dict) -> None:
+    __slots__ = ("graph", "parts")
+
+    def __init__(self, graph: dict, parts: dict[tuple[str, str], list[tuple[Region, Any]]]) -> None:
         self.graph = graph
+        self.parts = parts
 
 
 def period_writes(
@@ -104,7 +109,7 @@ def _period_tasks(
     own = [cull(graph, [key for parts in b.values() for _, key in parts])[0] for b in blocks]
     if not lazy:  # numpy only: nothing to schedule
         for (_, index), parts, period_graph in zip(periods, blocks, own, strict=True):
-            _compute_and_write(targets, index, _Subgraph(period_graph), parts, {})
+            _compute_and_write(targets, index, _Period(period_graph, parts), {})
         return [None] * len(own)
     counts = Counter(key for period_graph in own for key in period_graph)
     shared = {key: Delayed(key, cull(graph, [key])[0]) for key, n in counts.items() if n > 1}
@@ -115,7 +120,7 @@ def _period_tasks(
         inputs = {key: shared[key] for key in _needs(mine, graph)}
         tasks.append(
             dask.delayed(_compute_and_write, pure=False)(
-                arrays, index, _Subgraph(mine), parts, inputs
+                arrays, index, _Period(mine, parts), inputs
             )
         )
     return tasks
@@ -179,13 +184,12 @@ def _blocks(
 def _compute_and_write(
     targets: Targets,
     index: int,
-    subgraph: _Subgraph,
-    parts: dict[tuple[str, str], list[tuple[Region, Any]]],
+    period: _Period,
     inputs: dict[Any, Any],
 ) -> None:
-    keys = [key for blocks in parts.values() for _, key in blocks]
-    values = dict(zip(keys, dask.get({**subgraph.graph, **inputs}, keys), strict=True))
-    for target, blocks in parts.items():
+    keys = [key for blocks in period.parts.values() for _, key in blocks]
+    values = dict(zip(keys, dask.get({**period.graph, **inputs}, keys), strict=True))
+    for target, blocks in period.parts.items():
         array, axis = targets[target]
         for region, key in blocks:
             array[(*region[:axis], slice(index, index + 1), *region[axis + 1 :])] = values[key]
