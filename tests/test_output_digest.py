@@ -1,10 +1,11 @@
 """A small demo run's outputs against a stored digest: restructuring must not change any number.
 
 The digest holds one SHA-256 per output (per array of each Zarr store, per table, per JSON/CSV
-file), taken over the decoded content (values, dtypes, dims, attributes, column order), so a
-library's version stamp inside a file format does not count as a change while any value, name or
-order does. Only commits that mean to change outputs update it, with
-``VEGDASK_UPDATE_DIGEST=1 pytest tests/test_output_digest.py``, and say why in their message.
+file), taken over the decoded content (values, dtypes, dims, attributes, column order; a JSON
+file's parsed content), so a library's version stamp inside a file format or a JSON file's layout
+does not count as a change while any value, name or order does. Only commits that mean to change
+outputs update it, with ``VEGDASK_UPDATE_DIGEST=1 pytest tests/test_output_digest.py``, and say
+why in their message.
 """
 
 from __future__ import annotations
@@ -67,6 +68,8 @@ def output_digests(root: Path) -> dict[str, str]:
             continue
         elif path.suffix == ".parquet":
             digests[rel] = _parquet_digest(path)
+        elif path.suffix == ".json":  # key order kept: it is part of the content
+            digests[rel] = _sha(json.dumps(json.loads(path.read_bytes())).encode())
         else:
             digests[rel] = _sha(path.read_bytes())
     return digests
