@@ -147,12 +147,12 @@ class RunStore:
         with self.fs.open(self.path_of(name)) as f:
             return json.loads(f.read())
 
-    def write_json(self, name: str, content: Any) -> None:
-        """Write ``content`` as strict JSON (NaN becomes null), indented.
+    def write_json(self, name: str, content: Any, *, indent: int | None = 2) -> None:
+        """Write ``content`` as strict JSON (NaN becomes null), indented unless ``indent=None``.
 
         Locally through a temporary file and a rename, so a reader never sees half a file.
         """
-        text = json.dumps(to_strict_json(content), indent=2, allow_nan=False)
+        text = json.dumps(to_strict_json(content), indent=indent, allow_nan=False)
         fs = self.fs
         fs.makedirs(self.path, exist_ok=True)
         target = self.path_of(name)
