@@ -5,8 +5,11 @@ import pytest
 import xarray as xr
 from azure.storage.blob import BlobServiceClient
 
+from vegdask.compute import tile_metrics
 from vegdask.data import (
     create_store,
+    dataset_from_periods,
+    load_store,
     open_store,
     period_writes,
     sanitise_container_name,
@@ -74,6 +77,25 @@ def test_period_writes_give_what_xarray_writes_in_one_task_a_period(tmp_path, sc
         xr.testing.assert_identical(written.isel(time=i), expected.isel(time=i))
     assert np.isnan(written["ndvi"][0].values).all()  # not written: the fill value
     xr.testing.assert_identical(written["period_end"], expected["period_end"])
+
+
+@pytest.mark.parametrize("chunk", [50, 100])  # four blocks a period, then one
+def test_returned_periods_make_the_dataset_the_store_holds(tmp_path, scene, chunk):
+    scene = scene.chunk({"time": 1, "y": chunk, "x": chunk})
+    tiles = tile_metrics(scene, tile_size=25)  # floats, booleans and a 4-D feature vector
+    url, mask_url = str(tmp_path / "tiles.zarr"), str(tmp_path / "mask.zarr")
+    mask = (scene["ndvi"] > 0.3).to_dataset(name="vegetation")
+    stores = {url: tiles, mask_url: mask}
+    for name, template in stores.items():
+        create_store(template, name)
+    returned = dask.compute(*period_writes(stores, returning=url))
+    assert all(set(blocks) == set(tiles.data_vars) for blocks in returned)  # not the mask's
+    assembled = dataset_from_periods(tiles, dict(enumerate(returned)))
+    xr.testing.assert_identical(assembled, load_store(url))
+    with pytest.raises(ValueError, match=r"every period; periods \[1\] are missing"):
+        dataset_from_periods(tiles, {i: r for i, r in enumerate(returned) if i != 1})
+    with pytest.raises(ValueError, match="not one of the stores"):
+        period_writes(stores, returning=str(tmp_path / "other.zarr"))
 
 
 def test_what_periods_share_is_computed_once_and_each_period_once(tmp_path):

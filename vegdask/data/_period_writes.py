@@ -24,7 +24,7 @@ from dask.optimization import cull
 
 from vegdask.data._storage import open_zarr_group
 
-__all__ = ["period_writes", "write_period"]
+__all__ = ["dataset_from_periods", "period_writes", "write_period"]
 
 Region = tuple[slice, ...]
 # (store URL, variable) -> that variable's store array and the axis of time in it.
@@ -38,11 +38,17 @@ class _Period:
     period).
     """
 
-    __slots__ = ("graph", "parts")
+    __slots__ = ("graph", "parts", "returning")
 
-    def __init__(self, graph: dict, parts: dict[tuple[str, str], list[tuple[Region, Any]]]) -> None:
+    def __init__(
+        self,
+        graph: dict,
+        parts: dict[tuple[str, str], list[tuple[Region, Any]]],
+        returning: str | None,
+    ) -> None:
         self.graph = graph
         self.parts = parts
+        self.returning = returning
 
 
 def period_writes(
@@ -50,6 +56,7 @@ def period_writes(
     periods: Sequence[int] | None = None,
     *,
     options: dict[str, Any] | None = None,
+    returning: str | None = None,
 ) -> list[Any]:
     """Lazy writes of periods ``periods`` (default all) of each store's dataset, one task a period.
 
@@ -63,15 +70,55 @@ def period_writes(
         Which periods (indices along ``time``).
     options : dict, optional
         Storage options (:func:`vegdask.data.storage_options`).
+    returning : str, optional
+        The URL of one of ``stores`` (a small one) whose written blocks each task also returns,
+        for :func:`dataset_from_periods`: the caller need not read the store back.
 
     Returns
     -------
     list of dask.delayed.Delayed
-        One task a period that computes the period in-process and writes every store's share.
+        One task a period that computes the period in-process and writes every store's share;
+        its result is None, or the blocks of ``returning``.
     """
     first = next(iter(stores.values()))
     periods = range(first.sizes["time"]) if periods is None else periods
-    return _period_tasks(stores, [(i, i) for i in periods], options)
+    if returning is not None and returning not in stores:
+        raise ValueError(f"returning={returning!r} is not one of the stores {list(stores)}")
+    return _period_tasks(stores, [(i, i) for i in periods], options, returning)
+
+
+def dataset_from_periods(
+    template: xr.Dataset, periods: Mapping[int, Mapping[str, list[tuple[Region, Any]]]]
+) -> xr.Dataset:
+    """The Dataset that the store made from ``template`` holds, from every period's returned blocks.
+
+    Parameters
+    ----------
+    template : xarray.Dataset
+        The (lazy) dataset given to :func:`period_writes` for the store named by ``returning``.
+    periods : mapping of int to the results of the tasks
+        Period index -> what its task returned; every period of ``template``.
+
+    Returns
+    -------
+    xarray.Dataset
+        In memory, identical to reading the written store whole (:func:`load_store`).
+    """
+    missing = sorted(set(range(template.sizes["time"])) - set(periods))
+    if missing:
+        raise ValueError(f"dataset_from_periods needs every period; periods {missing} are missing")
+    coords = {name: template[name].load(scheduler="threads") for name in template.coords}
+    data = {}
+    for name, var in template.data_vars.items():
+        if "time" not in var.dims:
+            raise ValueError(f"{name} has no time dimension: period writes never write it")
+        values = np.empty(var.shape, dtype=var.dtype)
+        axis = var.dims.index("time")
+        for index, blocks in periods.items():
+            for region, block in blocks[name]:
+                values[(*region[:axis], slice(index, index + 1), *region[axis + 1 :])] = block
+        data[name] = var.copy(data=values)
+    return xr.Dataset(data, coords=coords, attrs=template.attrs)
 
 
 def write_period(
@@ -82,7 +129,7 @@ def write_period(
     Returns the dask delayed write when ``dataset`` is lazy, so several periods can be written in
     one compute; writes at once otherwise.
     """
-    (task,) = _period_tasks({url: dataset}, [(0, index)], options)
+    (task,) = _period_tasks({url: dataset}, [(0, index)], options, None)
     return task
 
 
@@ -90,6 +137,7 @@ def _period_tasks(
     stores: Mapping[str, xr.Dataset],
     periods: Sequence[tuple[int, int]],
     options: dict[str, Any] | None,
+    returning: str | None,
 ) -> list[Any]:
     """One write task per (period in the datasets, period in the stores); done now if not lazy."""
     targets: Targets = {}
@@ -108,9 +156,10 @@ def _period_tasks(
         blocks.append(parts)
     own = [cull(graph, [key for parts in b.values() for _, key in parts])[0] for b in blocks]
     if not lazy:  # numpy only: nothing to schedule
-        for (_, index), parts, period_graph in zip(periods, blocks, own, strict=True):
-            _compute_and_write(targets, index, _Period(period_graph, parts), {})
-        return [None] * len(own)
+        return [
+            _compute_and_write(targets, index, _Period(period_graph, parts, returning), {})
+            for (_, index), parts, period_graph in zip(periods, blocks, own, strict=True)
+        ]
     counts = Counter(key for period_graph in own for key in period_graph)
     shared = {key: Delayed(key, cull(graph, [key])[0]) for key, n in counts.items() if n > 1}
     arrays = dask.delayed(targets, traverse=False)  # one key: each worker gets them once
@@ -120,7 +169,7 @@ def _period_tasks(
         inputs = {key: shared[key] for key in _needs(mine, graph)}
         tasks.append(
             dask.delayed(_compute_and_write, pure=False)(
-                arrays, index, _Period(mine, parts), inputs
+                arrays, index, _Period(mine, parts, returning), inputs
             )
         )
     return tasks
@@ -186,10 +235,17 @@ def _compute_and_write(
     index: int,
     period: _Period,
     inputs: dict[Any, Any],
-) -> None:
+) -> dict[str, list[tuple[Region, Any]]] | None:
     keys = [key for blocks in period.parts.values() for _, key in blocks]
     values = dict(zip(keys, dask.get({**period.graph, **inputs}, keys), strict=True))
     for target, blocks in period.parts.items():
         array, axis = targets[target]
         for region, key in blocks:
             array[(*region[:axis], slice(index, index + 1), *region[axis + 1 :])] = values[key]
+    if period.returning is None:
+        return None
+    return {
+        name: [(region, values[key]) for region, key in blocks]
+        for (url, name), blocks in period.parts.items()
+        if url == period.returning
+    }

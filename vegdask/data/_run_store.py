@@ -188,10 +188,13 @@ class RunStore:
         """Write the metadata of ``template`` as the store ``name`` (:func:`create_store`)."""
         create_store(template, self.url_of(name), options=self.options)
 
-    def zarr_period_writes(self, datasets: dict[str, xr.Dataset], periods: Any = None) -> list:
+    def zarr_period_writes(
+        self, datasets: dict[str, xr.Dataset], periods: Any = None, returning: str | None = None
+    ) -> list:
         """Lazy writes of periods of the stores ``datasets`` (name -> dataset), one task a period.
 
-        See :func:`~vegdask.data.period_writes`.
+        See :func:`~vegdask.data.period_writes`; ``returning`` names a store of ``datasets``.
         """
         stores = {self.url_of(name): dataset for name, dataset in datasets.items()}
-        return period_writes(stores, periods, options=self.options)
+        url = None if returning is None else self.url_of(returning)
+        return period_writes(stores, periods, options=self.options, returning=url)

@@ -129,11 +129,14 @@ class Run:
         entry: dict[str, Any],
         datasets: dict[str, xr.Dataset],
         progress: Callable[[int], None],
-    ) -> None:
+        returning: str | None = None,
+    ) -> dict[int, Any]:
         """Write every pending period of ``datasets`` (store name -> lazy Dataset) by region.
 
         Stores are (re)created when the stage starts afresh; each period is recorded in the
-        manifest as soon as all its stores are written.
+        manifest as soon as all its stores are written. Returns, for each period written now (by
+        index), what its task returned: the blocks of the store ``returning`` (see
+        :func:`~vegdask.data.period_writes`).
         """
         times = [str(t)[:10] for t in next(iter(datasets.values()))["time"].values]
         done = set(entry["periods_completed"])
@@ -143,16 +146,19 @@ class Run:
         pending = [i for i, t in enumerate(times) if t not in done]
         progress(len(times) - len(pending))
         if not pending:
-            return
+            return {}
         from distributed import as_completed
 
         # Every period's writes in one graph, submitted once: one task a period.
-        writes = self.store.zarr_period_writes(datasets, pending)
+        writes = self.store.zarr_period_writes(datasets, pending, returning)
         futures = dict(zip(self.client.compute(writes), pending, strict=True))
+        written = {}
         for future in as_completed(list(futures)):
-            future.result()  # raise a failed write here, before anything is recorded
+            # raise a failed write here, before anything is recorded
+            written[futures[future]] = future.result()
             entry["periods_completed"] = sorted(
                 {*entry["periods_completed"], times[futures[future]]}
             )
             self.save()
             progress(1)
+        return written

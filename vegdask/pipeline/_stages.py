@@ -9,7 +9,13 @@ from typing import Any
 import xarray as xr
 
 from vegdask.compute import binary_image, tile_metrics
-from vegdask.data import RunStore, default_chunks, open_source, source_arguments
+from vegdask.data import (
+    RunStore,
+    dataset_from_periods,
+    default_chunks,
+    open_source,
+    source_arguments,
+)
 from vegdask.pipeline._config import analysis_arguments
 from vegdask.pipeline._manifest import Run
 from vegdask.pipeline._tables import write_tables
@@ -89,9 +95,13 @@ def process(run: Run, scene: xr.Dataset, force: bool, show: bool) -> xr.Dataset:
     started = time.perf_counter()
     update, bar = _progress_bar(scene.sizes["time"], "process", show)
     with bar:
-        run.write_periods(entry, {"tiles.zarr": tiles, "mask.zarr": image}, update)
-    # Read here, not as a task per chunk and variable on the cluster.
-    result = run.store.load_zarr("tiles.zarr")
+        stores = {"tiles.zarr": tiles, "mask.zarr": image}
+        written = run.write_periods(entry, stores, update, returning="tiles.zarr")
+    # The tasks return the tile metrics they wrote; a resumed stage reads the earlier ones back.
+    if len(written) == tiles.sizes["time"]:
+        result = dataset_from_periods(tiles, written)
+    else:
+        result = run.store.load_zarr("tiles.zarr")
     write_tables(run, result, _weather(run.store))
     valid = result["valid"].values
     entry.update(
