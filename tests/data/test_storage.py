@@ -134,6 +134,15 @@ def test_a_period_with_another_dtype_than_its_store_is_refused(tmp_path, scene):
         period_writes({url: scene.assign(ndvi=scene["ndvi"].astype("float64"))}, [0])
 
 
+def test_a_store_is_not_made_for_chunks_that_two_tasks_would_share(tmp_path):
+    # A Zarr chunk of 3 rows would be written by the dask chunks of 3 and of 4 rows.
+    data = da.zeros((4, 10), chunks=((1, 1, 1, 1), (3, 4, 3)))
+    dataset = xr.Dataset({"a": (("time", "y"), data)}, coords={"time": range(4)})
+    with pytest.raises(ValueError, match=r"a: dask chunks \(3, 4, 3\) along y do not fit"):
+        create_store(dataset, str(tmp_path / "uneven.zarr"))
+    assert not (tmp_path / "uneven.zarr").exists()
+
+
 def test_storage_options_from_the_environment(monkeypatch):
     monkeypatch.delenv("AZURE_STORAGE_CONNECTION_STRING", raising=False)
     monkeypatch.setenv("AZURE_STORAGE_ACCOUNT_NAME", "acct")

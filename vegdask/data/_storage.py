@@ -16,8 +16,10 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import dask.array
 import fsspec
 import xarray as xr
+from dask.base import is_dask_collection
 
 from vegdask import config as settings
 
@@ -222,7 +224,37 @@ def create_store(template: xr.Dataset, url: str, *, options: dict[str, Any] | No
     """
     coords = {name: template[name].load(scheduler=_HERE) for name in template.coords}
     template = template.assign_coords(coords)
+    for name, var in template.data_vars.items():
+        if is_dask_collection(var.data):
+            template[name] = _stand_in(var)
     template.to_zarr(_mapper(url, options), mode="w", compute=False, consolidated=False)
+
+
+def _stand_in(var: xr.DataArray) -> xr.DataArray:
+    """``var`` as a one-chunk dask array of its shape and dtype, its chunks given to Zarr.
+
+    ``to_zarr(compute=False)`` builds a write task per chunk out of the whole graph behind the
+    data (0.3 s for the demo's tile metrics); the stand-in's graph is one task, never computed.
+    """
+    stand_in = var.copy(data=dask.array.empty(var.shape, dtype=var.dtype, chunks=-1))
+    stand_in.encoding["chunks"] = _zarr_chunks(var)
+    return stand_in
+
+
+def _zarr_chunks(var: xr.DataArray) -> tuple[int, ...]:
+    """The Zarr chunks of ``var``: its encoding's, else its first dask chunks.
+
+    Checked as xarray checks them: every dask chunk but the last a whole number of Zarr chunks, so
+    that no two tasks ever write the same Zarr chunk.
+    """
+    chunks = var.encoding.get("chunks") or tuple(sizes[0] for sizes in var.data.chunks)
+    for dim, size, sizes in zip(var.dims, chunks, var.data.chunks, strict=True):
+        if any(block % size for block in sizes[:-1]):
+            raise ValueError(
+                f"{var.name}: dask chunks {sizes} along {dim} do not fit Zarr chunks of {size}; "
+                "each but the last must be a multiple of it (rechunk the data)"
+            )
+    return tuple(chunks)
 
 
 def open_zarr_group(url: str, options: dict[str, Any] | None = None) -> Any:
