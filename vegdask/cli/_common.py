@@ -90,8 +90,16 @@ def _deliver_again() -> None:
         os.kill(os.getpid(), signal.SIGINT)
 
 
+def _inside_exec_of_source(frame: FrameType | None) -> bool:
+    # Code that exec() compiled from a string, as dataclasses define their methods while a module
+    # is imported: a KeyboardInterrupt raised there made the interpreter end with SIGINT (exit
+    # status -2) once the command had handled it and returned 130.
+    return frame is not None and frame.f_code.co_filename == "<string>"
+
+
 def _on_sigint(signum: int, frame: FrameType | None) -> None:
-    if _inside_ignoring_callback(frame):  # raised here it would be dropped: deliver it again
+    # raised in these places it would be dropped, or end the process with -2: deliver it again
+    if _inside_ignoring_callback(frame) or _inside_exec_of_source(frame):
         timer = threading.Timer(0.05, _deliver_again)
         timer.daemon = True  # the interpreter does not wait for it at exit
         timer.start()
