@@ -40,6 +40,18 @@ def _stages(out) -> dict:
     return json.loads(path.read_text())["stages"] if path.exists() else {}
 
 
+def _stored_stages(storage) -> dict:
+    """The stages of run.json at abfs://faults/site on ``storage`` ({} while there is none)."""
+    from azure.core.exceptions import ResourceNotFoundError
+    from azure.storage.blob import BlobClient
+
+    blob = BlobClient.from_connection_string(storage.connection_string, "faults", "site/run.json")
+    try:
+        return json.loads(blob.download_blob().readall())["stages"]
+    except (ResourceNotFoundError, json.JSONDecodeError):
+        return {}
+
+
 class _Storage:
     """Azurite on a fixed port and data folder, so it can be stopped and started again."""
 
@@ -97,7 +109,10 @@ def test_storage_lost_mid_run_is_one_line_and_the_rerun_is_identical(
         out = "abfs://faults/site"
         run = vegdask("run", str(small_job), "--output", out)
         first_line(run)
-        time.sleep(5)  # writing periods
+        # Stop the storage once the run writes periods (as soon as one is recorded: the small
+        # job takes a few seconds in all).
+        wait_until(lambda: _stored_stages(storage).get("fetch", {}).get("periods_completed"),
+                   timeout=300, interval=0.02)  # fmt: skip
         storage.stop()
         stopped = time.monotonic()
         _, err = run.communicate(timeout=300)
