@@ -54,6 +54,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     prints one line and exits with status 130.
     """
     args = build_parser().parse_args(argv)
+    from vegdask.pipeline import drop_unclosed_session_notes
+
+    # adlfs leaves the sessions that zarr's own filesystem instances opened to finalizers, which
+    # cannot run once zarr's event loop has stopped at exit: aiohttp's notes about them then end
+    # even a successful command's output. Nothing is unwritten by then.
+    drop_unclosed_session_notes()
     try:
         with interrupts(exiting=True):
             return int(args.func(args) or 0)

@@ -11,6 +11,7 @@ from vegdask.pipeline._config import (
 from vegdask.pipeline._dask_client import job_client
 from vegdask.pipeline._lock import OutputInUseError, check_output, output_lock
 from vegdask.pipeline._manifest import STAGES, read_manifest, stages_to_compute
+from vegdask.pipeline._quiet import drop_unclosed_session_notes
 from vegdask.pipeline._run import run_job
 
 __all__ = [
@@ -19,6 +20,7 @@ __all__ = [
     "ConfigError",
     "OutputInUseError",
     "check_output",
+    "drop_unclosed_session_notes",
     "dump_config",
     "job_client",
     "load_config",
