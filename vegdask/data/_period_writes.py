@@ -22,7 +22,7 @@ from dask.delayed import Delayed
 from dask.highlevelgraph import HighLevelGraph
 from dask.optimization import cull
 
-from vegdask.data._storage import open_zarr_group
+from vegdask.data._storage import loaded_coords, open_zarr_group
 
 __all__ = ["dataset_from_periods", "period_writes", "write_period"]
 
@@ -107,7 +107,6 @@ def dataset_from_periods(
     missing = sorted(set(range(template.sizes["time"])) - set(periods))
     if missing:
         raise ValueError(f"dataset_from_periods needs every period; periods {missing} are missing")
-    coords = {name: template[name].load(scheduler="threads") for name in template.coords}
     data = {}
     for name, var in template.data_vars.items():
         if "time" not in var.dims:
@@ -116,9 +115,9 @@ def dataset_from_periods(
         axis = var.dims.index("time")
         for index, blocks in periods.items():
             for region, block in blocks[name]:
-                values[(*region[:axis], slice(index, index + 1), *region[axis + 1 :])] = block
+                values[_in_period(region, axis, index)] = block
         data[name] = var.copy(data=values)
-    return xr.Dataset(data, coords=coords, attrs=template.attrs)
+    return xr.Dataset(data, coords=loaded_coords(template), attrs=template.attrs)
 
 
 def write_period(
@@ -230,6 +229,11 @@ def _blocks(
     return parts
 
 
+def _in_period(region: Region, axis: int, index: int) -> Region:
+    """``region`` (time left as ``:``) at period ``index`` of the store."""
+    return (*region[:axis], slice(index, index + 1), *region[axis + 1 :])
+
+
 def _compute_and_write(
     targets: Targets,
     index: int,
@@ -241,7 +245,7 @@ def _compute_and_write(
     for target, blocks in period.parts.items():
         array, axis = targets[target]
         for region, key in blocks:
-            array[(*region[:axis], slice(index, index + 1), *region[axis + 1 :])] = values[key]
+            array[_in_period(region, axis, index)] = values[key]
     if period.returning is None:
         return None
     return {

@@ -222,8 +222,7 @@ def create_store(template: xr.Dataset, url: str, *, options: dict[str, Any] | No
     Coordinates are written now (computed first if lazy: they are small), the per-period ones
     included.
     """
-    coords = {name: template[name].load(scheduler=_HERE) for name in template.coords}
-    template = template.assign_coords(coords)
+    template = template.assign_coords(loaded_coords(template))
     for name, var in template.data_vars.items():
         if is_dask_collection(var.data):
             template[name] = _stand_in(var)
@@ -274,8 +273,12 @@ def open_store(url: str, *, options: dict[str, Any] | None = None) -> xr.Dataset
     """
     dataset = _open(url, options, chunks={})
     # Coordinates are small: load them so they do not carry chunks of their own.
-    coords = {name: dataset[name].load(scheduler=_HERE) for name in dataset.coords}
-    return dataset.assign_coords(coords)
+    return dataset.assign_coords(loaded_coords(dataset))
+
+
+def loaded_coords(dataset: xr.Dataset) -> dict[str, xr.DataArray]:
+    """``dataset``'s coordinates in memory (computed here if lazy: they are small)."""
+    return {name: dataset[name].load(scheduler=_HERE) for name in dataset.coords}
 
 
 def load_store(url: str, *, options: dict[str, Any] | None = None) -> xr.Dataset:
