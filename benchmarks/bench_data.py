@@ -13,7 +13,8 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from vegdask.data import create_store, open_store, storage_options, write_period
+from vegdask.compute import write_period
+from vegdask.data import create_store, open_store, storage_options
 from vegdask.kernels import PUBLISHED_PARAMETERS, rietkerk_evolve
 
 

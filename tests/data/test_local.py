@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 import rasterio
 
-from vegdask.data import create_store, local_scene, synthetic_scene, write_period
+from vegdask.compute import write_period
+from vegdask.data import create_store, local_scene, synthetic_scene
 from vegdask.testing import CountingScheduler
 
 SHAPE = (120, 130)  # not square, not a multiple of 50

@@ -5,17 +5,13 @@ import pytest
 import xarray as xr
 from azure.storage.blob import BlobServiceClient
 
-from vegdask.compute import tile_metrics
+from vegdask.compute import write_period
 from vegdask.data import (
     create_store,
-    dataset_from_periods,
-    load_store,
     open_store,
-    period_writes,
     sanitise_container_name,
     storage_options,
     synthetic_scene,
-    write_period,
 )
 
 
@@ -60,78 +56,6 @@ def test_azurite_roundtrip_and_reopened_store_is_complete(azurite, scene, monkey
     # bug would show an empty store here.
     reopened = xr.open_zarr(url, storage_options=storage_options(url), consolidated=False)
     assert set(reopened.data_vars) >= {"ndvi", "red", "cloud_mask"}
-
-
-def test_period_writes_give_what_xarray_writes_in_one_task_a_period(tmp_path, scene):
-    url = str(tmp_path / "scene.zarr")
-    create_store(scene, url)
-    writes = period_writes({url: scene}, [3, 1])
-    for write in writes:  # the period's own part of the graph runs inside one task
-        names = [str(key) for key in dict(write.dask) if str(key).startswith("_compute_and_write")]
-        assert len(names) == 1
-    dask.compute(*writes)
-    reference = str(tmp_path / "reference.zarr")  # xarray's own writer, the whole Scene at once
-    scene.to_zarr(reference, consolidated=False)
-    written, expected = open_store(url), open_store(reference)
-    for i in (1, 3):
-        xr.testing.assert_identical(written.isel(time=i), expected.isel(time=i))
-    assert np.isnan(written["ndvi"][0].values).all()  # not written: the fill value
-    xr.testing.assert_identical(written["period_end"], expected["period_end"])
-
-
-@pytest.mark.parametrize("chunk", [50, 100])  # four blocks a period, then one
-def test_returned_periods_make_the_dataset_the_store_holds(tmp_path, scene, chunk):
-    scene = scene.chunk({"time": 1, "y": chunk, "x": chunk})
-    tiles = tile_metrics(scene, tile_size=25)  # floats, booleans and a 4-D feature vector
-    url, mask_url = str(tmp_path / "tiles.zarr"), str(tmp_path / "mask.zarr")
-    mask = (scene["ndvi"] > 0.3).to_dataset(name="vegetation")
-    stores = {url: tiles, mask_url: mask}
-    for name, template in stores.items():
-        create_store(template, name)
-    returned = dask.compute(*period_writes(stores, returning=url))
-    assert all(set(blocks) == set(tiles.data_vars) for blocks in returned)  # not the mask's
-    assembled = dataset_from_periods(tiles, dict(enumerate(returned)))
-    xr.testing.assert_identical(assembled, load_store(url))
-    with pytest.raises(ValueError, match=r"every period; periods \[1\] are missing"):
-        dataset_from_periods(tiles, {i: r for i, r in enumerate(returned) if i != 1})
-    with pytest.raises(ValueError, match="not one of the stores"):
-        period_writes(stores, returning=str(tmp_path / "other.zarr"))
-
-
-def test_what_periods_share_is_computed_once_and_each_period_once(tmp_path):
-    calls = []
-
-    def simulate():  # shared by every period, like the synthetic source's simulation
-        calls.append("simulate")
-        return np.arange(12.0).reshape(3, 2, 2)
-
-    def square(block):
-        calls.append("square")
-        return block**2
-
-    field = da.from_delayed(dask.delayed(simulate)(), (3, 2, 2), float).rechunk((1, 2, 2))
-    dataset = xr.Dataset(
-        {
-            "a": (("time", "y", "x"), field),
-            "b": (("time", "y", "x"), field.map_blocks(square, meta=np.array((), float))),
-        },
-        coords={"time": [0, 1, 2]},
-    )
-    url = str(tmp_path / "shared.zarr")
-    create_store(dataset, url)
-    dask.compute(*period_writes({url: dataset}), scheduler="threads")
-    assert sorted(calls) == ["simulate"] + ["square"] * 3
-    expected = np.arange(12.0).reshape(3, 2, 2)
-    written = open_store(url)
-    np.testing.assert_array_equal(written["a"].values, expected)
-    np.testing.assert_array_equal(written["b"].values, expected**2)
-
-
-def test_a_period_with_another_dtype_than_its_store_is_refused(tmp_path, scene):
-    url = str(tmp_path / "scene.zarr")
-    create_store(scene, url)
-    with pytest.raises(TypeError, match=r"ndvi is float64 but the store .* holds float32"):
-        period_writes({url: scene.assign(ndvi=scene["ndvi"].astype("float64"))}, [0])
 
 
 def test_a_store_is_not_made_for_chunks_that_two_tasks_would_share(tmp_path):

@@ -22,6 +22,7 @@ from dask.delayed import Delayed
 from scipy import ndimage, stats
 
 from vegdask.analysis._tasks import compute_tasks
+from vegdask.compute.in_task import InTask
 
 __all__ = [
     "SPATIAL_INDICATORS",
@@ -355,7 +356,7 @@ def _spatial_group(
     fields: Any, masks: Any, subsize: int, n_permutations: int, seed: int
 ) -> list[dict[str, Any]]:
     """:func:`spatial_indicators` of each field (one shape), the permutations drawn once."""
-    if isinstance(fields, _InTask):
+    if isinstance(fields, InTask):
         fields, masks = fields.get(), masks.get()
     images = [np.asarray(field, dtype=np.float64) for field in fields]
     for x in images:
@@ -435,25 +436,11 @@ def spatial_task(images: Any, times: Any, masks: Any = None, **kwargs: Any) -> D
     size = max(1, math.ceil(len(times) / _TASKS))
     groups = [
         dask.delayed(_spatial_group)(
-            _InTask(images[i : i + size]), _InTask(masks[i : i + size]), **kwargs
+            InTask(images[i : i + size]), InTask(masks[i : i + size]), **kwargs
         )
         for i in range(0, len(times), size)
     ]
     return dask.delayed(_spatial_frame)(times, groups)
-
-
-class _InTask:
-    """A task's input read inside the task (lazy arrays computed there, in-process).
-
-    Not a graph dependency: a task does not wait for separate read tasks, and the data never
-    travels between processes.
-    """
-
-    def __init__(self, value: Any) -> None:
-        self.value = value
-
-    def get(self) -> Any:
-        return dask.compute(self.value, scheduler="sync")[0]
 
 
 def _spatial_frame(times: Any, groups: list[list[dict[str, Any]]]) -> pd.DataFrame:

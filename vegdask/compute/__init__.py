@@ -2,6 +2,7 @@
 
 from vegdask.compute._accessor import VegAccessor
 from vegdask.compute._mask import binary_image, vegetation_mask
+from vegdask.compute._period_writes import dataset_from_periods, period_writes, write_period
 from vegdask.compute._tiles import GRAPH_CLASSES, METRICS, tile_metrics
 
 __all__ = [
@@ -9,6 +10,9 @@ __all__ = [
     "METRICS",
     "VegAccessor",
     "binary_image",
+    "dataset_from_periods",
+    "period_writes",
     "tile_metrics",
     "vegetation_mask",
+    "write_period",
 ]

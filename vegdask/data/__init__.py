@@ -4,7 +4,6 @@ from vegdask.data._image_files import read_image
 from vegdask.data._local import local_scene
 from vegdask.data._locations import Location, location, locations, region_pixels
 from vegdask.data._patterns import binarise_biomass, load_parameters, simulate_pattern
-from vegdask.data._period_writes import dataset_from_periods, period_writes, write_period
 from vegdask.data._periods import make_periods, parse_period
 from vegdask.data._results_summary import (
     RECORD_SERIES,
@@ -87,7 +86,6 @@ __all__ = [
     "check_region",
     "compute_ndvi",
     "create_store",
-    "dataset_from_periods",
     "default_chunks",
     "earthengine_scene",
     "ensure_container",
@@ -106,7 +104,6 @@ __all__ = [
     "open_store",
     "parse_period",
     "period_coords",
-    "period_writes",
     "read_image",
     "reflectance_offset",
     "region_pixels",
@@ -127,5 +124,4 @@ __all__ = [
     "validate_scene",
     "validate_weather",
     "write_dataset",
-    "write_period",
 ]

@@ -16,7 +16,6 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from vegdask.data._period_writes import period_writes
 from vegdask.data._storage import (
     create_store,
     ensure_container,
@@ -187,14 +186,3 @@ class RunStore:
     def create_zarr(self, name: str, template: xr.Dataset) -> None:
         """Write the metadata of ``template`` as the store ``name`` (:func:`create_store`)."""
         create_store(template, self.url_of(name), options=self.options)
-
-    def zarr_period_writes(
-        self, datasets: dict[str, xr.Dataset], periods: Any = None, returning: str | None = None
-    ) -> list:
-        """Lazy writes of periods of the stores ``datasets`` (name -> dataset), one task a period.
-
-        See :func:`~vegdask.data.period_writes`; ``returning`` names a store of ``datasets``.
-        """
-        stores = {self.url_of(name): dataset for name, dataset in datasets.items()}
-        url = None if returning is None else self.url_of(returning)
-        return period_writes(stores, periods, options=self.options, returning=url)

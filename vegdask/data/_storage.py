@@ -1,7 +1,7 @@
 """Zarr stores at fsspec URLs: local paths and ``abfs://container/prefix`` on Azure Blob Storage.
 
 Stores are written period by period: :func:`create_store` writes the metadata of a lazy template
-(every period, no data), :func:`~vegdask.data.period_writes` writes its periods' data by region
+(every period, no data), :func:`~vegdask.compute.period_writes` writes its periods' data by region
 (idempotent: a rerun overwrites the same region), and :func:`open_store` opens a store lazily
 (:func:`load_store` reads a small one whole).
 
@@ -218,7 +218,7 @@ def _mapper(url: str, options: dict[str, Any] | None) -> Any:
 def create_store(template: xr.Dataset, url: str, *, options: dict[str, Any] | None = None) -> None:
     """Write the metadata (and coordinates) of ``template`` to a new Zarr store at ``url``.
 
-    Data variables are not computed; :func:`~vegdask.data.period_writes` fills them in.
+    Data variables are not computed; :func:`~vegdask.compute.period_writes` fills them in.
     Coordinates are written now (computed first if lazy: they are small), the per-period ones
     included.
     """

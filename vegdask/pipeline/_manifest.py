@@ -18,6 +18,7 @@ import dask
 import xarray as xr
 
 from vegdask import __version__
+from vegdask.compute import period_writes
 from vegdask.data import RunStore
 
 __all__ = ["STAGES", "Run", "read_manifest", "stages_to_compute"]
@@ -136,7 +137,7 @@ class Run:
         Stores are (re)created when the stage starts afresh; each period is recorded in the
         manifest as soon as all its stores are written. Returns, for each period written now (by
         index), what its task returned: the blocks of the store ``returning`` (see
-        :func:`~vegdask.data.period_writes`).
+        :func:`~vegdask.compute.period_writes`).
         """
         times = [str(t)[:10] for t in next(iter(datasets.values()))["time"].values]
         done = set(entry["periods_completed"])
@@ -150,7 +151,9 @@ class Run:
         from distributed import as_completed
 
         # Every period's writes in one graph, submitted once: one task a period.
-        writes = self.store.zarr_period_writes(datasets, pending, returning)
+        stores = {self.store.url_of(name): dataset for name, dataset in datasets.items()}
+        url = None if returning is None else self.store.url_of(returning)
+        writes = period_writes(stores, pending, options=self.store.options, returning=url)
         futures = dict(zip(self.client.compute(writes), pending, strict=True))
         written = {}
         for future in as_completed(list(futures)):

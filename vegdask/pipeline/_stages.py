@@ -8,14 +8,8 @@ from typing import Any
 
 import xarray as xr
 
-from vegdask.compute import binary_image, tile_metrics
-from vegdask.data import (
-    RunStore,
-    dataset_from_periods,
-    default_chunks,
-    open_source,
-    source_arguments,
-)
+from vegdask.compute import binary_image, dataset_from_periods, tile_metrics
+from vegdask.data import RunStore, default_chunks, open_source, source_arguments
 from vegdask.pipeline._config import analysis_arguments
 from vegdask.pipeline._manifest import Run
 from vegdask.pipeline._tables import write_tables

@@ -3,14 +3,13 @@
 A period's chunks of the demo take a few hundred milliseconds of work between them; scheduled as
 their own tasks (reads, the mask, the tile metrics, a slice per variable: ~26 a period), Dask's
 per-task cost came to half the kernels' time. So each period's part of the graph runs inside
-one task, with dask's synchronous scheduler, and its results go straight into the stores' arrays
-(opened once, in the driver). What several periods share (the synthetic source's simulation) is
-computed once, as its own task, and handed to each period's task.
+one task (the in-task executor, :mod:`vegdask.compute.in_task`), and its results go straight
+into the stores' arrays (opened once, in the driver). What several periods share (the synthetic
+source's simulation) is computed once, as its own task, and handed to each period's task.
 """
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -18,11 +17,9 @@ import dask
 import numpy as np
 import xarray as xr
 from dask.base import is_dask_collection
-from dask.delayed import Delayed
-from dask.highlevelgraph import HighLevelGraph
-from dask.optimization import cull
 
-from vegdask.data._storage import loaded_coords, open_zarr_group
+from vegdask.compute.in_task import GraphShare, graph_of, graph_shares
+from vegdask.data.storage import loaded_coords, open_zarr_group
 
 __all__ = ["dataset_from_periods", "period_writes", "write_period"]
 
@@ -32,21 +29,17 @@ Targets = dict[tuple[str, str], tuple[Any, int]]
 
 
 class _Period:
-    """A period's own part of the graph and where its blocks go, carried into its task as is.
+    """A period's share of the graph and where its blocks go, carried into its task as is."""
 
-    Dask does not look inside: as task arguments, its keys and regions were traversed (2 ms a
-    period).
-    """
-
-    __slots__ = ("graph", "parts", "returning")
+    __slots__ = ("parts", "returning", "share")
 
     def __init__(
         self,
-        graph: dict,
+        share: GraphShare,
         parts: dict[tuple[str, str], list[tuple[Region, Any]]],
         returning: str | None,
     ) -> None:
-        self.graph = graph
+        self.share = share
         self.parts = parts
         self.returning = returning
 
@@ -145,43 +138,28 @@ def _period_tasks(
         for name, target in _store_targets(dataset, url, options).items():
             targets[url, name] = target
             sources[url, name] = dataset[name].data
-    lazy = [data for data in sources.values() if is_dask_collection(data)]
-    graph = dict(HighLevelGraph.merge(*(data.__dask_graph__() for data in lazy))) if lazy else {}
+    graph = graph_of(sources.values())
+    lazy = bool(graph)
     blocks = []
     for source, _ in periods:
         parts = {}
         for target, data in sources.items():
             parts[target] = _blocks(data, targets[target][1], source, graph, (*target, source))
         blocks.append(parts)
-    own = [cull(graph, [key for parts in b.values() for _, key in parts])[0] for b in blocks]
+    keys = [[key for parts in b.values() for _, key in parts] for b in blocks]
+    shares = graph_shares(graph, keys)
     if not lazy:  # numpy only: nothing to schedule
         return [
-            _compute_and_write(targets, index, _Period(period_graph, parts, returning), {})
-            for (_, index), parts, period_graph in zip(periods, blocks, own, strict=True)
+            _compute_and_write(targets, index, _Period(share, parts, returning), inputs)
+            for (_, index), parts, (share, inputs) in zip(periods, blocks, shares, strict=True)
         ]
-    counts = Counter(key for period_graph in own for key in period_graph)
-    shared = {key: Delayed(key, cull(graph, [key])[0]) for key, n in counts.items() if n > 1}
     arrays = dask.delayed(targets, traverse=False)  # one key: each worker gets them once
-    tasks = []
-    for (_, index), parts, period_graph in zip(periods, blocks, own, strict=True):
-        mine = {k: v for k, v in period_graph.items() if k not in shared}
-        inputs = {key: shared[key] for key in _needs(mine, graph)}
-        tasks.append(
-            dask.delayed(_compute_and_write, pure=False)(
-                arrays, index, _Period(mine, parts, returning), inputs
-            )
+    return [
+        dask.delayed(_compute_and_write, pure=False)(
+            arrays, index, _Period(share, parts, returning), inputs
         )
-    return tasks
-
-
-def _needs(graph: dict, full: dict) -> set:
-    """Keys outside ``graph`` that its tasks read."""
-    from dask.core import get_dependencies
-
-    needed = set()
-    for key in graph:
-        needed |= set(get_dependencies(full, key))
-    return needed - set(graph)
+        for (_, index), parts, (share, inputs) in zip(periods, blocks, shares, strict=True)
+    ]
 
 
 def _store_targets(
@@ -240,8 +218,7 @@ def _compute_and_write(
     period: _Period,
     inputs: dict[Any, Any],
 ) -> dict[str, list[tuple[Region, Any]]] | None:
-    keys = [key for blocks in period.parts.values() for _, key in blocks]
-    values = dict(zip(keys, dask.get({**period.graph, **inputs}, keys), strict=True))
+    values = period.share.run(inputs)
     for target, blocks in period.parts.items():
         array, axis = targets[target]
         for region, key in blocks:

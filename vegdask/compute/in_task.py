@@ -1,0 +1,131 @@
+"""The in-task executor: a share of a dask graph computed inside one task, in-process (internal).
+
+Scheduled as their own tasks, the small pieces of a period's work (reads, the mask, the tile
+metrics, a slice per variable) cost Dask more than the work. So a task is handed its share of
+the graph and computes it there with dask's synchronous scheduler: the period writes
+(:func:`~vegdask.compute.period_writes`) and the spatial indicators' groups of periods
+(:func:`~vegdask.analysis.spatial_indicators_through_time`). A share is not a graph
+dependency: the task does not wait for separate read tasks and the data never travels between
+processes. What several shares need is computed once, as its own task, and handed to each.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Hashable, Iterable, Mapping, Sequence
+from typing import Any
+
+import dask
+from dask.base import is_dask_collection
+from dask.core import get_dependencies
+from dask.delayed import Delayed
+from dask.highlevelgraph import HighLevelGraph
+from dask.optimization import cull
+
+__all__ = ["GraphShare", "InTask", "graph_of", "graph_shares"]
+
+Key = Hashable
+
+
+class InTask:
+    """A value computed inside the task that receives it (lazy parts in-process, synchronously).
+
+    Dask does not look inside (it is not a graph dependency of the task).
+
+    Examples
+    --------
+    >>> import dask.array as da
+    >>> InTask(da.arange(4, chunks=2) * 2).get()
+    array([0, 2, 4, 6])
+    >>> InTask([None, 1]).get()
+    [None, 1]
+    """
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+    def get(self) -> Any:
+        """The value with its lazy parts computed here, as :func:`dask.compute` gives them."""
+        return dask.compute(self.value, scheduler="sync")[0]
+
+
+class GraphShare:
+    """A task's own part of a graph and the keys it computes, carried into the task as is.
+
+    Dask does not look inside: as task arguments, its keys were traversed (2 ms a period of
+    the demo).
+    """
+
+    __slots__ = ("graph", "keys")
+
+    def __init__(self, graph: dict, keys: list[Key]) -> None:
+        self.graph = graph
+        self.keys = keys
+
+    def run(self, inputs: Mapping[Key, Any]) -> dict[Key, Any]:
+        """Each of the share's keys -> its value, computed here from the share and ``inputs``.
+
+        ``inputs`` holds the values of the keys outside the share that it reads (those of
+        :func:`graph_shares`, computed by then).
+        """
+        values = dask.get({**self.graph, **inputs}, self.keys)
+        return dict(zip(self.keys, values, strict=True))
+
+
+def graph_of(collections: Iterable[Any]) -> dict:
+    """The merged low-level graph of the dask collections among ``collections`` (others skipped)."""
+    graphs = [data.__dask_graph__() for data in collections if is_dask_collection(data)]
+    return dict(HighLevelGraph.merge(*graphs)) if graphs else {}
+
+
+def graph_shares(
+    graph: Mapping[Key, Any], groups: Sequence[Sequence[Key]]
+) -> list[tuple[GraphShare, dict[Key, Delayed]]]:
+    """Split ``graph`` into one share per group of keys, each run by :meth:`GraphShare.run`.
+
+    Parameters
+    ----------
+    graph : mapping
+        A low-level dask graph (:func:`graph_of`), holding every key of ``groups``.
+    groups : sequence of sequences of keys
+        The keys each task computes.
+
+    Returns
+    -------
+    list of (GraphShare, dict of key to dask.delayed.Delayed)
+        Per group: the part of ``graph`` only it needs, and its inputs: the keys it reads that
+        other groups need too, each a task of its own (computed once, whoever needs it).
+        Pass the inputs to a task as an argument (dask computes them first) and call
+        ``share.run(inputs)`` there.
+
+    Examples
+    --------
+    >>> import dask.array as da
+    >>> x = da.arange(4, chunks=2) + da.ones(4, chunks=4).sum()  # the sum shared by both
+    >>> (a, shared_a), (b, shared_b) = graph_shares(graph_of([x]), [[(x.name, 0)], [(x.name, 1)]])
+    >>> list(shared_a) == list(shared_b), len(shared_a)
+    (True, 1)
+    >>> inputs = dict(zip(shared_a, dask.compute(*shared_a.values())))
+    >>> a.run(inputs)[x.name, 0], b.run(inputs)[x.name, 1]
+    (array([4., 5.]), array([6., 7.]))
+    """
+    own = [cull(dict(graph), list(keys))[0] for keys in groups]
+    counts = Counter(key for part in own for key in part)
+    shared = {key: Delayed(key, cull(dict(graph), [key])[0]) for key, n in counts.items() if n > 1}
+    shares = []
+    for keys, part in zip(groups, own, strict=True):
+        mine = {k: v for k, v in part.items() if k not in shared}
+        outside = _reads(mine, graph) | {key for key in keys if key not in mine}
+        inputs = {key: shared[key] for key in outside}
+        shares.append((GraphShare(mine, list(keys)), inputs))
+    return shares
+
+
+def _reads(part: Mapping[Key, Any], graph: Mapping[Key, Any]) -> set:
+    """Keys outside ``part`` that its tasks read."""
+    needed = set()
+    for key in part:
+        needed |= set(get_dependencies(graph, key))
+    return needed - set(part)
