@@ -192,9 +192,12 @@ def deseasonalise(
     series : pandas.Series
         Indexed by time; NaN where missing.
     method : {"stl", "diff", None}
-        ``"stl"``: ``statsmodels.tsa.seasonal.STL(period, robust=True)``; gaps are linearly filled
-        for the decomposition only and are NaN again in every output column. ``"diff"``: pyveg's
-        ``x[t] - x[t - period]``. ``None``: no deseasonalising.
+        ``"stl"``: ``statsmodels.tsa.seasonal.STL(period, seasonal_deg=0, robust=True)``: the
+        cycle-subseries are smoothed by local constants, as R's ``stl`` does by default
+        (``s.degree = 0``); statsmodels' local lines (``seasonal_deg=1``) follow the first and
+        last year with a few years per subseries, leaving their residuals near zero. Gaps are
+        linearly filled for the decomposition only and are NaN again in every output column.
+        ``"diff"``: pyveg's ``x[t] - x[t - period]``. ``None``: no deseasonalising.
     period : int, optional
         Samples per year; default from the index spacing (12 for monthly).
 
@@ -229,7 +232,7 @@ def deseasonalise(
 
     gaps = series.isna()
     filled = series.interpolate(limit_direction="both")
-    fit = STL(filled.to_numpy(), period=period, robust=True).fit()
+    fit = STL(filled.to_numpy(), period=period, seasonal_deg=0, robust=True).fit()
     for name in ("trend", "seasonal", "resid"):
         out[name] = np.where(gaps, np.nan, getattr(fit, name))
     out["deseasonalised"] = series - out["seasonal"]
