@@ -1,32 +1,34 @@
 """The ``pyveg`` preset: pyveg v1.1.0's default analysis of a results_summary.json, step by step.
 
 ``pyveg_gee_analysis`` with its defaults (pyveg 1.1.0 with ewstools 1.0.0), reimplemented from its
-description (docs/analysis.md, "The pyveg preset"):
+description (docs/analysis.md, "The pyveg preset"), pyveg's quirks included:
 
 1. :func:`read_pyveg_collections`: vegetation is the collection whose key contains
-   ``"COPERNICUS/S2"`` or ``"LANDSAT"``, weather the one whose key starts with ``"ECMWF/ERA5/"``;
-   one table per variable, dates x sub-images (a sub-image is a latitude, longitude pair).
+   ``"COPERNICUS/S2"`` or ``"LANDSAT"`` (columns ``S2_...``, ``L8_...``), weather the one whose
+   key starts with ``"ECMWF/ERA5/"``; one row per sub-image record, NDVI rescaled to -1..1.
 2. :func:`remove_offset50_outliers`: per sub-image, offset50 beyond 3 sample standard deviations
-   of its mean becomes NaN (:func:`vegdask.analysis.remove_outliers`).
-3. :func:`fill_missing_dates`: where a sub-image has no record at a date, its offset50 is the mean
-   of its own offset50 over the same calendar month (other years).
-4. :func:`smooth_sub_images`: per sub-image, on the dates where none of its variables is NaN,
-   LOWESS of offset50 against the date (float nanoseconds), ``frac = min(4 / n, 1)``, 3
-   robustness iterations: ``offset50_smooth`` and the residual ``offset50_smooth_res``.
+   of its mean becomes NaN.
+3. pyveg's gap filling (same-calendar-month means for the dates seen exactly once, and for
+   outliers) marks every row it fills with a NaN ``feature_vec``, so step 4's ``dropna``
+   removes all of them: it changes no output, and the preset does not compute it.
+4. :func:`drop_incomplete_records` (pyveg's ``dropna``) and :func:`smooth_sub_images`: per
+   sub-image, LOWESS of offset50 against the date (float nanoseconds), ``frac = min(4 / n, 1)``,
+   3 robustness iterations: ``offset50_smooth`` and the residual ``offset50_smooth_res``.
 5. :func:`aggregate_sub_images`: per date, mean and sample std over the sub-images of every
-   variable (``S2_offset50_mean``, ``S2_offset50_std``, ...), dates without any value dropped,
-   weather joined on the date (outer): pyveg's ``time_series.csv``.
+   column (``S2_offset50_mean``, ``S2_offset50_std``, ...), weather joined on the date (outer):
+   pyveg's ``time_series.csv``.
 6. :func:`deseasonalise_sub_images` (when step 5 has more than 24 rows): per sub-image, monthly
-   means on month starts, linear interpolation, ``x(t) - x(t - 12)`` of every variable, rows with
-   a NaN dropped, LOWESS ``frac = min(12 / n, 1)`` of the differenced offset50; weather resampled
-   and differenced the same way; aggregated as in 5: ``time_series_detrended.csv``.
+   means on month starts, linear interpolation, ``x(t) - x(t - 12)``, rows with a NaN dropped,
+   LOWESS ``frac = min(12 / n, 1)`` of the differenced offset50; weather resampled and
+   differenced the same way; aggregated as in 5: ``time_series_detrended.csv``.
 7. :func:`pyveg_indicators`: ewstools 1.0.0's ``ews_compute`` on each series containing
    ``offset50_mean``, ``ndvi_mean`` or ``total_precipitation`` (NaN dropped, more than 12 values):
    Gaussian trend with sigma = 6 samples (``mode="reflect"``, truncated at 4 sigma) removed on the
    deseasonalised series (none on the seasonal one), rolling windows of ``floor(0.5 n)`` samples
    stamped at their end, variance (ddof 1) and lag-1 autocorrelation (Pearson, pandas
    ``autocorr``), Kendall tau-b of each against time; the last value of the same computation with a
-   window of ``floor(0.999 n)`` samples is pyveg's "(0.99 rolling window)" summary number.
+   window of ``floor(0.999 n)`` samples is pyveg's "(0.99 rolling window)" summary number. Only
+   when step 6 ran: pyveg reports no indicator for a series of 24 rows or fewer.
 """
 
 from __future__ import annotations
@@ -41,7 +43,7 @@ import pandas as pd
 from vegdask.analysis._pyveg_tables import (
     aggregate_sub_images,
     deseasonalise_sub_images,
-    fill_missing_dates,
+    drop_incomplete_records,
     read_pyveg_collections,
     remove_offset50_outliers,
     smooth_sub_images,
@@ -68,6 +70,22 @@ _SIGMA = 6.0  # ewstools 1.0.0 band_width=6: an absolute sigma in samples
 _WINDOW = 0.5
 _SUMMARY_WINDOW = 0.999  # floor(0.999 n) = n - 1 samples: pyveg's "0.99 rolling window"
 _INDICATORS = {"ar1": "Lag-1 AC", "variance": "Variance"}
+# time_series_summary_stats.csv's names of each indicator's (0.99 window value, 0.5 window tau),
+# deseasonalised and seasonal; the double space is pyveg's.
+_SUMMARY_NAMES = {
+    ("ar1", False): ("Lag-1 AC (0.99 rolling window)", "Kendall tau Lag-1 AC (0.5 rolling window)"),
+    ("variance", False): (
+        "Variance (0.99 rolling window)", "Kendall tau Variance (0.5 rolling window)"
+    ),
+    ("ar1", True): (
+        "Lag-1 AC (0.99 rolling window) Seasonal",
+        "Kendall tau Lag-1 AC (0.5 rolling window) Seasonal",
+    ),
+    ("variance", True): (
+        "Variance (0.99 rolling window)  Seasonal",
+        "Kendall tau Variance (0.5 rolling window) Seasonal",
+    ),
+}  # fmt: skip
 
 
 @dataclass
@@ -80,10 +98,13 @@ class PyvegAnalysis:
         pyveg's ``time_series.csv`` and ``time_series_detrended.csv`` (None when the series has
         24 rows or fewer), indexed by date.
     summary : pandas.DataFrame
-        pyveg's ``time_series_summary_stats.csv``: one row per series, pyveg's column names.
+        pyveg's ``time_series_summary_stats.csv`` without the crystal-ball fit: one row per
+        series (``ts_id``), its statistics, the results summary's metadata and, when the
+        deseasonalised table exists, the indicators, under pyveg's column names.
     resilience : dict
         resilience.json under the preset: ``{series: {"ar1"|"variance": {"kendall_tau", ...}}}``
-        for the deseasonalised series and ``<series>_seasonal`` for the seasonal ones.
+        for the deseasonalised series and ``<series>_seasonal`` for the seasonal ones; empty for
+        a series of 24 rows or fewer (pyveg reports no indicator).
     """
 
     time_series: pd.DataFrame
@@ -149,14 +170,18 @@ def _entry(stats: dict[str, Any], name: str, seasonal: bool) -> dict[str, Any]:
 
 
 def _summary_row(
-    column: pd.Series, indicators: dict[str, Any] | None, seasonal: dict[str, Any] | None
-) -> dict[str, float]:
-    row = {k: float(getattr(column, k)()) for k in ("min", "max", "mean", "median", "std")}
-    for suffix, stats in (("", indicators), (" Seasonal", seasonal)):
-        for name, label in _INDICATORS.items():
-            st = (stats or {}).get(name, {})
-            row[f"{label} (0.99 rolling window){suffix}"] = st.get("last_value_0.99_window", np.nan)
-            row[f"Kendall tau {label} (0.5 rolling window){suffix}"] = st.get("kendall_tau", np.nan)
+    column: pd.Series,
+    indicators: dict[str, dict[str, dict[str, Any]] | None] | None,
+    metadata: dict[str, Any],
+) -> dict[str, Any]:
+    """One series' row of pyveg's summary; ``indicators`` by seasonal (True/False) or None."""
+    row: dict[str, Any] = {k: float(getattr(column, k)()) for k in ("min", "max", "mean", "median")}
+    row.update(std=float(column.std(ddof=1)), ts_id=column.name, **metadata)
+    for (name, seasonal), (last_name, tau_name) in _SUMMARY_NAMES.items():
+        if indicators is not None:
+            stats = (indicators[seasonal] or {}).get(name, {})
+            row[last_name] = stats.get("last_value_0.99_window", np.nan)
+            row[tau_name] = stats.get("kendall_tau", np.nan)
     return row
 
 
@@ -185,32 +210,37 @@ def pyveg_analysis(summary: dict[str, Any]) -> PyvegAnalysis:
     >>> len(out.time_series), len(out.deseasonalised), sorted(out.resilience)
     (36, 24, ['ndvi_mean', 'ndvi_mean_seasonal', 'offset50_mean', 'offset50_mean_seasonal'])
     """
-    tables, weather, prefix = read_pyveg_collections(summary)
-    absent = tables["offset50"].isna()
-    tables = remove_offset50_outliers(tables)
-    tables = fill_missing_dates(tables, absent)
-    smoothed = smooth_sub_images(tables)
-    time_series = aggregate_sub_images(smoothed, weather, prefix)
+    records, weather, prefix = read_pyveg_collections(summary)
+    kept = drop_incomplete_records(remove_offset50_outliers(records))
+    if kept.empty:
+        raise ValueError(
+            "results summary has no complete sub-image record (pyveg drops records with a null "
+            "field or an outlying offset50): nothing to analyse"
+        )
+    kept = smooth_sub_images(kept)
+    time_series = aggregate_sub_images(kept, weather, prefix)
     deseasonalised = None
     if len(time_series) > _MIN_ROWS_DESEASONALISE:
-        deseasonalised = deseasonalise_sub_images(smoothed, weather, prefix)
+        deseasonalised = deseasonalise_sub_images(kept, weather, prefix)
+    metadata = summary.get("metadata") or {}
     resilience: dict[str, dict[str, dict[str, Any]]] = {}
-    rows = {}
+    rows = []
     for name in PYVEG_SERIES:
         column = _series_column(time_series, name)
         if column is None:
             continue
-        seasonal = pyveg_indicators(time_series[column], detrend=False)
-        desea = None
-        if deseasonalised is not None and column in deseasonalised:
-            desea = pyveg_indicators(deseasonalised[column], detrend=True)
-        for key, stats, is_seasonal in ((name, desea, False), (f"{name}_seasonal", seasonal, True)):
-            if stats is not None:
-                resilience[key] = {ind: _entry(st, ind, is_seasonal) for ind, st in stats.items()}
-        rows[column] = _summary_row(time_series[column], desea, seasonal)
-    return PyvegAnalysis(
-        time_series, deseasonalised, pd.DataFrame.from_dict(rows, orient="index"), resilience
-    )
+        indicators = None
+        if deseasonalised is not None:  # pyveg: no indicators without time_series_detrended.csv
+            indicators = {
+                False: pyveg_indicators(deseasonalised[column], detrend=True),
+                True: pyveg_indicators(time_series[column], detrend=False),
+            }
+            for seasonal, stats in indicators.items():
+                if stats is not None:
+                    key = f"{name}_seasonal" if seasonal else name
+                    resilience[key] = {ind: _entry(st, ind, seasonal) for ind, st in stats.items()}
+        rows.append(_summary_row(time_series[column], indicators, metadata))
+    return PyvegAnalysis(time_series, deseasonalised, pd.DataFrame(rows), resilience)
 
 
 def write_pyveg_outputs(result: PyvegAnalysis, store: RunStore, folder: str) -> None:

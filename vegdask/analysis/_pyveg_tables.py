@@ -1,43 +1,43 @@
 """The ``pyveg`` preset's steps 1 to 6: a results_summary.json to pyveg's time-series tables.
 
-Reading the collections into dates x sub-images tables, outlier removal, gap filling, LOWESS per
+pyveg's tables are long: one row per sub-image record (``date``, ``latitude``, ``longitude`` and
+the record's numbers). Reading, outlier removal, the drop of incomplete rows, LOWESS per
 sub-image, aggregation over sub-images and 12-month differencing; the steps are listed in
 :mod:`vegdask.analysis._pyveg`, which runs them and computes the indicators.
 """
 
 from __future__ import annotations
 
-import math
 import posixpath
 from typing import Any
 
 import numpy as np
 import pandas as pd
-import xarray as xr
 
-from vegdask.analysis._series import remove_outliers
-from vegdask.analysis._series import smooth as smooth_series
 from vegdask.data import RunStore
+from vegdask.kernels import loess_smooth
 
 __all__ = [
-    "Table",
     "aggregate_sub_images",
     "deseasonalise_sub_images",
-    "fill_missing_dates",
+    "drop_incomplete_records",
     "pyveg_collections",
+    "pyveg_prefix",
     "read_pyveg_collections",
     "read_results_summary",
     "remove_offset50_outliers",
     "smooth_sub_images",
 ]
 
-_VEG_VARIABLES = ("offset50", "ndvi", "ndvi_veg")
+_SUB_IMAGE = ["latitude", "longitude"]
+_DROPPED = ("slope", "offset", "mean", "std")  # record keys pyveg drops on reading
+_NDVI = ("ndvi", "ndvi_veg")  # rescaled from 0-255 to -1..1 on reading
+_DIFFERENCED = ("offset50", "ndvi", "precipitation", "temperature")  # columns pyveg differences
+_COMPLETE = "complete"  # False where a record's non-numeric field (feature_vec) is null
 _OUTLIER_SIGMAS = 3.0
 _N_SMOOTH = 4
 _N_SMOOTH_DESEASONALISED = 12
 _SEASON = 12  # months
-
-Table = dict[str, pd.DataFrame]  # variable -> (dates x sub-images)
 
 
 def read_results_summary(results: Any) -> dict[str, Any]:
@@ -91,136 +91,181 @@ def pyveg_collections(summary: dict[str, Any]) -> tuple[str, str | None]:
     return veg[0], (weather[0] if weather else None)
 
 
-def _prefix(collection: str) -> str:
-    # pyveg's column prefix for Sentinel-2; for Landsat the satellite part of the key (ours).
-    return "S2_" if "COPERNICUS/S2" in collection else collection.split("/")[1] + "_"
+def pyveg_prefix(collection: str) -> str:
+    """The column prefix pyveg gives a collection: ``S2_``, or ``L<n>_`` for Landsat ``n``.
+
+    For Landsat, ``L`` and the last character of the key's second part (``LC08`` -> ``L8_``).
+
+    Raises
+    ------
+    ValueError
+        A Landsat key without a second part (pyveg cannot name its columns either).
+
+    Examples
+    --------
+    >>> pyveg_prefix("COPERNICUS/S2_SR_HARMONIZED"), pyveg_prefix("LANDSAT/LC08/C02/T1_L2")
+    ('S2_', 'L8_')
+    """
+    if "COPERNICUS/S2" in collection:
+        return "S2_"
+    parts = collection.split("/")
+    if len(parts) < 2 or not parts[1]:
+        raise ValueError(
+            f"vegetation collection {collection!r}: pyveg names Landsat columns after the key's "
+            "second part (LANDSAT/LC08/... -> L8_), and this key has none"
+        )
+    return f"L{parts[1][-1]}_"
 
 
-def _to_float(value: Any) -> float:
-    return math.nan if value is None else float(value)
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _records_table(records: list[dict[str, Any]], where: str) -> pd.DataFrame:
+    """The long table pyveg makes of ``records``: numeric fields as float, NaN where null or absent.
+
+    A field that is not a number in some record (``feature_vec``) only counts for completeness:
+    column ``complete`` is False where such a field is null or absent.
+    """
+    keys = list(dict.fromkeys(k for r in records for k in r if k not in ("date", *_DROPPED)))
+    numeric = [k for k in keys if all(r.get(k) is None or _is_number(r[k]) for r in records)]
+    for key in _SUB_IMAGE:
+        if key not in numeric or any(r.get(key) is None for r in records):
+            raise ValueError(f"{where}: a record without numeric latitude/longitude")
+    table = pd.DataFrame(
+        {
+            "date": [r["date"] for r in records],
+            **{k: [np.nan if r.get(k) is None else float(r[k]) for r in records] for k in numeric},
+        }
+    )
+    others = [k for k in keys if k not in numeric]
+    table[_COMPLETE] = [all(r.get(k) is not None for k in others) for r in records]
+    return table
 
 
 def read_pyveg_collections(
     summary: dict[str, Any],
-) -> tuple[Table, pd.DataFrame | None, str]:
-    """Step 1: the vegetation variables as dates x sub-images tables, the weather, the prefix.
+) -> tuple[pd.DataFrame, pd.DataFrame | None, str]:
+    """Step 1: the vegetation records as pyveg's long table, the weather by date, the prefix.
 
     Returns
     -------
-    tables : dict of str to pandas.DataFrame
-        ``offset50``, ``ndvi``, ``ndvi_veg`` (those present in the records), indexed by every date
-        of the collection (null dates included), one column per (latitude, longitude); NaN where a
-        sub-image has no record.
+    records : pandas.DataFrame
+        One row per sub-image record, sorted by date: ``date``, ``latitude``, ``longitude``, the
+        record's numeric fields (``offset50``, ``ndvi`` and ``ndvi_veg`` rescaled to -1..1 with
+        ``x * 2 / 255 - 1``, ...; NaN where null) and ``complete``. pyveg drops ``slope``,
+        ``offset``, ``mean`` and ``std``. A null date has no row.
     weather : pandas.DataFrame or None
-        The weather collection's variables by date.
+        The weather collection's variables by date (NaN rows for null dates).
     prefix : str
-        ``"S2_"`` for Sentinel-2.
+        ``"S2_"`` for Sentinel-2, ``"L8_"`` for Landsat 8 (:func:`pyveg_prefix`).
 
     Examples
     --------
-    >>> tables, weather, prefix = read_pyveg_collections(
+    >>> records, weather, prefix = read_pyveg_collections(
     ...     {"COPERNICUS/S2": {"time-series-data": {
-    ...         "2016-01-16": [{"offset50": -8.0, "latitude": 1.0, "longitude": 2.0}],
+    ...         "2016-01-16": [{"offset50": -8.0, "latitude": 1.0, "longitude": 2.0,
+    ...                         "ndvi": 255.0}],
     ...         "2016-02-15": None,
     ...     }}}
     ... )
-    >>> tables["offset50"].to_numpy().ravel().tolist(), weather, prefix
-    ([-8.0, nan], None, 'S2_')
+    >>> records[["offset50", "ndvi"]].to_numpy().tolist(), weather, prefix
+    ([[-8.0, 1.0]], None, 'S2_')
     """
     veg_key, weather_key = pyveg_collections(summary)
     data = summary[veg_key]["time-series-data"]
-    dates = pd.DatetimeIndex(sorted(pd.to_datetime(list(data))), name="date")
-    rows = [
-        {**record, "date": pd.Timestamp(date)}
-        for date, records in data.items()
-        for record in records or []
-    ]
-    for r in rows:
-        if not isinstance(r.get("latitude"), int | float) or not isinstance(
-            r.get("longitude"), int | float
-        ):
-            raise ValueError(
-                f"{veg_key} {r['date'].date()}: a record without numeric latitude/longitude"
-            )
-    present = [v for v in _VEG_VARIABLES if any(v in r for r in rows)]
-    if "offset50" not in present:
+    rows = []
+    for date, records in data.items():
+        if records and not isinstance(records, list):
+            raise ValueError(f"{veg_key}/{date}: expected a list of sub-image records or null")
+        rows.extend({**r, "date": pd.Timestamp(date)} for r in records or [])
+    if not rows:
+        raise ValueError(f"vegetation collection {veg_key!r} has no sub-image records")
+    records = _records_table(rows, veg_key)
+    if "offset50" not in records:
         raise ValueError(f"vegetation collection {veg_key!r} has no offset50 records")
-    long = pd.DataFrame(
-        {
-            "date": [r["date"] for r in rows],
-            "latitude": [r["latitude"] for r in rows],
-            "longitude": [r["longitude"] for r in rows],
-            **{v: [_to_float(r.get(v)) for r in rows] for v in present},
-        }
-    )
-    tables = {
-        v: long.pivot(index="date", columns=["latitude", "longitude"], values=v).reindex(dates)
-        for v in present
-    }
+    for name in _NDVI:
+        if name in records:
+            records[name] = records[name] * (2 / 255) - 1
+    records = records.sort_values("date", kind="stable", ignore_index=True)
     weather = None
     if weather_key is not None:
         wdata = summary[weather_key]["time-series-data"]
         weather = pd.DataFrame.from_dict(
             {
-                pd.Timestamp(d): {k: _to_float(x) for k, x in (v or {}).items()}
+                pd.Timestamp(d): {
+                    k: np.nan if x is None else float(x) for k, x in (v or {}).items()
+                }
                 for d, v in wdata.items()
             },
             orient="index",
         ).sort_index()
         weather.index.name = "date"
-    return tables, weather, _prefix(veg_key)
+    return records, weather, pyveg_prefix(veg_key)
 
 
-def remove_offset50_outliers(tables: Table) -> Table:
-    """Step 2: per sub-image, offset50 farther than 3 sample SDs from its mean becomes NaN."""
-    off = tables["offset50"]
-    da = remove_outliers(xr.DataArray(off.to_numpy(), dims=("time", "sub_image")), _OUTLIER_SIGMAS)
-    return {**tables, "offset50": pd.DataFrame(da.to_numpy(), off.index, off.columns)}
+def remove_offset50_outliers(records: pd.DataFrame) -> pd.DataFrame:
+    """Step 2: per sub-image, offset50 farther than 3 sample SDs from its mean becomes NaN.
 
-
-def fill_missing_dates(tables: Table, absent: pd.DataFrame) -> Table:
-    """Step 3: offset50 of a sub-image without a record at a date = its same-calendar-month mean.
-
-    ``absent`` is True where the sub-image has no record (before outlier removal).
+    pyveg's test ``|x - mean| > 3 * std`` (ddof 1, NaN ignored): a sub-image with one value
+    (SD NaN) keeps it.
     """
-    off = tables["offset50"]
-    month_mean = off.groupby(off.index.month).transform("mean")
-    return {**tables, "offset50": off.where(~absent, month_mean)}
+    by = records.groupby(_SUB_IMAGE)["offset50"]
+    centred = (records["offset50"] - by.transform("mean")).abs()
+    far = centred > _OUTLIER_SIGMAS * by.transform("std")
+    return records.assign(offset50=records["offset50"].mask(far))
 
 
-def smooth_sub_images(tables: Table, n_points: int = _N_SMOOTH) -> Table:
-    """Step 4 (and the LOWESS of step 6): ``offset50_smooth`` and ``offset50_smooth_res``.
+def drop_incomplete_records(records: pd.DataFrame) -> pd.DataFrame:
+    """Step 4a: pyveg's ``dropna``: only records without any NaN or null field are kept.
 
-    Per sub-image, only the dates where none of its variables is NaN enter the fit; elsewhere the
-    smooth columns are NaN.
+    It removes outliers' rows whole (their NDVI too), records with a NaN ``ndvi_veg`` and every
+    row pyveg's gap filling (step 3) added or filled: those carry a NaN ``feature_vec``.
     """
-    complete = np.logical_and.reduce([t.notna() for t in tables.values()])
-    off = tables["offset50"]
-    smooth = pd.DataFrame(np.nan, index=off.index, columns=off.columns)
-    for j in range(off.shape[1]):
-        rows = complete[:, j]
-        if rows.sum() >= 2:
-            smooth.iloc[rows, j] = smooth_series(off.iloc[rows, j], n_points, against="dates")
-    return {**tables, "offset50_smooth": smooth, "offset50_smooth_res": off - smooth}
+    kept = records.dropna()
+    if _COMPLETE in kept:
+        kept = kept[kept[_COMPLETE]].drop(columns=_COMPLETE)
+    return kept.reset_index(drop=True)
+
+
+def smooth_sub_images(records: pd.DataFrame, n_points: int = _N_SMOOTH) -> pd.DataFrame:
+    """Step 4b (and the LOWESS of step 6): ``offset50_smooth`` and ``offset50_smooth_res``.
+
+    Per sub-image, LOWESS of offset50 against the date in nanoseconds, ``frac = min(n / len,
+    1)``, 3 robustness iterations (statsmodels' ``lowess``, which returns a single point as it is).
+    """
+    fit = pd.Series(np.nan, index=records.index)
+    for _, rows in records.groupby(_SUB_IMAGE, sort=False):
+        y = rows["offset50"].to_numpy()
+        if y.size > 1:
+            t = pd.DatetimeIndex(rows["date"]).as_unit("ns").asi8.astype(np.float64)
+            y = loess_smooth(y, min(n_points / y.size, 1.0), t=t)
+        fit[rows.index] = y
+    return records.assign(
+        offset50_smooth=fit.to_numpy(), offset50_smooth_res=(records["offset50"] - fit).to_numpy()
+    )
 
 
 def aggregate_sub_images(
-    tables: Table, weather: pd.DataFrame | None, prefix: str = "S2_"
+    records: pd.DataFrame, weather: pd.DataFrame | None, prefix: str = "S2_"
 ) -> pd.DataFrame:
-    """Step 5: per date, mean and sample SD over sub-images of each variable; weather joined.
+    """Step 5: per date, mean and sample SD over sub-images of each column; weather joined.
+
+    ``<prefix><column>_mean`` for every column, then ``<prefix><column>_std`` but for latitude's
+    and longitude's; dates without a record have no row unless the weather has them (outer join).
 
     Examples
     --------
-    >>> dates = pd.DatetimeIndex(["2016-01-16", "2016-02-15"], name="date")
-    >>> table = pd.DataFrame([[1.0, 3.0], [np.nan, np.nan]], index=dates)
-    >>> aggregate_sub_images({"offset50": table}, None).to_numpy().tolist()
-    [[2.0, 1.4142135623730951]]
+    >>> records = pd.DataFrame({"date": pd.to_datetime(["2016-01-16", "2016-01-16"]),
+    ...                         "latitude": [1.0, 1.0], "longitude": [2.0, 3.0],
+    ...                         "offset50": [1.0, 3.0]})
+    >>> aggregate_sub_images(records, None).to_numpy().tolist()
+    [[1.0, 2.5, 2.0, 1.4142135623730951]]
     """
-    columns = {}
-    for name, table in tables.items():
-        columns[f"{prefix}{name}_mean"] = table.mean(axis=1)
-        columns[f"{prefix}{name}_std"] = table.std(axis=1, ddof=1)
-    frame = pd.DataFrame(columns).dropna(how="all")
+    groups = records.drop(columns="date").groupby(records["date"])
+    means = groups.mean().rename(columns=lambda c: f"{prefix}{c}_mean")
+    stds = groups.std(ddof=1).drop(columns=_SUB_IMAGE)
+    frame = means.join(stds.rename(columns=lambda c: f"{prefix}{c}_std"))
     if weather is not None:
         frame = frame.join(weather, how="outer")
     frame.index.name = "date"
@@ -228,24 +273,29 @@ def aggregate_sub_images(
 
 
 def _monthly_difference(frame: pd.DataFrame) -> pd.DataFrame:
-    """Month-start means, linearly interpolated, minus the value 12 months before."""
+    """Month-start means, linearly interpolated; ``x(t) - x(t - 12)`` of the seasonal columns."""
     monthly = frame.resample("MS").mean().interpolate()
-    return monthly - monthly.shift(_SEASON)
+    seasonal = [c for c in monthly if any(name in c for name in _DIFFERENCED)]
+    monthly[seasonal] = monthly[seasonal] - monthly[seasonal].shift(_SEASON)
+    return monthly
 
 
 def deseasonalise_sub_images(
-    tables: Table, weather: pd.DataFrame | None, prefix: str = "S2_"
+    records: pd.DataFrame, weather: pd.DataFrame | None, prefix: str = "S2_"
 ) -> pd.DataFrame:
     """Step 6: pyveg's 12-month differencing per sub-image, LOWESS n=12, aggregated.
 
-    Each sub-image and variable is resampled to month starts and differenced; a sub-image's month
-    with any NaN variable is dropped; offset50 is smoothed again (``frac = min(12 / n, 1)``).
+    ``records`` are step 4's (kept and smoothed). Each sub-image's columns are resampled to month
+    starts (mean, then linear interpolation, so a month without a record is interpolated) and the
+    offset50, NDVI and smooth columns differenced over 12 months; rows with a NaN are dropped,
+    offset50 is smoothed again (``frac = min(12 / n, 1)``); the weather is resampled and
+    differenced the same way; aggregated as in step 5.
     """
-    diffs = {name: _monthly_difference(table) for name, table in tables.items()}
-    incomplete = np.logical_or.reduce([d.isna() for d in diffs.values()])
-    diffs = {name: d.mask(incomplete) for name, d in diffs.items()}
-    base = {v: diffs[v] for v in _VEG_VARIABLES if v in diffs}
-    smoothed = smooth_sub_images(base, _N_SMOOTH_DESEASONALISED)
-    diffs.update({k: smoothed[k] for k in ("offset50_smooth", "offset50_smooth_res")})
+    parts = [
+        _monthly_difference(rows.set_index("date")).dropna()
+        for _, rows in records.groupby(_SUB_IMAGE, sort=False)
+    ]
+    diffs = pd.concat(parts).rename_axis("date").reset_index()
+    smoothed = smooth_sub_images(diffs, _N_SMOOTH_DESEASONALISED)
     wx = None if weather is None else _monthly_difference(weather).dropna(how="all")
-    return aggregate_sub_images(diffs, wx, prefix)
+    return aggregate_sub_images(smoothed, wx, prefix)
