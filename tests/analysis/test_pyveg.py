@@ -16,6 +16,7 @@ import ewstools
 import numpy as np
 import pandas as pd
 import pytest
+from dateutil.relativedelta import relativedelta
 from scipy import ndimage, stats
 from statsmodels.nonparametric.smoothers_lowess import lowess
 
@@ -109,13 +110,15 @@ def pyveg_results(
     single=(),
     outliers=(),
     nan_ndvi_veg=(),
+    weather_years_before=0,
     seed=0,
 ):
     """A results_summary.json as pyveg writes it (weather first, 0-255 NDVI, feature vectors).
 
     ``null_dates``: indices of dates whose value is null; ``absent``: (date, sub-image) pairs
     without a record; ``single``: dates with sub-image 0's record only; ``outliers``: (date,
-    sub-image) pairs whose offset50 is moved by 600; ``nan_ndvi_veg``: pairs with ndvi_veg NaN.
+    sub-image) pairs whose offset50 is moved by 600; ``nan_ndvi_veg``: pairs with ndvi_veg NaN;
+    ``weather_years_before``: the weather starts this many years before the vegetation.
     """
     rng = np.random.default_rng(seed)
     dates = mid_dates(n_months)
@@ -145,13 +148,14 @@ def pyveg_results(
         data[dates[t]] = None
     out = {}
     if weather:
-        rain = np.clip(
-            0.06 + 0.05 * np.sin(phase - 1) + 0.01 * rng.standard_normal(n_months), 0, None
-        )
-        temp = 300 + 5 * np.sin(phase) + rng.standard_normal(n_months)
+        n_wx = n_months + 12 * weather_years_before
+        wdates = mid_dates(n_wx, f"{2016 - weather_years_before}-01-01")
+        wphase = 2 * np.pi * np.arange(n_wx) / 12
+        rain = np.clip(0.06 + 0.05 * np.sin(wphase - 1) + 0.01 * rng.standard_normal(n_wx), 0, None)
+        temp = 300 + 5 * np.sin(wphase) + rng.standard_normal(n_wx)
         out[weather] = {"type": "weather", "time-series-data": {
             d: {"total_precipitation": float(rain[t]), "mean_2m_air_temperature": float(temp[t])}
-            for t, d in enumerate(dates)
+            for t, d in enumerate(wdates)
         }}  # fmt: skip
     out[collection] = {"type": "vegetation", "time-series-data": data}
     out["metadata"] = {"start_date": "2016-01-01", "time_per_point": "1m", "longitude": 27.9,
@@ -194,6 +198,15 @@ CASES = {
     "rows_26": (
         {"n_months": 26, "absent": ((3, 2),), "outliers": ((15, 2),), "seed": 7},
         "5: 26 rows: the detrended file has 14 rows and every summary tau",
+    ),
+    "historic_weather": (
+        {"weather_years_before": 30, "null_dates": (0, 11), "absent": ((2, 1),), "seed": 9},
+        "1 with pyveg's historic split: weather from 1986 leaves time_series.csv, its first date "
+        "a null one (the split is at the first vegetation value)",
+    ),
+    "earlier_weather": (
+        {"weather_years_before": 5, "outliers": ((4, 3),), "seed": 10},
+        "3 with weather from 5 years before: it stays in time_series.csv (no split)",
     ),
     "landsat": (
         {
@@ -298,7 +311,13 @@ def oracle_make_time_series(veg, weather, prefix):
     ts = ts.drop(columns=[c for c in ts if "latitude_std" in c or "longitude_std" in c])
     if weather is not None:
         ts = pd.merge(ts, weather.set_index("date"), on="date", how="outer")
-    return ts
+    ts.index = pd.to_datetime(ts.index)
+    # the historic split: weather from more than 10 (whole) years before the first veg value
+    first_veg = ts.filter(like=prefix).dropna(how="all").index[0]
+    if relativedelta(first_veg, ts.index[0]).years > 10:
+        historic = ts.loc[ts.index < first_veg, [c for c in ts if not c.startswith(prefix)]]
+        return ts.loc[ts.index >= first_veg], historic
+    return ts, None
 
 
 def oracle_monthly_difference(df):
@@ -321,17 +340,16 @@ def oracle_preprocess(summary):
     missing = oracle_missing_dates(veg)  # point 2: only dates seen exactly once
     veg = oracle_fill_gaps(oracle_outliers(veg), missing)
     smoothed = oracle_smooth(veg, 4)  # point 1 and 3: the dropna removes filled and outlier rows
-    ts = oracle_make_time_series(smoothed, weather, prefix)
-    ts.index = pd.to_datetime(ts.index)
+    ts, historic = oracle_make_time_series(smoothed, weather, prefix)
     if len(ts) <= 24:  # point 5
-        return ts, None
+        return ts, None, historic
     parts = [oracle_monthly_difference(g) for _, g in smoothed.groupby(["latitude", "longitude"])]
     desea = oracle_smooth(pd.concat(parts, ignore_index=True), 12)
     wdiff = None
     if weather is not None:
         wdiff = oracle_monthly_difference(weather).set_index("date").dropna(how="all")
         wdiff = wdiff.reset_index()
-    return ts, oracle_make_time_series(desea, wdiff, prefix)
+    return ts, oracle_make_time_series(desea, wdiff, prefix)[0], historic
 
 
 def ewstools_indicators(series, detrend):
@@ -372,9 +390,13 @@ SUMMARY_KEYS = {  # pyveg's names (the double space is pyveg's)
 }
 
 
-def oracle_summary_stats(ts, desea, metadata):
+def oracle_summary_stats(ts, desea, historic, metadata):
     """save_ts_summary_stats without the crystal-ball fit: one row per series pyveg reports."""
     rows = []
+    if historic is not None:
+        s = historic["total_precipitation"]
+        rows.append({"min": s.min(), "max": s.max(), "mean": s.mean(), "median": s.median(),
+                     "std": s.std(), "ts_id": f"{s.name}_historic", **metadata})  # fmt: skip
     for col in ts:
         if not any(name in col for name in EWS_NAMES):
             continue
@@ -393,9 +415,9 @@ def oracle_summary_stats(ts, desea, metadata):
 
 def oracle(summary):
     """pyveg's three CSVs and the taus the preset reports, from pyveg's steps."""
-    ts, desea = oracle_preprocess(summary)
-    stats = oracle_summary_stats(ts, desea, summary.get("metadata", {}))
-    return ts, desea, stats
+    ts, desea, historic = oracle_preprocess(summary)
+    stats = oracle_summary_stats(ts, desea, historic, summary.get("metadata", {}))
+    return ts, desea, stats, historic
 
 
 # ---- Comparisons: the preset's CSV files and taus against the oracle's. ----
@@ -428,8 +450,9 @@ def assert_columns_match(got, want, where):
 def written_csvs(result, tmp_path):
     """The preset's CSV files as written, read back with pandas."""
     write_pyveg_outputs(result, RunStore(str(tmp_path)), "pyveg")
-    read = {name: tmp_path / "pyveg" / f"{name}.csv" for name in
-            ("time_series", "time_series_detrended", "time_series_summary_stats")}  # fmt: skip
+    names = ("time_series", "time_series_detrended", "time_series_historic",
+             "time_series_summary_stats")  # fmt: skip
+    read = {name: tmp_path / "pyveg" / f"{name}.csv" for name in names}
     return {
         name: pd.read_csv(path, index_col=0, parse_dates=name != "time_series_summary_stats")
         if path.exists() else None
@@ -439,10 +462,12 @@ def written_csvs(result, tmp_path):
 
 def assert_matches_pyveg(summary, tmp_path):
     """The preset's three CSV files, resilience.json's taus and values against the oracle's."""
-    ts, desea, stats = oracle(summary)
+    ts, desea, stats, historic = oracle(summary)
     out = pyveg_analysis(summary)
     csv = written_csvs(out, tmp_path)
-    for name, want in (("time_series", ts), ("time_series_detrended", desea)):
+    tables = (("time_series", ts), ("time_series_detrended", desea),
+              ("time_series_historic", historic))  # fmt: skip
+    for name, want in tables:
         got = csv[name]
         if want is None:
             assert got is None, name
@@ -742,3 +767,23 @@ def test_no_complete_record_is_one_clear_error():
     summary = pyveg_results(n_months=12, n_subs=1, nan_ndvi_veg=[(t, 0) for t in range(12)])
     with pytest.raises(ValueError, match="no complete sub-image record"):
         pyveg_analysis(summary)
+
+
+def test_historic_weather_is_split_off(tmp_path):
+    """Point 1 with pyveg's historic split: weather from more than 10 years before the first
+    vegetation value (here 2016-02-15, 2016-01-16 being a null date) is time_series_historic.csv
+    and a total_precipitation_historic summary row; from 5 years before, it stays."""
+    out = pyveg_analysis(pyveg_results(**CASES["historic_weather"][0]))
+    assert out.time_series.index[0] == pd.Timestamp("2016-02-15")
+    assert out.historic.index[0] == pd.Timestamp("1986-01-16")
+    assert out.historic.index[-1] == pd.Timestamp("2016-01-16")
+    assert list(out.historic.columns) == ["total_precipitation", "mean_2m_air_temperature"]
+    assert out.summary["ts_id"].iloc[0] == "total_precipitation_historic"
+    assert out.deseasonalised.index[0] == pd.Timestamp("2017-02-01")
+    assert (tmp_path / "pyveg" / "time_series_historic.csv").exists() is False
+    write_pyveg_outputs(out, RunStore(str(tmp_path)), "pyveg")
+    assert (tmp_path / "pyveg" / "time_series_historic.csv").exists()
+    out = pyveg_analysis(pyveg_results(**CASES["earlier_weather"][0]))
+    assert out.historic is None
+    assert out.time_series.index[0] == pd.Timestamp("2011-01-16")
+    assert out.time_series.loc[:"2015-12-31"].filter(like="S2_").isna().all(axis=None)

@@ -15,12 +15,13 @@ description (docs/analysis.md, "The pyveg preset"), pyveg's quirks included:
    sub-image, LOWESS of offset50 against the date (float nanoseconds), ``frac = min(4 / n, 1)``,
    3 robustness iterations: ``offset50_smooth`` and the residual ``offset50_smooth_res``.
 5. :func:`aggregate_sub_images`: per date, mean and sample std over the sub-images of every
-   column (``S2_offset50_mean``, ``S2_offset50_std``, ...), weather joined on the date (outer):
-   pyveg's ``time_series.csv``.
+   column (``S2_offset50_mean``, ``S2_offset50_std``, ...), weather joined on the date (outer);
+   :func:`split_historic`: weather from more than 10 years before the first vegetation value
+   is set apart (``time_series_historic.csv``): pyveg's ``time_series.csv``.
 6. :func:`deseasonalise_sub_images` (when step 5 has more than 24 rows): per sub-image, monthly
    means on month starts, linear interpolation, ``x(t) - x(t - 12)``, rows with a NaN dropped,
    LOWESS ``frac = min(12 / n, 1)`` of the differenced offset50; weather resampled and
-   differenced the same way; aggregated as in 5: ``time_series_detrended.csv``.
+   differenced the same way; aggregated (and split) as in 5: ``time_series_detrended.csv``.
 7. :func:`pyveg_indicators`: ewstools 1.0.0's ``ews_compute`` on each series containing
    ``offset50_mean``, ``ndvi_mean`` or ``total_precipitation`` (NaN dropped, more than 12 values):
    Gaussian trend with sigma = 6 samples (``mode="reflect"``, truncated at 4 sigma) removed on the
@@ -47,6 +48,7 @@ from vegdask.analysis._pyveg_tables import (
     read_pyveg_collections,
     remove_offset50_outliers,
     smooth_sub_images,
+    split_historic,
 )
 from vegdask.data import RunStore
 from vegdask.kernels import gaussian_smooth, kendall_tau, rolling_indicators
@@ -105,12 +107,16 @@ class PyvegAnalysis:
         resilience.json under the preset: ``{series: {"ar1"|"variance": {"kendall_tau", ...}}}``
         for the deseasonalised series and ``<series>_seasonal`` for the seasonal ones; empty for
         a series of 24 rows or fewer (pyveg reports no indicator).
+    historic : pandas.DataFrame or None
+        pyveg's ``time_series_historic.csv``: the weather of the dates more than 10 years before
+        the first vegetation value (step 5b), when there are such dates.
     """
 
     time_series: pd.DataFrame
     deseasonalised: pd.DataFrame | None
     summary: pd.DataFrame
     resilience: dict[str, dict[str, dict[str, Any]]]
+    historic: pd.DataFrame | None = None
 
 
 def pyveg_indicators(series: pd.Series, *, detrend: bool) -> dict[str, dict[str, Any]] | None:
@@ -218,13 +224,16 @@ def pyveg_analysis(summary: dict[str, Any]) -> PyvegAnalysis:
             "field or an outlying offset50): nothing to analyse"
         )
     kept = smooth_sub_images(kept)
-    time_series = aggregate_sub_images(kept, weather, prefix)
+    time_series, historic = split_historic(aggregate_sub_images(kept, weather, prefix), prefix)
     deseasonalised = None
     if len(time_series) > _MIN_ROWS_DESEASONALISE:
-        deseasonalised = deseasonalise_sub_images(kept, weather, prefix)
+        deseasonalised = split_historic(deseasonalise_sub_images(kept, weather, prefix), prefix)[0]
     metadata = summary.get("metadata") or {}
     resilience: dict[str, dict[str, dict[str, Any]]] = {}
     rows = []
+    if historic is not None and "total_precipitation" in historic:
+        rain = historic["total_precipitation"].rename("total_precipitation_historic")
+        rows.append(_summary_row(rain, None, metadata))
     for name in PYVEG_SERIES:
         column = _series_column(time_series, name)
         if column is None:
@@ -240,19 +249,20 @@ def pyveg_analysis(summary: dict[str, Any]) -> PyvegAnalysis:
                     key = f"{name}_seasonal" if seasonal else name
                     resilience[key] = {ind: _entry(st, ind, seasonal) for ind, st in stats.items()}
         rows.append(_summary_row(time_series[column], indicators, metadata))
-    return PyvegAnalysis(time_series, deseasonalised, pd.DataFrame(rows), resilience)
+    return PyvegAnalysis(time_series, deseasonalised, pd.DataFrame(rows), resilience, historic)
 
 
 def write_pyveg_outputs(result: PyvegAnalysis, store: RunStore, folder: str) -> None:
     """Write pyveg's CSV files into the folder ``folder`` of the run ``store``.
 
-    ``time_series.csv``, ``time_series_detrended.csv`` (when computed) and
-    ``time_series_summary_stats.csv``, as pyveg names them.
+    ``time_series.csv``, ``time_series_detrended.csv`` and ``time_series_historic.csv`` (when
+    computed) and ``time_series_summary_stats.csv``, as pyveg names them.
     """
     store.makedirs(folder)
     tables = {
         "time_series.csv": result.time_series,
         "time_series_detrended.csv": result.deseasonalised,
+        "time_series_historic.csv": result.historic,
         "time_series_summary_stats.csv": result.summary,
     }
     for name, table in tables.items():

@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from dateutil.relativedelta import relativedelta
 
 from vegdask.data import RunStore
 from vegdask.kernels import loess_smooth
@@ -27,6 +28,7 @@ __all__ = [
     "read_results_summary",
     "remove_offset50_outliers",
     "smooth_sub_images",
+    "split_historic",
 ]
 
 _SUB_IMAGE = ["latitude", "longitude"]
@@ -38,6 +40,7 @@ _OUTLIER_SIGMAS = 3.0
 _N_SMOOTH = 4
 _N_SMOOTH_DESEASONALISED = 12
 _SEASON = 12  # months
+_HISTORIC_YEARS = 10  # weather starting more years than this before the vegetation is "historic"
 
 
 def read_results_summary(results: Any) -> dict[str, Any]:
@@ -270,6 +273,33 @@ def aggregate_sub_images(
         frame = frame.join(weather, how="outer")
     frame.index.name = "date"
     return frame
+
+
+def split_historic(
+    frame: pd.DataFrame, prefix: str = "S2_"
+) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+    """Step 5b: pyveg's historic split of an aggregated table (weather from long before).
+
+    Where the first date with a vegetation value is more than 10 whole years (the years of a
+    ``relativedelta``) after the table's first date, the weather of the earlier dates is pyveg's
+    ``time_series_historic.csv`` and the table starts at that date; otherwise it stays whole.
+
+    Examples
+    --------
+    >>> frame = pd.DataFrame({"S2_offset50_mean": [np.nan, np.nan, 1.0], "rain": [1.0, 2.0, 3.0]},
+    ...                      index=pd.to_datetime(["1986-01-16", "2005-01-16", "2016-01-16"]))
+    >>> table, historic = split_historic(frame)
+    >>> len(table), historic.columns.tolist(), len(historic)
+    (1, ['rain'], 2)
+    """
+    veg = frame.filter(like=prefix).notna().any(axis=1)
+    if not veg.any():
+        return frame, None
+    first = veg.idxmax()
+    if relativedelta(first, frame.index[0]).years <= _HISTORIC_YEARS:
+        return frame, None
+    historic = frame.loc[frame.index < first, [c for c in frame if not c.startswith(prefix)]]
+    return frame.loc[frame.index >= first], historic
 
 
 def _monthly_difference(frame: pd.DataFrame) -> pd.DataFrame:
