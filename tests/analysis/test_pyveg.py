@@ -463,7 +463,11 @@ def written_csvs(result, tmp_path):
 def assert_matches_pyveg(summary, tmp_path):
     """The preset's three CSV files, resilience.json's taus and values against the oracle's."""
     ts, desea, stats, historic = oracle(summary)
-    out = pyveg_analysis(summary)
+    if desea is None:  # point 5: the preset says why there are no indicators
+        with pytest.warns(UserWarning, match="only for more than 24: no indicators"):
+            out = pyveg_analysis(summary)
+    else:
+        out = pyveg_analysis(summary)
     csv = written_csvs(out, tmp_path)
     tables = (("time_series", ts), ("time_series_detrended", desea),
               ("time_series_historic", historic))  # fmt: skip
@@ -585,7 +589,8 @@ def test_ndvi_is_rescaled_on_reading():
 def test_short_series_have_no_indicators(tmp_path):
     """Point 5: 24 rows: no time_series_detrended.csv, no indicator in the summary statistics,
     nothing in resilience.json; 26 rows: 14 deseasonalised rows and every indicator."""
-    out = pyveg_analysis(pyveg_results(**CASES["rows_24"][0]))
+    with pytest.warns(UserWarning, match="24 rows, and pyveg deseasonalises"):
+        out = pyveg_analysis(pyveg_results(**CASES["rows_24"][0]))
     assert len(out.time_series) == 24
     assert out.deseasonalised is None
     assert out.resilience == {}
@@ -650,6 +655,12 @@ def test_loess_against_dates_matches_statsmodels():
 def test_reading_rule_names_what_is_wrong():
     with pytest.raises(ValueError, match="COPERNICUS/S2"):
         pyveg_collections({"vegdask/rietkerk-synthetic": {"type": "vegetation"}})
+    record = {"offset50": -800.0, "latitude": 1.0, "longitude": 2.0}
+    with pytest.raises(ValueError, match="second part"):  # point 6: no Landsat number to name
+        pyveg_analysis({"LANDSAT": {"time-series-data": {"2016-01-16": [record]}}})
+    bad = {"COPERNICUS/S2": {"time-series-data": {"2016-01-16": [1.0]}}}
+    with pytest.raises(ValueError, match="2016-01-16: expected a list of sub-image records"):
+        pyveg_analysis(bad)
 
 
 def test_pyveg_sensitivity_grid_is_ewstools_1_0_0s():

@@ -35,6 +35,7 @@ description (docs/analysis.md, "The pyveg preset"), pyveg's quirks included:
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
@@ -228,6 +229,13 @@ def pyveg_analysis(summary: dict[str, Any]) -> PyvegAnalysis:
     deseasonalised = None
     if len(time_series) > _MIN_ROWS_DESEASONALISE:
         deseasonalised = split_historic(deseasonalise_sub_images(kept, weather, prefix), prefix)[0]
+    else:
+        warnings.warn(
+            f"the pyveg preset: {len(time_series)} rows, and pyveg deseasonalises and reports "
+            f"indicators only for more than {_MIN_ROWS_DESEASONALISE}: no indicators",
+            UserWarning,
+            stacklevel=2,
+        )
     metadata = summary.get("metadata") or {}
     resilience: dict[str, dict[str, dict[str, Any]]] = {}
     rows = []

@@ -179,7 +179,9 @@ def read_pyveg_collections(
     data = summary[veg_key]["time-series-data"]
     rows = []
     for date, records in data.items():
-        if records and not isinstance(records, list):
+        if records and not (
+            isinstance(records, list) and all(isinstance(r, dict) for r in records)
+        ):
             raise ValueError(f"{veg_key}/{date}: expected a list of sub-image records or null")
         rows.extend({**r, "date": pd.Timestamp(date)} for r in records or [])
     if not rows:
