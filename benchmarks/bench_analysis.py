@@ -15,7 +15,7 @@ import pandas as pd
 import xarray as xr
 from scipy import stats
 
-from vegdask.analysis import tile_indicator_maps
+from vegdask.analysis import pooled_early_warning, tile_indicator_maps
 from vegdask.kernels import (
     gaussian_sigma,
     gaussian_smooth,
@@ -23,6 +23,7 @@ from vegdask.kernels import (
     rolling_indicators,
     surrogate_test,
 )
+from vegdask.testing import simulated_site
 
 _FIVE = ("variance", "sd", "ar1", "skewness", "kurtosis")
 
@@ -216,3 +217,17 @@ class PixelMaps:
 
     def time_pixel_maps_200x200x120(self):
         tile_indicator_maps(self.da, n_surrogates=0)
+
+
+class PooledEarlyWarning:
+    """The pooled test of a 300-tile x 120-period site with 1000 surrogates (target <= 10 s on
+    one core: run with OMP_NUM_THREADS=1)."""
+
+    timeout = 300
+
+    def setup(self):
+        self.site = simulated_site(300, 120, share=0.3, phi=(0.2, 0.8), missing=0.1, seed=0)
+        pooled_early_warning(self.site.iloc[:, :3], n_surrogates=2)  # compiled (or cached)
+
+    def time_pooled_300x120_1000_surrogates(self):
+        pooled_early_warning(self.site, n_surrogates=1000)

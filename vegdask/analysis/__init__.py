@@ -8,6 +8,7 @@ from vegdask.analysis._cross_location import (
     summary_table,
 )
 from vegdask.analysis._crystal_ball import annual_cycle_pmf, crystal_ball, crystal_ball_fit
+from vegdask.analysis._pooled import POOLED_METHOD, PooledEarlyWarning, pooled_early_warning
 from vegdask.analysis._pyveg import PRESETS, PYVEG_SERIES, PyvegAnalysis, pyveg_analysis
 from vegdask.analysis._pyveg_tables import pyveg_collections
 from vegdask.analysis._resilience import (
@@ -45,6 +46,7 @@ from vegdask.data import tiles_from_results_summary, to_strict_json
 __all__ = [
     "GRIDS",
     "MIN_RUNS_FOR_CORRELATIONS",
+    "POOLED_METHOD",
     "PRESETS",
     "PYVEG_SERIES",
     "RESILIENCE_SERIES",
@@ -53,6 +55,7 @@ __all__ = [
     "TESTED_INDICATORS",
     "TILE_VARIABLES",
     "EarlyWarning",
+    "PooledEarlyWarning",
     "PyvegAnalysis",
     "Results",
     "SensitivityGrid",
@@ -69,6 +72,7 @@ __all__ = [
     "load_results",
     "morans_i",
     "patch_sizes",
+    "pooled_early_warning",
     "pyveg_analysis",
     "pyveg_collections",
     "radial_spectrum",

@@ -154,34 +154,103 @@ def early_warning(
         values, method=detrend_method, bandwidth=bandwidth, convention=convention, span=span
     )
     resid = values - trend
-    # return_rate is 1 - AR(1): its test is AR(1)'s, mirrored; cv has no surrogate test.
-    wanted = ("ar1",) * ("return_rate" in indicators) + tuple(indicators)
-    tested = tuple(i for i in dict.fromkeys(wanted) if i not in ("return_rate", "cv"))
     test = surrogate_test(
-        resid, window, ar1=ar1, indicators=tested, n_surrogates=n_surrogates, seed=seed
+        resid,
+        window,
+        ar1=ar1,
+        indicators=surrogate_indicators(indicators),
+        n_surrogates=n_surrogates,
+        seed=seed,
     )
     rolled = rolling_indicators(resid, window, ar1=ar1, state=values)
     frame = pd.DataFrame({"state": values, "trend": trend, "residuals": resid}, index=series.index)
     for name in (*indicators, "missing_fraction"):
         frame[name] = rolled[name]
-    params = {
+    params = ews_params(
+        values.size,
+        window=window,
+        interpolated_gaps=gaps if interpolate_gaps else 0,
+        detrend_method=detrend_method,
+        bandwidth=bandwidth,
+        convention=convention,
+        ar1=ar1,
+        n_surrogates=n_surrogates,
+        seed=seed,
+        arma_order=list(test["arma_order"]),
+        max_missing_fraction=float(np.nanmax(rolled["missing_fraction"])),
+    )
+    trends = {name: kendall_tau(rolled[name]) for name in indicators}
+    stats, taus = indicator_stats(
+        indicators,
+        test,
+        {name: (float(tau), float(kp)) for name, (tau, kp) in trends.items()},
+        params,
+    )
+    return EarlyWarning(str(series.name), frame, stats, taus, params)
+
+
+def surrogate_indicators(indicators: tuple[str, ...]) -> tuple[str, ...]:
+    """The indicators a surrogate test computes for ``indicators``.
+
+    ``return_rate`` is 1 - AR(1): its test is AR(1)'s, mirrored; ``cv`` has no surrogate test
+    (it needs the undetrended level, which residual surrogates lack).
+
+    Examples
+    --------
+    >>> surrogate_indicators(("return_rate", "cv", "variance"))
+    ('ar1', 'variance')
+    """
+    wanted = ("ar1",) * ("return_rate" in indicators) + tuple(indicators)
+    return tuple(i for i in dict.fromkeys(wanted) if i not in ("return_rate", "cv"))
+
+
+def ews_params(
+    n: int,
+    *,
+    window: float,
+    interpolated_gaps: int,
+    detrend_method: str | None,
+    bandwidth: float,
+    convention: str,
+    ar1: str,
+    n_surrogates: int,
+    seed: int,
+    arma_order: list[int] | None,
+    max_missing_fraction: float,
+) -> dict[str, Any]:
+    """The method's parameters every indicator's stats carry (a series of ``n`` samples)."""
+    return {
         "window": window,
-        "window_samples": window_length(values.size, window),
-        "interpolated_gaps": gaps if interpolate_gaps else 0,
+        "window_samples": window_length(n, window),
+        "interpolated_gaps": interpolated_gaps,
         "detrend": detrend_method,
         "bandwidth": bandwidth,
         "bandwidth_convention": convention,
         "ar1_estimator": ar1,
         "n_surrogates": n_surrogates,
         "seed": seed,
-        "arma_order": list(test["arma_order"]),
-        "max_missing_fraction": float(np.nanmax(rolled["missing_fraction"])),
+        "arma_order": arma_order,
+        "max_missing_fraction": max_missing_fraction,
     }
+
+
+def indicator_stats(
+    indicators: tuple[str, ...],
+    test: dict[str, dict[str, Any]],
+    trends: dict[str, tuple[float, float | None]],
+    params: dict[str, Any],
+) -> tuple[dict[str, dict[str, Any]], dict[str, np.ndarray]]:
+    """Each indicator's stats and surrogate statistics from a surrogate ``test``.
+
+    ``trends[name]`` is the indicator's (tau, textbook Kendall p-value), used for the tau of
+    indicators without a surrogate test. ``return_rate`` mirrors AR(1)'s test: its tau is minus
+    AR(1)'s and a *fall* signals critical slowing down.
+    """
     stats: dict[str, dict[str, Any]] = {}
     taus: dict[str, np.ndarray] = {}
     for name in indicators:
-        tau, kp = kendall_tau(rolled[name])
-        if name == "return_rate":  # 1 - AR1: tau is minus AR1's; a *fall* signals CSD
+        tau, kp = trends[name]
+        if name == "return_rate":
             src = test["ar1"]
             entry = {"kendall_tau": -src["kendall_tau"], "p_value": src["p_value"]}
             taus[name] = -src["surrogate_taus"]
@@ -189,9 +258,9 @@ def early_warning(
             entry = {k: test[name][k] for k in ("kendall_tau", "p_value")}
             taus[name] = test[name]["surrogate_taus"]
         else:
-            entry = {"kendall_tau": float(tau), "p_value": None}
-        stats[name] = {**entry, "kendall_p_value": float(kp), **params}
-    return EarlyWarning(str(series.name), frame, stats, taus, params)
+            entry = {"kendall_tau": tau, "p_value": None}
+        stats[name] = {**entry, "kendall_p_value": kp, **params}
+    return stats, taus
 
 
 def sensitivity(

@@ -4,8 +4,8 @@ The public names are re-exported here; the implementations live in private modul
 concern: ``_centrality`` (subgraph centrality), ``_feature_vector`` (feature vectors, ties),
 ``_preprocess``, ``_rietkerk``, and the early-warning kernels ``_smoothing`` (trend), ``_rolling``
 (indicators), ``_kendall`` (trend statistic), ``_arma`` and ``_surrogates`` (significance),
-``_fdr`` (many tests); ``_warmup`` compiles the numba kernels of a job once, before its workers
-start.
+``_pooled`` (a site's tiles pooled against phase-randomised surrogates), ``_fdr`` (many tests);
+``_warmup`` compiles the numba kernels of a job once, before its workers start.
 """
 
 from vegdask.kernels._arma import ArmaFit, fit_arma, simulate_arma
@@ -18,6 +18,12 @@ from vegdask.kernels._feature_vector import (
     tile_feature_vectors,
 )
 from vegdask.kernels._kendall import kendall_tau
+from vegdask.kernels._pooled import (
+    fill_gaps_linear,
+    pooled_surrogate_test,
+    pooled_tau,
+    random_phases,
+)
 from vegdask.kernels._preprocess import adaptive_threshold, clahe, median3, ndvi_to_uint8
 from vegdask.kernels._rietkerk import (
     PUBLISHED_PARAMETERS,
@@ -49,6 +55,7 @@ __all__ = [
     "compile_kernels",
     "feature_vector",
     "feature_vector_metrics",
+    "fill_gaps_linear",
     "fit_arma",
     "gaussian_sigma",
     "gaussian_smooth",
@@ -56,6 +63,9 @@ __all__ = [
     "loess_smooth",
     "median3",
     "ndvi_to_uint8",
+    "pooled_surrogate_test",
+    "pooled_tau",
+    "random_phases",
     "rietkerk_evolve",
     "rolling_indicators",
     "simulate_arma",

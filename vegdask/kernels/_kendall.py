@@ -97,6 +97,33 @@ def _exact_p(n, c, factorials):
 
 
 @numba.njit(cache=True, nogil=True)
+def _tau_b(v, work):
+    """Tau-b of the valid samples ``v`` (sorted in place) against time, and its pair counts.
+
+    Returns ``(tau, discordant, ties, ties_var)``; tau is NaN for a constant series.
+    """
+    n = v.shape[0]
+    discordant = _sort_counting_inversions(v, work)
+    # Tie groups of the sorted values: pairs, and scipy's variance terms.
+    ties = 0
+    ties_var = 0.0
+    run = 1
+    for i in range(1, n + 1):
+        if i < n and v[i] == v[i - 1]:
+            run += 1
+        else:
+            ties += run * (run - 1) // 2
+            ties_var += run * (run - 1.0) * (2.0 * run + 5.0)
+            run = 1
+    total = n * (n - 1) // 2
+    if ties == total:  # a constant series
+        return np.nan, discordant, ties, ties_var
+    score = total - ties - 2 * discordant  # concordant - discordant
+    tau = score / math.sqrt(total) / math.sqrt(total - ties)
+    return min(1.0, max(-1.0, tau)), discordant, ties, ties_var
+
+
+@numba.njit(cache=True, nogil=True)
 def _kendall(y, factorials):
     m = y.shape[0]
     tau = np.full(m, np.nan)
@@ -111,28 +138,15 @@ def _kendall(y, factorials):
                 n += 1
         if n < 2:
             continue
-        v = values[:n]
-        discordant = _sort_counting_inversions(v, work[:n])
-        # Tie groups of the sorted values: pairs, and scipy's variance terms.
-        ties = 0
-        ties_var = 0.0
-        run = 1
-        for i in range(1, n + 1):
-            if i < n and v[i] == v[i - 1]:
-                run += 1
-            else:
-                ties += run * (run - 1) // 2
-                ties_var += run * (run - 1.0) * (2.0 * run + 5.0)
-                run = 1
-        total = n * (n - 1) // 2
-        if ties == total:  # a constant series
+        t, discordant, ties, ties_var = _tau_b(values[:n], work[:n])
+        if np.isnan(t):
             continue
-        score = total - ties - 2 * discordant  # concordant - discordant
-        t = score / math.sqrt(total) / math.sqrt(total - ties)
-        tau[s] = min(1.0, max(-1.0, t))
+        tau[s] = t
+        total = n * (n - 1) // 2
         if ties == 0 and (n <= _EXACT_MAX_N or min(discordant, total - discordant) <= 1):
             pval[s] = _exact_p(n, total - discordant, factorials)
         else:
+            score = total - ties - 2 * discordant
             var = (n * (n - 1.0) * (2.0 * n + 5.0) - ties_var) / 18.0
             pval[s] = math.erfc(abs(score) / math.sqrt(var) / math.sqrt(2.0))
     return tau, pval

@@ -138,44 +138,49 @@ def _indicators(sums, estimator, min_count, w, out, s, hi):
 
 
 @numba.njit(cache=True, nogil=True)
-def _rolling(x, state, w, estimator, min_count):
-    """Rolling indicators of every row in O(n) per row.
+def _rolling_row(v, st, w, estimator, min_count, block, sums, out, s):
+    """The indicators of series ``v`` into ``out[:, s]``, rebuilding the sums every ``block``.
 
     The window's sums are updated as it slides and rebuilt from scratch about the window's own
-    mean every ``w // 4`` steps, so rounding never accumulates over more than a quarter window and
+    mean every ``block`` steps, so rounding never accumulates over more than ``block`` steps and
     the centred sums keep their precision (no cancellation against a far anchor).
     """
+    n = v.shape[0]
+    valid = ~np.isnan(v)
+    for start in range(w - 1, n, block):
+        lo = start - w + 1
+        total = 0.0
+        count = 0
+        for t in range(lo, start + 1):
+            if valid[t]:
+                total += v[t]
+                count += 1
+        anchor = total / count if count else 0.0
+        sums[:] = 0.0
+        for t in range(lo, start + 1):
+            _single(sums, v, st, valid, t, anchor, 1.0)
+            if t > lo:
+                _pair(sums, v, valid, t, anchor, 1.0)
+        _indicators(sums, estimator, min_count, w, out, s, start)
+        for hi in range(start + 1, min(start + block, n)):
+            # Slide by one: sample hi - w leaves with its pair to the right, hi enters with
+            # its pair to the left.
+            _single(sums, v, st, valid, hi - w, anchor, -1.0)
+            _pair(sums, v, valid, hi - w + 1, anchor, -1.0)
+            _single(sums, v, st, valid, hi, anchor, 1.0)
+            _pair(sums, v, valid, hi, anchor, 1.0)
+            _indicators(sums, estimator, min_count, w, out, s, hi)
+
+
+@numba.njit(cache=True, nogil=True)
+def _rolling(x, state, w, estimator, min_count):
+    """Rolling indicators of every row in O(n) per row, sums rebuilt every quarter window."""
     m, n = x.shape
     out = np.full((8, m, n), np.nan)
     sums = np.zeros(13)
     block = max(1, w // 4)
     for s in range(m):
-        v = x[s]
-        st = state[s]
-        valid = ~np.isnan(v)
-        for start in range(w - 1, n, block):
-            lo = start - w + 1
-            total = 0.0
-            count = 0
-            for t in range(lo, start + 1):
-                if valid[t]:
-                    total += v[t]
-                    count += 1
-            anchor = total / count if count else 0.0
-            sums[:] = 0.0
-            for t in range(lo, start + 1):
-                _single(sums, v, st, valid, t, anchor, 1.0)
-                if t > lo:
-                    _pair(sums, v, valid, t, anchor, 1.0)
-            _indicators(sums, estimator, min_count, w, out, s, start)
-            for hi in range(start + 1, min(start + block, n)):
-                # Slide by one: sample hi - w leaves with its pair to the right, hi enters with
-                # its pair to the left.
-                _single(sums, v, st, valid, hi - w, anchor, -1.0)
-                _pair(sums, v, valid, hi - w + 1, anchor, -1.0)
-                _single(sums, v, st, valid, hi, anchor, 1.0)
-                _pair(sums, v, valid, hi, anchor, 1.0)
-                _indicators(sums, estimator, min_count, w, out, s, hi)
+        _rolling_row(x[s], state[s], w, estimator, min_count, block, sums, out, s)
     return out
 
 

@@ -16,6 +16,7 @@ import numpy as np
 
 from vegdask.kernels._feature_vector import tile_feature_vectors
 from vegdask.kernels._kendall import kendall_tau
+from vegdask.kernels._pooled import pooled_surrogate_test
 from vegdask.kernels._preprocess import clahe
 from vegdask.kernels._rietkerk import rietkerk_evolve
 from vegdask.kernels._rolling import rolling_indicators
@@ -41,6 +42,7 @@ def _analysis_kernels() -> None:
     rolling_indicators(series, 0.5, state=series)
     kendall_tau(series)
     surrogate_test(series, 0.5, n_surrogates=2)
+    pooled_surrogate_test(np.stack([series, series[::-1]]), 0.5, n_surrogates=2)
 
 
 #: The groups of kernels :func:`compile_kernels` compiles, by name.

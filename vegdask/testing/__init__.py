@@ -1,4 +1,4 @@
-"""Test helpers that users can use too: Azurite, dask scheduler checks, waiting, strategies.
+"""Test helpers users can use too: Azurite, dask checks, waiting, simulated sites, strategies.
 
 The Batch emulator and the managed-identity endpoint live in `vegdask.batch_emulator` and are
 re-exported here for tests. `strategies` (hypothesis strategies) is imported on first use, so
@@ -21,6 +21,7 @@ from vegdask.testing._azurite import (
     find_azurite,
 )
 from vegdask.testing._schedulers import CountingScheduler
+from vegdask.testing._sites import simulated_site
 from vegdask.testing._waiting import process_alive, wait_until
 
 __all__ = [
@@ -34,6 +35,7 @@ __all__ = [
     "TokenRequest",
     "find_azurite",
     "process_alive",
+    "simulated_site",
     "strategies",
     "wait_until",
 ]
