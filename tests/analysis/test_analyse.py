@@ -416,10 +416,46 @@ def test_short_series_reports_reason(tmp_path, write_run):
     assert res["offset50_mean"]["ar1"]["n_surrogates"] == 7
     assert res["offset50_mean"]["ar1"]["seed"] == 3
     assert res["offset50_mean"]["ar1"]["bandwidth_convention"] == "sigma"
-    # Long enough for the window but not for the ARMA(4, 4) fit: the reason, not a crash.
+    # Long enough for the window but not for the ARMA(4, 4) fit: the taus, and why no p-value.
     run = write_run(tmp_path / "medium", n_time=24, with_scene=False)
     res = analyse_results(str(run), report=False, n_surrogates=10)
+    assert "no surrogate p-value" in res["offset50_mean"]["ar1"]["error"]
     assert "too short for ARMA" in res["offset50_mean"]["ar1"]["error"]
+    assert res["offset50_mean"]["ar1"]["p_value"] is None
+    series = pd.read_csv(run / "analysis" / "timeseries.csv", index_col=0)["offset50_mean"]
+    for indicator, tau in _pandas_taus(series.to_numpy(), window=12).items():
+        assert res["offset50_mean"][indicator]["kendall_tau"] == pytest.approx(tau, abs=1e-9)
+
+
+def _pandas_taus(values, window):
+    """AR(1) (OLS about the window mean) and variance trends, step by step with scipy and pandas.
+
+    Gaps are masked: the Gaussian trend is renormalised over valid samples, a window needs half
+    its samples, AR(1) uses the valid lagged pairs.
+    """
+    from scipy.ndimage import gaussian_filter1d
+    from scipy.stats import kendalltau
+
+    valid = np.isfinite(values)
+    smooth = [
+        gaussian_filter1d(v, 6.0, mode="reflect", truncate=4.0)
+        for v in (np.where(valid, values, 0.0), valid * 1.0)
+    ]
+    resid = pd.Series(values - smooth[0] / smooth[1])
+
+    def ols_ar1(w):
+        d = w - np.nanmean(w)
+        pairs = np.isfinite(d[1:]) & np.isfinite(d[:-1])
+        return (d[1:] * d[:-1])[pairs].sum() / (d[:-1] ** 2)[pairs].sum()
+
+    rolled = {
+        "ar1": resid.rolling(window, min_periods=window // 2).apply(ols_ar1, raw=True),
+        "variance": resid.rolling(window, min_periods=window // 2).var(),
+    }
+    rolled = {k: v.iloc[window - 1 :] for k, v in rolled.items()}  # whole windows only
+    return {
+        k: kendalltau(np.arange(len(v))[v.notna()], v.dropna()).statistic for k, v in rolled.items()
+    }
 
 
 def test_never_valid_tile_gives_nan_not_warnings(tiles):

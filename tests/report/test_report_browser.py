@@ -24,15 +24,18 @@ CHROMIUM_ARGS = [
 ]
 ARTIFACTS = Path(__file__).resolve().parents[2] / "build" / "test-artifacts"
 SECTIONS = [
-    "Location and data",
+    "Verdict",
     "Time series",
     "Deseasonalising (STL)",
     "Early-warning indicators",
     "Annual cycle: crystal-ball fit (pyveg G4, fixed)",
     "Spatial indicators (Kefi et al. 2014)",
     "Tile maps",
-    "Provenance",
+    "What the names mean",
+    "Run details",
 ]
+# Desktop and phone (an iPhone 12-15's CSS pixels).
+VIEWPORTS = {"desktop": (1280, 900), "phone": (390, 844)}
 
 pytestmark = [
     pytest.mark.slow,
@@ -59,15 +62,18 @@ def expected_figures(run):
     }
 
 
-@pytest.fixture(scope="module")
-def page_state(demo_run):
-    """Load the report in Chromium; collect errors, headings, images; save a screenshot."""
+@pytest.fixture(scope="module", params=list(VIEWPORTS))
+def page_state(request, demo_run):
+    """Load the report in Chromium at a width; collect errors, headings, images, the verdict;
+    save screenshots of the first screen and of the whole page."""
     from playwright.sync_api import sync_playwright
 
+    name = request.param
+    width, height = VIEWPORTS[name]
     problems = []
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        page = browser.new_page(viewport={"width": width, "height": height})
         page.on("console", lambda m: m.type == "error" and problems.append(f"console: {m.text}"))
         page.on("pageerror", lambda err: problems.append(f"page error: {err}"))
         page.on("requestfailed", lambda r: problems.append(f"request failed: {r.url[:80]}"))
@@ -82,18 +88,42 @@ def page_state(demo_run):
                     caption: i.closest('figure')?.querySelector('figcaption')?.textContent,
                 })),
                 width: window.innerWidth,
+                height: window.innerHeight,
                 scrollWidth: document.documentElement.scrollWidth,
+                title: document.title,
+                first: document.querySelector('h2 + p').textContent,
+                verdict: document.querySelector('.verdict').textContent,
+                verdictBottom: document.querySelector('.verdict').getBoundingClientRect().bottom,
+                firstTableTop: document.querySelector('table').getBoundingClientRect().top,
             })"""
         )
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(ARTIFACTS / "report.png"), full_page=True)
+        page.screenshot(path=str(ARTIFACTS / f"report-{name}-first-screen.png"))
+        page.screenshot(path=str(ARTIFACTS / f"report-{name}.png"), full_page=True)
         browser.close()
-    return {**state, "problems": problems}
+    return {**state, "problems": problems, "name": name}
+
+
+def test_verdict_is_on_the_first_screen_above_every_table(page_state, demo_run):
+    assert page_state["verdictBottom"] <= page_state["height"]
+    assert page_state["verdictBottom"] <= page_state["firstTableTop"]
+    # The headline's numbers as resilience.json has them (this run has no pooled test).
+    resilience = json.loads((demo_run / "analysis" / "resilience.json").read_text())
+    ar1 = resilience["offset50_mean"]["ar1"]
+    verdict = page_state["verdict"]
+    assert "offset50 AR(1)" in verdict
+    assert "mean-series test" in verdict
+    assert f"tau {ar1['kendall_tau']:.2f}, p = {ar1['p_value']:.3f}" in verdict
+
+
+def test_synthetic_data_say_so_first(page_state):
+    assert page_state["title"].startswith("SYNTHETIC DATA:")
+    assert page_state["first"].startswith("Synthetic data")
 
 
 def test_report_loads_without_errors(page_state):
     assert page_state["problems"] == []
-    assert (ARTIFACTS / "report.png").read_bytes()[:4] == b"\x89PNG"
+    assert (ARTIFACTS / f"report-{page_state['name']}.png").read_bytes()[:4] == b"\x89PNG"
 
 
 def test_every_section_is_there_in_order(page_state):

@@ -31,6 +31,7 @@ from vegdask.analysis._report import (
 from vegdask.analysis._resilience import (
     TESTED_INDICATORS,
     EarlyWarning,
+    detrend,
     early_warning,
     sensitivity,
 )
@@ -47,7 +48,7 @@ from vegdask.analysis._spatial import spatial_task
 from vegdask.analysis._tasks import compute_tasks, start_imports
 from vegdask.analysis._tile_maps import tile_indicator_maps
 from vegdask.data import RunStore, to_strict_json
-from vegdask.kernels import rolling_indicators
+from vegdask.kernels import kendall_tau, rolling_indicators
 
 __all__ = ["RESILIENCE_SERIES", "analyse_results"]
 
@@ -85,6 +86,7 @@ def analyse_results(
     outlier_sigmas: float | None = 3.0,
     interpolate_gaps: bool = False,
     spatial_permutations: int | None = None,
+    alpha: float | None = None,
     report: bool = True,
     pdf: bool = False,
     figure_formats: list[str] | None = None,
@@ -125,6 +127,9 @@ def analyse_results(
     spatial_permutations
         Permutations of the spatial indicators' null per period, on the Scene's NDVI (central
         250 x 250 pixels) when ``scene.zarr`` is present; 0 skips them.
+    alpha
+        Significance level of the tests (``vegdask.analysis.alpha``, default 0.05): the share
+        of significant sensitivity cells, the tile maps' false-discovery rate, the report.
     report
         Write figures and ``report.html``.
     pdf
@@ -156,6 +161,7 @@ def analyse_results(
     sensitivity_surrogates = config.get("analysis.sensitivity-surrogates", sensitivity_surrogates)
     tile_surrogates = config.get("analysis.tile-surrogates", tile_surrogates)
     spatial_permutations = config.get("analysis.spatial-permutations", spatial_permutations)
+    alpha = config.get("analysis.alpha", alpha)
     figure_formats = list(_figures.figure_formats(figure_formats))
     if pdf:
         require_weasyprint()
@@ -181,6 +187,7 @@ def analyse_results(
         "ar1": ar1,
         "n_surrogates": sensitivity_surrogates,
         "seed": seed,
+        "alpha": alpha,
     }
     # The independent pieces as tasks of one graph: on the job's workers at once when a
     # cluster runs (figures start as soon as what they show is ready), here otherwise.
@@ -209,6 +216,7 @@ def analyse_results(
                 ar1=ar1,
                 n_surrogates=tile_surrogates,
                 seed=seed,
+                alpha=alpha,
             )
     corrs = {}
     if "total_precipitation" in frame:
@@ -246,7 +254,7 @@ def analyse_results(
         )
     if report:
         images = write_figures(store.fs, store.path_of("analysis"), rendered)
-        html_text = report_html(res, resilience, images, corrs, stats, maps)
+        html_text = report_html(res, resilience, images, corrs, stats, maps, alpha=alpha)
         store.write_bytes("report.html", html_text.encode())
         if pdf:
             store.write_bytes("report.pdf", pdf_bytes(html_text))
@@ -271,6 +279,7 @@ class _SeriesOutcome:
     sensitivity: xr.Dataset | None = None
     error: str | None = None
     whole_series: dict[str, float] = field(default_factory=dict)
+    trends: dict[str, float] = field(default_factory=dict)  # taus without a test, when failed
 
 
 def _analyse_series(
@@ -283,12 +292,18 @@ def _analyse_series(
     method, decomposition = _deseasonalise(series, deseasonalise_method)
     outcome = _SeriesOutcome(smooth(series, 4), method, decomposition)
     target = decomposition["deseasonalised"].rename(series.name)
+    if target.notna().sum() < _MIN_SAMPLES:
+        outcome.error = f"{int(target.notna().sum())} valid samples, need {_MIN_SAMPLES}"
+        return outcome
     try:
-        if target.notna().sum() < _MIN_SAMPLES:
-            raise ValueError(f"{int(target.notna().sum())} valid samples, need {_MIN_SAMPLES}")
         ews = early_warning(target, **ews_params)
+    except ValueError as err:  # the surrogates' ARMA model cannot be fitted: the taus alone
+        outcome.error = f"no surrogate p-value: {err}"
+        outcome.trends = _untested_trends(target, ews_params)
+        return outcome
+    try:
         outcome.sensitivity = sensitivity(target, **sens_params)
-    except ValueError as err:  # too short for the window or the ARMA fit: say so
+    except ValueError as err:
         outcome.error = str(err)
         return outcome
     outcome.ews = ews
@@ -300,6 +315,28 @@ def _analyse_series(
         "variance_whole_series": float(whole["variance"][-1]),
     }
     return outcome
+
+
+def _untested_trends(target: pd.Series, ews_params: dict[str, Any]) -> dict[str, float]:
+    """Each indicator's Kendall tau as :func:`early_warning` computes it, without its test.
+
+    For series too short for the surrogates' ARMA model (e.g. 24 monthly periods): the trends
+    can still be given; empty when the series is too short for the rolling window too.
+    """
+    if ews_params["interpolate_gaps"]:
+        target = target.interpolate(limit_area="inside")
+    values = target.to_numpy(dtype=np.float64)
+    trend = detrend(
+        values,
+        method=ews_params["detrend_method"],
+        bandwidth=ews_params["bandwidth"],
+        convention=ews_params["convention"],
+    )
+    try:
+        rolled = rolling_indicators(values - trend, ews_params["window"], ar1=ews_params["ar1"])
+    except ValueError:
+        return {}
+    return {ind: float(kendall_tau(rolled[ind])[0]) for ind in TESTED_INDICATORS}
 
 
 def _with_series_columns(frame: pd.DataFrame, outcomes: dict[str, _SeriesOutcome]) -> pd.DataFrame:
@@ -315,7 +352,10 @@ def _resilience_entry(
     outcome: _SeriesOutcome, ews_params: dict[str, Any], grid: str | None
 ) -> dict[str, dict[str, Any]]:
     if outcome.ews is None:
-        return _failed_entry(str(outcome.error), ews_params)
+        entry = _failed_entry(str(outcome.error), ews_params)
+        for ind, tau in outcome.trends.items():
+            entry[ind]["kendall_tau"] = tau
+        return entry
     sens = outcome.sensitivity
     return {
         ind: {

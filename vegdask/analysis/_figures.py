@@ -38,6 +38,7 @@ __all__ = [
     "fig_surrogates",
     "fig_tile_maps",
     "fig_timeseries",
+    "fig_verdict",
     "figure_formats",
     "figure_tasks",
     "quicklook_frames",
@@ -53,10 +54,18 @@ FIGURE_FORMATS: tuple[str, ...] = ("png", "svg")
 PNG_DPI = 100
 
 _LABELS = {
-    "offset50_mean": "offset50 (mean over tiles)",
+    "offset50_mean": "offset50 (mean over tiles, Euler characteristic units)",
     "ndvi_mean": "NDVI (mean over tiles)",
     "ndvi_veg_mean": "NDVI over vegetation",
     "total_precipitation": "precipitation (mm / period)",
+}
+
+_UNITS = {"offset50": "offset50 (EC units: vertices - edges)", "ndvi": "NDVI (-1..1)"}
+
+# The Gaussian bandwidth of a sensitivity grid, as its convention reads it (a fraction of n).
+_BANDWIDTH_LABELS = {
+    "sigma": "Gaussian bandwidth: sigma (fraction of n)",
+    "ksmooth": "Gaussian bandwidth: ksmooth (fraction of n)",
 }
 
 FigureSpec = tuple[Callable[..., Figure], tuple[Any, ...]]
@@ -239,13 +248,13 @@ def fig_timeseries(frame: pd.DataFrame) -> Figure:
             ax.plot(frame.index, frame[f"{name}_mean_smooth"], color="k", lw=2, label="LOESS")
         if "ndvi_veg_mean" in frame and name == "ndvi":
             ax.plot(frame.index, frame["ndvi_veg_mean"], color="tab:brown", lw=1, label="NDVI veg")
-        ax.set_ylabel(name)
+        ax.set_ylabel(_UNITS[name])
         if "total_precipitation" in frame:
             twin = ax.twinx()
             twin.bar(
                 frame.index, frame["total_precipitation"], width=20, color="tab:blue", alpha=0.3
             )
-            twin.set_ylabel("precipitation (mm)", color="tab:blue")
+            twin.set_ylabel("precipitation (mm / period)", color="tab:blue")
             ax.set_zorder(twin.get_zorder() + 1)  # the series over the bars
             ax.patch.set_visible(False)
         ax.legend(loc="upper left", fontsize=8)
@@ -317,6 +326,7 @@ def fig_surrogates(ews: Any) -> Figure:
             ax.axvline(np.nanquantile(taus, 0.95), color="k", ls="--", label="95 %")
         ax.set_title(f"{name}: p = {_fmt_p(ews.stats[name]['p_value'])}", fontsize=10)
         ax.set_xlabel("Kendall τ")
+    axes[0].set_ylabel("surrogates")
     axes[0].legend(fontsize=8)
     fig.suptitle(
         f"{_LABELS.get(ews.name, ews.name)}: {ews.params['n_surrogates']} ARMA"
@@ -326,7 +336,10 @@ def fig_surrogates(ews: Any) -> Figure:
 
 
 def fig_sensitivity(sens: xr.Dataset, name: str) -> Figure:
-    """Heat maps of tau over window x bandwidth, cells with p < alpha marked."""
+    """Heat maps of tau over window x bandwidth, cells with p < alpha marked (``*``).
+
+    The bandwidth axis is labelled in the grid's own convention (``sens.attrs``).
+    """
     inds = list(sens.indicator.values)
     fig = _figure(5 * len(inds), 3.8, left=1.0, top=0.75, bottom=0.55, right=0.7, wspace=0.45)
     axes = np.atleast_1d(fig.subplots(1, len(inds)))
@@ -339,9 +352,12 @@ def fig_sensitivity(sens: xr.Dataset, name: str) -> Figure:
         for b, w in zip(*np.nonzero(sig), strict=True):
             ax.text(w, b, "*", ha="center", va="center", fontsize=14)
         share = sens.attrs.get(f"share_significant_{ind}")
-        ax.set_title(f"{ind}: {share if share is None else round(share * 100)} % cells p < 0.05")
-        ax.set_xlabel("rolling window (fraction)")
-        ax.set_ylabel("Gaussian bandwidth (fraction, ksmooth)")
+        alpha = sens.attrs["alpha"]
+        ax.set_title(
+            f"{ind}: {share if share is None else round(share * 100)} % cells p < {alpha:g}"
+        )
+        ax.set_xlabel("rolling window (fraction of the series)")
+        ax.set_ylabel(_BANDWIDTH_LABELS[sens.attrs["bandwidth_convention"]])
         fig.colorbar(im, ax=ax, label="Kendall τ")
     fig.suptitle(f"Sensitivity ({sens.attrs['grid']} grid) of {_LABELS.get(name, name)}")
     return fig
@@ -368,34 +384,80 @@ def fig_tile_maps(mean_offset50: xr.DataArray, maps: xr.Dataset) -> Figure:
     """
     fig = _figure(11, 4.5, left=0.8, top=0.4, bottom=0.6, right=0.6, wspace=0.35)
     axes = fig.subplots(1, 2)
-    ny, nx = mean_offset50.shape
+    extent, labels = _map_extent(mean_offset50)
+    im = axes[0].imshow(mean_offset50.values, cmap="viridis", extent=extent)
+    axes[0].set_title("offset50, mean over time")
+    fig.colorbar(im, ax=axes[0], label="offset50 (EC units)")
+    im = axes[1].imshow(maps["ar1_tau"].values, cmap="RdBu_r", vmin=-1, vmax=1, extent=extent)
+    ys, xs = np.nonzero(maps["ar1_significant"].values)
+    if len(ys):  # a legend only for dots that are there
+        ny, nx = mean_offset50.shape
+        x0, x1, y0, y1 = extent
+        axes[1].plot(
+            x0 + (xs + 0.5) * (x1 - x0) / nx,
+            y1 + (ys + 0.5) * (y0 - y1) / ny,
+            "k.",
+            ms=6,
+            label=f"FDR q < {maps.attrs.get('alpha', 0.05):g}",
+        )
+        axes[1].legend(loc="lower right", fontsize=8)
+    axes[1].set_title(f"Kendall τ of rolling AR(1) per tile ({len(ys)} significant)")
+    fig.colorbar(im, ax=axes[1], label="Kendall τ")
+    _map_axes(axes, labels)
+    return fig
+
+
+def _map_extent(grid: xr.DataArray) -> tuple[tuple[float, ...], tuple[str, str]]:
+    """The imshow extent of a (tile_y, tile_x) map and its axis labels: lon/lat when known."""
+    ny, nx = grid.shape
     extent, labels = (-0.5, nx - 0.5, ny - 0.5, -0.5), ("tile_x", "tile_y")
-    if "longitude" in mean_offset50.coords and nx > 1 and ny > 1:
-        lon, lat = mean_offset50["longitude"].values, mean_offset50["latitude"].values
+    if "longitude" in grid.coords and nx > 1 and ny > 1:
+        lon, lat = grid["longitude"].values, grid["latitude"].values
         dx, dy = (lon[0, -1] - lon[0, 0]) / (nx - 1), (lat[-1, 0] - lat[0, 0]) / (ny - 1)
         extent = (lon[0, 0] - dx / 2, lon[0, -1] + dx / 2, lat[-1, 0] + dy / 2, lat[0, 0] - dy / 2)
         labels = ("longitude", "latitude")
-    im = axes[0].imshow(mean_offset50.values, cmap="viridis", extent=extent)
-    axes[0].set_title("offset50, mean over time")
-    fig.colorbar(im, ax=axes[0])
-    im = axes[1].imshow(maps["ar1_tau"].values, cmap="RdBu_r", vmin=-1, vmax=1, extent=extent)
-    ys, xs = np.nonzero(maps["ar1_significant"].values)
-    x0, x1, y0, y1 = extent
-    axes[1].plot(
-        x0 + (xs + 0.5) * (x1 - x0) / nx,
-        y1 + (ys + 0.5) * (y0 - y1) / ny,
-        "k.",
-        ms=6,
-        label="FDR q < 0.05",
-    )
-    axes[1].set_title("Kendall τ of rolling AR(1) per tile")
-    axes[1].legend(loc="lower right", fontsize=8)
-    fig.colorbar(im, ax=axes[1])
+    return extent, labels
+
+
+def _map_axes(axes: Iterable[Any], labels: tuple[str, str]) -> None:
     for ax in axes:
         ax.set_xlabel(labels[0])
         ax.set_ylabel(labels[1])
         ax.ticklabel_format(useOffset=False)
         ax.xaxis.set_major_locator(MaxNLocator(5))  # longitudes have many digits
+
+
+def fig_verdict(
+    tile_taus: xr.DataArray,
+    null: np.ndarray,
+    observed: float,
+    p_value: float,
+    title: str,
+    alpha: float = 0.05,
+) -> Figure:
+    """The pooled verdict: each tile's tau on the map, and the pooled null with the observed.
+
+    ``tile_taus`` is a (tile_y, tile_x) map (NaN: tile not used); ``null`` the pooled statistic
+    of each surrogate panel; ``observed`` and ``p_value`` the pooled test's.
+    """
+    fig = _figure(11, 4.2, left=0.8, top=0.7, bottom=0.6, right=0.6, wspace=0.4)
+    axes = fig.subplots(1, 2)
+    extent, labels = _map_extent(tile_taus)
+    im = axes[0].imshow(tile_taus.values, cmap="RdBu_r", vmin=-1, vmax=1, extent=extent)
+    fig.colorbar(im, ax=axes[0], label="Kendall τ of the tile")
+    axes[0].set_title("each tile's trend (red: rising)")
+    _map_axes(axes[:1], labels)
+    finite = null[np.isfinite(null)]
+    axes[1].hist(finite, bins=30, color="tab:gray", alpha=0.7, histtype="stepfilled")
+    axes[1].axvline(observed, color="tab:red", lw=2, label=f"observed {observed:.2f}")
+    if finite.size:
+        cut = np.quantile(finite, 1 - alpha)
+        axes[1].axvline(cut, color="k", ls="--", label=f"{1 - alpha:.0%} of surrogates")
+    axes[1].set_xlabel("pooled Kendall τ (mean over tiles)")
+    axes[1].set_ylabel("surrogate panels")
+    axes[1].set_title(f"pooled τ against {finite.size} surrogates: p = {_fmt_p(p_value)}")
+    axes[1].legend(fontsize=8)
+    fig.suptitle(title)
     return fig
 
 
@@ -439,4 +501,5 @@ def fig_spatial(spatial: pd.DataFrame) -> Figure:
         ax.text(0.01, 0.8, f"Kendall τ = {tau:.2f}", transform=ax.transAxes, fontsize=9)
         ax.grid(alpha=0.3)
     axes[0].set_title("Spatial indicators of NDVI (dots: permutation p < 0.05)")
+    axes[-1].set_xlabel("period")
     return fig

@@ -13,7 +13,19 @@ import numpy as np
 import pandas as pd
 from dask.delayed import Delayed
 
+from vegdask import config
 from vegdask.analysis import _figures as figs
+from vegdask.analysis._verdict import (
+    HEADLINE,
+    VERDICT_INDICATORS,
+    VERDICT_SERIES,
+    IndicatorTest,
+    indicator_label,
+    location_verdict,
+    p_text,
+    series_label,
+    verdict_tests,
+)
 from vegdask.data import to_strict_json
 
 __all__ = ["figure_tasks", "pdf_bytes", "report_html", "require_weasyprint", "write_figures"]
@@ -39,16 +51,21 @@ def pdf_bytes(html_text: str) -> bytes:
 
 
 def figure_tasks(
-    frame, outcomes, corrs, res, maps, scene, spatial, formats=None
+    frame, outcomes, corrs, res, maps, scene, spatial, formats=None, *, pooled=None, alpha=None
 ) -> dict[str, Delayed]:
     """The report's figures as delayed renderings (``{format: bytes}``, None: not drawn).
 
     ``frame``, ``outcomes`` (per series: its deseasonalising, early warnings and sensitivity),
-    ``maps`` and ``spatial`` may be delayed: each figure is drawn once, as soon as what it shows
-    is computed (in parallel on the cluster when one runs), in ``formats``
-    (:func:`~vegdask.analysis._figures.figure_formats`: PNG, SVG on request).
+    ``maps``, ``spatial`` and ``pooled`` (per series: its :class:`PooledEarlyWarning`) may be
+    delayed: each figure is drawn once, as soon as what it shows is computed (in parallel on the
+    cluster when one runs), in ``formats`` (:func:`~vegdask.analysis._figures.figure_formats`:
+    PNG, SVG on request). ``alpha``: the tests' level (``vegdask.analysis.alpha``).
     """
     specs = _figure_specs(frame, outcomes, corrs, res, maps, scene, spatial)
+    if pooled is not None:
+        grid = res.tiles["offset50"].isel(time=0, drop=True) * np.nan
+        alpha = config.get("analysis.alpha", alpha)
+        specs = {"verdict": (_verdict_figure, (pooled, grid, alpha)), **specs}
     return figs.figure_tasks(specs, figs.figure_formats(formats))
 
 
@@ -82,6 +99,26 @@ def _figure_specs(frame, outcomes, corrs, res, maps, scene, spatial) -> dict[str
     if spatial is not None:
         specs["spatial"] = (figs.fig_spatial, (spatial,))
     return specs
+
+
+def _verdict_figure(pooled, grid, alpha):
+    """The headline indicator's pooled test: tile taus on the map, the null and the observed."""
+    series, indicator = HEADLINE
+    if series not in pooled or indicator not in pooled[series].stats:
+        return None
+    test = pooled[series]
+    taus = test.tile_taus[indicator]
+    if list(taus.index.names) != ["tile_y", "tile_x"]:
+        taus.index = pd.MultiIndex.from_tuples(taus.index, names=["tile_y", "tile_x"])
+    tile_map = taus.to_xarray().reindex_like(grid).assign_coords(grid.coords)
+    stats = test.stats[indicator]
+    title = (
+        f"{series_label(series)} {indicator_label(indicator)} across "
+        f"{test.params['tiles']} tiles: {test.params['n_surrogates']} surrogate panels"
+    )
+    return figs.fig_verdict(
+        tile_map, test.null_stats[indicator], stats["kendall_tau"], stats["p_value"], title, alpha
+    )
 
 
 def _stl_figure(outcome, name):
@@ -172,14 +209,388 @@ def report_html(
     corrs: dict,
     stats: dict,
     maps: Any = None,
+    *,
+    alpha: float | None = None,
 ) -> str:
+    """The report page: the verdict first, then each step of the analysis, the run's details.
+
+    Parameters
+    ----------
+    res : Results
+        What the analysis read (tiles, weather, run.json, metadata).
+    resilience : dict
+        The content of resilience.json (``location`` entries: the pooled tests, when run).
+    images : dict
+        The rendered PNG of each figure by key (:func:`write_figures`), in report order.
+    corrs : dict
+        Lagged correlations with precipitation: ``{series: (correlations, best lag)}``.
+    stats : dict
+        summary_stats.json's content (the crystal-ball fit of each series).
+    maps : xarray.Dataset, optional
+        The tile maps (their significance attributes).
+    alpha : float, optional
+        The tests' level (``vegdask.analysis.alpha``, default 0.05).
+
+    Returns
+    -------
+    str
+        One self-contained HTML page (figures embedded).
+    """
+    alpha = config.get("analysis.alpha", alpha)
+    synthetic = _is_synthetic(res)
+    title = _title(res.metadata, synthetic)
+    sections = [
+        _verdict_section(res, resilience, images, alpha, synthetic),
+        _time_series_section(images, corrs),
+        _stl_section(images),
+        _early_warning_section(resilience, images, alpha),
+        _annual_cycle_section(stats),
+        _spatial_section(images),
+        _tile_maps_section(res, images, maps),
+        _glossary_section(),
+        _run_details_section(res),
+    ]
+    return _page(title, sections)
+
+
+def _is_synthetic(res: Any) -> bool:
+    """Whether the run's imagery was simulated (its source, not its location, says so)."""
+    source = res.run.get("config", {}).get("source", {})
+    return source.get("kind") == "synthetic" or res.metadata.get("source") == "synthetic"
+
+
+def _site(meta: dict) -> str:
+    """The site in words: catalogue id, country and pattern, coordinates, as far as known."""
+    parts = []
+    if meta.get("id") is not None:
+        parts.append(f"catalogue location {meta['id']}")
+    parts += [str(meta[k]) for k in ("country", "pattern_type") if meta.get(k)]
+    if isinstance(meta.get("longitude"), int | float) and isinstance(
+        meta.get("latitude"), int | float
+    ):
+        parts.append(f"{meta['longitude']:.4f} E, {meta['latitude']:.4f} N")
+    elif meta.get("location"):
+        parts.append(str(meta["location"]))
+    return ", ".join(parts) or "an unnamed run"
+
+
+def _title(meta: dict, synthetic: bool) -> str:
+    """Synthetic data say so in the title, whatever the location is called."""
+    prefix = "SYNTHETIC DATA: " if synthetic else ""
+    return f"{prefix}vegdask resilience report: {_site(meta)}"
+
+
+def _synthetic_notice(res: Any) -> str:
+    source = res.run.get("config", {}).get("source", {})
+    model = res.metadata.get("collection", "a simulated pattern")
+    rain = ""
+    if "rainfall_start" in source and "rainfall_end" in source:
+        rain = f", rainfall {source['rainfall_start']} -> {source['rainfall_end']}"
+    return (
+        '<p class="synthetic"><strong>Synthetic data</strong>: the imagery was simulated by '
+        f"vegdask's synthetic source ({html.escape(str(model))}, seed {source.get('seed', 'n/a')}"
+        f"{html.escape(rain)}), not observed by a satellite; the location only labels it.</p>"
+    )
+
+
+def _verdict_section(res, resilience, images, alpha, synthetic) -> str:
+    """The first screen: the data's nature, the site, the verdict, its table and its figure."""
+    verdict = location_verdict(resilience, alpha)
+    parts = [_synthetic_notice(res) if synthetic else ""]
+    parts.append(f'<p class="site">Site: {html.escape(_site(res.metadata))}.</p>')
+    css = "warning" if verdict.significant else "calm"
+    parts.append(f'<p class="verdict {css}">{html.escape(verdict.sentence)}</p>')
+    if _is_pyveg_preset(resilience):
+        parts.append(
+            "<p>Analysed with the <strong>pyveg preset</strong> (pyveg v1.1.0's method): pyveg "
+            "had no pooled test and no p-values; the taus are pyveg's.</p>"
+        )
+    parts.append(_verdict_table(resilience, alpha))
+    parts.append(
+        _img(
+            images,
+            "verdict",
+            f"Left: each tile's Kendall τ of rolling {indicator_label(HEADLINE[1])} of "
+            f"{series_label(HEADLINE[0])} (red: rising; a site losing resilience is red over "
+            "most of its area). Right: the pooled τ (mean over tiles) of each surrogate panel, "
+            "which keeps every tile's autocorrelation and the tiles' correlation but has no "
+            f"trend; the observed pooled τ (red) beyond the dashed line is significant at "
+            f"alpha {alpha:g}.",
+        )
+    )
+    return "<h2>Verdict</h2>" + "".join(parts)
+
+
+def _is_pyveg_preset(resilience: dict) -> bool:
+    return any(
+        entry.get("preset") == "pyveg"
+        for series, inds in resilience.items()
+        if series != "location" and isinstance(inds, dict)
+        for entry in inds.values()
+        if isinstance(entry, dict)
+    )
+
+
+def _verdict_table(resilience: dict, alpha: float) -> str:
+    """Traffic lights per vegetation series and indicator: pooled and mean-series tests."""
+    pooled = verdict_tests(resilience, "pooled")
+    mean = verdict_tests(resilience, "mean-series")
+    rows = []
+    for series in VERDICT_SERIES:
+        for indicator in VERDICT_INDICATORS:
+            key = (series, indicator)
+            if key not in pooled and key not in mean:
+                continue
+            cells = "".join(_light(tests.get(key), alpha) for tests in (pooled, mean))
+            label = f"{series_label(series)} {indicator_label(indicator)}"
+            rows.append(f"<tr><th>{html.escape(label)}</th>{cells}</tr>")
+    head = "<tr><th>indicator</th><th>pooled test (all tiles)</th><th>mean-series test</th></tr>"
+    legend = (
+        f'<p class="legend">Red: a significant trend toward lost resilience (one-sided '
+        f"surrogate p &lt; alpha = {alpha:g}); amber: a trend that way, not significant; green: "
+        "no such trend; grey: not tested. The pooled test uses every tile's series; the "
+        "mean-series test the mean over tiles (weaker: averaging discards the tiles' "
+        "replication).</p>"
+    )
+    return (
+        _scroll(
+            f'<table class="lights"><thead>{head}</thead><tbody>{"".join(rows)}</tbody></table>'
+        )
+        + legend
+    )
+
+
+def _light(test: IndicatorTest | None, alpha: float) -> str:
+    if test is None:
+        return '<td class="grey">not run</td>'
+    status = test.status(alpha)
+    css = {"significant": "red", "trend, not significant": "amber", "no trend": "green"}
+    text = status
+    if test.kendall_tau is not None:
+        p = "n/a" if test.p_value is None else p_text(test.p_value)
+        text = f"{status}: τ {test.kendall_tau:.2f}, p {p}"
+    title = f' title="{html.escape(test.error)}"' if test.error else ""
+    return f'<td class="{css.get(status, "grey")}"{title}>{html.escape(text)}</td>'
+
+
+def _time_series_section(images, corrs) -> str:
+    parts = [
+        _img(
+            images,
+            "quicklooks",
+            "RGB quicklooks through time (true colour, one stretch for all): look for the "
+            "pattern thinning, breaking up or vanishing.",
+        ),
+        _img(
+            images,
+            "timeseries",
+            "Mean over valid tiles (points, ± one SD over tiles shaded), LOESS (black) and "
+            "precipitation (bars, mm a period). Look for a drift in the mean and for gaps or "
+            "few valid tiles, which weaken everything below.",
+        ),
+    ]
+    if corrs:
+        parts.append(
+            _table(
+                [[k, v[1], _fmt(float(v[0][v[1]]))] for k, v in corrs.items()],
+                ["series", "best lag (periods)", "r at best lag"],
+            )
+        )
+        parts.append(
+            _img(
+                images,
+                "lagged_correlation",
+                "Pearson r of vegetation with precipitation lagged 0-8 periods: how long "
+                "the vegetation takes to respond to rain.",
+            )
+        )
+    return "<h2>Time series</h2>" + "".join(parts)
+
+
+def _stl_section(images) -> str:
+    figures = [
+        _img(
+            images,
+            k,
+            f"Robust STL of {k.removeprefix('stl_')} (same units as the series): the residuals "
+            "(bottom) should spread alike in every year; the indicators use observed minus "
+            "seasonal.",
+        )
+        for k in images
+        if k.startswith("stl_")
+    ]
+    return "<h2>Deseasonalising (STL)</h2>" + "".join(figures)
+
+
+def _early_warning_section(resilience, images, alpha) -> str:
+    parts = [
+        "<p>Indicators of each deseasonalised, detrended mean series in rolling windows; "
+        "Kendall τ of each indicator against time; p-value = share of ARMA surrogates (fitted "
+        "to the residuals, order by AIC) whose τ is at least the observed one, with the +1 "
+        "correction. A rise in AR(1) and variance (τ &gt; 0, small p) is the signature of "
+        "critical slowing down.</p>",
+        _scroll(_early_warning_table(resilience, alpha)),
+    ]
+    for key in [k for k in images if k.startswith("ews_")]:
+        name = key[4:]
+        parts.append(f"<h3>{html.escape(name)}</h3>")
+        parts.append(
+            _img(
+                images,
+                key,
+                f"Indicators of {name}: the series and its trend, the residuals, then each "
+                "indicator over rolling windows (stamped at the window's end; variance in the "
+                "series' units squared). Look for AR(1) and variance rising together.",
+            )
+        )
+        parts.append(
+            _img(
+                images,
+                f"surrogates_{name}",
+                f"Surrogate distributions of {name}: τ of trendless ARMA series (grey), the "
+                "observed τ (red) and the 95th percentile (dashed): red right of dashed is a "
+                "rise unlikely by chance.",
+            )
+        )
+        parts.append(
+            _img(
+                images,
+                f"sensitivity_{name}",
+                f"Sensitivity of {name}: τ over rolling windows x detrending bandwidths (* : "
+                f"p < {alpha:g}). A robust signal keeps its sign and stars over most cells.",
+            )
+        )
+    return "<h2>Early-warning indicators</h2>" + "".join(parts)
+
+
+def _early_warning_table(resilience: dict, alpha: float) -> str:
+    rows = [
+        [
+            series,
+            ind,
+            _fmt(st.get("kendall_tau")),
+            _fmt(st.get("p_value")),
+            _fmt(st.get("sensitivity_share_significant")),
+            st.get("arma_order", ""),
+            st.get("error", ""),
+        ]
+        for series, inds in resilience.items()
+        if series != "location"
+        for ind, st in inds.items()
+    ]
+    header = [
+        "series",
+        "indicator",
+        "Kendall τ",
+        "surrogate p",
+        f"share of sensitivity cells p < {alpha:g}",
+        "ARMA (p, q)",
+        "note",
+    ]
+    return _table(rows, header)
+
+
+def _annual_cycle_section(stats) -> str:
+    keys = ["mean", "std", "CB_fit_success", "CB_fit_residuals", "CB_fit_alpha", "return_rate"]
+    table = _table(
+        [[n, *(_fmt(st.get(k)) for k in keys)] for n, st in stats.items()], ["series", *keys]
+    )
+    return "<h2>Annual cycle: crystal-ball fit (pyveg G4, fixed)</h2>" + _scroll(table)
+
+
+def _spatial_section(images) -> str:
+    if "spatial" not in images:
+        return ""
+    figure = _img(
+        images,
+        "spatial",
+        "Spatial indicators of NDVI per period (cg_*: of 5 x 5-pixel block means; Moran's I "
+        "and sdr unitless); filled dots: permutation p < 0.05. Rising coarse-grained variance, "
+        "Moran's I or sdr would point to patterns coarsening toward collapse.",
+    )
+    return "<h2>Spatial indicators (Kefi et al. 2014)</h2>" + figure
+
+
+def _tile_maps_section(res, images, maps) -> str:
+    figure = _img(
+        images,
+        "tile_maps",
+        "Left: offset50 per tile, mean over time (EC units). Right: each tile's Kendall τ of "
+        "rolling AR(1) (red: rising), dots where significant after Benjamini-Hochberg. "
+        "Coherent red areas are more credible than scattered tiles.",
+    )
+    notes = _tile_significance_note(maps) + _tie_sensitivity_note(res.tiles)
+    return "<h2>Tile maps</h2>" + figure + notes
+
+
+_GLOSSARY = (
+    (
+        "offset50",
+        "pyveg's measure of a tile's pattern: the Euler characteristic (vertices minus edges "
+        "of the graph of vegetation pixels) of the 95 % most central vegetation pixels "
+        "(subgraph centrality) minus that of the 50 % most central; a count (EC units), "
+        "negative, more negative where vegetation is more and better connected.",
+    ),
+    (
+        "AR(1), variance",
+        "lag-1 autocorrelation and variance of the detrended series in rolling windows; both "
+        "rise as a system slows down before a collapse (critical slowing down).",
+    ),
+    (
+        "Kendall τ, surrogate p",
+        "the rank correlation of an indicator with time (-1 .. 1); the share of trendless "
+        "surrogate series with a τ at least as large (one-sided).",
+    ),
+    (
+        "pooled test",
+        "the mean of the tiles' τ, tested against surrogate panels that keep each tile's "
+        "autocorrelation and the tiles' correlation with each other.",
+    ),
+    (
+        "crystal-ball fit",
+        "a Gaussian with a power-law tail fitted to the normalised mean annual cycle (pyveg "
+        "G4); its alpha gives pyveg's return rate alpha^2 / 2. It describes the seasonal "
+        "shape; it is not a test of resilience.",
+    ),
+    (
+        "cg_variance, cg_skewness",
+        "variance and skewness of the NDVI field coarse-grained into 5 x 5-pixel block means "
+        "(Kefi et al. 2014); in some models they rise as patterns approach collapse.",
+    ),
+    (
+        "sdr",
+        "spectral density ratio: the field's power at low spatial frequencies over that at "
+        "high ones (unitless); rises as patterns coarsen.",
+    ),
+    ("morans_i", "Moran's I: correlation of neighbouring pixels (unitless, -1 .. 1)."),
+)
+
+
+def _glossary_section() -> str:
+    items = "".join(
+        f"<dt>{html.escape(term)}</dt><dd>{html.escape(text)}</dd>" for term, text in _GLOSSARY
+    )
+    return f"<h2>What the names mean</h2><dl>{items}</dl>"
+
+
+def _run_details_section(res) -> str:
+    """The configuration and provenance, folded: what was run, not what it found."""
+    data = _table(_data_rows(res), ["field", "value"])
+    run = html.escape(json.dumps(to_strict_json(res.run), indent=2))
+    return (
+        "<h2>Run details</h2>"
+        f"<details><summary>Location, data and configuration</summary>{_scroll(data)}</details>"
+        # the manifest lists every period of every stage: folded
+        f"<details><summary>run.json: versions, config, stages</summary><pre>{run}</pre>"
+        "</details>"
+    )
+
+
+def _data_rows(res) -> list[list[Any]]:
     meta = res.metadata
-    title = f"vegdask resilience report: {meta.get('location') or meta.get('id') or 'run'}"
-    parts = [f"<h1>{html.escape(str(title))}</h1>", "<h2>Location and data</h2>"]
-    lat = res.tiles["latitude"].values if "latitude" in res.tiles.coords else None
     rows = [[k, v] for k, v in sorted(meta.items()) if isinstance(v, str | int | float)]
-    if lat is not None:
-        lon = res.tiles["longitude"].values
+    if "latitude" in res.tiles.coords:
+        lon, lat = res.tiles["longitude"].values, res.tiles["latitude"].values
         rows.append(
             [
                 "tile centres (lon, lat) bounds",
@@ -188,96 +599,40 @@ def report_html(
             ]
         )
     t = pd.DatetimeIndex(res.tiles.time.values)
-    rows += [
-        ["periods", f"{len(t)} ({t.min().date()} .. {t.max().date()})"],
-        ["tiles", f"{res.tiles.sizes.get('tile_y', 0)} x {res.tiles.sizes.get('tile_x', 0)}"],
-    ]
-    parts.append(_table(rows, ["field", "value"]))
-    parts.append(_img(images, "quicklooks", "RGB quicklooks through time"))
-    parts.append("<h2>Time series</h2>")
-    parts.append(
-        _img(images, "timeseries", "Aggregate series with LOESS smoothing and precipitation")
+    rows.append(["periods", f"{len(t)} ({t.min().date()} .. {t.max().date()})"])
+    rows.append(
+        ["tiles", f"{res.tiles.sizes.get('tile_y', 0)} x {res.tiles.sizes.get('tile_x', 0)}"]
     )
-    if corrs:
-        parts.append(
-            _table(
-                [[k, v[1], _fmt(float(v[0][v[1]]))] for k, v in corrs.items()],
-                ["series", "best lag (periods)", "r at best lag"],
-            )
-        )
-        parts.append(_img(images, "lagged_correlation", "Lagged correlation with precipitation"))
-    parts.append("<h2>Deseasonalising (STL)</h2>")
-    parts += [_img(images, k, k.replace("stl_", "STL of ")) for k in images if k.startswith("stl_")]
-    parts.append("<h2>Early-warning indicators</h2>")
-    parts.append(
-        "<p>Indicators of the deseasonalised, detrended series in rolling windows; Kendall τ of "
-        "each indicator against time; p-value = share of ARMA surrogates (fitted to the residuals"
-        ", order by AIC) whose τ is at least the observed one, with the +1 correction. A rise in "
-        "AR(1) and variance (τ &gt; 0, small p) is the signature of critical slowing down.</p>"
-    )
-    rows = []
-    for series, inds in resilience.items():
-        for ind, st in inds.items():
-            rows.append(
-                [
-                    series,
-                    ind,
-                    _fmt(st.get("kendall_tau")),
-                    _fmt(st.get("p_value")),
-                    _fmt(st.get("sensitivity_share_significant")),
-                    st.get("arma_order", ""),
-                    st.get("error", ""),
-                ]
-            )
-    parts.append(
-        _table(
-            rows,
-            [
-                "series",
-                "indicator",
-                "Kendall τ",
-                "surrogate p",
-                "share of sensitivity cells p<0.05",
-                "ARMA (p, q)",
-                "note",
-            ],
-        )
-    )
-    for key in [k for k in images if k.startswith("ews_")]:
-        name = key[4:]
-        parts.append(f"<h3>{html.escape(name)}</h3>")
-        parts.append(_img(images, key, f"Indicators of {name}"))
-        parts.append(_img(images, f"surrogates_{name}", f"Surrogate distributions of {name}"))
-        parts.append(_img(images, f"sensitivity_{name}", f"Sensitivity of {name}"))
-    parts.append("<h2>Annual cycle: crystal-ball fit (pyveg G4, fixed)</h2>")
-    keys = ["mean", "std", "CB_fit_success", "CB_fit_residuals", "CB_fit_alpha", "return_rate"]
-    parts.append(
-        _table(
-            [[n, *(_fmt(st.get(k)) for k in keys)] for n, st in stats.items()], ["series", *keys]
-        )
-    )
-    if "spatial" in images:
-        parts.append("<h2>Spatial indicators (Kefi et al. 2014)</h2>")
-        parts.append(_img(images, "spatial", "Spatial indicators of NDVI per period"))
-    parts.append("<h2>Tile maps</h2>")
-    parts.append(
-        _img(images, "tile_maps", "offset50 and per-tile AR(1) trend (Benjamini-Hochberg)")
-    )
-    parts.append(_tile_significance_note(maps))
-    parts.append(_tie_sensitivity_note(res.tiles))
-    parts.append("<h2>Provenance</h2>")
-    parts.append(  # the manifest lists every period of every stage: folded
-        "<details><summary>run.json: versions, config, stages</summary>"
-        f"<pre>{html.escape(json.dumps(to_strict_json(res.run), indent=2))}</pre></details>"
-    )
-    style = (
-        "body{font-family:sans-serif;max-width:1100px;margin:auto;padding:1em}"
-        "img{max-width:100%}figure{margin:1em 0}figcaption{color:#555;font-size:90%}"
-        "summary{cursor:pointer}table{border-collapse:collapse;margin:1em 0}"
-        "td,th{border:1px solid #ccc;padding:3px 8px;font-size:90%}"
-        "pre{background:#f5f5f5;padding:1em;overflow-x:auto;font-size:80%}"
-    )
+    return rows
+
+
+def _scroll(table: str) -> str:
+    """A wide table scrolls in its own box, not the page (phones)."""
+    return f'<div class="scroll">{table}</div>'
+
+
+_STYLE = (
+    "body{font-family:sans-serif;max-width:1100px;margin:auto;padding:1em}h1{font-size:1.6em}"
+    "img{max-width:100%;height:auto}figure{margin:1em 0}"
+    "figcaption{color:#555;font-size:90%}"
+    "summary{cursor:pointer}table{border-collapse:collapse;margin:1em 0}"
+    ".scroll{overflow-x:auto;max-width:100%}"
+    "td,th{border:1px solid #ccc;padding:3px 8px;font-size:90%}"
+    "pre{background:#f5f5f5;padding:1em;overflow-x:auto;font-size:80%}"
+    ".verdict{font-size:120%;font-weight:bold;padding:.5em;border-left:6px solid #999}"
+    ".verdict.warning{border-color:#c62828}.verdict.calm{border-color:#2e7d32}"
+    ".synthetic{background:#fff3cd;padding:.5em;border:1px solid #e0c060}"
+    ".lights td{text-align:center}.red{background:#f8c9c4}.amber{background:#fde7b0}"
+    ".green{background:#cfe8cf}.grey{background:#eee;color:#555}"
+    ".legend{font-size:85%;color:#555}dt{font-weight:bold}dd{margin:0 0 .5em 1em}"
+)
+
+
+def _page(title: str, sections: list[str]) -> str:
+    body = "".join(s for s in sections if s)
     return (
-        f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}'
-        f"</title><style>{style}</style></head><body>{''.join(p for p in parts if p)}</body></html>"
+        '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>{html.escape(title)}</title><style>{_STYLE}</style></head>"
+        f"<body><h1>{html.escape(title)}</h1>{body}</body></html>"
     )
