@@ -495,6 +495,8 @@ def assert_matches_pyveg(summary, tmp_path):
             got_ind = out.resilience[series][ind]
             assert got_ind["kendall_tau"] == pytest.approx(ref["tau"], abs=1e-6), (series, ind)
             assert got_ind["last_value_0.99_window"] == pytest.approx(ref["last"], rel=1e-6)
+            seasonal = series.endswith("_seasonal")
+            assert got_ind["pyveg_name"] == SUMMARY_KEYS[ind, "tau", seasonal]
     return out, ts, desea, stats
 
 

@@ -72,7 +72,7 @@ _MIN_ROWS_EWS = 12  # ewstools is run on more values than this
 _SIGMA = 6.0  # ewstools 1.0.0 band_width=6: an absolute sigma in samples
 _WINDOW = 0.5
 _SUMMARY_WINDOW = 0.999  # floor(0.999 n) = n - 1 samples: pyveg's "0.99 rolling window"
-_INDICATORS = {"ar1": "Lag-1 AC", "variance": "Variance"}
+_INDICATORS = ("ar1", "variance")
 # time_series_summary_stats.csv's names of each indicator's (0.99 window value, 0.5 window tau),
 # deseasonalised and seasonal; the double space is pyveg's.
 _SUMMARY_NAMES = {
@@ -161,12 +161,11 @@ def _series_column(frame: pd.DataFrame, name: str) -> str | None:
 
 
 def _entry(stats: dict[str, Any], name: str, seasonal: bool) -> dict[str, Any]:
-    suffix = " Seasonal" if seasonal else ""
     return {
         **stats,
         "p_value": None,
         "preset": "pyveg",
-        "pyveg_name": f"Kendall tau {_INDICATORS[name]} (0.5 rolling window){suffix}",
+        "pyveg_name": _SUMMARY_NAMES[name, seasonal][1],
         "window": _WINDOW,
         "detrend": None if seasonal else "gaussian",
         "bandwidth": None if seasonal else _SIGMA,
@@ -183,7 +182,7 @@ def _summary_row(
 ) -> dict[str, Any]:
     """One series' row of pyveg's summary; ``indicators`` by seasonal (True/False) or None."""
     row: dict[str, Any] = {k: float(getattr(column, k)()) for k in ("min", "max", "mean", "median")}
-    row.update(std=float(column.std(ddof=1)), ts_id=column.name, **metadata)
+    row = {**row, "std": float(column.std(ddof=1)), "ts_id": column.name, **metadata}
     for (name, seasonal), (last_name, tau_name) in _SUMMARY_NAMES.items():
         if indicators is not None:
             stats = (indicators[seasonal] or {}).get(name, {})
