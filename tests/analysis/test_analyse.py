@@ -394,9 +394,18 @@ def test_analyse_cli_and_results_summary(tmp_path, capsys, make_tiles, make_weat
     assert (
         main(["analyse", str(path), "--output", str(out), "--surrogates", "99", "--no-report"]) == 0
     )
-    printed = json.loads(capsys.readouterr().out)
-    assert set(printed["offset50_mean"]) == {"ar1", "variance"}
+    lines = capsys.readouterr().out.splitlines()
     res = json.loads((out / "analysis" / "resilience.json").read_text())
+    assert lines[0].split() == ["test", "series", "indicator", "tau", "p"]
+    rows = {tuple(line.split()[:3]): line.split()[3:] for line in lines[1:-2]}
+    assert set(rows) == {("mean-series", s, i) for s in res for i in ("ar1", "variance")}
+    ar1 = res["offset50_mean"]["ar1"]
+    assert rows[("mean-series", "offset50_mean", "ar1")] == [
+        f"{ar1['kendall_tau']:.3f}",
+        f"{ar1['p_value']:.3f}",
+    ]
+    assert lines[-2].startswith("verdict: ")
+    assert lines[-1] == f"wrote {out}/analysis/"  # --no-report: no report.html
     assert res["offset50_mean"]["ar1"]["n_surrogates"] == 99
     direct = aggregate_series(load_results(str(path)).tiles)
     np.testing.assert_allclose(direct["offset50_mean"], aggregate_series(tiles)["offset50_mean"])

@@ -733,10 +733,12 @@ def test_cli_analyse_preset_pyveg(preset_run, tmp_path, capsys):
 
     summary_file = preset_run / "results_summary.json"
     assert main(["analyse", str(summary_file), "--preset", "pyveg", "--output", str(tmp_path)]) == 0
-    printed = json.loads(capsys.readouterr().out)
+    lines = capsys.readouterr().out.splitlines()
     resilience = json.loads((tmp_path / "analysis" / "resilience.json").read_text())
     _assert_oracle_taus(resilience, json.loads(summary_file.read_text()))
-    assert printed["offset50_mean"]["ar1"][0] == resilience["offset50_mean"]["ar1"]["kendall_tau"]
+    row = next(line.split() for line in lines if line.startswith("mean-series  offset50_mean "))
+    assert row[2:] == ["ar1", f"{resilience['offset50_mean']['ar1']['kendall_tau']:.3f}", "n/a"]
+    assert lines[-1] == f"wrote {tmp_path}/analysis/"
     assert not (tmp_path / "report.html").exists()
 
 

@@ -1,6 +1,6 @@
 """Analysis and report: time series, early-warning indicators, significance, figures, HTML."""
 
-from vegdask.analysis._analyse import RESILIENCE_SERIES, analyse_results
+from vegdask.analysis._analyse import RESILIENCE_SERIES, analyse_results, output_location
 from vegdask.analysis._cross_location import (
     MIN_RUNS_FOR_CORRELATIONS,
     SUMMARY_CORRELATION_COLUMNS,
@@ -41,6 +41,7 @@ from vegdask.analysis._spatial import (
     spatial_indicators_through_time,
 )
 from vegdask.analysis._tile_maps import tile_indicator_maps
+from vegdask.analysis._verdict import IndicatorTest, Verdict, location_verdict, verdict_tests
 from vegdask.data import tiles_from_results_summary, to_strict_json
 
 __all__ = [
@@ -55,10 +56,12 @@ __all__ = [
     "TESTED_INDICATORS",
     "TILE_VARIABLES",
     "EarlyWarning",
+    "IndicatorTest",
     "PooledEarlyWarning",
     "PyvegAnalysis",
     "Results",
     "SensitivityGrid",
+    "Verdict",
     "aggregate_series",
     "analyse_results",
     "annual_cycle_pmf",
@@ -70,7 +73,9 @@ __all__ = [
     "early_warning",
     "lagged_correlation",
     "load_results",
+    "location_verdict",
     "morans_i",
+    "output_location",
     "patch_sizes",
     "pooled_early_warning",
     "pyveg_analysis",
@@ -87,4 +92,5 @@ __all__ = [
     "tile_indicator_maps",
     "tiles_from_results_summary",
     "to_strict_json",
+    "verdict_tests",
 ]

@@ -50,7 +50,7 @@ from vegdask.analysis._tile_maps import tile_indicator_maps
 from vegdask.data import RunStore, to_strict_json
 from vegdask.kernels import kendall_tau, rolling_indicators
 
-__all__ = ["RESILIENCE_SERIES", "analyse_results"]
+__all__ = ["RESILIENCE_SERIES", "analyse_results", "output_location"]
 
 #: Series tested for early warnings, as named in resilience.json.
 RESILIENCE_SERIES: tuple[str, ...] = (
@@ -64,7 +64,17 @@ _MIN_SAMPLES = 20
 _SPATIAL_CROP = 250
 
 
-def _default_output(results: str) -> str:
+def output_location(results: Any, output: Any = None) -> str:
+    """Where :func:`analyse_results` writes: ``output``, else the run (or the JSON's) directory.
+
+    Examples
+    --------
+    >>> output_location("runs/a/results_summary.json"), output_location("runs/a", "out")
+    ('runs/a', 'out')
+    """
+    if output is not None:
+        return str(output)
+    results = str(results)
     return posixpath.dirname(results.rstrip("/")) if results.endswith(".json") else results
 
 
@@ -167,7 +177,7 @@ def analyse_results(
         require_weasyprint()
     start_imports("vegdask.analysis")  # on the workers, while this process reads the results
     res = _in_memory(load_results(results))
-    out_url = str(output) if output is not None else _default_output(str(results))
+    out_url = output_location(results, output)
     store = RunStore(out_url)
     store.makedirs("analysis")
 
@@ -373,7 +383,7 @@ def _preset(preset: str, results: Any, output: str | None) -> dict[str, Any]:
     if preset not in PRESETS:
         raise ValueError(f"analysis preset must be one of {list(PRESETS)}, got {preset!r}")
     result = pyveg_analysis(read_results_summary(results))
-    store = RunStore(output if output is not None else _default_output(str(results)))
+    store = RunStore(output_location(results, output))
     write_pyveg_outputs(result, store, "analysis/pyveg")
     strict = to_strict_json(result.resilience)
     store.makedirs("analysis")

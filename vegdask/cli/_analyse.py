@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import warnings
 from pathlib import Path
 
 import vegdask
+from vegdask import config
 from vegdask.cli._common import CLIError
 
 
@@ -57,9 +57,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run :func:`vegdask.analysis.analyse_results` and print the trends of AR(1) and variance."""
-    from vegdask.analysis import analyse_results
+    """Run :func:`vegdask.analysis.analyse_results`; print the trends, the verdict, the outputs."""
+    from vegdask.analysis import analyse_results, output_location
 
+    report = not args.no_report and args.preset is None
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", UserWarning)
@@ -85,13 +86,29 @@ def run(args: argparse.Namespace) -> int:
     for warning in caught:  # vegdask's own (e.g. NaN values ignored), one line each
         if warning.filename.startswith(package):
             print(f"vegdask analyse: warning: {warning.message}", file=sys.stderr)
-    summary = {
-        series: {
-            ind: [v["kendall_tau"], v["p_value"]]
-            for ind, v in inds.items()
-            if ind in ("ar1", "variance")
-        }
-        for series, inds in result.items()
-    }
-    print(json.dumps(summary))
+    _print_results(result, output_location(args.results, args.output), report)
     return 0
+
+
+def _print_results(result: dict, written: str, report: bool) -> None:
+    """The AR(1) and variance trends, labelled, each test's; the verdict; where they went."""
+    from vegdask.analysis import location_verdict, verdict_tests
+
+    rows = [("test", "series", "indicator", "tau", "p")]
+    for test in ("pooled", "mean-series"):
+        for (series, indicator), found in verdict_tests(result, test).items():
+            if indicator in ("ar1", "variance"):
+                rows.append((test, series, indicator, _num(found.kendall_tau), _num(found.p_value)))
+    widths = [max(len(row[i]) for row in rows) for i in range(5)]
+    for row in rows:
+        print(
+            "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+        )
+    if len(rows) > 1:
+        print(f"verdict: {location_verdict(result, config.get('analysis.alpha')).sentence}")
+    where = written.rstrip("/")
+    print(f"wrote {where}/analysis/" + (f" and {where}/report.html" if report else ""))
+
+
+def _num(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.3f}"
