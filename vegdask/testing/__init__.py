@@ -1,4 +1,4 @@
-"""Test helpers users can use too: Azurite, dask checks, waiting, simulated sites, strategies.
+"""Test helpers users can use too: Azurite, dask checks, waiting, digests, sites, strategies.
 
 The Batch emulator and the managed-identity endpoint live in `vegdask.batch_emulator` and are
 re-exported here for tests. `strategies` (hypothesis strategies) is imported on first use, so
@@ -20,6 +20,13 @@ from vegdask.testing._azurite import (
     Azurite,
     find_azurite,
 )
+from vegdask.testing._digest import (
+    BLOCKS,
+    RTOL,
+    digest_differences,
+    float_summary,
+    output_digest,
+)
 from vegdask.testing._schedulers import CountingScheduler
 from vegdask.testing._sites import simulated_site
 from vegdask.testing._waiting import process_alive, wait_until
@@ -28,12 +35,17 @@ __all__ = [
     "AZURITE_ACCOUNT_KEY",
     "AZURITE_ACCOUNT_NAME",
     "BATCH_RESOURCE",
+    "BLOCKS",
+    "RTOL",
     "Azurite",
     "BatchEmulator",
     "CountingScheduler",
     "ManagedIdentityEndpoint",
     "TokenRequest",
+    "digest_differences",
     "find_azurite",
+    "float_summary",
+    "output_digest",
     "process_alive",
     "simulated_site",
     "strategies",
