@@ -1,15 +1,18 @@
 """One run per output: a second run on an output in use is refused; stale locks are taken over."""
 
 import json
+import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 
 import pytest
 from azure.storage.blob import BlobLeaseClient, BlobServiceClient
 
 from vegdask.pipeline import OutputInUseError, output_lock
+from vegdask.pipeline._lock import WRITE_GRACE_SECONDS
 
 
 def test_a_second_run_on_the_same_output_is_refused(small_job, tmp_path, vegdask, first_line):
@@ -68,3 +71,47 @@ def test_blob_lease_lock_on_azurite(azurite, monkeypatch):
     time.sleep(16)
     with output_lock("abfs://locks/site"):
         assert blob.get_blob_properties().lease.state == "leased"
+
+
+@pytest.mark.parametrize(
+    "content",
+    ["", '{"host": "', "{}", '{"pid": 1}', "[1, 2]", "null", "\x00\x00\x00", "[" * 100_000],
+    ids=["empty", "truncated", "no-owner", "no-host", "not-an-object", "null", "zeros", "deep"],
+)
+def test_a_lock_that_is_not_whole_is_stale_once_old(tmp_path, content):
+    """A run.lock without host/pid (disk full while writing it, or emptied) never blocks."""
+    lock = tmp_path / "run.lock"
+    lock.write_text(content)
+    old = time.time() - 2 * WRITE_GRACE_SECONDS
+    os.utime(lock, (old, old))
+    started = time.monotonic()
+    with output_lock(str(tmp_path)):
+        held = json.loads(lock.read_text())
+    assert time.monotonic() - started < 1.0  # taken over at once, no waiting
+    assert held["host"] == socket.gethostname()
+    assert held["pid"] == os.getpid()
+    assert not lock.exists()
+
+
+def test_a_lock_being_written_is_waited_for_then_taken_over(tmp_path):
+    """A fresh empty lock may be a run between creating and writing it: wait the grace first."""
+    lock = tmp_path / "run.lock"
+    lock.write_text("")
+    started = time.monotonic()
+    with output_lock(str(tmp_path)):
+        waited = time.monotonic() - started
+        assert json.loads(lock.read_text())["pid"] == os.getpid()
+    assert WRITE_GRACE_SECONDS - 0.5 <= waited < WRITE_GRACE_SECONDS + 5
+
+
+def test_a_whole_lock_written_during_the_grace_holds(tmp_path):
+    """The grace is for the writer: once it has written its lock, the output is in use."""
+    lock = tmp_path / "run.lock"
+    lock.write_text("")
+    other = {"host": "elsewhere", "pid": 1, "started": "2026-01-01T00:00:00+00:00"}
+    writer = threading.Timer(0.5, lambda: lock.write_text(json.dumps(other)))
+    writer.start()
+    with pytest.raises(OutputInUseError, match="host elsewhere"), output_lock(str(tmp_path)):
+        pass
+    writer.join()
+    assert json.loads(lock.read_text()) == other

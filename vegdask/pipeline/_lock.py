@@ -3,8 +3,10 @@
 Locally the lock is a file, ``<output>/run.lock``, created exclusively and holding the host, the
 process id and the start time of the run that holds it. On ``abfs://`` it is a lease on the blob
 ``<prefix>/run.lock``, renewed while the run goes. A lock left behind is stale, and taken over,
-when its process is gone (same host: the pid is not alive, or belongs to a younger process) or,
-on blob storage, when its lease expired (:data:`LEASE_SECONDS` after the run stopped renewing).
+when its process is gone (same host: the pid is not alive, or belongs to a younger process), when
+it is not whole (empty or truncated, e.g. by a full disk; after :data:`WRITE_GRACE_SECONDS`, the
+time its run has to write it) or, on blob storage, when its lease expired (:data:`LEASE_SECONDS`
+after the run stopped renewing).
 
 :func:`check_output` refuses an output that is a file, and an output that holds a store of a run
 (``scene.zarr``, ...) without the run's manifest: that folder was not written by vegdask, and a
@@ -19,12 +21,20 @@ import json
 import os
 import socket
 import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
 from vegdask.data import filesystem, is_remote, storage_options
 
-__all__ = ["LEASE_SECONDS", "OUTPUT_NAMES", "OutputInUseError", "check_output", "output_lock"]
+__all__ = [
+    "LEASE_SECONDS",
+    "OUTPUT_NAMES",
+    "WRITE_GRACE_SECONDS",
+    "OutputInUseError",
+    "check_output",
+    "output_lock",
+]
 
 #: What a run writes at its output (besides ``run.json``, its manifest, and ``run.lock``).
 OUTPUT_NAMES = (
@@ -37,6 +47,9 @@ OUTPUT_NAMES = (
     "analysis",
     "report.html",
 )
+#: A local lock that is not whole (empty, truncated) and older than this is stale: a run writes
+#: its lock within moments of creating it.
+WRITE_GRACE_SECONDS = 5.0
 #: Lease of an ``abfs://`` output's lock; renewed every third of it.
 LEASE_SECONDS = 60
 _LOCK = "run.lock"
@@ -115,13 +128,42 @@ def _alive_since(pid: int, started: str) -> bool:
     return created <= dt.datetime.fromisoformat(started).timestamp() + 1
 
 
-def _stale(owner: dict[str, Any]) -> bool:
-    if owner.get("host") != socket.gethostname():
-        return False  # another machine's process cannot be checked from here
+def _whole(owner: dict[str, Any]) -> bool:
+    """Whether a lock holds what this code writes (a disk filled or a file emptied may not)."""
     try:
-        return not _alive_since(int(owner["pid"]), str(owner["started"]))
+        int(owner["pid"])
+        dt.datetime.fromisoformat(str(owner["started"]))
     except (KeyError, TypeError, ValueError):
-        return True  # not a lock this code wrote whole
+        return False
+    return isinstance(owner.get("host"), str)
+
+
+def _stale(owner: dict[str, Any]) -> bool:
+    """Whether a whole lock's run is gone; another machine's process cannot be checked."""
+    if owner["host"] != socket.gethostname():
+        return False
+    return not _alive_since(int(owner["pid"]), str(owner["started"]))
+
+
+def _read_lock(path: str) -> tuple[dict[str, Any] | None, float]:
+    """A lock file's content (``{}`` if not a JSON object, None if gone) and its age in seconds."""
+    try:
+        age = time.time() - os.stat(path).st_mtime
+        with open(path) as f:
+            text = f.read()
+    except FileNotFoundError:
+        return None, 0.0  # released meanwhile: try again
+    try:
+        holder = json.loads(text)
+    except (ValueError, RecursionError):
+        return {}, age
+    return holder if isinstance(holder, dict) else {}, age
+
+
+def _take_over(path: str) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        os.replace(path, f"{path}.stale-{os.getpid()}")  # atomic: one taker wins
+        os.remove(f"{path}.stale-{os.getpid()}")
 
 
 @contextlib.contextmanager
@@ -130,20 +172,20 @@ def _local_lock(output: str) -> Iterator[None]:
     os.makedirs(folder, exist_ok=True)
     path = os.path.join(folder, _LOCK)
     owner = _owner()
-    for _ in range(3):
+    deadline = time.monotonic() + WRITE_GRACE_SECONDS + 5
+    while time.monotonic() < deadline:
         try:
             fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
         except FileExistsError:
-            try:
-                with open(path) as f:
-                    holder = json.load(f)
-            except (OSError, ValueError):
-                holder = {}
-            if not _stale(holder):
+            holder, age = _read_lock(path)
+            if holder is None:
+                continue
+            if _whole(holder) and not _stale(holder):
                 raise _in_use(output, holder, f"; if no run is going, delete {path}") from None
-            with contextlib.suppress(FileNotFoundError):
-                os.replace(path, f"{path}.stale-{os.getpid()}")  # atomic: one taker wins
-                os.remove(f"{path}.stale-{os.getpid()}")
+            if not _whole(holder) and age < WRITE_GRACE_SECONDS:
+                time.sleep(0.1)  # a run that has just created it may still be writing it
+                continue
+            _take_over(path)
             continue
         with os.fdopen(fd, "w") as f:
             json.dump(owner, f)
