@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import hashlib
 import hmac
 from collections.abc import Collection, Mapping
+from email.utils import parsedate_to_datetime
 from urllib.parse import parse_qs, urlparse
 
 from vegdask.batch_emulator._protocol import EmulatorError
 
-__all__ = ["authenticate", "sign"]
+__all__ = ["DATE_WINDOW", "authenticate", "sign"]
+
+DATE_WINDOW = dt.timedelta(minutes=15)
+"""How far a signed request's ``ocp-date`` (or ``Date``) may be from now, as in Azure: replays of
+an older request are refused."""
 
 _SIGNED_HEADERS = (
     "content-encoding",
@@ -85,9 +91,29 @@ def authenticate(
         return
     expected = sign(account_name, account_key, method, url, dict(headers))
     if not hmac.compare_digest(given.encode(), expected.encode()):
-        raise EmulatorError(
-            403,
-            "AuthenticationFailed",
-            "Server failed to authenticate the request. Make sure the value of Authorization "
-            "header is correctly formed including the signature.",
+        raise _signature_refused()
+    _check_date(headers.get("ocp-date") or headers.get("date"))
+
+
+def _signature_refused(detail: str | None = None) -> EmulatorError:
+    return EmulatorError(
+        403,
+        "AuthenticationFailed",
+        "Server failed to authenticate the request. Make sure the value of Authorization "
+        "header is correctly formed including the signature.",
+        {"AuthenticationErrorDetail": detail} if detail else None,
+    )
+
+
+def _check_date(value: str | None) -> None:
+    """Refuse a signed request without a date, or dated more than `DATE_WINDOW` from now."""
+    if not value:
+        raise _signature_refused("Request date header not specified (ocp-date or Date).")
+    try:
+        sent = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        raise _signature_refused(f"Request date header is not an HTTP date: {value!r}.") from None
+    if sent.tzinfo is None or abs(dt.datetime.now(dt.UTC) - sent) > DATE_WINDOW:
+        raise _signature_refused(
+            f"Request date header {value!r} is more than 15 minutes from the server's time."
         )

@@ -6,7 +6,12 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlparse
 
-__all__ = ["LocalHandler", "LocalServer"]
+from vegdask.batch_emulator._protocol import EmulatorError
+
+__all__ = ["MAX_BODY", "LocalHandler", "LocalServer"]
+
+MAX_BODY = 16 * 1024 * 1024
+"""Largest request body read (Batch's own limit on a request is far smaller)."""
 
 
 class LocalHandler(BaseHTTPRequestHandler):
@@ -21,6 +26,27 @@ class LocalHandler(BaseHTTPRequestHandler):
         """The request's path and its query parameters (the first value of each)."""
         parsed = urlparse(self.path)
         return parsed.path, {k: v[0] for k, v in parse_qs(parsed.query).items()}
+
+    def read_body(self) -> bytes:
+        """The request's body, of its ``Content-Length`` (none: empty).
+
+        Raises
+        ------
+        EmulatorError
+            ``400 InvalidHeaderValue`` for a length that is not a whole number of bytes up to
+            `MAX_BODY`.
+        """
+        given = self.headers.get("content-length")
+        if given is None:
+            return b""
+        if not given.strip().isdigit() or int(given) > MAX_BODY:
+            raise EmulatorError(
+                400,
+                "InvalidHeaderValue",
+                f"The value for one of the HTTP headers is not in the correct format: "
+                f"Content-Length {given[:40]!r} (a whole number of bytes up to {MAX_BODY})",
+            )
+        return self.rfile.read(int(given))
 
     def send(self, status: int, data: bytes, headers: dict[str, str]) -> None:
         """Reply ``status`` with ``headers`` (in order), ``Content-Length`` and ``data``."""

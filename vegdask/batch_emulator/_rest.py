@@ -10,7 +10,6 @@ import threading
 import uuid
 from collections.abc import Collection
 from email.utils import formatdate
-from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
 
@@ -68,11 +67,10 @@ class _Handler(LocalHandler):
         self._handle("PUT")
 
     def _handle(self, method: str) -> None:
-        length = int(self.headers.get("content-length") or 0)
-        raw = self.rfile.read(length) if length else b""
         server = self.server
         request_id = str(uuid.uuid4())
         try:
+            raw = self.read_body()
             authenticate(
                 method,
                 f"http://{self.headers.get('host', '')}{self.path}",
@@ -200,7 +198,7 @@ def route(
             state.terminate_task(job_id, task_id)
             return 204, None
         case ("GET", "jobs", job_id, "tasks", task_id, "files", *path):
-            return 200, _task_file(state, job_id, task_id, "/".join(path))
+            return 200, _task_file(state, job_id, task_id, path)
     raise EmulatorError(
         404, "ResourceNotFound", f"{method} /{'/'.join(parts)} is not supported here"
     )
@@ -218,11 +216,20 @@ def _add_one(state: State, job_id: str, body: dict[str, Any]) -> dict[str, Any]:
     return {"status": "success", "taskId": body["id"]}
 
 
-def _task_file(state: State, job_id: str, task_id: str, path: str) -> bytes:
+def _task_file(state: State, job_id: str, task_id: str, parts: list[str]) -> bytes:
+    """A file below the task's directory; absolute, encoded-separator and ``..`` paths refused."""
+    path = "/".join(parts)
+    if not parts or any(p in (".", "..") or set(p) & {"/", "\\", "\0", ":"} for p in parts):
+        raise EmulatorError(
+            400, "InvalidUri", f"The file path is not a task's relative path: {path}"
+        )
     task = state.task(job_id, task_id)
     node_info = task.get("nodeInfo")
     node = state.nodes.get(node_info["poolId"], {}).get(node_info["nodeId"]) if node_info else None
-    target = None if node is None else (node.root / node_info["taskRootDirectory"] / path)
-    if target is None or ".." in Path(path).parts or not target.is_file():
+    if node is None:
+        raise EmulatorError(404, "FileNotFound", f"The specified file does not exist: {path}")
+    root = (node.root / node_info["taskRootDirectory"]).resolve()
+    target = root.joinpath(*parts).resolve()
+    if not target.is_relative_to(root) or not target.is_file():  # no symlinks out of it either
         raise EmulatorError(404, "FileNotFound", f"The specified file does not exist: {path}")
     return target.read_bytes()
