@@ -44,7 +44,7 @@ def abfs_run(azurite, monkeypatch):
 
 @pytest.mark.slow
 def test_download_from_azurite_to_dir_and_zip(abfs_run, tmp_path, capsys):
-    assert main(["download", abfs_run, "--to", str(tmp_path / "out")]) == 0
+    assert main(["download", abfs_run, str(tmp_path / "out")]) == 0  # as docs/azure.md says
     assert read_dir(tmp_path / "out") == RUN
     assert main(["download", abfs_run, "--to", str(tmp_path / "run.zip")]) == 0
     with zipfile.ZipFile(tmp_path / "run.zip") as archive:
