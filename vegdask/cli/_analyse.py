@@ -8,7 +8,6 @@ import warnings
 from pathlib import Path
 
 import vegdask
-from vegdask import config
 from vegdask.cli._common import CLIError
 
 
@@ -92,6 +91,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _print_results(result: dict, written: str, report: bool) -> None:
     """The AR(1) and variance trends, labelled, each test's; the verdict; where they went."""
+    from vegdask import config
     from vegdask.analysis import location_verdict, verdict_tests
 
     rows = [("test", "series", "indicator", "tau", "p")]

@@ -8,12 +8,12 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from vegdask.cli._common import CLIError
-from vegdask.data import read_image
-from vegdask.kernels import feature_vector, feature_vector_metrics
+
+if TYPE_CHECKING:  # numpy, vegdask.data and numba are imported when the command runs
+    import numpy as np
 
 #: pyveg's convention: white (255) pixels of a black-and-white image are the signal.
 DEFAULT_THRESHOLD = 255.0
@@ -55,6 +55,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _signal(image: np.ndarray, args: argparse.Namespace) -> np.ndarray:
+    import numpy as np
+
     """The signal pixels (``--invert``: the others).
 
     A boolean or 0/1 image is a mask already (1 = signal) unless ``--threshold`` is given;
@@ -69,6 +71,11 @@ def _signal(image: np.ndarray, args: argparse.Namespace) -> np.ndarray:
 
 
 def run(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from vegdask.data import read_image
+    from vegdask.kernels import feature_vector, feature_vector_metrics
+
     """Compute and print the feature vector of ``args.image``."""
     try:
         image = read_image(args.image)

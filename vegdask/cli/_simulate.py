@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from vegdask.cli._common import CLIError
+
+if TYPE_CHECKING:  # numpy is imported when the command runs
+    import numpy as np
 
 _FORMATS = (".png", ".csv", ".npy")
 
@@ -34,6 +36,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _write(path: Path, image: np.ndarray, *, grey: bool) -> None:
+    import numpy as np
+
     if path.suffix == ".npy":
         np.save(path, image)
     elif path.suffix == ".csv":
@@ -48,6 +52,8 @@ def _write(path: Path, image: np.ndarray, *, grey: bool) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    import numpy as np
+
     """Simulate and write the pattern."""
     from vegdask.data import binarise_biomass, load_parameters, read_image, simulate_pattern
     from vegdask.kernels import PYVEG_PARAMETERS
