@@ -1,6 +1,7 @@
 """Cross-location summary: table, Pearson matrices against an independent formula, CLI."""
 
 import json
+import shutil
 
 import dask
 import numpy as np
@@ -65,6 +66,33 @@ def test_summary_table_and_correlations(tmp_path, capsys):
     assert (out / "correlations.svg").exists()
     assert (out / "offset50_mean_max_by_pattern_type.png").exists()
     assert (out / "summary.html").read_text().count("data:image/png;base64,") >= 3
+
+
+def test_repeated_and_few_runs_are_warned_and_counted_once(tmp_path, capsys):
+    runs = []
+    for i, precip in enumerate([20.0, 35.0, 50.0, 65.0]):
+        _fake_run(tmp_path / f"r{i}", i, precip, np.random.default_rng(i))
+        runs.append(str(tmp_path / f"r{i}"))
+    shutil.copytree(tmp_path / "r0", tmp_path / "copy")  # the same run in a second folder
+    out = tmp_path / "summary"
+    assert main(["summary", *runs, str(tmp_path / "copy"), "--output", str(out)]) == 0
+    err = capsys.readouterr().err
+    assert f"{tmp_path / 'copy'} repeats the results of {runs[0]}" in err
+    # 4 distinct runs, 2 degrees of freedom: |r| must exceed t / sqrt(df + t^2) for p < 0.05.
+    t = stats.t.ppf(0.975, 2)
+    assert f"only 4 distinct runs: p < 0.05 needs |r| > {t / np.sqrt(2 + t**2):.3f}" in err
+    table = pd.read_csv(out / "summary.csv")
+    distinct = table.iloc[:4]
+    r = pd.read_csv(out / "pearson_r.csv", index_col=0)
+    ref = np.corrcoef(distinct["total_precipitation_mean"], distinct["offset50_mean_mean"])[0, 1]
+    assert r.loc["total_precipitation_mean", "offset50_mean_mean"] == pytest.approx(ref)
+    page = (out / "summary.html").read_text()
+    assert page.count('<p class="warning">') == 2
+    assert page.count("<table") == page.count('<div class="scroll"><table')
+    main_table = page[: page.index("<details>")]
+    assert "offset50_mean_ar1_tau" in main_table
+    assert "total_precipitation_ar1_tau" not in main_table  # in the folded full table only
+    assert "total_precipitation_ar1_tau" in page
 
 
 def test_summary_needs_analysed_runs(tmp_path, capsys):

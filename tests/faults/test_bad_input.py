@@ -246,8 +246,8 @@ def test_zero_signal_pixels_says_what_signal_is(tmp_path, capsys):
 def test_summary_of_one_short_run_says_why_columns_are_empty(tmp_path, capsys):
     run = _analysed_run(tmp_path, "r", error="12 valid samples, need 20")
     assert main(["summary", run, "--output", str(tmp_path / "s")]) == 0
-    out = capsys.readouterr().out
-    assert "correlations across runs need at least 3 runs; 1 given" in out
+    out, err = capsys.readouterr()
+    assert "warning: correlations from 1 distinct runs: none computed (they need 3)" in err
     assert f"note: {run}: no tau/p for offset50_mean: 12 valid samples, need 20" in out
     assert not (tmp_path / "s" / "pearson_r.csv").exists()
     assert "12 valid samples" in (tmp_path / "s" / "summary.csv").read_text()

@@ -152,3 +152,37 @@ def test_figures_fit_the_page(page_state):
 
 def test_report_is_small(demo_run):
     assert (demo_run / "report.html").stat().st_size < 2_000_000
+
+
+@pytest.mark.parametrize("name", list(VIEWPORTS))
+def test_summary_page_fits_the_screen(tmp_path, name):
+    """summary.html's wide table (every series x indicator x tau/p) scrolls in its own box."""
+    from playwright.sync_api import sync_playwright
+
+    from vegdask.analysis import summarise_runs
+
+    runs = []
+    for i in range(3):
+        run = tmp_path / f"run{i}"
+        (run / "analysis").mkdir(parents=True)
+        entry = {"kendall_tau": 0.1 * i, "p_value": 0.5}
+        series = ("offset50_mean", "ndvi_mean", "ndvi_veg_mean", "total_precipitation")
+        indicators = ("ar1", "variance", "sd", "skewness", "kurtosis", "return_rate")
+        resilience = {s: dict.fromkeys(indicators, entry) for s in series}
+        (run / "analysis" / "resilience.json").write_text(json.dumps(resilience))
+        runs.append(str(run))
+    summarise_runs(runs, str(tmp_path / "summary"))
+    width, height = VIEWPORTS[name]
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": width, "height": height})
+        page.goto((tmp_path / "summary" / "summary.html").as_uri(), wait_until="load")
+        page.click("summary")  # unfold the full table too
+        scroll_width = page.evaluate("document.documentElement.scrollWidth")
+        table_width = page.evaluate(
+            "Math.max(...[...document.querySelectorAll('table')].map(t => t.scrollWidth))"
+        )
+        page.screenshot(path=str(ARTIFACTS / f"summary-{name}.png"))
+        browser.close()
+    assert table_width > width  # the full table is wider than the screen...
+    assert scroll_width <= width  # ...and the page does not scroll sideways

@@ -3,9 +3,11 @@
 from vegdask.analysis._analyse import RESILIENCE_SERIES, analyse_results, output_location
 from vegdask.analysis._cross_location import (
     MIN_RUNS_FOR_CORRELATIONS,
+    RELIABLE_CORRELATION_RUNS,
     SUMMARY_CORRELATION_COLUMNS,
     summarise_runs,
     summary_table,
+    summary_warnings,
 )
 from vegdask.analysis._crystal_ball import annual_cycle_pmf, crystal_ball, crystal_ball_fit
 from vegdask.analysis._pooled import POOLED_METHOD, PooledEarlyWarning, pooled_early_warning
@@ -50,6 +52,7 @@ __all__ = [
     "POOLED_METHOD",
     "PRESETS",
     "PYVEG_SERIES",
+    "RELIABLE_CORRELATION_RUNS",
     "RESILIENCE_SERIES",
     "SPATIAL_INDICATORS",
     "SUMMARY_CORRELATION_COLUMNS",
@@ -89,6 +92,7 @@ __all__ = [
     "spatial_indicators_through_time",
     "summarise_runs",
     "summary_table",
+    "summary_warnings",
     "tile_indicator_maps",
     "tiles_from_results_summary",
     "to_strict_json",

@@ -22,13 +22,17 @@ from vegdask.data import RunStore
 
 __all__ = [
     "MIN_RUNS_FOR_CORRELATIONS",
+    "RELIABLE_CORRELATION_RUNS",
     "SUMMARY_CORRELATION_COLUMNS",
     "summarise_runs",
     "summary_table",
+    "summary_warnings",
 ]
 
 #: Pearson correlations across runs need at least this many runs (pairs of values).
 MIN_RUNS_FOR_CORRELATIONS = 3
+#: Below this many distinct runs, summaries warn that the correlations' stars are fragile.
+RELIABLE_CORRELATION_RUNS = 10
 
 #: Columns of the correlation matrices (when present).
 SUMMARY_CORRELATION_COLUMNS: tuple[str, ...] = (
@@ -173,22 +177,75 @@ def summarise_runs(runs: list[str], output: str) -> pd.DataFrame:
     """Write the cross-location summary of analysed runs to ``output`` and return the table.
 
     Writes ``summary.csv``, ``pearson_r.csv``, ``pearson_p.csv`` (``scipy.stats.pearsonr`` over
-    the runs; only with at least :data:`MIN_RUNS_FOR_CORRELATIONS` runs), scatter plots, box
-    plots by pattern type, the correlation heat map (PNG; SVG too with
-    ``vegdask.analysis.figure-formats``), and ``summary.html`` with the figures embedded. A run
-    whose series were too short for the indicators has empty tau/p columns and says why in its
-    ``note`` column.
+    the distinct runs: a run whose results repeat another's counts once; only with at least
+    :data:`MIN_RUNS_FOR_CORRELATIONS` of them), scatter plots, box plots by pattern type, the
+    correlation heat map (PNG; SVG too with ``vegdask.analysis.figure-formats``), and
+    ``summary.html`` with the figures embedded. A run whose series were too short for the
+    indicators has empty tau/p columns and says why in its ``note`` column. What weakens the
+    correlations (repeated runs, few runs) is in ``table.attrs["warnings"]`` and on the page.
     """
     table = summary_table(runs)
     store = RunStore(output)
     store.makedirs()
-    if len(table) >= MIN_RUNS_FOR_CORRELATIONS:
-        r, p = _pearson(table)
+    distinct = table.loc[~_repeats(table)]
+    if len(distinct) >= MIN_RUNS_FOR_CORRELATIONS:
+        r, p = _pearson(distinct)
     else:
         r = p = pd.DataFrame()
+    table.attrs["warnings"] = summary_warnings(table)
     tables = [("summary", table, False), ("pearson_r", r, True), ("pearson_p", p, True)]
     for name, frame, index in tables[: 1 if r.empty else 3]:
         store.write_bytes(f"{name}.csv", frame.to_csv(index=index).encode())
+    images = _summary_figures(table, r, p, store)
+    store.write_bytes("summary.html", _summary_page(table, images).encode())
+    return table
+
+
+def _repeats(table: pd.DataFrame) -> pd.Series:
+    """Runs whose every value but the run's address repeats an earlier run's (True: a repeat)."""
+    values = table.drop(columns="run").astype(str)
+    return values.duplicated(keep="first")
+
+
+def summary_warnings(table: pd.DataFrame) -> list[str]:
+    """What weakens the correlations of a summary table: runs repeated, too few runs.
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"run": ["a", "b", "c"], "x": [1.0, 1.0, 2.0]})
+    >>> for w in summary_warnings(t):
+    ...     print(w)
+    b repeats the results of a (the same run twice?): it counts once in the correlations.
+    correlations from 2 distinct runs: none computed (they need 3).
+    """
+    out = []
+    values = table.drop(columns="run").astype(str).apply(tuple, axis=1)
+    first = {}
+    for run, key in zip(table["run"], values, strict=True):
+        if key in first:
+            out.append(
+                f"{run} repeats the results of {first[key]} (the same run twice?): it counts "
+                "once in the correlations."
+            )
+        first.setdefault(key, run)
+    n = len(first)
+    if n < MIN_RUNS_FOR_CORRELATIONS:
+        out.append(
+            f"correlations from {n} distinct runs: none computed (they need "
+            f"{MIN_RUNS_FOR_CORRELATIONS})."
+        )
+    elif n < RELIABLE_CORRELATION_RUNS:
+        # |r| at which a two-sided p reaches 0.05 with n - 2 degrees of freedom.
+        t = stats.t.ppf(0.975, n - 2)
+        r_crit = t / np.sqrt(n - 2 + t**2)
+        out.append(
+            f"correlations from only {n} distinct runs: p < 0.05 needs |r| > {r_crit:.3f}, and "
+            "one run can make or break a star; read them as exploration, not evidence."
+        )
+    return out
+
+
+def _summary_figures(table, r, p, store) -> dict[str, bytes]:
     images = {}
     for x, y in _SCATTERS:
         if x in table and y in table:
@@ -203,26 +260,56 @@ def summarise_runs(runs: list[str], output: str) -> pd.DataFrame:
         images["correlations"] = save_figure(
             _fig_corr(r, p), store.fs, store.path_of("correlations")
         )
-    few = (
-        f" Correlations across runs need at least {MIN_RUNS_FOR_CORRELATIONS} runs: none computed."
-        if r.empty
-        else ""
+    return images
+
+
+#: The columns of summary.html's main table (the rest is in its folded full table).
+_MAIN_COLUMNS = (
+    "location",
+    "pattern_type",
+    "location_offset50_mean_ar1_tau",
+    "location_offset50_mean_ar1_p",
+    "offset50_mean_ar1_tau",
+    "offset50_mean_ar1_p",
+    "offset50_mean_variance_tau",
+    "offset50_mean_variance_p",
+    "offset50_mean_mean",
+    "total_precipitation_mean",
+    "note",
+)
+
+
+def _summary_page(table: pd.DataFrame, images: dict[str, bytes]) -> str:
+    """summary.html: warnings first, the main columns, the full table folded, the figures."""
+
+    def html_table(frame: pd.DataFrame) -> str:
+        text = frame.to_html(index=False, na_rep="n/a", float_format=lambda v: f"{v:.3g}")
+        return f'<div class="scroll">{text}</div>'
+
+    label = "location" if "location" in table else "run"
+    main = [label, *(c for c in _MAIN_COLUMNS if c in table and c != label)]
+    warnings = "".join(
+        f'<p class="warning">Warning: {html.escape(w)}</p>' for w in table.attrs["warnings"]
     )
     body = [
         "<h1>vegdask: summary across locations</h1>",
-        f"<p>{len(table)} runs.{few}</p>",
-        table.to_html(index=False, na_rep="n/a", float_format=lambda v: f"{v:.3g}"),
+        f"<p>{len(table)} runs.</p>",
+        warnings,
+        html_table(table[main]),
+        f"<details><summary>All {table.shape[1]} columns (summary.csv)</summary>"
+        f"{html_table(table)}</details>",
     ]
     body += [
         f'<figure><img src="data:image/png;base64,{base64.b64encode(png).decode()}" '
         f'alt="{html.escape(key)}"><figcaption>{html.escape(key)}</figcaption></figure>'
         for key, png in images.items()
     ]
-    page = (
-        '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>vegdask summary</title>'
-        "<style>body{font-family:sans-serif;margin:1em}img{max-width:100%}table{font-size:80%;"
-        "border-collapse:collapse}td,th{border:1px solid #ccc;padding:2px 6px}</style></head>"
+    return (
+        '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        "<title>vegdask summary</title><style>body{font-family:sans-serif;margin:1em}"
+        "img{max-width:100%;height:auto}table{font-size:80%;border-collapse:collapse}"
+        "td,th{border:1px solid #ccc;padding:2px 6px}.scroll{overflow-x:auto;max-width:100%}"
+        ".warning{background:#fff3cd;padding:.5em;border:1px solid #e0c060}</style></head>"
         f"<body>{''.join(body)}</body></html>"
     )
-    store.write_bytes("summary.html", page.encode())
-    return table

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 from vegdask.cli._common import CLIError
 
@@ -25,18 +26,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run :func:`vegdask.analysis.summarise_runs` and print where the results went."""
-    from vegdask.analysis import MIN_RUNS_FOR_CORRELATIONS, summarise_runs
+    from vegdask.analysis import summarise_runs
 
     try:
         table = summarise_runs(args.runs, args.output)
     except (FileNotFoundError, ValueError) as err:
         raise CLIError(str(err)) from err
     print(f"{len(table)} runs summarised in {args.output}/summary.csv and summary.html")
-    if len(table) < MIN_RUNS_FOR_CORRELATIONS:
-        print(
-            f"note: correlations across runs need at least {MIN_RUNS_FOR_CORRELATIONS} runs; "
-            f"{len(table)} given, so no pearson_r.csv/pearson_p.csv"
-        )
+    for warning in table.attrs["warnings"]:
+        print(f"vegdask summary: warning: {warning}", file=sys.stderr)
     if "note" in table:
         for run, note in table[["run", "note"]].dropna().itertuples(index=False):
             print(f"note: {run}: {note}")
