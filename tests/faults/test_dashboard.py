@@ -29,3 +29,25 @@ def test_printed_dashboard_link_serves_the_status_page(small_job, tmp_path, vegd
     finally:
         _out, err = proc.communicate(timeout=600)
     assert proc.returncode == 0, err[-3000:]
+
+
+def test_the_dashboard_listens_only_on_the_address_its_link_names(
+    small_job, tmp_path, vegdask, first_line
+):
+    import socket
+
+    proc = vegdask("run", str(small_job), "--output", str(tmp_path / "out"))
+    try:
+        line = first_line(proc)
+        match = re.search(r"dashboard http://127\.0\.0\.1:(\d+)/status$", line.strip())
+        assert match, line
+        port = int(match.group(1))
+        assert _get(f"http://127.0.0.1:{port}/status")[0] == 200
+        # another address of this machine: refused by a server bound to 127.0.0.1 only (one
+        # bound to 0.0.0.0, every interface, accepts it)
+        with socket.socket() as other:
+            assert other.connect_ex(("127.0.0.2", port)) != 0
+        assert proc.poll() is None, "the run ended before the addresses were tried"
+    finally:
+        _out, err = proc.communicate(timeout=600)
+    assert proc.returncode == 0, err[-3000:]

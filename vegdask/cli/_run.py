@@ -46,6 +46,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _run(args: argparse.Namespace, until: str) -> int:
+    from vegdask.cluster import WorkersLostError
     from vegdask.data import ensure_container, is_remote
     from vegdask.pipeline import (
         ConfigError,
@@ -84,6 +85,8 @@ def _run(args: argparse.Namespace, until: str) -> int:
             manifest = run_job(
                 config, client=client, force=args.force, progress=not args.no_progress, until=until
             )
+    except WorkersLostError as err:
+        raise CLIError(f"{err}; stopped (rerun the same command to resume)") from err
     except (ValueError, OSError, OutputInUseError) as err:
         raise CLIError(str(err)) from err
     elapsed = time.perf_counter() - started

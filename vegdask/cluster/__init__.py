@@ -3,6 +3,7 @@
 from vegdask.cluster._azure_batch import AzureBatchCluster
 from vegdask.cluster._blobs import BlobDrop, sas_connection_string, storage_connection_string
 from vegdask.cluster._client import batch_client
+from vegdask.cluster._liveness import Liveness, WorkersLostError, watch_workers
 from vegdask.cluster._pool import worker_resources
 from vegdask.cluster._submit import (
     SubmittedJob,
@@ -19,7 +20,9 @@ __all__ = [
     "AzureBatchCluster",
     "BatchWorker",
     "BlobDrop",
+    "Liveness",
     "SubmittedJob",
+    "WorkersLostError",
     "batch_client",
     "batch_credentials",
     "dashboard_link",
@@ -29,5 +32,6 @@ __all__ = [
     "submit_run",
     "submitted_task",
     "task_log",
+    "watch_workers",
     "worker_resources",
 ]

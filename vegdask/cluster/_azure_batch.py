@@ -112,6 +112,9 @@ class AzureBatchCluster(SpecCluster):
         Override the threads and memory limit derived from ``vm_size`` and ``slots_per_node``.
     death_timeout
         Seconds a worker waits for an unreachable scheduler before its task exits.
+    worker_modules
+        What ``worker_python`` must import (checked on the node before each worker starts; a
+        task lacking one ends at once with one line naming it). ``distributed`` always.
     **kwargs
         Passed to `distributed.SpecCluster` (``asynchronous``, ``name``, ...).
 
@@ -149,6 +152,7 @@ class AzureBatchCluster(SpecCluster):
         worker_memory: str | None = None,
         death_timeout: float = 60.0,
         security: bool | Security | None = None,
+        worker_modules: tuple[str, ...] = ("distributed", "vegdask"),
         **kwargs: Any,
     ) -> None:
         self.batch_client = batch_client(batch_url, account_name, account_key)
@@ -174,6 +178,10 @@ class AzureBatchCluster(SpecCluster):
         )
         self.worker_nthreads, self.worker_memory = threads, memory
         self.death_timeout = death_timeout
+        self.worker_modules = tuple(dict.fromkeys(("distributed", *worker_modules)))
+        #: (worker name, why its task ended) of every worker whose Batch task ended while wanted
+        self.worker_failures: list[tuple[str, str]] = []
+        self._failed_nodes: set[str] = set()
         self.prefix = f"vegdask-{secrets.token_hex(4)}"
         self.job_id = f"{self.prefix}-job"
         # a driver running in a Batch task on this pool (vegdask submit) holds one of its slots
@@ -191,7 +199,9 @@ class AzureBatchCluster(SpecCluster):
         if self._tls.pems:  # fail now, not when the first worker starts
             _storage_conn(self.storage_connection_string)
         host = config.get("azure.scheduler-host") or "127.0.0.1"
-        options = {"dashboard_address": ":0", "host": host, **(scheduler_options or {})}
+        options = {"host": host, **(scheduler_options or {})}
+        # on the scheduler's host only, as its link says (":0" would listen on every interface)
+        options.setdefault("dashboard_address", f"{options['host']}:0")
         if contact_address:
             options["contact_address"] = contact_address
         if security:
@@ -213,6 +223,7 @@ class AzureBatchCluster(SpecCluster):
             "death_timeout": self.death_timeout,
             "node_site": self.wheel is not None or running_from_node_site(),
             "tls": self._tls,
+            "modules": self.worker_modules,
         }
 
     def task_spec(self, name: str = "0") -> dict[str, Any]:
@@ -336,16 +347,56 @@ class AzureBatchCluster(SpecCluster):
                 for t in self.batch_client.list_tasks(self.job_id, filter="state eq 'completed'")
             }
         )
-        lost = [
-            name
+        lost = {
+            name: worker.task_id
             for name, worker in list(self.workers.items())
             if name in self.worker_spec and getattr(worker, "task_id", None) in ended
-        ]
-        for name in lost:
-            logger.warning("worker %s: its Batch task ended; launching a replacement", name)
+        }
+        for name, task_id in lost.items():
+            cause = await asyncio.to_thread(self._why_ended, task_id)
+            logger.info("worker %s: %s; launching a replacement", name, cause)
+            self.worker_failures.append((str(name), cause))
             del self.workers[name]
         if lost:
             await self._correct_state()
+
+    def _why_ended(self, task_id: str) -> str:
+        """One line: the task's exit code and the last line of its stderr.txt (or stdout.txt)."""
+        from azure.core.exceptions import HttpResponseError
+
+        info = self.batch_client.get_task(self.job_id, task_id).execution_info
+        code = getattr(info, "exit_code", None)
+        last = ""
+        for name in ("stderr.txt", "stdout.txt"):
+            with contextlib.suppress(HttpResponseError):
+                data = b"".join(self.batch_client.download_task_file(self.job_id, task_id, name))
+                lines = [line.strip() for line in data.decode(errors="replace").splitlines()]
+                last = next((line for line in reversed(lines) if line), "")
+            if last:
+                break
+        return f"Batch task {task_id} ended with exit code {code}" + (f": {last}" if last else "")
+
+    def workers_starting(self) -> bool:
+        """Whether the pool's nodes are still being allocated or started (workers on the way).
+
+        A node whose start task failed is reported once in ``worker_failures``.
+        """
+        from azure.core.exceptions import HttpResponseError
+
+        starting = ("creating", "starting", "waitingforstarttask", "rebooting", "reimaging")
+        try:
+            if self.batch_client.get_pool(self.pool_id).allocation_state == "resizing":
+                return True
+            nodes = list(self.batch_client.list_nodes(self.pool_id))
+        except HttpResponseError:
+            return False
+        for node in nodes:
+            if node.state == "starttaskfailed" and node.id not in self._failed_nodes:
+                self._failed_nodes.add(node.id)
+                code = getattr(node.start_task_info, "exit_code", None)
+                cause = f"the pool's start task failed on node {node.id} (exit code {code})"
+                self.worker_failures.append((f"node {node.id}", cause))
+        return any(node.state in starting for node in nodes)
 
     async def _close(self) -> None:
         if self._watcher is not None:

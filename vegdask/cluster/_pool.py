@@ -15,6 +15,7 @@ __all__ = [
     "NODE_SITE",
     "VM_SIZES",
     "check_wheel",
+    "checked_python",
     "pool_body",
     "running_from_node_site",
     "shell_join",
@@ -72,6 +73,34 @@ def shell_join(argv: list[str]) -> str:
         f'"{arg}"' if arg.startswith("$AZ_BATCH_") and '"' not in arg else shlex.quote(arg)
         for arg in argv
     )
+
+
+# Run by the node's Python before a worker or a driver starts: one line naming what it lacks.
+_CHECK = (
+    "import importlib.util as u, sys; m = [n for n in sys.argv[1:] if u.find_spec(n) is None]; "
+    'm and sys.exit(f\'the Python on this node ({sys.executable}) lacks {", ".join(m)}: give '
+    "vegdask a wheel to install (wheel=, vegdask submit --wheel) or set "
+    "vegdask.azure.worker-python (DASK_VEGDASK__AZURE__WORKER_PYTHON) to an interpreter that has "
+    "vegdask[azure]')"
+)
+
+
+def checked_python(python: str, modules: tuple[str, ...], command: str) -> str:
+    r"""Bash running ``command`` once ``python`` was found to import every one of ``modules``.
+
+    Examples
+    --------
+    >>> import subprocess, sys
+    >>> script = checked_python(sys.executable, ("json", "no_such_module"), "echo started")
+    >>> done = subprocess.run(["bash", "-c", script], capture_output=True, text=True)
+    >>> done.returncode, done.stdout, done.stderr.count("\n")
+    (1, '', 1)
+    >>> "lacks no_such_module: " in done.stderr
+    True
+    """
+    if not modules:
+        return command
+    return f"{shell_join([python, '-c', _CHECK, *modules])} && {command}"
 
 
 def running_from_node_site() -> bool:

@@ -19,7 +19,7 @@ from distributed import Security
 from distributed.deploy.spec import ProcessInterface
 
 from vegdask.cluster._blobs import BlobDrop
-from vegdask.cluster._pool import NODE_SITE, shell_join
+from vegdask.cluster._pool import NODE_SITE, checked_python, shell_join
 
 __all__ = ["BatchWorker", "WorkerTls"]
 
@@ -90,6 +90,9 @@ class BatchWorker(ProcessInterface):
         Put the wheel a pool start task installed first on ``PYTHONPATH``.
     tls
         The TLS files the task receives (none: plain TCP).
+    modules
+        What ``python`` must import; checked before the worker starts, so that a task of a node
+        lacking one ends with one line naming it (in its ``stderr.txt``).
     """
 
     def __init__(
@@ -106,6 +109,7 @@ class BatchWorker(ProcessInterface):
         death_timeout: float,
         node_site: bool = False,
         tls: WorkerTls | None = None,
+        modules: tuple[str, ...] = ("distributed",),
     ) -> None:
         super().__init__()
         self.scheduler = scheduler
@@ -114,6 +118,7 @@ class BatchWorker(ProcessInterface):
         self.python, self.nthreads, self.memory_limit = python, nthreads, memory_limit
         self.death_timeout, self.node_site = death_timeout, node_site
         self.tls = tls or WorkerTls()
+        self.modules = tuple(modules)
         self.task_id = f"{prefix}-{name}-{secrets.token_hex(3)}"
 
     def task_body(self) -> dict[str, Any]:
@@ -137,7 +142,7 @@ class BatchWorker(ProcessInterface):
             "$AZ_BATCH_TASK_WORKING_DIR",
             *self.tls.flags(),
         ]
-        script = "exec " + shell_join(argv)
+        script = checked_python(self.python, self.modules, "exec " + shell_join(argv))
         if self.node_site:
             script = f'export PYTHONPATH="{NODE_SITE}${{PYTHONPATH:+:$PYTHONPATH}}"; {script}'
         body: dict[str, Any] = {

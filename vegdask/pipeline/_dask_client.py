@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from typing import Any
 
 from vegdask.data import is_remote
 
-__all__ = ["job_client"]
+__all__ = ["WORKER_MODULES", "job_client"]
+
+#: What a Batch worker's Python must import for a run (checked on the node before it starts).
+WORKER_MODULES = ("distributed", "vegdask", "adlfs")
 
 
 @contextlib.contextmanager
@@ -20,14 +24,17 @@ def job_client(kind: str, workers: int, output: str) -> Iterator[Any]:
     ``"azure-batch"`` (an :class:`~vegdask.cluster.AzureBatchCluster` of ``workers`` Batch tasks,
     configured by ``vegdask.azure.*`` and ``AZURE_BATCH_*``) or the address of a running scheduler
     (``tcp://host:8786``). Remote workers must reach ``output``, so it must be an abfs:// URL.
+    With a cluster of its own, the block raises :class:`~vegdask.cluster.WorkersLostError` when no
+    worker is alive, or workers keep dying (:func:`~vegdask.cluster.watch_workers`).
     """
     from distributed import Client
 
+    from vegdask.cluster import watch_workers
     from vegdask.pipeline._quiet import QuietTaskFailures, quiet_teardown
 
     if kind == "local":
         cluster = _local_cluster(workers)
-        with cluster, Client(cluster) as client, quiet_teardown():
+        with cluster, Client(cluster) as client, quiet_teardown(), watch_workers(cluster):
             client.register_plugin(QuietTaskFailures())
             # Each worker loads the tile kernels from numba's cache now, beside the first stage's
             # tasks, not in its first period of tile metrics (about 0.4 s a worker).
@@ -48,7 +55,15 @@ def job_client(kind: str, workers: int, output: str) -> Iterator[Any]:
         from vegdask.cluster import AzureBatchCluster
 
         # Account, pool and worker settings: vegdask.azure.* in dask config, then AZURE_BATCH_*.
-        with AzureBatchCluster() as cluster, Client(cluster) as client, quiet_teardown():
+        with (
+            # as a LocalCluster: the scheduler here logs warnings, not every worker's arrival
+            AzureBatchCluster(
+                worker_modules=WORKER_MODULES, silence_logs=logging.WARNING
+            ) as cluster,
+            Client(cluster) as client,
+            quiet_teardown(),
+            watch_workers(cluster),
+        ):
             client.register_plugin(QuietTaskFailures())
             cluster.scale(workers)
             yield client
@@ -103,7 +118,11 @@ def _local_cluster(workers: int) -> Any:
         compiled.append(here.submit(compile_kernels, ("tiles",)))
         with dask.config.set(_LOCAL_WORKERS):
             cluster = LocalCluster(
-                n_workers=workers, threads_per_worker=1, memory_limit="2GiB", dashboard_address=":0"
+                n_workers=workers,
+                threads_per_worker=1,
+                memory_limit="2GiB",
+                # the address the printed link names (":0" would listen on every interface)
+                dashboard_address="127.0.0.1:0",
             )
         for future in compiled:
             future.result()

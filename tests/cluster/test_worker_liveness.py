@@ -1,0 +1,61 @@
+"""`vegdask run --cluster azure-batch` whose workers cannot start stops with one line naming why.
+
+The emulator runs each worker task with the configured worker Python: here a real interpreter
+without ``distributed`` (a fresh virtual environment), as a node image without vegdask would be.
+"""
+
+import os
+import subprocess
+import sys
+import time
+import venv
+
+import pytest
+
+from vegdask.testing import BatchEmulator
+
+
+@pytest.fixture(scope="module")
+def bare_python(tmp_path_factory):
+    """An interpreter with the standard library only (no distributed, no vegdask)."""
+    where = tmp_path_factory.mktemp("bare")
+    venv.EnvBuilder(with_pip=False).create(where)
+    python = where / "bin" / "python"
+    done = subprocess.run([python, "-c", "import distributed"], capture_output=True)
+    assert done.returncode == 1
+    return str(python)
+
+
+@pytest.mark.slow
+def test_workers_without_distributed_stop_the_run_with_their_missing_module(
+    azurite, tmp_path, bare_python
+):
+    config = tmp_path / "job.toml"
+    config.write_text('[location]\nsize = 100\n[time]\nstart = "2016-01-01"\nend = "2016-03-01"\n')
+    with BatchEmulator(allocation_delay=0.2) as emu:
+        env = {
+            **os.environ,
+            "AZURE_BATCH_URL": emu.url,
+            "AZURE_BATCH_ACCOUNT": emu.account_name,
+            "AZURE_BATCH_KEY": emu.account_key,
+            "AZURE_STORAGE_CONNECTION_STRING": azurite.connection_string,
+            "DASK_VEGDASK__AZURE__WORKER_PYTHON": bare_python,
+            "DASK_VEGDASK__CLUSTER__MAX_WORKER_LOSSES": "3",
+        }
+        started = time.monotonic()
+        done = subprocess.run(
+            [sys.executable, "-m", "vegdask.cli", "run", str(config), "--cluster", "azure-batch",
+             "--workers", "1", "--output", "abfs://runs-liveness/site", "--no-progress"],
+            env=env, capture_output=True, text=True, timeout=300,
+        )  # fmt: skip
+        took = time.monotonic() - started
+        assert emu.pids() == []  # the cluster closed: no task process left behind
+    assert done.returncode == 2, done.stderr[-3000:]
+    assert took < 120
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1, done.stderr
+    assert lines[0].startswith(
+        "vegdask run: error: 3 Dask workers were lost in a row without finishing a task (last: "
+        "Batch task vegdask-"
+    ), lines[0]
+    assert f"the Python on this node ({bare_python}) lacks distributed, vegdask, adlfs" in lines[0]

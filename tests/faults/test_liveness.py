@@ -1,0 +1,141 @@
+"""A run whose workers are gone for good stops with one line naming the cause; Ctrl-C still works.
+
+Real local Dask clusters whose worker processes are killed (as the operating system's OOM killer
+or a user would), through the real ``vegdask run`` command.
+"""
+
+import contextlib
+import os
+import signal
+import time
+from pathlib import Path
+
+import dask
+import pytest
+from distributed import Client, LocalCluster
+
+from vegdask.cli import INTERRUPTED
+from vegdask.cluster import WorkersLostError, watch_workers
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text().rsplit(") ", 1)[1].split()
+            except OSError:
+                continue
+            if int(stat[1]) == pid:
+                found.append(int(entry.name))
+    return found
+
+
+def _descendants(pid: int) -> list[int]:
+    return [d for child in _children(pid) for d in (child, *_descendants(child))]
+
+
+def _cmdline(pid: int) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return b""
+
+
+def _kill(proc, *, everything: bool) -> None:
+    """SIGKILL the run's worker processes, or every process it started (none can restart then)."""
+    if everything:
+        pids = [p for p in _descendants(proc.pid) if b"resource_tracker" not in _cmdline(p)]
+    else:
+        servers = [p for p in _children(proc.pid) if b"forkserver" in _cmdline(p)]
+        pids = [w for server in servers for w in _descendants(server)]
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+
+
+def _keep_killing(proc, rounds: int, *, everything: bool, every: float = 2.0) -> None:
+    for _ in range(rounds):
+        if proc.poll() is not None:
+            return
+        _kill(proc, everything=everything)
+        time.sleep(every)
+
+
+@pytest.mark.slow
+def test_a_run_without_live_workers_stops_with_one_line(
+    small_job, tmp_path, vegdask, first_line, monkeypatch
+):
+    monkeypatch.setenv("DASK_VEGDASK__CLUSTER__NO_WORKER_TIMEOUT", "8")  # the run's setting
+    proc = vegdask("run", str(small_job), "--output", str(tmp_path / "out"))
+    first_line(proc)  # the cluster is up
+    started = time.monotonic()
+    _keep_killing(proc, rounds=4, everything=True)  # the nannies cannot restart them now
+    _, err = proc.communicate(timeout=120)
+    assert time.monotonic() - started < 120
+    assert proc.returncode == 2, err
+    assert "Traceback" not in err, err
+    last = err.strip().splitlines()[-1]
+    assert last.startswith("vegdask run: error: no Dask worker was alive for 8 s (last: worker "), (
+        last
+    )
+    assert last.endswith("stopped (rerun the same command to resume)")
+
+
+@pytest.mark.slow
+def test_ctrl_c_stops_a_run_whose_workers_are_killed_again_and_again(
+    small_job, tmp_path, vegdask, first_line
+):
+    proc = vegdask("run", str(small_job), "--output", str(tmp_path / "out"))
+    first_line(proc)
+    _keep_killing(proc, rounds=4, everything=False)  # their nannies restart them each time
+    assert proc.poll() is None  # still waiting (the watchdog's 60 s have not passed)
+    os.killpg(proc.pid, signal.SIGINT)
+    sent = time.monotonic()
+    _, err = proc.communicate(timeout=60)
+    assert time.monotonic() - sent < 30
+    assert proc.returncode == 130, err
+    assert err.strip().splitlines()[-1] == f"vegdask run: {INTERRUPTED}"
+    # The driver prints no traceback. (A worker process its nanny was restarting when Ctrl-C
+    # came may print distributed's own start-up traceback: that process is not vegdask's.)
+    frames = [line for line in err.splitlines() if line.strip().startswith("File ")]
+    assert not [frame for frame in frames if "/vegdask/" in frame], err
+
+
+def _die():
+    os._exit(1)  # the worker process dies, as a segfault or the OOM killer would end it
+
+
+def test_workers_that_keep_dying_without_finishing_a_task_stop_the_block():
+    # Dask gives up on a task after 3 worker deaths (KilledWorker); the watchdog stops the block
+    # after 2 lost in a row, naming them, whatever the work was.
+    with (
+        dask.config.set({"distributed.scheduler.allowed-failures": 10}),
+        LocalCluster(n_workers=1, threads_per_worker=1, dashboard_address=":0") as cluster,
+        Client(cluster) as client,
+    ):
+        started = time.monotonic()
+        with pytest.raises(WorkersLostError) as lost, watch_workers(cluster, max_losses=2):
+            client.submit(_die, pure=False).result(timeout=120)
+        assert time.monotonic() - started < 60
+    message = str(lost.value)
+    assert message.startswith("2 Dask workers were lost in a row without finishing a task (last:")
+    assert "\n" not in message
+
+
+def test_a_finished_task_resets_the_count_of_lost_workers():
+    with (
+        dask.config.set({"distributed.scheduler.allowed-failures": 0}),  # not run again
+        LocalCluster(n_workers=1, threads_per_worker=1, dashboard_address=":0") as cluster,
+        Client(cluster) as client,
+        watch_workers(cluster, max_losses=2) as watch,
+    ):
+        # one worker lost, then work done: the run goes on
+        client.submit(_die, pure=False)
+        deadline = time.monotonic() + 60
+        while watch.losses < 1 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert watch.losses == 1
+        client.wait_for_workers(1, timeout=60)
+        assert client.submit(sum, [1, 2], pure=False).result(timeout=60) == 3
+        assert watch.losses == 0
