@@ -91,3 +91,36 @@ def test_status_without_account_is_a_clear_error(monkeypatch, capsys):
         monkeypatch.delenv(name, raising=False)
     assert main(["batch", "status"]) == 2
     assert "no Batch account URL" in capsys.readouterr().err
+
+
+def test_status_tells_workers_stopped_on_request_from_failed_ones(served, capsys):
+    # A closing cluster terminates its worker tasks: Batch then reports them as failed
+    # (TaskEnded), like a worker that crashed. Status counts them apart.
+    _proc, env = served
+    client = BatchClient(
+        env["AZURE_BATCH_URL"],
+        AzureNamedKeyCredential(env["AZURE_BATCH_ACCOUNT"], env["AZURE_BATCH_KEY"]),
+    )
+    client.create_pool(m.BatchPoolCreateOptions(id="p", vm_size="x", target_dedicated_nodes=1))
+    job = m.BatchJobCreateOptions(id="vegdask-s-job", pool_info=m.BatchPoolInfo(pool_id="p"))
+    client.create_job(job)
+    for task_id, command in (("ok", "true"), ("crashed", "sh -c 'exit 3'"), ("worker", "sleep 60")):
+        client.create_task(
+            "vegdask-s-job", m.BatchTaskCreateOptions(id=task_id, command_line=command)
+        )
+    wait_until(lambda: client.get_task("vegdask-s-job", "worker").state == "running", timeout=30)
+    client.terminate_task("vegdask-s-job", "worker")  # as AzureBatchCluster.close() does
+    done = {"ok", "crashed", "worker"}
+    wait_until(
+        lambda: (
+            {t.id for t in client.list_tasks("vegdask-s-job") if t.state == "completed"} == done
+        ),
+        timeout=30,
+    )
+    assert client.get_job_task_counts("vegdask-s-job").task_counts.failed == 2  # Batch's own view
+    assert main(["batch", "status", "--job", "vegdask-s-job"]) == 0
+    out = capsys.readouterr().out
+    assert "running 0, succeeded 1, stopped 1, failed 1" in out
+    assert "task ok: succeeded" in out
+    assert "task crashed: failed" in out
+    assert "task worker: stopped" in out

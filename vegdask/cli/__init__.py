@@ -12,7 +12,13 @@ import sys
 from collections.abc import Sequence
 
 from vegdask import __version__
-from vegdask.cli._common import CLIError, describe_error, interrupts, silence_exit_noise
+from vegdask.cli._common import (
+    CLIError,
+    Terminated,
+    describe_error,
+    interrupts,
+    silence_exit_noise,
+)
 
 # Order here is the order in ``vegdask --help``.
 COMMAND_MODULES: tuple[str, ...] = (
@@ -51,7 +57,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``vegdask`` command line and return its exit status.
 
     Errors a user can act on are printed as one line on standard error with exit status 2; Ctrl-C
-    prints one line and exits with status 130.
+    prints one line and exits with status 130, SIGTERM likewise with status 143.
     """
     args = build_parser().parse_args(argv)
     from vegdask.pipeline import drop_unclosed_session_notes
@@ -66,10 +72,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except CLIError as err:
         print(f"vegdask {args.command}: error: {err}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print(f"vegdask {args.command}: {INTERRUPTED}", file=sys.stderr)
+    except KeyboardInterrupt as err:
+        terminated = isinstance(err, Terminated)
+        what = INTERRUPTED.replace("interrupted", "terminated") if terminated else INTERRUPTED
+        print(f"vegdask {args.command}: {what}", file=sys.stderr)
         silence_exit_noise()
-        return 130
+        return 143 if terminated else 130
     except Exception as err:
         message = describe_error(err)
         if message is None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from collections import Counter
 
 from vegdask.cli._common import CLIError
 
@@ -65,20 +66,40 @@ def run_status(args: argparse.Namespace) -> int:
         for job in jobs:
             if args.job and job.id != args.job:
                 continue
-            c = client.get_job_task_counts(job.id).task_counts
+            tasks = list(client.list_tasks(job.id))
+            n = Counter(_outcome(task) for task in tasks)
             print(
-                f"job {job.id} ({_text(job.state)}) on {job.pool_info.pool_id}: active {c.active}, "
-                f"running {c.running}, succeeded {c.succeeded}, failed {c.failed}"
+                f"job {job.id} ({_text(job.state)}) on {job.pool_info.pool_id}: active "
+                f"{n['active']}, running {n['running']}, succeeded {n['succeeded']}, stopped "
+                f"{n['stopped']}, failed {n['failed']}"
             )
             _print_submitted(client, job)
             if args.job:
-                for task in client.list_tasks(job.id):
+                for task in tasks:
                     node = task.node_info.node_id if task.node_info else "-"
                     requeues = task.execution_info.requeue_count if task.execution_info else 0
-                    print(f"  task {task.id}: {_text(task.state)} on {node}, requeued {requeues}")
+                    print(f"  task {task.id}: {_outcome(task)} on {node}, requeued {requeues}")
     except HttpResponseError as err:
         raise CLIError(f"Batch refused the request: {err.reason} ({err.status_code})") from err
     return 0
+
+
+def _outcome(task) -> str:
+    """active, running, succeeded, stopped (ended on request, e.g. by a closing cluster) or failed.
+
+    Batch reports a task that was terminated as failed (``TaskEnded``): every worker of a
+    successful run ends so, when its cluster closes.
+    """
+    state = _text(task.state)
+    if state in ("active", "preparing"):
+        return "active"
+    if state != "completed":
+        return state
+    info = task.execution_info
+    if info is None or _text(info.result) == "success":
+        return "succeeded"
+    failure = getattr(info, "failure_info", None)
+    return "stopped" if failure is not None and failure.code == "TaskEnded" else "failed"
 
 
 def _print_submitted(client, job) -> None:

@@ -10,11 +10,15 @@ import threading
 from collections.abc import Iterator
 from types import FrameType
 
-__all__ = ["CLIError", "describe_error", "interrupts", "silence_exit_noise"]
+__all__ = ["CLIError", "Terminated", "describe_error", "interrupts", "silence_exit_noise"]
 
 
 class CLIError(Exception):
     """An error the user can act on: printed as one line, exit status 2."""
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM: stops a command as Ctrl-C does (clusters, Batch pools released), exit status 143."""
 
 
 # Exceptions of the Azure SDK and aiohttp meaning "blob storage did not answer", by class name so
@@ -83,11 +87,11 @@ def _inside_ignoring_callback(frame: FrameType | None) -> bool:
     return False
 
 
-def _deliver_again() -> None:
+def _deliver_again(signum: int) -> None:
     # Only while the command still handles Ctrl-C: once it has stopped on one, a second SIGINT
     # would kill the exiting interpreter (exit status -2 instead of 130).
-    if signal.getsignal(signal.SIGINT) is _on_sigint:
-        os.kill(os.getpid(), signal.SIGINT)
+    if signal.getsignal(signum) is _on_sigint:
+        os.kill(os.getpid(), signum)
 
 
 def _inside_exec_of_source(frame: FrameType | None) -> bool:
@@ -100,18 +104,20 @@ def _inside_exec_of_source(frame: FrameType | None) -> bool:
 def _on_sigint(signum: int, frame: FrameType | None) -> None:
     # raised in these places it would be dropped, or end the process with -2: deliver it again
     if _inside_ignoring_callback(frame) or _inside_exec_of_source(frame):
-        timer = threading.Timer(0.05, _deliver_again)
+        timer = threading.Timer(0.05, _deliver_again, (signum,))
         timer.daemon = True  # the interpreter does not wait for it at exit
         timer.start()
         return
-    raise KeyboardInterrupt
+    raise Terminated if signum == signal.SIGTERM else KeyboardInterrupt
 
 
 @contextlib.contextmanager
 def interrupts(*, exiting: bool = False) -> Iterator[None]:
     """Ctrl-C raises ``KeyboardInterrupt`` in the main thread, not in a callback that drops it.
 
-    The previous handler is restored afterwards. With ``exiting`` (a command that stops on
+    SIGTERM raises `Terminated` (a ``KeyboardInterrupt``) the same way, so that a terminated
+    command releases what Ctrl-C releases (its cluster, the Batch job and pool it created). The
+    previous handlers are restored afterwards. With ``exiting`` (a command that stops on
     Ctrl-C), SIGINT is ignored instead once an interrupt has stopped the block: a second one
     arriving while the command prints its message and the interpreter exits would otherwise end
     the process with status -2 instead of 130. Outside the main thread, or where SIGINT is
@@ -123,6 +129,7 @@ def interrupts(*, exiting: bool = False) -> Iterator[None]:
         yield
         return
     previous = signal.signal(signal.SIGINT, _on_sigint)
+    previous_term = signal.signal(signal.SIGTERM, _on_sigint)
     stopped = False
     try:
         yield
@@ -131,3 +138,4 @@ def interrupts(*, exiting: bool = False) -> Iterator[None]:
         raise
     finally:
         signal.signal(signal.SIGINT, signal.SIG_IGN if stopped and exiting else previous)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN if stopped and exiting else previous_term)

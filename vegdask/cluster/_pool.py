@@ -12,6 +12,7 @@ from vegdask import config
 from vegdask.cluster._blobs import BlobDrop, storage_connection_string
 
 __all__ = [
+    "NODE_MODULES",
     "NODE_SITE",
     "VM_SIZES",
     "check_wheel",
@@ -75,14 +76,24 @@ def shell_join(argv: list[str]) -> str:
     )
 
 
+#: What the nodes' Python must import to run a vegdask job with abfs outputs (vegdask[azure]).
+NODE_MODULES = ("distributed", "vegdask", "adlfs", "azure.batch", "azure.storage.blob")
+
 # Run by the node's Python before a worker or a driver starts: one line naming what it lacks.
-_CHECK = (
-    "import importlib.util as u, sys; m = [n for n in sys.argv[1:] if u.find_spec(n) is None]; "
-    'm and sys.exit(f\'the Python on this node ({sys.executable}) lacks {", ".join(m)}: give '
-    "vegdask a wheel to install (wheel=, vegdask submit --wheel) or set "
-    "vegdask.azure.worker-python (DASK_VEGDASK__AZURE__WORKER_PYTHON) to an interpreter that has "
-    "vegdask[azure]')"
-)
+_CHECK = """import importlib.util, sys
+def found(name):
+    try:
+        return importlib.util.find_spec(name) is not None
+    except ImportError:
+        return False
+missing = [name for name in sys.argv[1:] if not found(name)]
+if missing:
+    sys.exit(
+        f"the Python on this node ({sys.executable}) lacks {', '.join(missing)}: give vegdask a "
+        "wheel to install (wheel=, vegdask submit --wheel) or set vegdask.azure.worker-python "
+        "(DASK_VEGDASK__AZURE__WORKER_PYTHON) to an interpreter that has vegdask[azure]"
+    )
+"""
 
 
 def checked_python(python: str, modules: tuple[str, ...], command: str) -> str:
@@ -151,22 +162,30 @@ def wheel_start_task(
     *,
     install_dependencies: bool = True,
     sas_hours: float = 2.0,
+    extras: str = "azure",
+    modules: tuple[str, ...] = NODE_MODULES,
 ) -> dict[str, Any]:
     """Start task installing ``wheel`` from a short-lived read-only SAS URL into the node's site.
 
     The wheel is uploaded first. The SAS goes into ``resourceFiles`` (fetched by the node
     agent), never into the command line or environment settings; tasks then put
-    ``$AZ_BATCH_NODE_SHARED_DIR/vegdask-site`` first on ``PYTHONPATH``.
+    ``$AZ_BATCH_NODE_SHARED_DIR/vegdask-site`` first on ``PYTHONPATH``. The wheel goes in
+    without its dependencies; with ``install_dependencies``, when the node's Python then lacks
+    one of ``modules``, ``vegdask[extras]`` is installed with its dependencies. Last, ``modules``
+    are checked: a start task whose node still lacks one fails with one line naming it.
     """
     url = upload_wheel(wheel, connection_string, expiry_hours=sas_hours)
     name = os.path.basename(wheel)
-    argv = [python, "-m", "pip", "install", "--disable-pip-version-check"]
-    argv += ["--target", "$SITE", "--upgrade"]
-    if not install_dependencies:
-        argv.append("--no-deps")
-    script = shlex.join([*argv, name]).replace("'$SITE'", f'"{NODE_SITE}"')
+    pip = [python, "-m", "pip", "install", "--disable-pip-version-check", "--upgrade"]
+    pip += ["--target", NODE_SITE]
+    check = shell_join([python, "-c", _CHECK, *modules])
+    script = ["set -e", shell_join([*pip, "--no-deps", name]), f'export PYTHONPATH="{NODE_SITE}"']
+    if install_dependencies:
+        # the dependencies the node's Python has are not downloaded again (pip --target would)
+        script.append(f"{check} 2>/dev/null || {shell_join([*pip, f'{name}[{extras}]'])}")
+    script.append(check)
     return {
-        "commandLine": f"/bin/bash -c {shlex.quote('set -e; ' + script)}",
+        "commandLine": f"/bin/bash -c {shlex.quote('; '.join(script))}",
         "resourceFiles": [{"httpUrl": url, "filePath": name}],
         "userIdentity": {"autoUser": {"scope": "pool", "elevationLevel": "nonadmin"}},
     }

@@ -36,8 +36,15 @@ from vegdask import config
 from vegdask.cluster._blobs import BlobDrop
 from vegdask.cluster._blobs import storage_connection_string as _storage_conn
 from vegdask.cluster._client import batch_client
+from vegdask.cluster._pool import (
+    NODE_MODULES,
+    check_wheel,
+    checked_python,
+    pool_body,
+    shell_join,
+    wheel_start_task,
+)
 from vegdask.cluster._pool import NODE_SITE as _SITE
-from vegdask.cluster._pool import check_wheel, pool_body, shell_join, wheel_start_task
 
 __all__ = ["SUBMIT_CONTAINER", "SubmittedJob", "batch_credentials", "submit_job"]
 
@@ -73,6 +80,9 @@ class SubmittedJob:
     pool_id: str
     client: Any = field(repr=False)
     drop: BlobDrop | None = field(default=None, repr=False)
+    #: the pool's (dedicated, low-priority) targets before the submission, when it changed them
+    restore: tuple[int, int] | None = None
+    target: str = "targetDedicatedNodes"
 
     def task(self) -> Any:
         """The driver task as Batch reports it."""
@@ -96,7 +106,32 @@ class SubmittedJob:
         with contextlib.suppress(HttpResponseError):  # already done by onAllTasksComplete
             options = {"terminateReason": "vegdask job done"}  # BatchJobTerminateOptions
             self.client.begin_terminate_job(self.job_id, options)
+        self.restore_pool()
         return task
+
+    def restore_pool(self) -> None:
+        """Give the pool back its size, if the task could not (its node lacked the SDK).
+
+        Only while the pool still has the one node the submission gave it; as the task's own
+        last step does, with ``nodeDeallocationOption=taskcompletion``.
+        """
+        from azure.batch import models
+        from azure.core.exceptions import HttpResponseError
+
+        if self.restore is None:
+            return
+        with contextlib.suppress(HttpResponseError):
+            pool = self.client.get_pool(self.pool_id)
+            low_priority = self.target == "targetLowPriorityNodes"
+            now = pool.target_low_priority_nodes if low_priority else pool.target_dedicated_nodes
+            if (now or 0) == 1:
+                dedicated, low = self.restore
+                options = {
+                    "targetDedicatedNodes": dedicated,
+                    "targetLowPriorityNodes": low,
+                    "nodeDeallocationOption": "taskcompletion",
+                }
+                self.client.begin_resize_pool(self.pool_id, models.BatchPoolResizeOptions(options))
 
 
 def submit_job(
@@ -120,6 +155,7 @@ def submit_job(
     sas_hours: float = 2.0,
     max_hours: float | None = None,
     metadata: Mapping[str, str] | None = None,
+    modules: Sequence[str] = NODE_MODULES,
 ) -> SubmittedJob:
     """Run ``python ARGUMENTS...`` as the one task of a new Batch job on ``pool_id``.
 
@@ -161,6 +197,9 @@ def submit_job(
         Wall-clock limit of the task (none by default).
     metadata
         Extra job metadata (name -> value), shown by ``vegdask batch status``.
+    modules
+        What the node's Python must import: checked before the command runs (the task then
+        ends with one line naming what is missing, in its ``stderr.txt``).
 
     Returns
     -------
@@ -222,7 +261,8 @@ def submit_job(
         script.append(f'f="$AZ_BATCH_TASK_WORKING_DIR/{_SECRETS}"; . "$f"; rm -f "$f"')
     host = shlex.quote(scheduler_host) if scheduler_host else '"$(hostname -I | cut -d" " -f1)"'
     script.append(f"h={host} || true; export DASK_VEGDASK__AZURE__SCHEDULER_HOST=${{h:-127.0.0.1}}")
-    script += ["set +e", shell_join([python, *arguments]), "status=$?"]
+    command = checked_python(python, tuple(modules), shell_join([python, *arguments]))
+    script += ["set +e", command, "status=$?"]
     finish = [python, "-m", "vegdask.cluster._submit", "finish", "--drop", f"{job_id}"]
     if restore is not None:
         finish += ["--pool", pool_id, "--restore", str(restore[0]), str(restore[1])]
@@ -249,7 +289,7 @@ def submit_job(
     }
     client.create_job(models.BatchJobCreateOptions(job))
     client.create_task(job_id, models.BatchTaskCreateOptions(task))
-    return SubmittedJob(job_id, task_id, pool_id, client, drop)
+    return SubmittedJob(job_id, task_id, pool_id, client, drop, restore, key)
 
 
 def submitted_task(client: Any, job: Any) -> str | None:
