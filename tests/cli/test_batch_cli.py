@@ -124,3 +124,23 @@ def test_status_tells_workers_stopped_on_request_from_failed_ones(served, capsys
     assert "task ok: succeeded" in out
     assert "task crashed: failed" in out
     assert "task worker: stopped" in out
+
+
+def test_status_of_an_empty_account_says_so(served, capsys):
+    _, env = served
+    assert main(["batch", "status"]) == 0
+    assert capsys.readouterr().out == "no pools and no vegdask jobs in this Batch account\n"
+    client = BatchClient(
+        env["AZURE_BATCH_URL"],
+        AzureNamedKeyCredential(env["AZURE_BATCH_ACCOUNT"], env["AZURE_BATCH_KEY"]),
+    )
+    client.create_pool(m.BatchPoolCreateOptions(id="idle", vm_size="Standard_A1_v2"))
+    assert main(["batch", "status"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].startswith("pool idle: ")
+    assert out[1:] == ["no vegdask jobs in this Batch account"]
+    assert main(["batch", "status", "--job", "vegdask-nope"]) == 2
+    assert capsys.readouterr().err == (
+        "vegdask batch: error: no vegdask job vegdask-nope in this Batch account; "
+        "vegdask batch status lists them\n"
+    )

@@ -50,22 +50,34 @@ def batch_client_for(args: argparse.Namespace):
         raise CLIError(str(err)) from err
 
 
+_EMPTY = "no pools and no vegdask jobs in this Batch account"
+
+
 def run_status(args: argparse.Namespace) -> int:
     """Print pools (sizes, states) and the task counts of vegdask jobs."""
     from azure.core.exceptions import HttpResponseError
 
     client = batch_client_for(args)
     try:
-        for pool in client.list_pools():
+        pools = list(client.list_pools())
+        for pool in pools:
             print(
                 f"pool {pool.id}: {_text(pool.state)}/{_text(pool.allocation_state)}, dedicated "
                 f"{pool.current_dedicated_nodes}/{pool.target_dedicated_nodes}, low-priority "
                 f"{pool.current_low_priority_nodes}/{pool.target_low_priority_nodes}"
             )
-        jobs = [j for j in client.list_jobs() if j.id.startswith("vegdask-")]
+        jobs = [
+            j
+            for j in client.list_jobs()
+            if j.id.startswith("vegdask-") and (not args.job or j.id == args.job)
+        ]
+        if args.job and not jobs:
+            raise CLIError(
+                f"no vegdask job {args.job} in this Batch account; vegdask batch status lists them"
+            )
+        if not jobs:
+            print("no vegdask jobs in this Batch account" if pools else _EMPTY)
         for job in jobs:
-            if args.job and job.id != args.job:
-                continue
             tasks = list(client.list_tasks(job.id))
             n = Counter(_outcome(task) for task in tasks)
             print(
