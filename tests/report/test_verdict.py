@@ -94,9 +94,13 @@ def test_alpha_comes_from_the_settings():
 
 
 def test_untestable_headline_says_why():
-    res = {"offset50_mean": {"ar1": {"kendall_tau": 0.2, "p_value": None, "error": "too short"}}}
+    res = {"offset50_mean": {"ar1": {"kendall_tau": None, "p_value": None, "error": "too short"}}}
     assert location_verdict(res, 0.05).sentence == (
         "No verdict: offset50 AR(1) could not be tested (too short)."
+    )
+    res["offset50_mean"]["ar1"].update(kendall_tau=0.2, error="no surrogate p-value: 24 samples")
+    assert location_verdict(res, 0.05).sentence == (
+        "No verdict: offset50 AR(1) has tau 0.20 but no p-value (no surrogate p-value: 24 samples)."
     )
 
 
@@ -163,3 +167,33 @@ def test_tau_sign_of_return_rate_is_a_fall(tau):
     res = {"location": {"offset50_mean": {"return_rate": entry(tau, 0.5, tiles=9)}}}
     sentence = location_verdict(res, 0.05).sentence
     assert sentence.startswith("No significant fall: offset50 return rate")
+
+
+def test_verdict_figure_maps_each_tiles_tau_and_shows_the_null():
+    from vegdask.analysis import pooled_early_warning
+    from vegdask.analysis._report import _verdict_figure
+
+    rng = np.random.default_rng(4)
+    time = pd.date_range("2016-01-16", periods=40, freq="MS")
+    cube = xr.DataArray(
+        rng.standard_normal((40, 3, 4)),
+        dims=("time", "tile_y", "tile_x"),
+        coords={"time": time, "tile_y": [0, 1, 2], "tile_x": [0, 1, 2, 3]},
+    )
+    cube[:, 2, 1] = np.nan  # a tile never valid: not used, blank on the map
+    panel = cube.stack(tile=("tile_y", "tile_x")).transpose("time", "tile")
+    pooled = pooled_early_warning(panel, n_surrogates=19, seed=2)
+    grid = cube.isel(time=0, drop=True) * np.nan
+    fig = _verdict_figure({"offset50_mean": pooled}, grid, 0.05)
+    expected = np.full((3, 4), np.nan)
+    for (y, x), tau in pooled.tile_taus["ar1"].items():
+        expected[y, x] = tau
+    shown = fig.axes[0].images[0].get_array()
+    np.testing.assert_allclose(np.ma.filled(shown, np.nan), expected)
+    assert np.isnan(expected[2, 1])
+    hist_ax = next(ax for ax in fig.axes if ax.get_xlabel().startswith("pooled"))
+    observed = hist_ax.lines[0].get_xdata()[0]
+    assert observed == pytest.approx(pooled.stats["ar1"]["kendall_tau"])
+    assert "against 19 surrogates" in hist_ax.get_title()
+    # No pooled result for the headline: no figure.
+    assert _verdict_figure({"ndvi_mean": pooled}, grid, 0.05) is None

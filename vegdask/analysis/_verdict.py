@@ -188,9 +188,11 @@ def location_verdict(resilience: dict[str, Any], alpha: float) -> Verdict:
 
 def _sentence(test: IndicatorTest, alpha: float, *, pooled: bool) -> str:
     name = f"{series_label(test.series)} {indicator_label(test.indicator)}"
-    if test.kendall_tau is None or test.p_value is None:
-        why = f" ({test.error})" if test.error else ""
+    why = f" ({test.error})" if test.error else ""
+    if test.kendall_tau is None:
         return f"No verdict: {name} could not be tested{why}."
+    if test.p_value is None:  # e.g. too short for the surrogates' model: the trend alone
+        return f"No verdict: {name} has tau {test.kendall_tau:.2f} but no p-value{why}."
     values = f"tau {test.kendall_tau:.2f}, p = {p_text(test.p_value)}"
     surrogates = f"{test.n_surrogates} surrogates"
     rise = "rise" if test.direction == "rising" else "fall"
