@@ -427,8 +427,12 @@ def test_short_series_reports_reason(tmp_path, write_run):
     assert res["offset50_mean"]["ar1"]["bandwidth_convention"] == "sigma"
     # Long enough for the window but not for the ARMA(4, 4) fit: the taus, and why no p-value.
     run = write_run(tmp_path / "medium", n_time=24, with_scene=False)
-    res = analyse_results(str(run), report=False, n_surrogates=10)
+    res = analyse_results(str(run), n_surrogates=10, tile_surrogates=9)
     assert "no surrogate p-value" in res["offset50_mean"]["ar1"]["error"]
+    page = (run / "report.html").read_text()
+    assert "offset50 AR(1) has tau" in page  # the verdict: the trend, and why no p-value
+    assert "but no p-value (no surrogate p-value: series too short for ARMA" in page
+    assert "ar1: no tile has a p-value" in page
     assert "too short for ARMA" in res["offset50_mean"]["ar1"]["error"]
     assert res["offset50_mean"]["ar1"]["p_value"] is None
     series = pd.read_csv(run / "analysis" / "timeseries.csv", index_col=0)["offset50_mean"]

@@ -51,3 +51,11 @@ def test_no_maps_no_note():
     text = report(None)
     assert "significant tile" not in text
     assert "no tile can be significant" not in text
+
+
+def test_untested_tiles_say_so_rather_than_count_zero():
+    maps = maps_with(np.zeros((2, 2), dtype=bool), n_surrogates=999)
+    maps["ar1_p_value"] = (("tile_y", "tile_x"), np.full((2, 2), np.nan))
+    text = report(maps)
+    assert "ar1: no tile has a p-value" in text
+    assert "significant tile(s)" not in text

@@ -188,6 +188,13 @@ def _tile_significance_note(maps: Any) -> str:
         flags, attrs = maps[name], maps[name].attrs
         count = int(np.nansum(flags.values))
         indicator = html.escape(str(name).removesuffix("_significant"))
+        p_values = maps.get(f"{str(name).removesuffix('_significant')}_p_value")
+        if p_values is not None and not np.isfinite(p_values.values).any():
+            notes.append(
+                f"{indicator}: no tile has a p-value (each tile's series is too short for the "
+                "surrogates' ARMA model, or no tile was tested); the map shows the taus alone."
+            )
+            continue
         if count or attrs.get("min_significant_tiles", 0) <= 1:
             notes.append(f"{indicator}: {count} significant tile(s).")
             continue
