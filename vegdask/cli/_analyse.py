@@ -8,7 +8,7 @@ import warnings
 from pathlib import Path
 
 import vegdask
-from vegdask.cli._common import CLIError
+from vegdask.cli._common import CLIError, check_writable
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -59,6 +59,8 @@ def run(args: argparse.Namespace) -> int:
     """Run :func:`vegdask.analysis.analyse_results`; print the trends, the verdict, the outputs."""
     from vegdask.analysis import analyse_results, output_location
 
+    if args.output:  # a file, a path under a file, a folder it cannot write in: before any work
+        check_writable(args.output, folder=True)
     report = not args.no_report and args.preset is None
     try:
         with warnings.catch_warnings(record=True) as caught:

@@ -10,7 +10,14 @@ import threading
 from collections.abc import Iterator
 from types import FrameType
 
-__all__ = ["CLIError", "Terminated", "describe_error", "interrupts", "silence_exit_noise"]
+__all__ = [
+    "CLIError",
+    "Terminated",
+    "check_writable",
+    "describe_error",
+    "interrupts",
+    "silence_exit_noise",
+]
 
 
 class CLIError(Exception):
@@ -59,6 +66,48 @@ def describe_error(err: BaseException) -> str | None:
             "AZURE_STORAGE_CONNECTION_STRING or the account name and key"
         )
     return None
+
+
+def check_writable(path: str, *, folder: bool, flag: str = "--output") -> None:
+    """Refuse, before anything is written, a local ``path`` that cannot be written as asked.
+
+    ``folder``: ``path`` is to be a folder (it may exist as one), else a file (it must not be a
+    folder). Its first existing ancestor must be a folder this process can create files in (a
+    temporary file is created there and removed at once). URLs (``abfs://``) are left alone.
+
+    Raises
+    ------
+    CLIError
+        Naming ``flag``, the path and what is wrong.
+
+    Examples
+    --------
+    >>> check_writable("/etc/hostname", folder=True)
+    Traceback (most recent call last):
+    ...
+    vegdask.cli._common.CLIError: --output /etc/hostname is a file; give a folder
+    """
+    import tempfile
+    from pathlib import Path
+
+    if "://" in str(path):
+        return
+    target = Path(path)
+    if folder and target.exists() and not target.is_dir():
+        raise CLIError(f"{flag} {path} is a file; give a folder")
+    if not folder and target.is_dir():
+        raise CLIError(f"{flag} {path} is a folder; give a file name")
+    parent = target if folder else target.parent
+    existing = next(p for p in (parent, *parent.parents) if p.exists() or p == Path(p.anchor))
+    if not existing.is_dir():
+        raise CLIError(f"{flag} {path} is under {existing}, which is a file, not a folder")
+    if not folder and existing != parent:
+        raise CLIError(f"{flag} {path}: the folder {parent} does not exist")
+    try:
+        with tempfile.TemporaryFile(dir=existing):
+            pass
+    except OSError as err:
+        raise CLIError(f"{flag} {path}: cannot write in {existing} ({err.strerror})") from None
 
 
 def silence_exit_noise() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from vegdask.cli._common import CLIError
+from vegdask.cli._common import CLIError, check_writable
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -64,6 +64,8 @@ def _new(args: argparse.Namespace) -> int:
 
     from vegdask.pipeline import ConfigError, dump_config, validate_config
 
+    if args.to:  # before any question: a place the config cannot go
+        check_writable(args.to, folder=False, flag="--to")
     interactive = sys.stdin.isatty()
     raw: dict[str, dict[str, Any]] = {}
     coordinates = ("longitude", "latitude")
@@ -74,7 +76,11 @@ def _new(args: argparse.Namespace) -> int:
             if not interactive:
                 missing = [f"--{f}" for f in required if getattr(args, f) is None]
                 raise CLIError(f"missing {', '.join(missing)} (or run on a terminal to be asked)")
-            value = input(f"{flag} ({help_text}): ").strip() or None
+            try:
+                value = input(f"{flag} ({help_text}): ").strip() or None
+            except EOFError:  # Ctrl-D: end the prompt's line
+                print()
+                raise CLIError(f"no --{flag} given (end of input); nothing written") from None
         if value is not None:
             numeric = section == "location" and key != "id"
             raw.setdefault(section, {})[key] = _parse(value) if numeric else value
@@ -87,7 +93,10 @@ def _new(args: argparse.Namespace) -> int:
         target = Path(args.to)
         if target.exists() and not args.force:
             raise CLIError(f"{target} exists; pass --force to overwrite it")
-        target.write_text(text)
+        try:
+            target.write_text(text)
+        except OSError as err:
+            raise CLIError(f"could not write {target}: {err.strerror}") from None
         print(f"wrote {target}; run it with: vegdask run {target}")
     else:
         print(text, end="")

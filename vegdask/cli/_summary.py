@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from vegdask.cli._common import CLIError
+from vegdask.cli._common import CLIError, check_writable
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -28,6 +28,8 @@ def run(args: argparse.Namespace) -> int:
     """Run :func:`vegdask.analysis.summarise_runs` and print where the results went."""
     from vegdask.analysis import summarise_runs
 
+    if args.output:  # a file, a path under a file, a folder it cannot write in: before any work
+        check_writable(args.output, folder=True)
     try:
         table = summarise_runs(args.runs, args.output)
     except (FileNotFoundError, ValueError) as err:

@@ -128,7 +128,8 @@ def ensure_container(
     Raises
     ------
     ValueError
-        If the container name breaks Azure's rules (the message suggests a valid one if it can).
+        If ``url`` is neither local nor Azure's (``s3://``, ``memory://``, ...), or the container
+        name breaks Azure's rules (the message suggests a valid one if it can).
     PermissionError
         If blob storage refuses the credentials.
     ConnectionError
@@ -136,6 +137,12 @@ def ensure_container(
     """
     if not is_remote(url):
         return
+    if not is_azure(url):
+        scheme = str(url).split("://", 1)[0]
+        raise ValueError(
+            f"{url!r}: {scheme}:// storage is not supported; give a local folder or an Azure Blob "
+            "Storage URL abfs://container/prefix"
+        )
     container = str(url).split("://", 1)[1].split("/", 1)[0]
     if not _CONTAINER.match(container):
         try:
