@@ -83,7 +83,7 @@ def _write_run(root, n_time=60, with_scene=True):
             "collection": "COPERNICUS/S2",
         },
         "packages": {"numpy": np.__version__},
-        "stages": {"process": {"params_hash": "abc", "periods_completed": []}},
+        "stages": {"process": {"params_hash": "abc", "periods_completed": [], "complete": True}},
     }
     (root / "run.json").write_text(json.dumps(run))
     if with_scene:

@@ -101,6 +101,7 @@ def analyse_results(
     pdf: bool = False,
     figure_formats: list[str] | None = None,
     preset: str | None = None,
+    use_summary: bool = False,
 ) -> dict[str, dict[str, dict[str, Any]]]:
     """Analyse a run: time series, early-warning indicators, significance, figures and report.
 
@@ -152,6 +153,9 @@ def analyse_results(
         (:func:`vegdask.analysis.pyveg_analysis`) instead of vegdask's; writes pyveg's numbers
         into ``analysis/resilience.json`` and its CSV files into ``analysis/pyveg/``, no figures
         or report. The other method parameters do not apply.
+    use_summary : bool, default False
+        Analyse the run folder's ``results_summary.json`` rather than its tiles.zarr (which is
+        otherwise required, complete and as run.json recorded it).
 
     Returns
     -------
@@ -176,7 +180,7 @@ def analyse_results(
     if pdf:
         require_weasyprint()
     start_imports("vegdask.analysis")  # on the workers, while this process reads the results
-    res = _in_memory(load_results(results))
+    res = _in_memory(load_results(results, use_summary=use_summary))
     out_url = output_location(results, output)
     store = RunStore(out_url)
     store.makedirs("analysis")

@@ -18,7 +18,14 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from vegdask.data import RECORD_SERIES, WEATHER_VARIABLES, RunStore, tiles_from_results_summary
+from vegdask.data import (
+    RECORD_SERIES,
+    WEATHER_VARIABLES,
+    RunStore,
+    load_manifest,
+    tiles_from_results_summary,
+    unanalysable,
+)
 from vegdask.kernels import loess_smooth
 
 __all__ = [
@@ -50,19 +57,27 @@ class Results:
     has_scene: bool = False
 
 
-def load_results(results: str | Any) -> Results:
+def load_results(results: str | Any, *, use_summary: bool = False) -> Results:
     """Read a run's ``tiles.zarr``, ``weather.zarr`` and ``run.json``, or a results_summary.json.
+
+    A run's tiles are read only as its run.json accounts for them: its process stage complete and
+    tiles.zarr and weather.zarr as recorded (sizes). A folder's ``results_summary.json`` is read
+    instead only when asked (``use_summary``), never in place of a missing tiles.zarr.
 
     Parameters
     ----------
     results : str or path-like
         A run's output directory or URL (``abfs://container/prefix`` too), or a path/URL ending in
         ``.json`` holding pyveg's results_summary schema.
+    use_summary : bool, default False
+        Read the folder's ``results_summary.json`` rather than its tiles.zarr.
 
     Raises
     ------
     FileNotFoundError
         When neither ``tiles.zarr`` nor a results_summary.json is found.
+    ValueError
+        When the run is not analysable as it is (one line saying why and what to do).
     """
     url = str(results)
     if url.endswith(".json"):
@@ -81,16 +96,23 @@ def load_results(results: str | Any) -> Results:
             raise ValueError(f"{url}: {err}") from None
         return Results(tiles, weather, {}, metadata, root=None)
     store = RunStore(url)
+    if use_summary:
+        if not store.exists("results_summary.json"):
+            raise FileNotFoundError(f"{url} holds no results_summary.json (--use-summary)")
+        return load_results(store.url_of("results_summary.json"))
+    run = load_manifest(store)
+    summary = "; or pass --use-summary to analyse its results_summary.json"
+    if run and (problem := unanalysable(store, run)):
+        raise ValueError(f"{url} cannot be analysed: {problem}; rerun `vegdask run`{summary}")
     if not store.exists("tiles.zarr"):
         if store.exists("results_summary.json"):
-            return load_results(store.url_of("results_summary.json"))
+            raise FileNotFoundError(f"{url} holds no tiles.zarr{summary}")
         raise FileNotFoundError(
             f"{url} holds neither tiles.zarr nor results_summary.json: pass a run's output "
             "directory/URL or a pyveg results_summary.json"
         )
     tiles = store.open_zarr("tiles.zarr")
     weather = store.open_zarr("weather.zarr") if store.exists("weather.zarr") else None
-    run: dict[str, Any] = store.read_json("run.json") if store.exists("run.json") else {}
     metadata = dict(tiles.attrs)
     config = run.get("config", {})
     metadata.update({k: v for k, v in config.items() if not isinstance(v, dict | list)})

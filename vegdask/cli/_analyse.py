@@ -49,6 +49,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="pyveg: pyveg v1.1.0's analysis of results_summary.json (its numbers in "
         "resilience.json, its CSV files in analysis/pyveg/; the method options above do not apply)",
     )
+    parser.add_argument(
+        "--use-summary",
+        action="store_true",
+        help="analyse the run's results_summary.json instead of its tiles.zarr (which must "
+        "otherwise be complete and as the run's run.json recorded it)",
+    )
     parser.add_argument("--pdf", action="store_true", help="also write report.pdf (weasyprint)")
     parser.add_argument("--svg", action="store_true", help="also write the figures as SVG")
     parser.add_argument("--no-report", action="store_true", help="skip figures and report.html")
@@ -80,6 +86,7 @@ def run(args: argparse.Namespace) -> int:
                 pdf=args.pdf,
                 figure_formats=["png", "svg"] if args.svg else None,
                 preset=args.preset,
+                use_summary=args.use_summary,
             )
     except (FileNotFoundError, ValueError, ImportError) as err:
         raise CLIError(str(err)) from err

@@ -22,7 +22,14 @@ def _add_job_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--force",
         action="store_true",
-        help="recompute every stage (and replace stores in OUTPUT that no run.json accounts for)",
+        help="recompute every stage, and replace what OUTPUT holds that its run.json does not "
+        "account for (another job's outputs, files vegdask did not write, an unreadable run.json)",
+    )
+    parser.add_argument(
+        "--verify",
+        action="store_true",
+        help="check the recorded outputs fully (decode every chunk, compare checksums) instead of "
+        "by their sizes; whatever is missing or changed is recomputed",
     )
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
 
@@ -51,7 +58,9 @@ def _run(args: argparse.Namespace, until: str) -> int:
     from vegdask.pipeline import (
         ConfigError,
         OutputInUseError,
+        check_job,
         check_output,
+        config_warnings,
         job_client,
         load_config,
         output_lock,
@@ -70,20 +79,28 @@ def _run(args: argparse.Namespace, until: str) -> int:
         config = load_config(args.config, overrides=overrides)
     except ConfigError as err:
         raise CLIError(str(err)) from err
+    for warning in config_warnings(config):
+        print(f"vegdask {args.command}: warning: {warning}", file=sys.stderr)
     output = config["output"]["url"]
     started = time.perf_counter()
     cluster = config["cluster"]
     try:
         ensure_container(output)  # storage that refuses or does not answer: before the cluster
         check_output(output, force=args.force)  # a file, or a folder vegdask did not write
+        check_job(config, until, force=args.force)  # another job's outputs, or files of others
         # A finished job reruns without a cluster: every stage is complete and unchanged.
-        needed = stages_to_compute(config, until, force=args.force)
+        needed = stages_to_compute(config, until, force=args.force, verify=args.verify)
         dask_client = job_client(cluster["kind"], cluster["workers"], output) if needed else None
         with output_lock(output), dask_client or contextlib.nullcontext() as client:
             where_runs = f"dashboard {client.dashboard_link}" if needed else "nothing to compute"
             print(f"vegdask {args.command}: output {output}; {where_runs}")
             manifest = run_job(
-                config, client=client, force=args.force, progress=not args.no_progress, until=until
+                config,
+                client=client,
+                force=args.force,
+                verify=args.verify,
+                progress=not args.no_progress,
+                until=until,
             )
     except WorkersLostError as err:
         raise CLIError(f"{err}; stopped (rerun the same command to resume)") from err

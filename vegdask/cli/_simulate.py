@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -62,8 +63,8 @@ def run(args: argparse.Namespace) -> int:
     for path in outputs:
         if path.suffix.lower() not in _FORMATS:
             raise CLIError(f"{path}: unsupported output format; use one of {', '.join(_FORMATS)}")
-    if args.steps < 0 or args.size < 3 or args.rainfall < 0:
-        raise CLIError("--steps must be >= 0, --size >= 3 and --rainfall >= 0")
+    if args.steps < 0 or args.size < 3 or not (math.isfinite(args.rainfall) and args.rainfall >= 0):
+        raise CLIError("--steps must be >= 0, --size >= 3 and --rainfall a number >= 0")
     try:
         parameters = load_parameters(args.parameters) if args.parameters else PYVEG_PARAMETERS
         start = read_image(args.start).astype(np.float64) if args.start else None

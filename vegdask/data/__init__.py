@@ -3,6 +3,16 @@
 from vegdask.data._image_files import read_image
 from vegdask.data._local import local_scene
 from vegdask.data._locations import Location, location, locations, region_pixels
+from vegdask.data._outputs import (
+    Damage,
+    ManifestError,
+    check_outputs,
+    load_manifest,
+    record_outputs,
+    remove_outputs,
+    snapshot,
+    unanalysable,
+)
 from vegdask.data._patterns import binarise_biomass, load_parameters, simulate_pattern
 from vegdask.data._periods import make_periods, parse_period
 from vegdask.data._results_summary import (
@@ -76,13 +86,16 @@ __all__ = [
     "SOURCE_OPTIONS",
     "TILE_SIZE",
     "WEATHER_VARIABLES",
+    "Damage",
     "EarthEngineAuthError",
     "Location",
+    "ManifestError",
     "RunStore",
     "SasSigner",
     "SourceOption",
     "azure_sas_signer",
     "binarise_biomass",
+    "check_outputs",
     "check_region",
     "compute_ndvi",
     "create_store",
@@ -94,6 +107,7 @@ __all__ = [
     "is_azure",
     "is_remote",
     "join_url",
+    "load_manifest",
     "load_parameters",
     "load_store",
     "local_scene",
@@ -105,14 +119,17 @@ __all__ = [
     "parse_period",
     "period_coords",
     "read_image",
+    "record_outputs",
     "reflectance_offset",
     "region_pixels",
+    "remove_outputs",
     "resolve_signer",
     "results_summary",
     "sanitise_container_name",
     "sas_signer",
     "scene_grid",
     "simulate_pattern",
+    "snapshot",
     "source_arguments",
     "source_defaults",
     "stac_scene",
@@ -120,6 +137,7 @@ __all__ = [
     "synthetic_scene",
     "tiles_from_results_summary",
     "to_strict_json",
+    "unanalysable",
     "utm_epsg",
     "validate_scene",
     "validate_weather",

@@ -207,10 +207,12 @@ def tiles_from_results_summary(
     lons = sorted({_number(r, "longitude", where) for where, r in rows})
     shape = (len(dates), len(lats), len(lons))
     data = {name: np.full(shape, np.nan) for name in RECORD_SERIES}
+    present = np.zeros(shape, dtype=bool)
     not_finite = 0
     for where, r in rows:
         t = dates.index(r["date_key"])
         iy, ix = lats.index(r["latitude"]), lons.index(r["longitude"])
+        present[t, iy, ix] = True
         for name, key in RECORD_SERIES.items():
             if r.get(key) is None:
                 continue
@@ -239,7 +241,18 @@ def tiles_from_results_summary(
             "longitude": (("tile_y", "tile_x"), lon2d),
         },
     )
-    tiles["valid"] = np.isfinite(tiles.offset50)
+    # A tile is valid where it has a record with offset50; without offset50 anywhere (a summary
+    # of NDVI only), where it has a record.
+    tiles["valid"] = (("time", "tile_y", "tile_x"), present)
+    if any("offset50" in r for _, r in rows):
+        tiles["valid"] = tiles["valid"] & np.isfinite(tiles.offset50)
+    else:
+        warnings.warn(
+            f"results summary: no record of {collection} has 'offset50': its series is empty; "
+            "the NDVI series are analysed",
+            UserWarning,
+            stacklevel=2,
+        )
     weather = None
     wx = [v for v in summary.values() if isinstance(v, dict) and v.get("type") == "weather"]
     if wx:

@@ -263,11 +263,11 @@ def _zarr_chunks(var: xr.DataArray) -> tuple[int, ...]:
     return tuple(chunks)
 
 
-def open_zarr_group(url: str, options: dict[str, Any] | None = None) -> Any:
-    """The Zarr group of the store at ``url``, open for writing its arrays."""
+def open_zarr_group(url: str, options: dict[str, Any] | None = None, mode: str = "r+") -> Any:
+    """The Zarr group of the store at ``url``, open for writing its arrays (or ``mode="r"``)."""
     import zarr
 
-    return zarr.open_group(_mapper(url, options), mode="r+")
+    return zarr.open_group(_mapper(url, options), mode=mode)
 
 
 def open_store(url: str, *, options: dict[str, Any] | None = None) -> xr.Dataset:

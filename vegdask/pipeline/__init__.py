@@ -3,23 +3,28 @@
 from vegdask.data import results_summary
 from vegdask.pipeline._config import (
     DEMO_CONFIG,
+    MAX_SIZE,
     ConfigError,
+    config_warnings,
     dump_config,
     load_config,
     validate_config,
 )
 from vegdask.pipeline._dask_client import job_client
 from vegdask.pipeline._lock import OutputInUseError, check_output, output_lock
-from vegdask.pipeline._manifest import STAGES, read_manifest, stages_to_compute
+from vegdask.pipeline._manifest import STAGES, check_job, read_manifest, stages_to_compute
 from vegdask.pipeline._quiet import drop_unclosed_session_notes
 from vegdask.pipeline._run import run_job
 
 __all__ = [
     "DEMO_CONFIG",
+    "MAX_SIZE",
     "STAGES",
     "ConfigError",
     "OutputInUseError",
+    "check_job",
     "check_output",
+    "config_warnings",
     "drop_unclosed_session_notes",
     "dump_config",
     "job_client",

@@ -31,8 +31,10 @@ from vegdask.kernels import AR1_ESTIMATORS
 
 __all__ = [
     "DEMO_CONFIG",
+    "MAX_SIZE",
     "ConfigError",
     "analysis_arguments",
+    "config_warnings",
     "dump_config",
     "load_config",
     "validate_config",
@@ -41,6 +43,13 @@ __all__ = [
 
 class ConfigError(ValueError):
     """A config value is wrong: the message names the field and what is allowed."""
+
+
+#: Largest scene side (pixels): a period is processed whole by one task, in one worker's memory.
+MAX_SIZE = 8_000
+# Peak memory per scene pixel of one period's fetch and process, for the estimate in the message:
+# one 2000 x 2000 synthetic period took 372 MB (docs/pipeline.md).
+_BYTES_PER_PIXEL = 100
 
 
 DEMO_CONFIG: dict[str, Any] = {
@@ -206,6 +215,7 @@ def validate_config(config: dict[str, Any]) -> dict[str, Any]:
             _check_field(section, key, value)
             effective[section][key] = value
     _resolve_location(effective, config.get("location", {}))
+    _check_size(effective["location"]["size"])
     _check_tiles(effective)
     time = effective["time"]
     try:
@@ -213,6 +223,45 @@ def validate_config(config: dict[str, Any]) -> dict[str, Any]:
     except ValueError as err:
         raise ConfigError(f"time: {err}") from err
     return effective
+
+
+def _check_size(size: int) -> None:
+    """A period of ``size`` x ``size`` pixels fits in a worker: at most :data:`MAX_SIZE` a side.
+
+    Examples
+    --------
+    >>> try:
+    ...     _check_size(200_000)
+    ... except ConfigError as err:
+    ...     print(err)  # doctest: +ELLIPSIS
+    location.size = 200000 is too large: 4e+10 pixels a period, about 4000 GB of memory ...
+    """
+    if size > MAX_SIZE:
+        gigabytes = size * size * _BYTES_PER_PIXEL / 1e9
+        raise ConfigError(
+            f"location.size = {size} is too large: {size * size:.0e} pixels a period, about "
+            f"{gigabytes:.0f} GB of memory to process each one; expected an integer from 50 to "
+            f"{MAX_SIZE} (split a larger area into several jobs, e.g. a [campaign])"
+        )
+
+
+def config_warnings(config: dict[str, Any]) -> list[str]:
+    """What a user must know before a job runs: simulated data standing in for a real site.
+
+    Examples
+    --------
+    >>> config_warnings(validate_config({"location": {"id": "17"}}))[0][:52]
+    'the source is synthetic: the data are simulated (the'
+    >>> config_warnings(validate_config({}))
+    []
+    """
+    place = config["location"]
+    if config["source"]["kind"] != "synthetic" or "id" not in place:
+        return []
+    return [
+        "the source is synthetic: the data are simulated (the Rietkerk model), not observations of "
+        f"location {place['id']}; set [source] kind to earthengine, stac or local for real imagery"
+    ]
 
 
 def _check_tiles(effective: dict[str, Any]) -> None:

@@ -26,6 +26,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from vegdask.data import filesystem, is_remote, storage_options
+from vegdask.pipeline._manifest import STAGE_OUTPUTS
 
 __all__ = [
     "LEASE_SECONDS",
@@ -37,16 +38,7 @@ __all__ = [
 ]
 
 #: What a run writes at its output (besides ``run.json``, its manifest, and ``run.lock``).
-OUTPUT_NAMES = (
-    "scene.zarr",
-    "weather.zarr",
-    "mask.zarr",
-    "tiles.zarr",
-    "tiles.parquet",
-    "results_summary.json",
-    "analysis",
-    "report.html",
-)
+OUTPUT_NAMES = tuple(name for names in STAGE_OUTPUTS.values() for name in names)
 #: A local lock that is not whole (empty, truncated) and older than this is stale: a run writes
 #: its lock within moments of creating it.
 WRITE_GRACE_SECONDS = 5.0

@@ -3,7 +3,13 @@
 Every stage records a hash of the parameters that affect it and the periods it has completed. A
 period is recorded only after its data is written (Zarr region writes, idempotent), so a run killed
 at any point resumes where it stopped and gives the same result as an uninterrupted run. A changed
-parameter invalidates that stage and the stages after it; ``force`` recomputes everything.
+parameter invalidates that stage and the stages after it (their recorded outputs are removed);
+``force`` recomputes everything.
+
+A complete stage records what it wrote (``outputs``: :func:`vegdask.data.record_outputs`). A
+rerun checks those records (sizes; every chunk and checksum with ``verify``) and recomputes what
+is missing or changed: the periods of a Zarr store whose chunks changed, or the whole output.
+Nothing the manifest does not account for is ever replaced without ``force``.
 """
 
 from __future__ import annotations
@@ -19,11 +25,33 @@ import xarray as xr
 
 from vegdask import __version__
 from vegdask.compute import period_writes
-from vegdask.data import RunStore
+from vegdask.data import (
+    Damage,
+    ManifestError,
+    RunStore,
+    check_outputs,
+    load_manifest,
+    remove_outputs,
+)
 
-__all__ = ["STAGES", "Run", "read_manifest", "stages_to_compute"]
+__all__ = [
+    "STAGES",
+    "STAGE_OUTPUTS",
+    "Run",
+    "check_job",
+    "read_manifest",
+    "stages_to_compute",
+]
 
 STAGES = ("fetch", "process", "analyse")
+#: What each stage writes at the output (besides run.json).
+STAGE_OUTPUTS = {
+    "fetch": ("scene.zarr", "weather.zarr"),
+    "process": ("mask.zarr", "tiles.zarr", "tiles.parquet", "results_summary.json"),
+    "analyse": ("analysis", "report.html", "report.pdf"),
+}
+# The stores written period by period: a damaged period of these is recomputed on its own.
+_PERIOD_STORES = ("scene.zarr", "mask.zarr", "tiles.zarr")
 _PACKAGES = ("dask", "distributed", "xarray", "zarr", "numpy", "numba")
 
 
@@ -50,11 +78,14 @@ def _unchanged(entry: dict[str, Any] | None, config: dict[str, Any], stage: str)
     )
 
 
-def stages_to_compute(config: dict[str, Any], until: str = "analyse", force: bool = False) -> list:
+def stages_to_compute(
+    config: dict[str, Any], until: str = "analyse", force: bool = False, verify: bool = False
+) -> list:
     """The stages :func:`~vegdask.pipeline.run_job` would compute; the others it skips.
 
-    A stage is skipped when it is complete with unchanged parameters and no earlier stage is
-    computed; so an empty list means nothing to compute (no cluster needed).
+    A stage is skipped when it is complete with unchanged parameters, its outputs match their
+    record (the full check with ``verify``) and no earlier stage is computed; so an empty list
+    means nothing to compute (no cluster needed).
 
     Examples
     --------
@@ -63,30 +94,178 @@ def stages_to_compute(config: dict[str, Any], until: str = "analyse", force: boo
     ['fetch', 'process', 'analyse']
     """
     stages = list(STAGES[: STAGES.index(until) + 1])
-    entries = read_manifest(config["output"]["url"]).get("stages", {})
+    if force:
+        return stages
+    store = RunStore(config["output"]["url"])
+    manifest = read_manifest(store)
+    reset_damaged(manifest, damaged_stages(store, manifest, verify=verify))
+    entries = manifest.get("stages", {})
     for i, name in enumerate(stages):
         if force or not _unchanged(entries.get(name), config, name):
             return stages[i:]
     return []
 
 
+def check_job(config: dict[str, Any], until: str = "analyse", *, force: bool = False) -> None:
+    """Refuse an output that holds what this job's run would wrongly replace.
+
+    That is: a run.json that is not a vegdask run's, another job's outputs, or outputs (of the
+    stages up to ``until``) that run.json does not account for. ``force`` accepts all three: the
+    run replaces them. Another job is one whose location, dates or source differ; a change of
+    processing or analysis parameters only recomputes the stages it affects.
+
+    Raises
+    ------
+    vegdask.data.ManifestError, FileExistsError
+        One line naming the file or the difference, and ``--force``.
+    """
+    if force:
+        return
+    url = config["output"]["url"].rstrip("/")
+    store = RunStore(url)
+    try:
+        manifest = read_manifest(store)
+    except ManifestError as err:
+        raise ManifestError(
+            f"{err}: pass --force to replace it and the outputs beside it"
+        ) from None
+    if not manifest:
+        return  # check_output covers an output without run.json
+    hint = "choose another --output, or pass --force to replace them"
+    old = manifest.get("config")
+    difference = _difference(old, config) if isinstance(old, dict) else None
+    if difference:
+        raise FileExistsError(
+            f"output {url} holds the outputs of another job ({difference}); {hint}"
+        )
+    for stage in STAGES[: STAGES.index(until) + 1]:
+        for name in STAGE_OUTPUTS[stage]:
+            if store.exists(name) and not _accounted(manifest["stages"].get(stage), name):
+                raise FileExistsError(
+                    f"{url}/{name} exists but run.json does not account for it (no {stage} stage "
+                    f"of this run wrote it) and the run would replace it; move it, {hint}"
+                )
+
+
+def _difference(old: dict[str, Any], new: dict[str, Any]) -> str | None:
+    """The first fetch parameter (location, dates, source) set in both configs that differs."""
+    for section in ("location", "time", "source"):
+        before, after = old.get(section), new[section]
+        if not isinstance(before, dict):
+            continue
+        for key in sorted(before.keys() & after.keys()):
+            if before[key] != after[key]:
+                return f"{section}.{key} = {before[key]!r} there, {after[key]!r} in this config"
+    return None
+
+
+def _accounted(entry: dict[str, Any] | None, name: str) -> bool:
+    """Whether the stage entry ``entry`` accounts for its output ``name``.
+
+    A stage under way may have written any of its outputs; a complete one wrote what it
+    recorded (everything, for an older vegdask's record-less entry).
+    """
+    if entry is None:
+        return False
+    if not entry.get("complete") or "outputs" not in entry:
+        return True
+    return name in entry["outputs"]
+
+
 def read_manifest(output: str | RunStore) -> dict[str, Any]:
-    """The run manifest at ``<output>/run.json`` (empty if there is none)."""
+    """The run manifest at ``<output>/run.json`` (empty if there is none).
+
+    Raises
+    ------
+    vegdask.data.ManifestError
+        If run.json is not a vegdask run's manifest (one line naming it and what is wrong).
+    """
     store = output if isinstance(output, RunStore) else RunStore(output)
-    return store.read_json("run.json") if store.exists("run.json") else {}
+    return load_manifest(store)
+
+
+def damaged_stages(
+    store: RunStore, manifest: dict[str, Any], *, verify: bool = False
+) -> dict[str, list[Damage]]:
+    """Per complete stage, its outputs that no longer match their record in run.json.
+
+    A complete stage without a record (run.json of an older vegdask) is damaged as a whole: what
+    it wrote cannot be checked.
+    """
+    damaged = {}
+    for name, entry in manifest.get("stages", {}).items():
+        if name not in STAGES or not entry.get("complete"):
+            continue
+        if "outputs" not in entry:  # every period store redone, every file rewritten
+            stores = [n for n in STAGE_OUTPUTS[name] if n in _PERIOD_STORES] or [f"{name} outputs"]
+            damaged[name] = [Damage(n, whole=True, reason="not recorded") for n in stores]
+        elif damage := check_outputs(store, entry["outputs"], verify=verify):
+            damaged[name] = damage
+    return damaged
+
+
+def reset_damaged(manifest: dict[str, Any], damaged: dict[str, list[Damage]]) -> list[str]:
+    """Mark the damaged stages (and what depends on them) to be recomputed; one line a stage.
+
+    A Zarr store's damaged periods are taken out of the stage's completed periods (and, for the
+    Scene, of the process stage's); damaged metadata redoes the whole store. Any other output
+    is rewritten; the later stages are redone only when their inputs change (the Scene, the
+    weather, the tiles), not for a table written again from unchanged tiles.
+    """
+    stages, lines = manifest.get("stages", {}), []
+    redo: set[str] = set()
+    redo_all = upstream = False
+    for name in STAGES:
+        entry = stages.get(name)
+        if entry is None:
+            continue
+        damage = damaged.get(name, [])
+        if not (damage or upstream):
+            continue
+        for item in damage:
+            if item.name in _PERIOD_STORES:
+                redo_all |= item.whole
+                redo |= set(item.periods)
+        entry["complete"] = False
+        upstream = upstream or name == "fetch" or bool(redo or redo_all)
+        if redo_all:
+            entry["periods_completed"] = []
+        else:
+            entry["periods_completed"] = [p for p in entry["periods_completed"] if p not in redo]
+        if damage:
+            found = "; ".join(item.describe() for item in damage)
+            lines.append(f"{name}: outputs differ from run.json: {found}; recomputing them")
+    return lines
 
 
 class Run:
     """State of one job: its output store, manifest and client."""
 
     def __init__(
-        self, config: dict[str, Any], store: RunStore, client: Any, log: Callable[[str], None]
+        self,
+        config: dict[str, Any],
+        store: RunStore,
+        client: Any,
+        log: Callable[[str], None],
+        *,
+        force: bool = False,
+        verify: bool = False,
     ):
         self.config = config
         self.store = store
         self.client = client
         self.log = log
-        self.manifest = read_manifest(store)
+        try:
+            self.manifest = read_manifest(store)
+        except ManifestError:
+            if not force:
+                raise
+            self.manifest = {}  # --force: a run.json vegdask cannot read is replaced
+        if not force:
+            for line in reset_damaged(
+                self.manifest, damaged_stages(store, self.manifest, verify=verify)
+            ):
+                log(line)
         self.manifest.update(
             vegdask_version=__version__,
             config=config,
@@ -102,11 +281,17 @@ class Run:
         if entry and entry.get("params_hash") != params_hash and not force:
             self.log(f"{name}: parameters changed since the last run; recomputing this stage")
         if force or not entry or entry.get("params_hash") != params_hash:
-            later = STAGES[STAGES.index(name) :]
-            for stage in later:
-                self.manifest["stages"].pop(stage, None)
+            removed = []
+            for stage in STAGES[STAGES.index(name) :]:
+                old = self.manifest["stages"].pop(stage, None) or {}
+                removed += remove_outputs(self.store, old.get("outputs", {}))
+            if removed and not force:
+                self.log(
+                    f"{name}: removed the outputs of the earlier parameters: {', '.join(removed)}"
+                )
             entry = {"params_hash": params_hash, "periods_completed": [], "complete": False}
             self.manifest["stages"][name] = entry
+            self.save()  # before the stage writes: what it writes is then accounted for
         return entry
 
     def skip(self, name: str, entry: dict[str, Any]) -> bool:

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 from vegdask.data import RunStore
-from vegdask.pipeline._manifest import STAGES, Run
+from vegdask.pipeline._manifest import STAGES, Run, check_job
 from vegdask.pipeline._stages import analyse, fetch, open_job_source, process
 
 __all__ = ["run_job"]
@@ -17,6 +17,7 @@ def run_job(
     *,
     client: Any,
     force: bool = False,
+    verify: bool = False,
     progress: bool = True,
     log: Callable[[str], None] = print,
     until: str = "analyse",
@@ -31,7 +32,11 @@ def run_job(
         Where the work runs; None will do when :func:`stages_to_compute` is empty (a stage that
         is complete with unchanged inputs and parameters is skipped, the analysis included).
     force : bool, default False
-        Recompute every stage.
+        Recompute every stage, and replace what the output holds that run.json does not account
+        for (otherwise an error, as are another job's outputs: :func:`check_job`).
+    verify : bool, default False
+        Check the recorded outputs fully (decode every chunk, compare checksums) rather than by
+        their sizes; whatever is missing or changed is recomputed either way.
     progress : bool, default True
         Show a progress bar per stage.
     log : callable
@@ -48,9 +53,10 @@ def run_job(
         raise ValueError(f"until must be one of {STAGES}, got {until!r}")
     source = open_job_source(config)  # bad source settings fail here, before anything is written
     _check_tile_fits(source[0], config["processing"]["tile_size"])
+    check_job(config, until, force=force)
     store = RunStore(config["output"]["url"])
     store.ensure_container()
-    run = Run(config, store, client, log)
+    run = Run(config, store, client, log, force=force, verify=verify)
     run.save()
     scene = fetch(run, source, force, progress)
     if until != "fetch":

@@ -9,9 +9,16 @@ from typing import Any
 import xarray as xr
 
 from vegdask.compute import binary_image, dataset_from_periods, tile_metrics
-from vegdask.data import RunStore, default_chunks, open_source, source_arguments
+from vegdask.data import (
+    RunStore,
+    default_chunks,
+    open_source,
+    record_outputs,
+    snapshot,
+    source_arguments,
+)
 from vegdask.pipeline._config import analysis_arguments
-from vegdask.pipeline._manifest import Run
+from vegdask.pipeline._manifest import STAGE_OUTPUTS, Run
 from vegdask.pipeline._tables import write_tables
 
 __all__ = ["analyse", "fetch", "open_job_source", "process", "source_options"]
@@ -63,17 +70,24 @@ def fetch(
     stored = run.store.open_zarr("scene.zarr")
     # A period without one clear pixel (no images, or all cloud) is kept, and named here.
     empty = stored["cloud_mask"].all(dim=("y", "x")).values
+    times = _dates(stored)
     entry.update(
         complete=True,
         seconds=round(time.perf_counter() - started, 2),
-        empty_periods=[str(t)[:10] for t, e in zip(stored["time"].values, empty, strict=True) if e],
+        empty_periods=[t for t, e in zip(times, empty, strict=True) if e],
+        outputs=record_outputs(run.store, STAGE_OUTPUTS["fetch"], times),
     )
     run.save()
     return stored
 
 
+def _dates(dataset: xr.Dataset) -> list[str]:
+    return [str(t)[:10] for t in dataset["time"].values]
+
+
 def process(run: Run, scene: xr.Dataset, force: bool, show: bool) -> xr.Dataset:
     entry = run.stage("process", force)
+    scene_changed = run.computing
     if run.skip("process", entry):
         return run.store.open_zarr("tiles.zarr")
     processing = run.config["processing"]
@@ -98,21 +112,23 @@ def process(run: Run, scene: xr.Dataset, force: bool, show: bool) -> xr.Dataset:
         result = run.store.load_zarr("tiles.zarr")
     write_tables(run, result, _weather(run.store))
     valid = result["valid"].values
+    times = _dates(result)
     entry.update(
         complete=True,
         seconds=round(time.perf_counter() - started, 2),
         tiles_per_period=int(valid[0].size),
         valid_tiles=int(valid.sum()),
         invalid_tiles=int((~valid).sum()),
-        empty_periods=[
-            str(t)[:10] for t, v in zip(result["time"].values, valid, strict=True) if not v.any()
-        ],
+        empty_periods=[t for t, v in zip(times, valid, strict=True) if not v.any()],
         dropped_edge_pixels={
             "y": int(scene.sizes["y"] % processing["tile_size"]),
             "x": int(scene.sizes["x"] % processing["tile_size"]),
         },
+        outputs=record_outputs(run.store, STAGE_OUTPUTS["process"], times),
     )
     run.save()
+    # Tables rewritten from unchanged tiles (one was missing) leave the analysis' inputs as is.
+    run.computing = scene_changed or bool(written)
     return result
 
 
@@ -127,16 +143,22 @@ def analyse(run: Run, force: bool) -> dict[str, Any] | None:
     if run.skip("analyse", entry):
         return None
     if not run.config["analysis"]["enabled"]:
-        entry.update(complete=True, skipped="disabled in the config")
+        entry.update(complete=True, skipped="disabled in the config", outputs={})
         run.save()
         return None
     from vegdask.analysis import analyse_results
 
     started = time.perf_counter()
     arguments = analysis_arguments(run.config["analysis"])
+    before = snapshot(run.store, STAGE_OUTPUTS["analyse"])  # files of others there stay theirs
     resilience = analyse_results(run.store.url, **arguments)
     # The pyveg preset and report = false write no report.html.
     report = arguments.get("report", True) and arguments.get("preset") is None
-    entry.update(complete=True, seconds=round(time.perf_counter() - started, 2), report=report)
+    entry.update(
+        complete=True,
+        seconds=round(time.perf_counter() - started, 2),
+        report=report,
+        outputs=record_outputs(run.store, STAGE_OUTPUTS["analyse"], before=before),
+    )
     run.save()
     return resilience
