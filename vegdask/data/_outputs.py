@@ -158,8 +158,10 @@ def _listing(store: RunStore, name: str, *, stamps: bool = False) -> dict[str, A
 
     With ``stamps``, -> (size, modification time) instead.
     """
-    root = store.path_of(name)
-    found = store.fs.find(root, detail=True)
+    root, fs = store.path_of(name), store.fs
+    found = fs.find(root, detail=True)
+    if isinstance(found, list):  # adlfs: [] for nothing, [path] for a file, even with detail
+        found = {path: fs.info(path) for path in found}
     return {
         (path[len(root) + 1 :] if path != root else ""): (
             (int(info.get("size") or 0), str(info.get("mtime", info.get("last_modified"))))
@@ -379,8 +381,9 @@ def remove_outputs(store: RunStore, record: dict[str, dict[str, Any]]) -> list[s
         else:
             for rel in entry["files"]:
                 with contextlib.suppress(FileNotFoundError):
-                    fs.rm_file(f"{path}/{rel}" if rel else path)
-            _remove_empty_folders(fs, path)
+                    fs.rm(f"{path}/{rel}" if rel else path)
+            if not store.remote:  # blob storage has no folders of its own
+                _remove_empty_folders(fs, path)
         removed.append(name)
     return removed
 

@@ -98,10 +98,10 @@ def stages_to_compute(
         return stages
     store = RunStore(config["output"]["url"])
     manifest = read_manifest(store)
-    reset_damaged(manifest, damaged_stages(store, manifest, verify=verify))
+    _reset_damaged(manifest, _damaged_stages(store, manifest, verify=verify))
     entries = manifest.get("stages", {})
     for i, name in enumerate(stages):
-        if force or not _unchanged(entries.get(name), config, name):
+        if not _unchanged(entries.get(name), config, name):
             return stages[i:]
     return []
 
@@ -184,7 +184,7 @@ def read_manifest(output: str | RunStore) -> dict[str, Any]:
     return load_manifest(store)
 
 
-def damaged_stages(
+def _damaged_stages(
     store: RunStore, manifest: dict[str, Any], *, verify: bool = False
 ) -> dict[str, list[Damage]]:
     """Per complete stage, its outputs that no longer match their record in run.json.
@@ -204,7 +204,7 @@ def damaged_stages(
     return damaged
 
 
-def reset_damaged(manifest: dict[str, Any], damaged: dict[str, list[Damage]]) -> list[str]:
+def _reset_damaged(manifest: dict[str, Any], damaged: dict[str, list[Damage]]) -> list[str]:
     """Mark the damaged stages (and what depends on them) to be recomputed; one line a stage.
 
     A Zarr store's damaged periods are taken out of the stage's completed periods (and, for the
@@ -262,8 +262,8 @@ class Run:
                 raise
             self.manifest = {}  # --force: a run.json vegdask cannot read is replaced
         if not force:
-            for line in reset_damaged(
-                self.manifest, damaged_stages(store, self.manifest, verify=verify)
+            for line in _reset_damaged(
+                self.manifest, _damaged_stages(store, self.manifest, verify=verify)
             ):
                 log(line)
         self.manifest.update(

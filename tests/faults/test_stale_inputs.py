@@ -1,0 +1,115 @@
+"""Inputs that must be refused or said out loud (issue 22, items 2, 3 and 9): one line, exit
+status 2 and nothing written, or a warning line before the run starts."""
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from vegdask.cli import main
+from vegdask.data import tiles_from_results_summary
+
+
+def tree(root: Path) -> dict[str, tuple[int, int]]:
+    return {
+        str(p.relative_to(root)): (p.stat().st_size, p.stat().st_mtime_ns)
+        for p in root.rglob("*")
+        if p.is_file()
+    }
+
+
+def refused(argv, root, capsys) -> str:
+    """Run ``vegdask ARGV``: exit 2, one error line (returned), nothing under ``root`` changed."""
+    before = tree(root)
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith(f"vegdask {argv[0]}: error: ")
+    assert tree(root) == before
+    return lines[0]
+
+
+@pytest.mark.parametrize("rainfall", ["nan", "inf", "-1"])
+def test_simulate_refuses_a_rainfall_that_is_not_a_number_ge_0(tmp_path, capsys, rainfall):
+    line = refused(["simulate", str(tmp_path / "p.png"), "--rainfall", rainfall], tmp_path, capsys)
+    assert "--rainfall a number >= 0" in line
+    assert not (tmp_path / "p.png").exists()
+
+
+def test_a_scene_too_large_for_a_worker_is_refused_with_an_estimate(tmp_path, capsys):
+    (tmp_path / "job.toml").write_text("[location]\nsize = 200000\n")
+    for command in ("run", "fetch"):
+        line = refused([command, str(tmp_path / "job.toml"), "--output", "o"], tmp_path, capsys)
+        assert "location.size = 200000 is too large" in line
+        assert "4e+10 pixels a period" in line  # 200000 ** 2
+        assert "GB of memory" in line
+        assert "from 50 to 8000" in line
+    assert not (tmp_path / "o").exists()
+    (tmp_path / "ok.toml").write_text("[location]\nsize = 8000\n")
+    assert main(["config", "show", str(tmp_path / "ok.toml")]) == 0
+
+
+def test_a_synthetic_source_at_a_catalogue_site_says_so_before_the_run(tmp_path, capsys):
+    (tmp_path / "job.toml").write_text('[location]\nid = "17"\n')
+    (tmp_path / "out").write_text("a file: the run stops after its first checks")
+    assert main(["run", str(tmp_path / "job.toml"), "--output", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[0].startswith("vegdask run: warning: the source is synthetic")
+    assert "not observations of location 17" in err[0]
+    assert err[1].startswith("vegdask run: error:")
+    (tmp_path / "coords.toml").write_text("[location]\nlongitude = 27.9\nlatitude = 11.6\n")
+    assert main(["run", str(tmp_path / "coords.toml"), "--output", str(tmp_path / "out")]) == 2
+    assert "warning" not in capsys.readouterr().err
+
+
+def test_a_summary_without_offset50_keeps_its_ndvi_series(tmp_path, capsys):
+    dates = [f"{y}-{m:02d}-15" for y in range(2016, 2020) for m in range(1, 13)]
+    rng = np.random.default_rng(1)
+    records = {
+        d: [{"latitude": 11.6, "longitude": lon, "ndvi": float(rng.uniform(100, 140))}
+            for lon in (27.9, 27.91)]
+        for d in dates
+    }  # fmt: skip
+    summary = {"COPERNICUS/S2": {"type": "vegetation", "time-series-data": records}}
+    with pytest.warns(UserWarning, match="no record of COPERNICUS/S2 has 'offset50'"):
+        tiles, _, _ = tiles_from_results_summary(summary)
+    # every record is a valid tile: NDVI rescaled as x * 2 / 255 - 1, as the records hold it
+    expected = np.array([[r["ndvi"] * 2 / 255 - 1 for r in records[d]] for d in dates])
+    np.testing.assert_allclose(tiles["ndvi_mean"].values[:, 0, :], expected, rtol=1e-12)
+    assert bool(tiles["valid"].all())
+    path = tmp_path / "results_summary.json"
+    path.write_text(json.dumps(summary))
+    assert main(["analyse", str(path), "--no-report", "--surrogates", "9"]) == 0
+    out, err = capsys.readouterr()
+    assert "has 'offset50'" in err
+    assert len(err.strip().splitlines()) == 1
+    result = json.loads(out)
+    assert result["ndvi_mean"]["ar1"][0] is not None  # the NDVI series was analysed
+    csv = (tmp_path / "analysis" / "timeseries.csv").read_text().splitlines()
+    header = csv[0].split(",")
+    assert all(row.split(",")[header.index("ndvi_mean")] for row in csv[1:])
+
+
+def test_a_run_json_that_is_not_json_is_named(tmp_path, capsys):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "run.json").write_text("{not json")
+    (out / "scene.zarr").mkdir()
+    (out / "scene.zarr" / "mine").write_text("mine")
+    line = refused(["run", "--output", str(out)], tmp_path, capsys)
+    assert "run.json is not valid JSON" in line
+    assert "--force" in line
+    line = refused(["analyse", str(out)], tmp_path, capsys)
+    assert "run.json is not valid JSON" in line
+
+
+def test_a_deeply_nested_run_json_is_one_line(tmp_path, capsys):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "run.json").write_text("[" * 100_000 + "]" * 100_000)
+    line = refused(["fetch", "--output", str(out)], tmp_path, capsys)
+    assert "run.json is not valid JSON" in line
+    assert os.listdir(out) == ["run.json"]
