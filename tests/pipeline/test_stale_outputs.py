@@ -14,7 +14,13 @@ import xarray as xr
 from distributed import Client, LocalCluster
 
 from vegdask.cli import main
-from vegdask.pipeline import read_manifest, run_job, stages_to_compute, validate_config
+from vegdask.pipeline import (
+    check_job,
+    read_manifest,
+    run_job,
+    stages_to_compute,
+    validate_config,
+)
 
 SMALL = {
     "location": {"size": 100},
@@ -322,3 +328,24 @@ def test_analyse_never_falls_back_to_the_summary_silently(out, capsys):
     assert "--use-summary" in line
     assert main(["analyse", str(out), "--use-summary", "--no-report", "--surrogates", "9"]) == 0
     assert "ndvi_mean" in capsys.readouterr().out
+
+
+def test_an_analysis_of_a_run_with_analysis_off_is_left_alone(tmp_path, client, capsys):
+    out = tmp_path / "out"
+    off = {"analysis": {"enabled": False}}
+    run_job(config_of(out, **off), client=client, progress=False, log=lambda m: None)
+    assert main(["analyse", str(out), "--no-report", "--surrogates", "5"]) == 0
+    written = mtimes(out / "analysis")
+    check_job(config_of(out, **off))  # the run writes no analysis: nothing to account for
+    manifest, lines = rerun(out, client, extra=off)
+    assert mtimes(out / "analysis") == written
+    assert not [line for line in lines if "removed" in line]
+    assert manifest["stages"]["analyse"]["outputs"] == {}
+    # Turned on, the analysis would replace the files run.json does not account for.
+    with pytest.raises(FileExistsError, match=r"analysis exists but run\.json does not account"):
+        check_job(config_of(out))
+
+
+def test_an_analysis_with_other_settings_in_the_run_folder_is_redone_by_the_next_run(out):
+    assert main(["analyse", str(out), "--no-report", "--surrogates", "5"]) == 0
+    assert stages_to_compute(config_of(out), verify=True) == ["analyse"]

@@ -139,8 +139,11 @@ def check_job(config: dict[str, Any], until: str = "analyse", *, force: bool = F
             f"output {url} holds the outputs of another job ({difference}); {hint}"
         )
     for stage in STAGES[: STAGES.index(until) + 1]:
+        entry = manifest["stages"].get(stage)
+        if _writes_nothing_new(entry, config, stage):
+            continue
         for name in STAGE_OUTPUTS[stage]:
-            if store.exists(name) and not _accounted(manifest["stages"].get(stage), name):
+            if store.exists(name) and not _accounted(entry, name):
                 raise FileExistsError(
                     f"{url}/{name} exists but run.json does not account for it (no {stage} stage "
                     f"of this run wrote it) and the run would replace it; move it, {hint}"
@@ -157,6 +160,16 @@ def _difference(old: dict[str, Any], new: dict[str, Any]) -> str | None:
             if before[key] != after[key]:
                 return f"{section}.{key} = {before[key]!r} there, {after[key]!r} in this config"
     return None
+
+
+def _writes_nothing_new(entry: dict[str, Any] | None, config: dict[str, Any], stage: str) -> bool:
+    """Whether ``stage`` writes nothing beyond its record (its outputs need no accounting).
+
+    It is complete with unchanged parameters (recomputed, it writes what it recorded) or, for
+    the analysis, disabled.
+    """
+    disabled = stage == "analyse" and not config["analysis"]["enabled"]
+    return disabled or _unchanged(entry, config, stage)
 
 
 def _accounted(entry: dict[str, Any] | None, name: str) -> bool:
