@@ -113,3 +113,23 @@ def test_a_deeply_nested_run_json_is_one_line(tmp_path, capsys):
     line = refused(["fetch", "--output", str(out)], tmp_path, capsys)
     assert "run.json is not valid JSON" in line
     assert os.listdir(out) == ["run.json"]
+
+
+def test_the_command_repairs_a_deleted_chunk_and_says_so_in_one_line(small_job, tmp_path, vegdask):
+    out = tmp_path / "out"
+    first = vegdask("run", str(small_job), "--output", str(out))
+    assert first.wait(timeout=600) == 0, first.stderr.read()[-2000:]
+    chunk = sorted((out / "tiles.zarr" / "offset50" / "c" / "5").rglob("*"))[-1]
+    chunk.unlink()
+    (out / "tiles.parquet").unlink()
+    again = vegdask("run", str(small_job), "--output", str(out))
+    stdout, stderr = again.communicate(timeout=600)
+    assert again.returncode == 0, stderr[-2000:]
+    said = [line for line in stdout.splitlines() if "differ" in line]
+    assert said == [
+        "process: outputs differ from run.json: tiles.zarr (period 2016-06-16 missing or changed); "
+        "tiles.parquet (missing); recomputing them"
+    ], stdout
+    assert chunk.exists()
+    assert (out / "tiles.parquet").exists()
+    assert "Traceback" not in stderr
