@@ -1,9 +1,14 @@
 """Data layer: the Rietkerk kernel's speed, and Scene writes/reads to local Zarr and Azurite.
 
-Targets: >= 100 M cell-updates/s on one core; a 48-period 1000x1000 Scene written and read.
+Targets: >= 100 M cell-updates/s on one core; a 48-period 1000x1000 Scene written and read;
+``vegdask run`` on storage that cannot be reached fails in < 15 s with the default
+``vegdask.storage.retries``.
 """
 
+import os
 import shutil
+import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
@@ -14,7 +19,8 @@ import pandas as pd
 import xarray as xr
 
 from vegdask.compute import write_period
-from vegdask.data import create_store, open_store, storage_options
+from vegdask.data import create_store, open_store
+from vegdask.data.storage import storage_options
 from vegdask.kernels import PUBLISHED_PARAMETERS, rietkerk_evolve
 
 
@@ -119,3 +125,26 @@ def write(scene, url, options):
             for i in range(scene.sizes["time"])
         ]
     )
+
+
+class UnreachableStorage:
+    """``vegdask run`` to an account whose endpoint does not answer: the CLI's whole run."""
+
+    timeout = 60
+    number = 1
+    repeat = 3
+
+    def setup(self):
+        self.env = dict(
+            os.environ,
+            AZURE_STORAGE_CONNECTION_STRING=(
+                "DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey="
+                "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBe"
+                "ksoGMGw==;BlobEndpoint=http://127.0.0.1:1/devstoreaccount1;"  # nothing on port 1
+            ),
+        )
+
+    def time_cli_run_fails(self):
+        command = [sys.executable, "-m", "vegdask.cli", "run", "--output", "abfs://runs/site"]
+        done = subprocess.run(command, env=self.env, capture_output=True, check=False)
+        assert done.returncode == 2, done.stderr

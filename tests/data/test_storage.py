@@ -10,9 +10,9 @@ from vegdask.data import (
     create_store,
     open_store,
     sanitise_container_name,
-    storage_options,
     synthetic_scene,
 )
+from vegdask.data.storage import blob_service, ensure_container, split_container, storage_options
 
 
 @pytest.fixture(scope="module")
@@ -105,7 +105,6 @@ def test_unfixable_container_names_are_rejected(name):
 
 
 def test_ensure_container_creates_and_validates(azurite, monkeypatch):
-    from vegdask.data import ensure_container
 
     monkeypatch.setenv("AZURE_STORAGE_CONNECTION_STRING", azurite.connection_string)
     ensure_container("abfs://fresh-container/run")
@@ -118,7 +117,6 @@ def test_ensure_container_creates_and_validates(azurite, monkeypatch):
 
 def test_refused_credentials_are_a_clear_error_without_the_key(azurite, monkeypatch, capsys):
     from vegdask.cli import main
-    from vegdask.data import ensure_container
 
     wrong_key = "d3Jvbmcta2V5LXdyb25nLWtleS13cm9uZy1rZXktd3Jvbmcta2V5LXdyb25nLWtleQ=="
     good = azurite.connection_string
@@ -137,3 +135,149 @@ def test_refused_credentials_are_a_clear_error_without_the_key(azurite, monkeypa
     assert wrong_key not in err
     service = BlobServiceClient.from_connection_string(good)
     assert not service.get_container_client("refused-run").exists()  # nothing was created
+
+
+class _Throttling:
+    """An HTTP proxy in front of Azurite that answers its first ``busy`` requests with 503.
+
+    HTTP 503 (Server Busy) is how blob storage throttles; the SDK retries it. ``seen`` counts
+    every request that reached the proxy.
+    """
+
+    def __init__(self, azurite, busy):
+        import http.client
+        import http.server
+        import threading
+
+        self.busy, self.seen = busy, 0
+        proxy = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def _forward(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                proxy.seen += 1
+                if proxy.seen <= proxy.busy:
+                    self.send_response(503, "Server Busy")
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
+                upstream = http.client.HTTPConnection("127.0.0.1", azurite.port, timeout=30)
+                upstream.request(self.command, self.path, body, dict(self.headers))
+                answer = upstream.getresponse()
+                data = answer.read()
+                self.send_response(answer.status, answer.reason)
+                for name, value in answer.getheaders():
+                    if name.lower() not in ("transfer-encoding", "content-length", "connection"):
+                        self.send_header(name, value)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+                upstream.close()
+
+            def log_message(self, *args):
+                pass
+
+        for verb in ("GET", "PUT", "HEAD", "DELETE", "POST"):
+            setattr(Handler, f"do_{verb}", Handler._forward)
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+        port = self.server.server_address[1]
+        self.connection_string = azurite.connection_string.replace(
+            f"127.0.0.1:{azurite.port}", f"127.0.0.1:{port}"
+        )
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def throttled(azurite):
+    proxies = []
+
+    def make(busy):
+        proxies.append(_Throttling(azurite, busy))
+        return proxies[-1]
+
+    yield make
+    for proxy in proxies:
+        proxy.close()
+
+
+def _lock(url):
+    from vegdask.pipeline import output_lock
+
+    with output_lock(url):
+        pass
+
+
+def _drop(url):
+    from vegdask.cluster import BlobDrop, storage_connection_string
+
+    container, _ = split_container(url)
+    BlobDrop(storage_connection_string(), container).put("a", b"x")
+
+
+USERS = {  # every kind of client vegdask builds, each through a throttling endpoint
+    "filesystem": lambda url: ensure_container(url),
+    "lock": _lock,
+    "batch-files": _drop,
+}
+
+
+@pytest.mark.parametrize("user", list(USERS))
+def test_throttled_storage_is_retried_as_the_setting_says(azurite, throttled, monkeypatch, user):
+    # Three 503s: the default (2 retries) gives up after three requests; 3 retries get through.
+    url = f"abfs://throttled-{user}/run"
+    service = BlobServiceClient.from_connection_string(azurite.connection_string)
+    service.create_container(split_container(url)[0])
+    proxy = throttled(busy=3)
+    monkeypatch.setenv("AZURE_STORAGE_CONNECTION_STRING", proxy.connection_string)
+    with pytest.raises(Exception, match=r"503|Server Busy|ServerBusy"):
+        USERS[user](url)
+    assert proxy.seen == 3  # one request, two retries: all refused
+    proxy.seen = 0
+    with dask.config.set({"vegdask.storage.retries": 3}):
+        USERS[user](url)  # the fourth try reaches Azurite
+    assert proxy.seen >= 4
+
+
+def test_the_endpoint_is_the_one_the_connection_string_names():
+    key = "a2V5"
+    china = f"DefaultEndpointsProtocol=https;AccountName=acct;AccountKey={key};"
+    china += "EndpointSuffix=core.chinacloudapi.cn"
+    assert blob_service("abfs://c", {"connection_string": china}).url.startswith(
+        "https://acct.blob.core.chinacloudapi.cn"
+    )
+    local = f"AccountName=acct;AccountKey={key};BlobEndpoint=http://127.0.0.1:7/acct"
+    assert blob_service("abfs://c", {"connection_string": local}).url.startswith(
+        "http://127.0.0.1:7/acct"
+    )
+    named = {"account_name": "acct", "account_key": key}
+    assert blob_service("abfs://c", named).url.startswith("https://acct.blob.core.windows.net")
+
+
+def test_the_lock_reaches_the_connection_strings_endpoint_with_name_and_key(azurite, monkeypatch):
+    # Azurite's connection string names the account and key and its own endpoint: the lock
+    # (once built on https://{name}.blob.core.windows.net) takes its lease there.
+    from vegdask.pipeline import output_lock
+
+    monkeypatch.setenv("AZURE_STORAGE_CONNECTION_STRING", azurite.connection_string)
+    service = BlobServiceClient.from_connection_string(azurite.connection_string)
+    service.create_container("endpoint-lock")
+    with output_lock("abfs://endpoint-lock/a/b/"):
+        blob = service.get_blob_client("endpoint-lock", "a/b/run.lock")
+        assert blob.get_blob_properties().lease.state == "leased"
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("abfs://runs/site/a/", ("runs", "site/a")),
+        ("az://runs", ("runs", "")),
+        ("abfs://runs/", ("runs", "")),
+    ],
+)
+def test_a_url_is_split_into_container_and_prefix(url, expected):
+    assert split_container(url) == expected

@@ -280,18 +280,17 @@ def test_tile_larger_than_a_local_folders_scene_writes_nothing(tmp_path, capsys)
     assert not (tmp_path / "out" / "run.json").exists()
 
 
-def test_unreachable_storage_fails_within_15_s_and_says_so(tmp_path, monkeypatch, capsys):
-    import time
-
+def test_unreachable_storage_fails_after_the_settings_retries_and_says_so(
+    tmp_path, monkeypatch, capsys
+):
+    # How fast it gives up (< 15 s) is an asv target: bench_data.UnreachableStorage.
     monkeypatch.setenv(
         "AZURE_STORAGE_CONNECTION_STRING",
         "DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey="
         "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==;"
         "BlobEndpoint=http://127.0.0.1:1/devstoreaccount1;",  # nothing listens on port 1
     )
-    started = time.monotonic()
     assert main(["run", "--output", "abfs://runs/site"]) == 2
-    assert time.monotonic() - started < 15
     err = capsys.readouterr().err.strip().splitlines()
     assert err == [
         "vegdask run: error: cannot reach the blob storage of abfs://runs/site "

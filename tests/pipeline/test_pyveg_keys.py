@@ -12,10 +12,10 @@ import pytest
 import xarray as xr
 
 from vegdask.analysis import load_results
-from vegdask.data import EARTHENGINE_COLLECTIONS
+from vegdask.data import EARTHENGINE_COLLECTIONS, results_summary
 from vegdask.data.earthengine import ERA5_LAND_MONTHLY
 from vegdask.data.stac import COLLECTIONS as STAC_COLLECTIONS
-from vegdask.pipeline import DEMO_CONFIG, results_summary
+from vegdask.pipeline import DEMO_CONFIG
 
 
 def pyveg_vegetation(summary):

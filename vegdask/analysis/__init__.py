@@ -44,7 +44,6 @@ from vegdask.analysis._spatial import (
 )
 from vegdask.analysis._tile_maps import tile_indicator_maps
 from vegdask.analysis._verdict import IndicatorTest, Verdict, location_verdict, verdict_tests
-from vegdask.data import tiles_from_results_summary, to_strict_json
 
 __all__ = [
     "GRIDS",
@@ -94,7 +93,5 @@ __all__ = [
     "summary_table",
     "summary_warnings",
     "tile_indicator_maps",
-    "tiles_from_results_summary",
-    "to_strict_json",
     "verdict_tests",
 ]

@@ -41,7 +41,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Download the run's files; refuse to overwrite anything."""
-    from vegdask.data import RunStore, ensure_container
+    from vegdask.data import RunStore
+    from vegdask.data.storage import ensure_container
 
     target = _destination(args.dest, args.to)
     try:

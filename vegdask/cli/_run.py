@@ -54,7 +54,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def _run(args: argparse.Namespace, until: str) -> int:
     from vegdask.cluster import WorkersLostError
-    from vegdask.data import ensure_container, is_remote
+    from vegdask.data.storage import ensure_container, is_remote
     from vegdask.pipeline import (
         ConfigError,
         OutputInUseError,

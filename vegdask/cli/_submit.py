@@ -66,7 +66,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def _job_config(args: argparse.Namespace) -> tuple[str, int]:
     """Validate the job locally (fail fast); return its output URL and worker count."""
-    from vegdask.data import is_azure
+    from vegdask.data.storage import is_azure
     from vegdask.pipeline import ConfigError, load_config
 
     overrides = {

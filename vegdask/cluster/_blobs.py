@@ -12,20 +12,23 @@ import contextlib
 import datetime as dt
 from typing import Any
 
-from vegdask import config
+from vegdask.data.storage import blob_service, storage_options
 
 __all__ = ["BlobDrop", "sas_connection_string", "storage_connection_string"]
 
 
 def storage_connection_string(value: str | None = None) -> str:
-    """``value``, else ``vegdask.azure.storage-connection-string``, else the environment.
+    """``value``, else the storage connection string of the settings (as the outputs' use).
+
+    The credential resolver is the outputs' (:func:`~vegdask.data.storage.storage_options`):
+    ``vegdask.azure.storage-connection-string``, else ``AZURE_STORAGE_CONNECTION_STRING``.
 
     Raises
     ------
     ValueError
         If none is set.
     """
-    conn = config.get("azure.storage-connection-string", value or None)
+    conn = storage_options("abfs://", connection_string=value or None).get("connection_string")
     if not conn:
         raise ValueError(
             "handing files to Batch nodes needs blob storage: pass storage_connection_string, set "
@@ -35,9 +38,7 @@ def storage_connection_string(value: str | None = None) -> str:
 
 
 def _service(connection_string: str) -> Any:
-    from azure.storage.blob import BlobServiceClient
-
-    service = BlobServiceClient.from_connection_string(connection_string)
+    service = blob_service("abfs://", {"connection_string": connection_string})
     if not getattr(service.credential, "account_key", None):
         raise ValueError(
             "signing SAS URLs needs a storage connection string with an AccountKey (not a SAS)"

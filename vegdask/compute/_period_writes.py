@@ -62,7 +62,7 @@ def period_writes(
     periods : sequence of int, optional
         Which periods (indices along ``time``).
     options : dict, optional
-        Storage options (:func:`vegdask.data.storage_options`).
+        Storage options (:func:`vegdask.data.storage.storage_options`).
     returning : str, optional
         The URL of one of ``stores`` (a small one) whose written blocks each task also returns,
         for :func:`dataset_from_periods`: the caller need not read the store back.

@@ -45,19 +45,7 @@ from vegdask.data._sources import (
     source_arguments,
     source_defaults,
 )
-from vegdask.data._storage import (
-    create_store,
-    ensure_container,
-    filesystem,
-    is_azure,
-    is_remote,
-    join_url,
-    load_store,
-    open_store,
-    sanitise_container_name,
-    storage_options,
-    write_dataset,
-)
+from vegdask.data._storage import create_store, load_store, open_store, sanitise_container_name
 from vegdask.data._synthetic import DEMO_LOCATION, synthetic_scene
 from vegdask.data.earthengine import (
     EARTHENGINE_COLLECTIONS,
@@ -101,12 +89,7 @@ __all__ = [
     "create_store",
     "default_chunks",
     "earthengine_scene",
-    "ensure_container",
-    "filesystem",
     "initialize_earthengine",
-    "is_azure",
-    "is_remote",
-    "join_url",
     "load_manifest",
     "load_parameters",
     "load_store",
@@ -133,7 +116,6 @@ __all__ = [
     "source_arguments",
     "source_defaults",
     "stac_scene",
-    "storage_options",
     "synthetic_scene",
     "tiles_from_results_summary",
     "to_strict_json",
@@ -141,5 +123,4 @@ __all__ = [
     "utm_epsg",
     "validate_scene",
     "validate_weather",
-    "write_dataset",
 ]

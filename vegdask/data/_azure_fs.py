@@ -1,9 +1,8 @@
-"""adlfs' Azure Blob filesystem, failing fast when blob storage cannot be reached.
+"""adlfs' Azure Blob filesystem with vegdask's client (:func:`~vegdask.data._azure.blob_service`).
 
-The Azure SDK's default retry policy waits 15 s, then 18 s, then 24 s (plus jitter) before it
-gives up: about 90 s for an account that does not answer. :class:`AzureBlobFileSystem` bounds it
-to :data:`RETRIES` retries with short back-offs, so unreachable storage fails within 15 s. The
-class is what vegdask's stores use on ``abfs://`` URLs; it pickles to Dask workers like adlfs'.
+The class is what vegdask's stores use on ``abfs://`` URLs: the account's endpoint and
+``vegdask.storage.retries`` retries, given to the SDK through its public keywords. It pickles to
+Dask workers like adlfs'.
 """
 
 from __future__ import annotations
@@ -14,22 +13,9 @@ from typing import Any
 
 import adlfs
 
-__all__ = ["RETRIES", "AzureBlobFileSystem", "bound_retries"]
+from vegdask.data._azure import CONNECTION_TIMEOUT, blob_service
 
-#: Retries of one request (connect, read or status) before an error; back-offs ~2 s, ~3 s.
-RETRIES = 2
-_CONNECTION_TIMEOUT = 5
-
-
-def bound_retries(client: Any) -> None:
-    """Make ``client``'s (a storage ``BlobServiceClient``) retry policy give up within ~10 s.
-
-    The policy object is shared by the client's pipeline, so it is changed in place.
-    """
-    policy = client._config.retry_policy
-    policy.total_retries = policy.connect_retries = RETRIES
-    policy.read_retries = policy.status_retries = RETRIES
-    policy.initial_backoff, policy.increment_base, policy.random_jitter_range = 0.5, 1.5, 0.5
+__all__ = ["AzureBlobFileSystem"]
 
 
 def _quietly(func: Any, *args: Any, **kwargs: Any) -> None:
@@ -38,10 +24,13 @@ def _quietly(func: Any, *args: Any, **kwargs: Any) -> None:
 
 
 class AzureBlobFileSystem(adlfs.AzureBlobFileSystem):
-    """adlfs' filesystem whose requests are retried at most :data:`RETRIES` times, briefly."""
+    """adlfs' filesystem whose client is :func:`blob_service`'s (vegdask's retries, endpoint).
+
+    It pickles to Dask workers like adlfs'.
+    """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
-        kwargs.setdefault("connection_timeout", _CONNECTION_TIMEOUT)
+        kwargs.setdefault("connection_timeout", CONNECTION_TIMEOUT)
         super().__init__(*args, **kwargs)
         # adlfs closes its clients in finalizers that need fsspec's event loop; when that loop
         # is gone at exit each prints "Loop is not running" (fsspec/adlfs#495): keep closing
@@ -53,6 +42,15 @@ class AzureBlobFileSystem(adlfs.AzureBlobFileSystem):
                 weakref.finalize(self, _quietly, func, *args, **kwargs)
 
     def do_connect(self) -> None:
-        """Connect as adlfs does, then bound the client's retries."""
-        super().do_connect()
-        bound_retries(self.service_client)
+        """Connect with :func:`blob_service`'s asynchronous client and adlfs' own credential."""
+        options = {
+            "connection_string": self.connection_string,
+            "account_name": self.account_name,
+            "account_key": self.account_key,
+            "account_host": getattr(self, "account_host", None),
+            "sas_token": self.sas_token,
+            "anon": self.anon and not (self.credential or self.account_key or self.sas_token),
+        }
+        self.service_client = blob_service(
+            "abfs://", options, asynchronous=True, credential=self.credential
+        )

@@ -1,8 +1,8 @@
 """A run's outputs at a local path or fsspec URL: paths, JSON, Zarr and Parquet in one place.
 
 A :class:`RunStore` carries the storage options of its URL (credentials as
-:func:`~vegdask.data.storage_options`: adlfs' listing cache off), so the pipeline, the analysis and
-the command line reach a run's files the same way, local or on Azure Blob Storage.
+:func:`~vegdask.data.storage.storage_options`: adlfs' listing cache off), so the pipeline, the
+analysis and the command line reach a run's files the same way, local or on Azure Blob Storage.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from vegdask.data._azure import storage_options
 from vegdask.data._storage import (
     create_store,
     ensure_container,
@@ -24,7 +25,6 @@ from vegdask.data._storage import (
     join_url,
     load_store,
     open_store,
-    storage_options,
     write_dataset,
 )
 
@@ -62,7 +62,7 @@ class RunStore:
     url : str or path-like
         The run's output folder.
     options : dict, optional
-        fsspec storage options; default :func:`~vegdask.data.storage_options` of ``url``
+        fsspec storage options; default :func:`~vegdask.data.storage.storage_options` of ``url``
         (credentials from the settings). Never log them: they hold secrets.
 
     Examples

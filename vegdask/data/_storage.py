@@ -22,31 +22,25 @@ import xarray as xr
 from dask.base import is_dask_collection
 
 from vegdask import config as settings
+from vegdask.data._azure import is_azure, storage_options
 
 __all__ = [
     "create_store",
     "ensure_container",
     "filesystem",
-    "is_azure",
     "is_remote",
     "join_url",
     "load_store",
     "open_store",
     "open_zarr_group",
     "sanitise_container_name",
-    "storage_options",
+    "split_container",
     "write_dataset",
 ]
 
-_AZURE_SCHEMES = ("abfs://", "abfss://", "az://")
 # Small reads (coordinates) are done in this process, not sent to a cluster as tasks.
 _HERE = "threads"
 _CONTAINER = re.compile(r"^[a-z0-9](?:[a-z0-9]|-(?=[a-z0-9])){1,61}[a-z0-9]$")
-
-
-def is_azure(url: str) -> bool:
-    """Whether ``url`` names Azure Blob Storage (``abfs://``, ``abfss://`` or ``az://``)."""
-    return str(url).startswith(_AZURE_SCHEMES)
 
 
 def is_remote(url: str) -> bool:
@@ -63,6 +57,20 @@ def join_url(base: str, *parts: str) -> str:
     'abfs://runs/demo/tiles.zarr'
     """
     return "/".join([str(base).rstrip("/"), *(p.strip("/") for p in parts)])
+
+
+def split_container(url: str) -> tuple[str, str]:
+    """The container and the path inside it (no slashes at its ends) of a blob storage URL.
+
+    Examples
+    --------
+    >>> split_container("abfs://runs/site/a/")
+    ('runs', 'site/a')
+    >>> split_container("abfs://runs")
+    ('runs', '')
+    """
+    container, _, prefix = str(url).split("://", 1)[-1].partition("/")
+    return container, prefix.strip("/")
 
 
 def sanitise_container_name(name: str) -> str:
@@ -83,38 +91,6 @@ def sanitise_container_name(name: str) -> str:
             "and single dashes, starting and ending with a letter or digit)"
         )
     return cleaned
-
-
-def storage_options(
-    url: str,
-    *,
-    connection_string: str | None = None,
-    account_name: str | None = None,
-    account_key: str | None = None,
-) -> dict[str, Any]:
-    """The fsspec options for ``url``: explicit credentials, else the settings.
-
-    The settings (:func:`vegdask.config.get`) are ``vegdask.azure.storage-connection-string``,
-    ``storage-account-name`` and ``storage-account-key`` in dask config, else the environment's
-    ``AZURE_STORAGE_CONNECTION_STRING``, ``AZURE_STORAGE_ACCOUNT_NAME`` and ``..._KEY``.
-
-    Never log the result: it holds secrets.
-    """
-    if not is_azure(url):
-        return {}
-    options: dict[str, Any] = {"use_listings_cache": False, "skip_instance_cache": True}
-    connection_string = settings.get("azure.storage-connection-string", connection_string)
-    account_name = settings.get("azure.storage-account-name", account_name)
-    account_key = settings.get("azure.storage-account-key", account_key)
-    if connection_string:
-        options["connection_string"] = connection_string
-    elif account_name:
-        options["account_name"] = account_name
-        if account_key:
-            options["account_key"] = account_key
-        else:
-            options["anon"] = False  # adlfs then uses DefaultAzureCredential
-    return options
 
 
 def ensure_container(
@@ -143,7 +119,7 @@ def ensure_container(
             f"{url!r}: {scheme}:// storage is not supported; give a local folder or an Azure Blob "
             "Storage URL abfs://container/prefix"
         )
-    container = str(url).split("://", 1)[1].split("/", 1)[0]
+    container, _ = split_container(url)
     if not _CONTAINER.match(container):
         try:
             hint = f"; for example {sanitise_container_name(container)!r}"
@@ -166,8 +142,6 @@ def _container_exists(fs: fsspec.AbstractFileSystem, container: str, url: str) -
     """
     from azure.core.exceptions import HttpResponseError, ServiceRequestError
 
-    from vegdask.data._azure_fs import RETRIES
-
     try:
         fs.ls(container, detail=False)
     except FileNotFoundError:
@@ -189,7 +163,8 @@ def _container_exists(fs: fsspec.AbstractFileSystem, container: str, url: str) -
     except ServiceRequestError as err:
         raise ConnectionError(
             f"cannot reach the blob storage of {url} ({type(err).__name__}, gave up after "
-            f"{RETRIES} retries); check the account name or endpoint and the network"
+            f"{settings.get('storage.retries')} retries); check the account name or endpoint and "
+            "the network"
         ) from None
     return True
 
@@ -199,11 +174,11 @@ def filesystem(
 ) -> tuple[fsspec.AbstractFileSystem, str]:
     """The fsspec filesystem of ``url`` (credentials as :func:`storage_options`) and its path.
 
-    Azure Blob Storage gets adlfs' filesystem with bounded retries (it fails within 15 s when
-    storage cannot be reached).
+    Azure Blob Storage gets adlfs' filesystem with vegdask's client (:func:`blob_service`:
+    ``vegdask.storage.retries`` retries, the account's endpoint).
     """
     options = storage_options(url) if options is None else options
-    if str(url).startswith(_AZURE_SCHEMES):
+    if is_azure(url):
         from vegdask.data._azure_fs import AzureBlobFileSystem
 
         return AzureBlobFileSystem(**options), AzureBlobFileSystem._strip_protocol(url)

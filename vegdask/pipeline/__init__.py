@@ -1,6 +1,5 @@
 """Pipeline layer: the validated job config and the run as resumable stages."""
 
-from vegdask.data import results_summary
 from vegdask.pipeline._config import (
     DEMO_CONFIG,
     MAX_SIZE,
@@ -31,7 +30,6 @@ __all__ = [
     "load_config",
     "output_lock",
     "read_manifest",
-    "results_summary",
     "run_job",
     "stages_to_compute",
     "validate_config",

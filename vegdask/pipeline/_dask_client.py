@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from typing import Any
 
-from vegdask.data import is_remote
+from vegdask.data.storage import is_remote
 
 __all__ = ["WORKER_MODULES", "job_client"]
 

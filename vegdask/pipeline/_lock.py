@@ -25,7 +25,7 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-from vegdask.data import filesystem, is_remote, storage_options
+from vegdask.data.storage import blob_service, filesystem, is_remote, split_container
 from vegdask.pipeline._manifest import STAGE_OUTPUTS
 
 __all__ = [
@@ -192,21 +192,9 @@ def _local_lock(output: str) -> Iterator[None]:
 
 
 def _blob_client(output: str) -> Any:
-    from azure.storage.blob import BlobServiceClient
-
-    options = storage_options(output)
-    retry = {"retry_total": 2, "initial_backoff": 0.5, "increment_base": 1.5}
-    if "connection_string" in options:
-        service = BlobServiceClient.from_connection_string(options["connection_string"], **retry)
-    else:
-        from azure.identity import DefaultAzureCredential
-
-        name = options.get("account_name")
-        credential = options.get("account_key") or DefaultAzureCredential()
-        service = BlobServiceClient(f"https://{name}.blob.core.windows.net", credential, **retry)
-    container, _, prefix = output.split("://", 1)[1].partition("/")
-    blob = f"{prefix.strip('/')}/{_LOCK}" if prefix.strip("/") else _LOCK
-    return service.get_blob_client(container, blob)
+    container, prefix = split_container(output)
+    blob = f"{prefix}/{_LOCK}" if prefix else _LOCK
+    return blob_service(output).get_blob_client(container, blob)
 
 
 @contextlib.contextmanager
