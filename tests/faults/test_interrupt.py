@@ -6,15 +6,14 @@ import signal
 import time
 
 from vegdask.cli import INTERRUPTED
+from vegdask.testing import wait_until
 
 
 def test_ctrl_c_prints_one_line_and_the_rerun_resumes(small_job, tmp_path, vegdask, first_line):
     out = tmp_path / "out"
     proc = vegdask("run", str(small_job), "--output", str(out))
     first_line(proc)  # the cluster is up
-    deadline = time.monotonic() + 300
-    while not (out / "run.json").exists() and time.monotonic() < deadline:
-        time.sleep(0.2)
+    wait_until((out / "run.json").exists, timeout=300, interval=0.2)
     os.killpg(proc.pid, signal.SIGINT)
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 130, err

@@ -6,7 +6,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 
 import numpy as np
 import pandas as pd
@@ -16,6 +15,7 @@ from distributed import Client, LocalCluster
 
 from vegdask.cli import main
 from vegdask.pipeline import ConfigError, load_config, read_manifest, run_job, validate_config
+from vegdask.testing import wait_until
 
 SMALL = {
     "location": {"size": 100},
@@ -161,15 +161,13 @@ def vegdask(*args, **kwargs):
 def test_sigkill_mid_stage_then_resume_gives_the_uninterrupted_result(tmp_path):
     killed, clean = tmp_path / "killed", tmp_path / "clean"
     job = vegdask("run", str(write_config(tmp_path / "a.toml", killed)))
-    deadline = time.monotonic() + 240
-    while time.monotonic() < deadline:
-        done = read_manifest(str(killed)).get("stages", {}).get("process", {})
-        if 1 <= len(done.get("periods_completed", [])) < 12:
-            break
+
+    def mid_stage():  # some periods of the process stage written, not all
         assert job.poll() is None, job.stderr.read().decode()
-        time.sleep(0.05)
-    else:
-        pytest.fail("the run never reached the middle of the process stage")
+        done = read_manifest(str(killed)).get("stages", {}).get("process", {})
+        return 1 <= len(done.get("periods_completed", [])) < 12
+
+    wait_until(mid_stage, timeout=240)
     os.killpg(job.pid, signal.SIGKILL)
     job.wait()
     partial = read_manifest(str(killed))["stages"]["process"]
