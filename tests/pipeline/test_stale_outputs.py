@@ -349,3 +349,35 @@ def test_an_analysis_of_a_run_with_analysis_off_is_left_alone(tmp_path, client, 
 def test_an_analysis_with_other_settings_in_the_run_folder_is_redone_by_the_next_run(out):
     assert main(["analyse", str(out), "--no-report", "--surrogates", "5"]) == 0
     assert stages_to_compute(config_of(out), verify=True) == ["analyse"]
+
+
+def test_on_blob_storage_damage_is_found_and_a_disabled_analysis_removed(
+    client, azurite, monkeypatch
+):
+    import fsspec
+
+    monkeypatch.setenv("AZURE_STORAGE_CONNECTION_STRING", azurite.connection_string)
+    remote, root = "abfs://runs-stale/site", "runs-stale/site"
+    options = {"connection_string": azurite.connection_string, "use_listings_cache": False}
+    fs = fsspec.filesystem("abfs", **options)
+    config = validate_config({**SMALL, "output": {"url": remote}})
+    run_job(config, client=client, progress=False, log=lambda m: None)
+    before = xr.open_zarr(f"{remote}/tiles.zarr", storage_options=options, consolidated=False)
+    before = before.load()
+    fs.rm(fs.find(f"{root}/tiles.zarr/offset50/c/{PERIOD}")[0])
+    fs.rm(f"{root}/report.html")
+    assert stages_to_compute(config) == ["process", "analyse"]
+    lines = []
+    run_job(config, client=client, progress=False, log=lines.append)
+    said = [line for line in lines if "differ" in line]
+    assert len(said) == 2, lines
+    assert f"tiles.zarr (period {DATE}" in said[0]
+    assert "report.html (missing)" in said[1]
+    after = xr.open_zarr(f"{remote}/tiles.zarr", storage_options=options, consolidated=False)
+    xr.testing.assert_identical(after.load(), before)
+    assert fs.exists(f"{root}/report.html")
+    off = validate_config({**SMALL, "output": {"url": remote}, "analysis": {"enabled": False}})
+    run_job(off, client=client, progress=False, log=lambda m: None)
+    assert not fs.exists(f"{root}/report.html")
+    assert not fs.find(f"{root}/analysis")
+    assert fs.exists(f"{root}/tiles.parquet")
