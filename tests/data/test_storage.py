@@ -281,3 +281,20 @@ def test_the_lock_reaches_the_connection_strings_endpoint_with_name_and_key(azur
 )
 def test_a_url_is_split_into_container_and_prefix(url, expected):
     assert split_container(url) == expected
+
+
+@pytest.mark.parametrize("bad", [-1, "many", 1.5, True])
+def test_a_bad_retries_setting_is_one_line_and_nothing_is_written(
+    azurite, monkeypatch, capsys, bad
+):
+    from vegdask.cli import main
+
+    monkeypatch.setenv("AZURE_STORAGE_CONNECTION_STRING", azurite.connection_string)
+    with dask.config.set({"vegdask.storage.retries": bad}):
+        assert main(["run", "--output", "abfs://bad-retries/x"]) == 2
+    assert capsys.readouterr().err.strip().splitlines() == [
+        f"vegdask run: error: vegdask.storage.retries is {bad!r}; it must be a whole number, "
+        "0 or more"
+    ]
+    service = BlobServiceClient.from_connection_string(azurite.connection_string)
+    assert not service.get_container_client("bad-retries").exists()

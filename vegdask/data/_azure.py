@@ -47,9 +47,11 @@ def retry_keywords(retries: int | None = None) -> dict[str, Any]:
     >>> retry_keywords(3)["retry_total"], retry_keywords(3)["retry_status"]
     (3, 3)
     """
-    retries = int(settings.get("storage.retries", retries))
-    if retries < 0:
-        raise ValueError(f"vegdask.storage.retries is {retries}; it must be 0 or more")
+    retries = settings.get("storage.retries", retries)
+    if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
+        raise ValueError(
+            f"vegdask.storage.retries is {retries!r}; it must be a whole number, 0 or more"
+        )
     return {
         "retry_total": retries,
         "retry_connect": retries,
