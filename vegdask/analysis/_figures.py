@@ -60,6 +60,13 @@ _LABELS = {
     "total_precipitation": "precipitation (mm / period)",
 }
 
+# An indicator's axis: its unit (variance in the squared units of the series).
+_INDICATOR_UNITS = {
+    "ar1": "AR(1)\n(unitless)",
+    "variance": "variance\n(units²)",
+    "skewness": "skewness\n(unitless)",
+    "kurtosis": "excess kurtosis\n(unitless)",
+}
 _UNITS = {"offset50": "offset50 (EC units: vertices - edges)", "ndvi": "NDVI (-1..1)"}
 
 # The Gaussian bandwidth of a sensitivity grid, as its convention reads it (a fraction of n).
@@ -292,11 +299,12 @@ def fig_ews(ews: Any) -> Figure:
     )
     axes[1].plot(frame.index, frame["residuals"], "o-", ms=2, lw=1, color="tab:gray")
     axes[1].axhline(0, color="k", lw=0.5)
-    axes[1].set_ylabel("residuals")
+    axes[1].set_ylabel("residuals\n(series units)")
+    axes[-1].set_xlabel("end of the rolling window")
     for ax, name in zip(axes[2:], names, strict=True):
         st = ews.stats[name]
         ax.plot(frame.index, frame[name], lw=2, color="tab:red")
-        ax.set_ylabel(name)
+        ax.set_ylabel(_INDICATOR_UNITS.get(name, name))
         ax.text(
             0.01,
             0.85,
