@@ -2,6 +2,7 @@ import tomllib
 
 from vegdask.cli import main
 from vegdask.pipeline import DEMO_CONFIG, validate_config
+from vegdask.testing import wait_until
 
 
 def test_config_demo_round_trips_through_toml(capsys):
@@ -51,7 +52,6 @@ def test_config_new_prompts_on_a_terminal(tmp_path):
     import pty
     import subprocess
     import sys
-    import time
 
     target = tmp_path / "asked.toml"
     leader, follower = pty.openpty()
@@ -61,18 +61,16 @@ def test_config_new_prompts_on_a_terminal(tmp_path):
         stdin=follower, stdout=follower, stderr=follower, close_fds=True,
     )  # fmt: skip
     os.close(follower)
-    answers = iter(["11.58", "2016-01-01", "2017-01-01", str(tmp_path / "out")])
-    seen = b""
-    deadline = time.monotonic() + 60
-    while process.poll() is None and time.monotonic() < deadline:
-        try:
-            chunk = os.read(leader, 1024)
-        except OSError:
-            break
-        seen += chunk
-        if seen.rstrip().endswith(b":"):
-            os.write(leader, (next(answers) + "\n").encode())
-            seen = b""
+    output = bytearray()
+
+    def prompted():  # the next question has arrived (read as it comes)
+        output.extend(os.read(leader, 1024))
+        return output.rstrip().endswith(b":")
+
+    for answer in ["11.58", "2016-01-01", "2017-01-01", str(tmp_path / "out")]:
+        wait_until(prompted, timeout=60, interval=0)
+        os.write(leader, (answer + "\n").encode())
+        output.clear()
     assert process.wait(timeout=30) == 0
     os.close(leader)
     config = validate_config(tomllib.loads(target.read_text()))
