@@ -1,7 +1,12 @@
 """The dashboard link ``vegdask run`` prints serves Dask's status page while the run goes."""
 
+import contextlib
 import re
+import shutil
 import urllib.request
+
+import pytest
+from playwright.sync_api import Error as PlaywrightError
 
 
 def _get(url: str) -> tuple[int, str]:
@@ -51,3 +56,41 @@ def test_the_dashboard_listens_only_on_the_address_its_link_names(
     finally:
         _out, err = proc.communicate(timeout=600)
     assert proc.returncode == 0, err[-3000:]
+
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+PAGES = ("status", "workers", "tasks", "system", "profile", "graph", "groups")
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(
+    CHROMIUM is None,
+    reason="Chromium is not installed: apt-get install chromium (make test does it as root)",
+)
+def test_switching_dashboard_pages_prints_nothing_into_the_run(
+    small_job_text, tmp_path, vegdask, first_line
+):
+    from playwright.sync_api import sync_playwright
+
+    job = tmp_path / "job.toml"  # 24 periods: the run lasts while the pages switch
+    job.write_text(small_job_text.replace('end = "2017-01-01"', 'end = "2018-01-01"'))
+    proc = vegdask("run", str(job), "--output", str(tmp_path / "out"))
+    link = re.search(r"dashboard (http://\S+)/status", first_line(proc)).group(1)
+    switched = 0
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM, args=["--headless", "--no-sandbox", "--disable-gpu"]
+        )
+        page = browser.new_page()
+        for path in PAGES * 2:  # each switch closes the bokeh sessions of the page before
+            if proc.poll() is not None:
+                break
+            with contextlib.suppress(PlaywrightError):  # the run may end meanwhile
+                page.goto(f"{link}/{path}", timeout=20_000)
+                page.wait_for_timeout(500)
+                switched += 1
+        browser.close()
+    _out, err = proc.communicate(timeout=600)
+    assert proc.returncode == 0, err[-3000:]
+    assert switched >= 4  # enough switches happened while the run went
+    assert err == "", err[:3000]

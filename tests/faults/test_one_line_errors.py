@@ -5,6 +5,8 @@ Each case builds its inputs in ``tmp_path`` and runs the command in this process
 ``tmp_path`` (and the output, when it lies elsewhere) must be unchanged.
 """
 
+import json
+import logging
 import os
 import subprocess
 import sys
@@ -88,7 +90,32 @@ CASES = {
         lambda t: ["summary", _analysed(t), "--output", f"{READ_ONLY}/vegdask-out"],
         ["--output", "cannot write in"],
     ),
+    # a results summary whose date keys are not ISO dates (was pandas' 4-line hint)
+    "analyse a summary with a non-ISO date key": (
+        lambda t: ["analyse", _summary(t, ["2016-01-16", "02/15/2016"]), "--no-report"],
+        ["date key '02/15/2016' is not an ISO date (YYYY-MM-DD)"],
+    ),
+    # a STAC API that cannot be reached: said so, not "give a STAC API URL"; no output folder left
+    "run a STAC source offline": (
+        lambda t: ["run", _stac(t, "http://127.0.0.1:1/v1"), "--output", str(t / "out")],
+        ["cannot reach the STAC API http://127.0.0.1:1/v1 (Connection refused)"],
+    ),
 }
+
+
+def _summary(tmp: Path, dates: list[str]) -> str:
+    record = {"offset50": -800.0, "latitude": 11.6, "longitude": 27.9, "ndvi": 120.0}
+    series = {date: [record] for date in dates}
+    summary = {"COPERNICUS/S2": {"type": "vegetation", "time-series-data": series}}
+    (tmp / "results_summary.json").write_text(json.dumps(summary))
+    return str(tmp / "results_summary.json")
+
+
+def _stac(tmp: Path, catalog: str) -> str:
+    (tmp / "job.toml").write_text(
+        JOB + f'[source]\nkind = "stac"\ncatalog = "{catalog}"\ncollection = "sentinel-2-l2a"\n'
+    )
+    return str(tmp / "job.toml")
 
 
 def _tree(root: Path) -> dict[str, bytes]:
@@ -132,3 +159,72 @@ def test_ctrl_d_in_config_new_is_one_line_and_writes_nothing(tmp_path):
         "vegdask config: error: no --longitude given (end of input); nothing written"
     ]
     assert list(tmp_path.iterdir()) == []
+
+
+def test_only_a_storage_account_name_is_one_line_not_the_credential_chain(
+    tmp_path, monkeypatch, capsys
+):
+    # DefaultAzureCredential tried (and logged) every credential: some 40 lines
+    for name in ("AZURE_STORAGE_CONNECTION_STRING", "AZURE_STORAGE_ACCOUNT_KEY", "AZURE_CLIENT_ID"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AZURE_STORAGE_ACCOUNT_NAME", "devstoreaccount1")
+    monkeypatch.setenv("HOME", str(tmp_path))  # no az / azd login
+    monkeypatch.setenv("IDENTITY_ENDPOINT", "http://127.0.0.1:1/token")  # no managed identity
+    monkeypatch.setenv("IDENTITY_HEADER", "x")
+    before = _tree(tmp_path)
+    code = main(["run", _job(tmp_path), "--output", "abfs://runs/site"])
+    _out, err = capsys.readouterr()
+    assert code == 2
+    assert err.strip().splitlines() == [
+        "vegdask run: error: no credentials for blob storage: set AZURE_STORAGE_CONNECTION_STRING, "
+        "or AZURE_STORAGE_ACCOUNT_NAME with AZURE_STORAGE_ACCOUNT_KEY, or sign in to Azure "
+        "(az login, a managed identity) with access to the account"
+    ]
+    assert set(_tree(tmp_path)) == set(before) | {"job.toml"}
+
+
+def test_earth_engine_without_credentials_stops_before_anything_is_written(
+    tmp_path, monkeypatch, capsys
+):
+    import ee
+    import google.auth.compute_engine._metadata as metadata
+
+    monkeypatch.setattr(ee._state, "_state", None)  # a fresh client
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("CLOUDSDK_CONFIG", str(tmp_path / "gcloud"))
+    monkeypatch.delenv("GOOGLE_APPLICATION_CREDENTIALS", raising=False)
+    monkeypatch.setattr(metadata, "_NO_GCE_CHECK", True)  # no metadata-server probe
+    (tmp_path / "job.toml").write_text(
+        '[location]\nid = "17"\nsize = 100\n[source]\nkind = "earthengine"\n'
+        '[time]\nstart = "2019-01-01"\nend = "2019-03-01"\n[analysis]\nenabled = false\n'
+    )
+    code = main(["run", str(tmp_path / "job.toml"), "--output", str(tmp_path / "out")])
+    _out, err = capsys.readouterr()
+    assert code == 2, err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith("vegdask run: error: Earth Engine could not be initialised")
+    assert "earthengine authenticate" in lines[0]
+    assert not (tmp_path / "out").exists()  # no run.json, no scene.zarr, no folder
+
+
+def test_worker_heartbeats_failing_while_the_scheduler_closes_are_not_logged():
+    # a worker's heartbeat fails with a traceback when the scheduler closes after the driver
+    # stopped on an error; the plugin every run registers on its workers drops it
+    from distributed.worker import logger as worker_logger
+
+    from vegdask.pipeline._quiet import QuietTaskFailures
+
+    QuietTaskFailures().setup(worker=None)
+    try:
+        raise OSError("Stream is closed")
+    except OSError:
+        record = worker_logger.makeRecord(
+            worker_logger.name, logging.ERROR, __file__, 1,
+            "Failed to communicate with scheduler during heartbeat.", (), sys.exc_info(),
+        )  # fmt: skip
+    assert not any(f.filter(record) for f in worker_logger.filters)
+    kept = worker_logger.makeRecord(
+        worker_logger.name, logging.WARNING, __file__, 1, "Worker is at 85% memory usage", (), None
+    )
+    assert all(f.filter(kept) for f in worker_logger.filters)

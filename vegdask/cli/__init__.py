@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import logging
 import sys
 from collections.abc import Sequence
 
@@ -66,6 +67,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     # cannot run once zarr's event loop has stopped at exit: aiohttp's notes about them then end
     # even a successful command's output. Nothing is unwritten by then.
     drop_unclosed_session_notes()
+    # DefaultAzureCredential logs every credential it tried (some 40 lines) before it fails; the
+    # command says in one line what to set instead
+    logging.getLogger("azure.identity").setLevel(logging.CRITICAL)
     try:
         with interrupts(exiting=True):
             return int(args.func(args) or 0)

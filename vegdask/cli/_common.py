@@ -60,6 +60,12 @@ def describe_error(err: BaseException) -> str | None:
             "once it answers"
         )
     status = getattr(err, "status_code", None)
+    if names & set(_REFUSED) and status is None:  # no credential at all, not a refused one
+        return (
+            "no credentials for blob storage: set AZURE_STORAGE_CONNECTION_STRING, or "
+            "AZURE_STORAGE_ACCOUNT_NAME with AZURE_STORAGE_ACCOUNT_KEY, or sign in to Azure "
+            "(az login, a managed identity) with access to the account"
+        )
     if names & set(_REFUSED) or ("HttpResponseError" in names and status in (401, 403)):
         return (
             f"blob storage refused the credentials (HTTP {status}); check "

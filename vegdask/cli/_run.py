@@ -54,10 +54,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def _run(args: argparse.Namespace, until: str) -> int:
     from vegdask.cluster import WorkersLostError
+    from vegdask.data import EarthEngineAuthError
     from vegdask.data.storage import ensure_container, is_remote
     from vegdask.pipeline import (
         ConfigError,
         OutputInUseError,
+        check_credentials,
         check_job,
         check_output,
         config_warnings,
@@ -90,6 +92,8 @@ def _run(args: argparse.Namespace, until: str) -> int:
         check_job(config, until, force=args.force)  # another job's outputs, or files of others
         # A finished job reruns without a cluster: every stage is complete and unchanged.
         needed = stages_to_compute(config, until, force=args.force, verify=args.verify)
+        if "fetch" in needed:  # signed in to the source before the output folder is created
+            check_credentials(config)
         dask_client = job_client(cluster["kind"], cluster["workers"], output) if needed else None
         with output_lock(output), dask_client or contextlib.nullcontext() as client:
             where_runs = f"dashboard {client.dashboard_link}" if needed else "nothing to compute"
@@ -104,7 +108,7 @@ def _run(args: argparse.Namespace, until: str) -> int:
             )
     except WorkersLostError as err:
         raise CLIError(f"{err}; stopped (rerun the same command to resume)") from err
-    except (ValueError, OSError, OutputInUseError) as err:
+    except (ValueError, OSError, OutputInUseError, EarthEngineAuthError) as err:
         raise CLIError(str(err)) from err
     elapsed = time.perf_counter() - started
     where = output if is_remote(output) else str(Path(output).resolve())

@@ -229,7 +229,7 @@ def tiles_from_results_summary(
         )
     if not any(np.isfinite(arr).any() for arr in data.values()):
         raise ValueError(f"{collection} has no valid values in any period: nothing to analyse")
-    time = pd.to_datetime(dates).values
+    time = _times(dates, collection)
     lon2d, lat2d = np.meshgrid(lons, lats)
     tiles = xr.Dataset(
         {name: (("time", "tile_y", "tile_x"), arr) for name, arr in data.items()},
@@ -266,8 +266,33 @@ def tiles_from_results_summary(
                 )
                 for name in WEATHER_VARIABLES
             },
-            coords={"time": pd.to_datetime(wdates).values},
+            coords={"time": _times(wdates, "weather")},
         )
     metadata = dict(summary.get("metadata") or {})
     tiles.attrs.update({k: v for k, v in metadata.items() if isinstance(v, str | int | float)})
     return tiles, weather, metadata
+
+
+def _times(dates: list[str], where: str) -> np.ndarray:
+    """The date keys of a collection as datetime64, or one line naming the first that is not one.
+
+    Examples
+    --------
+    >>> _times(["2016-01-16", "2016-02-15T00:00"], "S2").astype("datetime64[D]")
+    array(['2016-01-16', '2016-02-15'], dtype='datetime64[D]')
+    >>> _times(["2016-01-16", "16/02/2016"], "S2")
+    Traceback (most recent call last):
+    ...
+    ValueError: S2: date key '16/02/2016' is not an ISO date (YYYY-MM-DD)
+    """
+    try:
+        return pd.to_datetime(dates, format="ISO8601").values
+    except (ValueError, TypeError):
+        for date in dates:
+            try:
+                pd.to_datetime([date], format="ISO8601")
+            except (ValueError, TypeError):
+                raise ValueError(
+                    f"{where}: date key {date!r} is not an ISO date (YYYY-MM-DD)"
+                ) from None
+        raise

@@ -13,7 +13,7 @@ from vegdask.pipeline._dask_client import job_client
 from vegdask.pipeline._lock import OutputInUseError, check_output, output_lock
 from vegdask.pipeline._manifest import STAGES, check_job, read_manifest, stages_to_compute
 from vegdask.pipeline._quiet import drop_unclosed_session_notes
-from vegdask.pipeline._run import run_job
+from vegdask.pipeline._run import check_credentials, run_job
 
 __all__ = [
     "DEMO_CONFIG",
@@ -21,6 +21,7 @@ __all__ = [
     "STAGES",
     "ConfigError",
     "OutputInUseError",
+    "check_credentials",
     "check_job",
     "check_output",
     "config_warnings",

@@ -30,11 +30,17 @@ def job_client(kind: str, workers: int, output: str) -> Iterator[Any]:
     from distributed import Client
 
     from vegdask.cluster import watch_workers
-    from vegdask.pipeline._quiet import QuietTaskFailures, quiet_teardown
+    from vegdask.pipeline._quiet import QuietTaskFailures, quiet_dashboard, quiet_teardown
 
     if kind == "local":
         cluster = _local_cluster(workers)
-        with cluster, Client(cluster) as client, quiet_teardown(), watch_workers(cluster):
+        with (
+            quiet_dashboard(),
+            cluster,
+            Client(cluster) as client,
+            quiet_teardown(),
+            watch_workers(cluster),
+        ):
             client.register_plugin(QuietTaskFailures())
             # Each worker loads the tile kernels from numba's cache now, beside the first stage's
             # tasks, not in its first period of tile metrics (about 0.4 s a worker).
@@ -56,6 +62,7 @@ def job_client(kind: str, workers: int, output: str) -> Iterator[Any]:
 
         # Account, pool and worker settings: vegdask.azure.* in dask config, then AZURE_BATCH_*.
         with (
+            quiet_dashboard(),
             # as a LocalCluster: the scheduler here logs warnings, not every worker's arrival
             AzureBatchCluster(
                 worker_modules=WORKER_MODULES, silence_logs=logging.WARNING

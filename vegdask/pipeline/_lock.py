@@ -161,6 +161,7 @@ def _take_over(path: str) -> None:
 @contextlib.contextmanager
 def _local_lock(output: str) -> Iterator[None]:
     _, folder = filesystem(output)  # a plain path, also for file:// URLs
+    created = not os.path.isdir(folder)
     os.makedirs(folder, exist_ok=True)
     path = os.path.join(folder, _LOCK)
     owner = _owner()
@@ -189,6 +190,9 @@ def _local_lock(output: str) -> Iterator[None]:
     finally:
         with contextlib.suppress(FileNotFoundError):
             os.remove(path)
+        if created:  # a run that stopped before writing anything leaves no empty folder
+            with contextlib.suppress(OSError):
+                os.rmdir(folder)
 
 
 def _blob_client(output: str) -> Any:

@@ -19,6 +19,7 @@ from distributed.diagnostics.plugin import WorkerPlugin
 __all__ = [
     "QuietTaskFailures",
     "drop_unclosed_session_notes",
+    "quiet_dashboard",
     "quiet_teardown",
     "workers_ignore_sigint",
 ]
@@ -51,6 +52,38 @@ def workers_ignore_sigint() -> Iterator[None]:
         signal.signal(signal.SIGINT, previous)
 
 
+# The dashboard's web server: bokeh sessions, tornado's request handlers.
+_DASHBOARD_LOGGERS = ("bokeh", "tornado.application", "tornado.general", "tornado.access")
+
+
+@contextlib.contextmanager
+def quiet_dashboard() -> Iterator[None]:
+    """While the block runs, the dashboard's page errors stay out of the run's terminal.
+
+    Switching pages of the Dask dashboard closes bokeh sessions whose last messages then fail
+    (``AssertionError`` in bokeh's protocol handler, tornado's "Uncaught exception GET"): each is
+    a logged traceback, 137 lines for a few switches, in the terminal of a run that is fine.
+    The run's own errors come from ``distributed`` and the driver, which stay as they are.
+
+    Examples
+    --------
+    >>> with quiet_dashboard():
+    ...     logging.getLogger("bokeh").getEffectiveLevel() == logging.CRITICAL
+    True
+    >>> logging.getLogger("bokeh").level == logging.CRITICAL
+    False
+    """
+    loggers = [logging.getLogger(name) for name in _DASHBOARD_LOGGERS]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        for logger, level in zip(loggers, levels, strict=True):
+            logger.setLevel(level)
+
+
 @contextlib.contextmanager
 def quiet_teardown() -> Iterator[None]:
     """When the block fails (or is interrupted), silence Dask's log while the cluster closes.
@@ -67,11 +100,19 @@ def quiet_teardown() -> Iterator[None]:
 
 
 class _DropTaskNoise(logging.Filter):
-    """Drop a failed task's report and the notes of tasks cancelled because of it."""
+    """Drop a failed task's report, the notes of tasks cancelled because of it, and heartbeats.
+
+    A heartbeat that cannot reach the scheduler (it is closing after the driver stopped on an
+    error) is logged with its traceback before the driver's one line; the worker tries again at
+    the next heartbeat, and ends on its own when the scheduler is gone for good.
+    """
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = str(record.msg)
-        return not (message.startswith("Compute Failed") or "ended with CancelledError" in message)
+        return not (
+            message.startswith(("Compute Failed", "Failed to communicate with scheduler"))
+            or "ended with CancelledError" in message
+        )
 
 
 class _DropUnclosedSessions(logging.Filter):
@@ -96,7 +137,8 @@ def drop_unclosed_session_notes() -> None:
 class QuietTaskFailures(WorkerPlugin):
     """A worker plugin: the worker does not log "Compute Failed" with the task's traceback.
 
-    Nor the warnings of the tasks cancelled when the driver stops on that failure.
+    Nor the warnings of the tasks cancelled when the driver stops on that failure, nor its
+    heartbeats that fail while the scheduler closes.
 
     The driver raises the task's exception (and the CLI prints it as one line); every other
     worker message is kept. Register it with ``client.register_plugin(QuietTaskFailures())``.

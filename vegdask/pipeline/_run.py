@@ -6,10 +6,27 @@ from collections.abc import Callable
 from typing import Any
 
 from vegdask.data import RunStore
-from vegdask.pipeline._manifest import STAGES, Run, check_job
-from vegdask.pipeline._stages import analyse, fetch, open_job_source, process
+from vegdask.pipeline._manifest import STAGES, Run, check_job, stages_to_compute
+from vegdask.pipeline._stages import analyse, fetch, open_job_source, process, source_options
 
-__all__ = ["run_job"]
+__all__ = ["check_credentials", "run_job"]
+
+
+def check_credentials(config: dict[str, Any]) -> None:
+    """Sign in to the config's source if it needs an account, before anything is written.
+
+    Earth Engine is initialised here (once a process) so that missing credentials stop the job
+    with their one-line message before run.json or scene.zarr exist, not in its first tasks.
+
+    Raises
+    ------
+    vegdask.data.EarthEngineAuthError
+        If Earth Engine has no usable credentials or project.
+    """
+    if config["source"]["kind"] == "earthengine":
+        from vegdask.data import initialize_earthengine
+
+        initialize_earthengine(source_options(config).get("project"))
 
 
 def run_job(
@@ -52,6 +69,8 @@ def run_job(
     if until not in STAGES:
         raise ValueError(f"until must be one of {STAGES}, got {until!r}")
     source = open_job_source(config)  # bad source settings fail here, before anything is written
+    if "fetch" in stages_to_compute(config, until, force=force):
+        check_credentials(config)
     _check_tile_fits(source[0], config["processing"]["tile_size"])
     check_job(config, until, force=force)
     store = RunStore(config["output"]["url"])

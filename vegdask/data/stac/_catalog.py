@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import textwrap
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -124,10 +125,40 @@ def _api_items(
         )
         return list(search.items())
     except Exception as err:  # pystac-client raises APIError, requests errors, JSON errors ...
+        unreachable = _unreachable(err)
+        if unreachable:
+            raise ValueError(
+                f"cannot reach the STAC API {where} ({unreachable}); check the network "
+                "connection (and the host name), then rerun"
+            ) from None
+        detail = textwrap.shorten(redact(str(err)), 300, placeholder=" ...")
         raise ValueError(
-            f"cannot search the STAC API {where}: {type(err).__name__}: {redact(str(err))[:300]}; "
+            f"cannot search the STAC API {where}: {type(err).__name__}: {detail}; "
             "give a STAC API URL or the URL/path of a static catalog.json"
         ) from None
+
+
+_NETWORK = re.compile(
+    r"\[Errno -?\d+\] ([A-Za-z][A-Za-z ]+)|(timed out|Read timed out|Connection aborted)"
+)
+
+
+def _unreachable(err: BaseException) -> str | None:
+    """Why the host could not be reached (no network, unknown name, refused), else None.
+
+    pystac-client wraps requests' connection errors into an ``APIError`` carrying their text.
+
+    Examples
+    --------
+    >>> _unreachable(OSError("... Failed to resolve 'x' ([Errno -2] Name or service not known)"))
+    'Name or service not known'
+    >>> _unreachable(ValueError("404 Not Found")) is None
+    True
+    """
+    found = _NETWORK.search(str(err))
+    if found is None:
+        return None
+    return (found.group(1) or found.group(2)).strip()
 
 
 def _is_static(catalog: str) -> bool:
