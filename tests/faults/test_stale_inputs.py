@@ -133,3 +133,16 @@ def test_the_command_repairs_a_deleted_chunk_and_says_so_in_one_line(small_job, 
     assert chunk.exists()
     assert (out / "tiles.parquet").exists()
     assert "Traceback" not in stderr
+    # Garbage of the same size: the sizes match, --verify decodes the chunk and finds it.
+    good = chunk.read_bytes()
+    chunk.write_bytes(b"\0" * len(good))
+    cheap = vegdask("run", str(small_job), "--output", str(out))
+    assert "nothing to compute" in cheap.communicate(timeout=600)[0]
+    full = vegdask("run", str(small_job), "--output", str(out), "--verify")
+    stdout, stderr = full.communicate(timeout=600)
+    assert full.returncode == 0, stderr[-2000:]
+    assert [line for line in stdout.splitlines() if "differ" in line] == [
+        "process: outputs differ from run.json: tiles.zarr (period 2016-06-16 missing or changed); "
+        "recomputing them"
+    ], stdout
+    assert chunk.read_bytes() == good

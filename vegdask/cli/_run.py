@@ -102,7 +102,7 @@ def _run(args: argparse.Namespace, until: str) -> int:
                 config,
                 client=client,
                 force=args.force,
-                verify=args.verify,
+                verify=args.verify and bool(needed),  # found whole just now: the sizes suffice
                 progress=not args.no_progress,
                 until=until,
             )
