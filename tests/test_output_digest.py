@@ -25,10 +25,12 @@ import os
 import shutil
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 import numpy as np
 import pytest
+import rioxarray  # noqa: F401 - the .rio accessor
 import xarray as xr
 
 from vegdask.testing import RTOL, digest_differences, output_digest
@@ -145,3 +147,15 @@ def test_stored_digest_is_written_by_the_script(tmp_path):
     script.write_digest(stored, tmp_path / "digest.json")
     assert (tmp_path / "digest.json").read_text() == DIGEST_FILE.read_text()
     assert script.DIGEST_FILE == DIGEST_FILE
+
+
+@pytest.mark.slow
+def test_outputs_open_plainly_with_xarray(run_output):
+    """``xr.open_zarr(path)`` as a user types it: no warning; the Scene's CRS is a coordinate."""
+    stores = sorted(run_output.rglob("*.zarr"))
+    assert len(stores) == 5
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        opened = {path.name: xr.open_zarr(path) for path in stores}
+    assert opened["scene.zarr"].rio.crs.to_epsg() == 32635  # UTM 35N: the demo site, 27.94 E
+    assert opened["mask.zarr"].rio.crs == opened["scene.zarr"].rio.crs

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 import xarray as xr
+from dask.base import is_dask_collection
 
 from vegdask.kernels import adaptive_threshold, clahe, median3, ndvi_to_uint8
 
@@ -38,15 +39,19 @@ def binary_image(scene: xr.Dataset) -> xr.DataArray:
     Returns
     -------
     xarray.DataArray
-        Lazy uint8, dims (time, y, x), chunked like the Scene's ``ndvi``.
+        uint8, dims (time, y, x): lazy and chunked like the Scene's ``ndvi``, or computed now for a
+        Scene in memory (numpy).
     """
     ndvi = scene["ndvi"].data
-    # One task per period: CLAHE needs the whole period, and the threshold and median filters on it
-    # cost less than the halo exchange that chunked filters would need.
-    whole = ndvi.rechunk({0: 1, 1: -1, 2: -1})
-    smoothed = whole.map_blocks(_binary_periods, dtype=np.uint8).rechunk(ndvi.chunks)
+    if is_dask_collection(ndvi):
+        # One task per period: CLAHE needs the whole period, and the threshold and median filters
+        # on it cost less than the halo exchange that chunked filters would need.
+        whole = ndvi.rechunk({0: 1, 1: -1, 2: -1})
+        image = whole.map_blocks(_binary_periods, dtype=np.uint8).rechunk(ndvi.chunks)
+    else:  # a Scene in memory
+        image = _binary_periods(np.asarray(ndvi))
     return xr.DataArray(
-        smoothed, dims=("time", "y", "x"), coords=scene["ndvi"].coords, name="binary_image"
+        image, dims=("time", "y", "x"), coords=scene["ndvi"].coords, name="binary_image"
     )
 
 
@@ -60,5 +65,7 @@ def vegetation_mask(scene: xr.Dataset) -> xr.DataArray:
     >>> mask = vegetation_mask(scene)
     >>> mask.dtype, 0.1 < float(mask.mean()) < 0.9
     (dtype('bool'), True)
+    >>> bool((vegetation_mask(scene.load()) == mask).all())  # a Scene in memory too
+    True
     """
     return (binary_image(scene) == 0).rename("vegetation_mask")

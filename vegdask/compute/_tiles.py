@@ -163,7 +163,10 @@ def tile_metrics(
     if missing:
         raise ValueError(f"the Scene lacks {missing}; tile metrics need 'ndvi' and 'cloud_mask'")
     if scene.rio.crs is None:
-        raise ValueError("the Scene has no CRS; tile longitude/latitude cannot be computed")
+        raise ValueError(
+            "the Scene has no CRS, so tile longitude/latitude cannot be computed; open a run's "
+            "scene.zarr with vegdask.data.open_store, or set one: scene.rio.write_crs(...)"
+        )
     ty, tx = scene.sizes["y"] // tile_size, scene.sizes["x"] // tile_size
     if ty == 0 or tx == 0:
         raise ValueError(f"the Scene ({dict(scene.sizes)}) is smaller than one {tile_size}px tile")
@@ -173,6 +176,8 @@ def tile_metrics(
     for dim in ("y", "x"):
         if any(c % tile_size for c in chunks[dim][:-1]):
             raise ValueError(f"Scene {dim} chunks {chunks[dim]} are not multiples of {tile_size}")
+    if any(size != 1 for size in chunks["time"]):  # e.g. xr.open_zarr's "auto" chunks
+        scene = scene.chunk({"time": 1})  # one period a task
     # The mask comes from the whole scene (CLAHE's grid is relative to it); then the partial tiles
     # at the lower and right edges are dropped.
     window = (slice(None), slice(0, ty * tile_size), slice(0, tx * tile_size))

@@ -14,6 +14,7 @@ switched off: its invalidation bug (adlfs 2026.8) makes reopened stores look emp
 from __future__ import annotations
 
 import re
+import warnings
 from typing import Any
 
 import dask.array
@@ -187,7 +188,27 @@ def filesystem(
 
 def write_dataset(dataset: xr.Dataset, url: str, *, options: dict[str, Any] | None = None) -> None:
     """Write a whole (small) Dataset as a new Zarr store at ``url``, replacing any store there."""
-    dataset.to_zarr(_mapper(url, options), mode="w", consolidated=False)
+    _to_zarr(dataset, url, options)
+
+
+def _to_zarr(dataset: xr.Dataset, url: str, options: dict[str, Any] | None, **kwargs: Any) -> None:
+    """Write ``dataset``'s store so that any reader gets it whole: ``xr.open_zarr(url)`` too.
+
+    Its metadata are consolidated (one read opens the store; xarray warns without them; the
+    arrays' shapes never change after this write, so they cannot go stale), and each variable
+    lists its CRS variable (``spatial_ref``, named by its ``grid_mapping``) among its CF
+    ``coordinates``, so the CRS is a coordinate without ``decode_coords="all"``.
+    """
+    dataset = dataset.copy()
+    for name, var in dataset.data_vars.items():
+        grid_mapping = var.encoding.get("grid_mapping") or var.attrs.get("grid_mapping")
+        if grid_mapping in dataset.coords:
+            coords = [c for c in var.coords if c not in var.dims and c != grid_mapping]
+            dataset[name].encoding["coordinates"] = " ".join([*coords, grid_mapping])
+    with warnings.catch_warnings():
+        # zarr 3 writes consolidated metadata in zarr.json, as xarray and zarr read them.
+        warnings.filterwarnings("ignore", "Consolidated metadata is currently not part")
+        dataset.to_zarr(_mapper(url, options), mode="w", consolidated=True, **kwargs)
 
 
 def _mapper(url: str, options: dict[str, Any] | None) -> Any:
@@ -208,7 +229,7 @@ def create_store(template: xr.Dataset, url: str, *, options: dict[str, Any] | No
     for name, var in template.data_vars.items():
         if is_dask_collection(var.data):
             template[name] = _stand_in(var)
-    template.to_zarr(_mapper(url, options), mode="w", compute=False, consolidated=False)
+    _to_zarr(template, url, options, compute=False)
 
 
 def _stand_in(var: xr.DataArray) -> xr.DataArray:
