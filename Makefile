@@ -69,7 +69,7 @@ test: $(VENV)/.installed-test .azurite/node_modules/.bin/azurite-blob chromium l
 docs: $(VENV)/.installed-test
 	$(BIN)/mkdocs build --strict --site-dir build/site
 
-bench: $(VENV)/.installed-test
+bench: $(VENV)/.installed-test .azurite/node_modules/.bin/azurite-blob
 	$(BIN)/asv machine --yes > /dev/null
 	VEGDASK_AZURITE="$(CURDIR)/.azurite/node_modules/.bin/azurite-blob" OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 $(BIN)/asv run --python=same --show-stderr $(BENCH)
 

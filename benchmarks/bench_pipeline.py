@@ -22,10 +22,6 @@ from vegdask.pipeline import job_client, load_config, run_job, validate_config
 WORKERS = 2
 
 
-def _peak_rss_mib():
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
 def run_stages(size, end="2020-01-01", workers=WORKERS):
     """Fetch, then process, a synthetic job on a local cluster; the figures of the process stage.
 
@@ -41,7 +37,10 @@ def run_stages(size, end="2020-01-01", workers=WORKERS):
     config = validate_config(config)
     with job_client("local", workers, folder) as client:
         manifest = run_job(config, client=client, progress=False, log=lambda m: None)
-        peak = max(client.run(_peak_rss_mib).values())
+        # Only functions of installed modules go to the workers: under asv this module is
+        # benchmarks.bench_pipeline, which a worker process cannot import.
+        usage = client.run(resource.getrusage, resource.RUSAGE_SELF).values()
+        peak = max(u.ru_maxrss for u in usage) / 1024
     process = manifest["stages"]["process"]
     tiles = process["tiles_per_period"] * len(process["periods_completed"])
     return {"seconds": process["seconds"], "tiles": tiles, "peak_mib": peak, "folder": folder}
