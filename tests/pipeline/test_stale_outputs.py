@@ -381,3 +381,14 @@ def test_on_blob_storage_damage_is_found_and_a_disabled_analysis_removed(
     assert not fs.exists(f"{root}/report.html")
     assert not fs.find(f"{root}/analysis")
     assert fs.exists(f"{root}/tiles.parquet")
+
+
+def test_run_job_names_a_manifest_it_cannot_read_and_force(tmp_path):
+    from vegdask.data import ManifestError
+
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "run.json").write_text('{"stages": "x"}')
+    with pytest.raises(ManifestError, match="pass --force to replace it"):
+        run_job(config_of(out), client=None, progress=False, log=lambda m: None)
+    assert sorted(p.name for p in out.iterdir()) == ["run.json"]

@@ -69,10 +69,10 @@ def run_job(
     if until not in STAGES:
         raise ValueError(f"until must be one of {STAGES}, got {until!r}")
     source = open_job_source(config)  # bad source settings fail here, before anything is written
+    check_job(config, until, force=force)  # first: an unreadable run.json is named with --force
     if "fetch" in stages_to_compute(config, until, force=force):
         check_credentials(config)
     _check_tile_fits(source[0], config["processing"]["tile_size"])
-    check_job(config, until, force=force)
     store = RunStore(config["output"]["url"])
     store.ensure_container()
     run = Run(config, store, client, log, force=force, verify=verify)
