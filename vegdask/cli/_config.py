@@ -16,7 +16,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     show.add_argument("config", nargs="?", help="TOML job config (default: the demo's)")
     show.set_defaults(func=_show)
     demo = actions.add_parser("demo", help="the embedded demo's config")
-    demo.set_defaults(func=lambda args: _print(_load(None)))
+    demo.add_argument(
+        "--campaign",
+        action="store_true",
+        help="the offline demo campaign instead: 8 locations, declining and stable rainfall",
+    )
+    demo.set_defaults(func=_demo)
     new = actions.add_parser(
         "new",
         help="write a new job config from flags, prompting on a terminal for what is missing",
@@ -122,6 +127,14 @@ def _load(path: str | None) -> dict[str, Any]:
         return load_config(path)
     except ConfigError as err:
         raise CLIError(str(err)) from err
+
+
+def _demo(args: argparse.Namespace) -> int:
+    if args.campaign:
+        from vegdask.pipeline import DEMO_CAMPAIGN
+
+        return _print(DEMO_CAMPAIGN)
+    return _print(_load(None))
 
 
 def _show(args: argparse.Namespace) -> int:

@@ -57,6 +57,7 @@ def _run(args: argparse.Namespace, until: str) -> int:
     from vegdask.data import EarthEngineAuthError
     from vegdask.data.storage import ensure_container, is_remote
     from vegdask.pipeline import (
+        Campaign,
         ConfigError,
         OutputInUseError,
         check_credentials,
@@ -64,7 +65,7 @@ def _run(args: argparse.Namespace, until: str) -> int:
         check_output,
         config_warnings,
         job_client,
-        load_config,
+        load_job,
         output_lock,
         run_job,
         stages_to_compute,
@@ -78,9 +79,13 @@ def _run(args: argparse.Namespace, until: str) -> int:
         },
     }
     try:
-        config = load_config(args.config, overrides=overrides)
+        config = load_job(args.config, overrides=overrides)
     except ConfigError as err:
         raise CLIError(str(err)) from err
+    if isinstance(config, Campaign):
+        from vegdask.cli._run_campaign import run_campaign_command
+
+        return run_campaign_command(args, config, until)
     for warning in config_warnings(config):
         print(f"vegdask {args.command}: warning: {warning}", file=sys.stderr)
     output = config["output"]["url"]

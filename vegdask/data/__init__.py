@@ -46,7 +46,12 @@ from vegdask.data._sources import (
     source_defaults,
 )
 from vegdask.data._storage import create_store, load_store, open_store, sanitise_container_name
-from vegdask.data._synthetic import DEMO_LOCATION, synthetic_scene
+from vegdask.data._synthetic import (
+    DEMO_LOCATION,
+    SYNTHETIC_RAINFALL_END,
+    synthetic_location,
+    synthetic_scene,
+)
 from vegdask.data.earthengine import (
     EARTHENGINE_COLLECTIONS,
     EarthEngineAuthError,
@@ -72,6 +77,7 @@ __all__ = [
     "SCENE_VARIABLES",
     "SOURCE_KINDS",
     "SOURCE_OPTIONS",
+    "SYNTHETIC_RAINFALL_END",
     "TILE_SIZE",
     "WEATHER_VARIABLES",
     "Damage",
@@ -116,6 +122,7 @@ __all__ = [
     "source_arguments",
     "source_defaults",
     "stac_scene",
+    "synthetic_location",
     "synthetic_scene",
     "tiles_from_results_summary",
     "to_strict_json",

@@ -10,7 +10,9 @@ deterministic for a given seed.
 
 from __future__ import annotations
 
+import zlib
 from dataclasses import replace
+from typing import Any
 
 import dask
 import dask.array as da
@@ -31,7 +33,7 @@ from vegdask.data._scene import (
 )
 from vegdask.kernels import PUBLISHED_PARAMETERS, RietkerkParameters, rietkerk_evolve
 
-__all__ = ["DEMO_LOCATION", "synthetic_scene"]
+__all__ = ["DEMO_LOCATION", "SYNTHETIC_RAINFALL_END", "synthetic_location", "synthetic_scene"]
 
 # pyveg's location "00" region (Sudan, spotted and labyrinthine vegetation), used by the demo.
 DEMO_LOCATION = (27.94, 11.58)
@@ -40,6 +42,38 @@ _SOIL = {"red": 0.22, "green": 0.16, "blue": 0.10, "nir": 0.28}
 _VEGETATION = {"red": 0.05, "green": 0.10, "blue": 0.05, "nir": 0.38}
 _CLOUD = 0.55
 _HALF_COVER = 10.0  # g/m^2 of biomass for half vegetation cover
+#: Rainfall (mm/day) at the end of a ``"declining"`` location's path (:func:`synthetic_location`).
+SYNTHETIC_RAINFALL_END = 0.5
+
+
+def synthetic_location(location_id: str) -> tuple[str, dict[str, Any]]:
+    """A campaign location's own synthetic site, seeded by its id: its rainfall path and options.
+
+    The CRC-32 of the id decides: an odd one gets rainfall declining from its level to
+    :data:`SYNTHETIC_RAINFALL_END` mm/day (towards collapse), an even one stable rainfall at its
+    level. The level (1.1 to 1.4 mm/day) and the seed of the initial pattern come from the id
+    too, so every location has its own pattern.
+
+    Returns
+    -------
+    path : {"declining", "stable"}
+        The rainfall path: the known truth of the location.
+    options : dict
+        The synthetic source's ``seed``, ``rainfall_start`` and ``rainfall_end``.
+
+    Examples
+    --------
+    >>> synthetic_location("00")
+    ('stable', {'seed': 544, 'rainfall_start': 1.24, 'rainfall_end': 1.24})
+    >>> synthetic_location("04")
+    ('declining', {'seed': 19737, 'rainfall_start': 1.19, 'rainfall_end': 0.5})
+    """
+    digest = zlib.crc32(str(location_id).encode())
+    level = round(float(np.random.default_rng(digest).uniform(1.1, 1.4)), 2)
+    declining = digest % 2 == 1
+    end = SYNTHETIC_RAINFALL_END if declining else level
+    options = {"seed": digest % 100_000, "rainfall_start": level, "rainfall_end": end}
+    return ("declining" if declining else "stable"), options
 
 
 def _simulate_biomass(

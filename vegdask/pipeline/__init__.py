@@ -1,5 +1,14 @@
 """Pipeline layer: the validated job config and the run as resumable stages."""
 
+from vegdask.pipeline._campaign import (
+    DEMO_CAMPAIGN,
+    Campaign,
+    Site,
+    campaign_to_compute,
+    load_job,
+    run_campaign,
+    validate_campaign,
+)
 from vegdask.pipeline._config import (
     DEMO_CONFIG,
     MAX_SIZE,
@@ -7,6 +16,7 @@ from vegdask.pipeline._config import (
     config_warnings,
     dump_config,
     load_config,
+    read_config,
     validate_config,
 )
 from vegdask.pipeline._dask_client import job_client
@@ -16,11 +26,15 @@ from vegdask.pipeline._quiet import drop_unclosed_session_notes
 from vegdask.pipeline._run import check_credentials, run_job
 
 __all__ = [
+    "DEMO_CAMPAIGN",
     "DEMO_CONFIG",
     "MAX_SIZE",
     "STAGES",
+    "Campaign",
     "ConfigError",
     "OutputInUseError",
+    "Site",
+    "campaign_to_compute",
     "check_credentials",
     "check_job",
     "check_output",
@@ -29,9 +43,13 @@ __all__ = [
     "dump_config",
     "job_client",
     "load_config",
+    "load_job",
     "output_lock",
+    "read_config",
     "read_manifest",
+    "run_campaign",
     "run_job",
     "stages_to_compute",
+    "validate_campaign",
     "validate_config",
 ]

@@ -37,6 +37,7 @@ __all__ = [
     "config_warnings",
     "dump_config",
     "load_config",
+    "read_config",
     "validate_config",
 ]
 
@@ -326,6 +327,53 @@ def _resolution(source: dict[str, Any]) -> float:
     return collection.resolution if collection else _DEFAULT_RESOLUTION
 
 
+def read_config(
+    path: str | Path | None, *, overrides: dict[str, dict[str, Any]] | None = None
+) -> dict[str, Any]:
+    """The raw (not yet validated) TOML of a config file, ``overrides`` merged over it.
+
+    Parameters
+    ----------
+    path : str or Path, optional
+        The TOML file; None for none (only the overrides).
+    overrides : dict, optional
+        ``{section: {key: value}}`` merged over the file's values (e.g. the command line's
+        ``--output``).
+
+    Raises
+    ------
+    ConfigError
+        If the file is missing, unreadable or not TOML.
+
+    Examples
+    --------
+    >>> read_config(None, overrides={"output": {"url": "runs/a"}, "cluster": {}})
+    {'output': {'url': 'runs/a'}}
+    """
+    raw: dict[str, Any] = {}
+    if path is not None:
+        path = Path(path)
+        try:
+            with path.open("rb") as f:
+                raw = tomllib.load(f)
+        except FileNotFoundError as err:
+            raise ConfigError(f"config file {path} not found") from err
+        except IsADirectoryError as err:
+            raise ConfigError(f"config {path} is a directory; give a TOML file") from err
+        except PermissionError as err:
+            raise ConfigError(f"config file {path} cannot be read (permission denied)") from err
+        except UnicodeDecodeError as err:
+            raise ConfigError(f"{path} is not valid TOML: not UTF-8 text ({err.reason})") from err
+        except tomllib.TOMLDecodeError as err:
+            raise ConfigError(f"{path} is not valid TOML: {err}") from err
+        except OSError as err:
+            raise ConfigError(f"config file {path} cannot be read: {err.strerror or err}") from err
+    for section, values in (overrides or {}).items():
+        if values and isinstance(raw.get(section, {}), dict):  # else validation names it
+            raw[section] = {**raw.get(section, {}), **values}
+    return raw
+
+
 def load_config(
     path: str | Path | None, *, overrides: dict[str, dict[str, Any]] | None = None
 ) -> dict[str, Any]:
@@ -349,28 +397,7 @@ def load_config(
     >>> load_config(None, overrides={"output": {"url": "abfs://runs/demo"}})["output"]["url"]
     'abfs://runs/demo'
     """
-    raw: dict[str, Any] = {}
-    if path is not None:
-        path = Path(path)
-        try:
-            with path.open("rb") as f:
-                raw = tomllib.load(f)
-        except FileNotFoundError as err:
-            raise ConfigError(f"config file {path} not found") from err
-        except IsADirectoryError as err:
-            raise ConfigError(f"config {path} is a directory; give a TOML file") from err
-        except PermissionError as err:
-            raise ConfigError(f"config file {path} cannot be read (permission denied)") from err
-        except UnicodeDecodeError as err:
-            raise ConfigError(f"{path} is not valid TOML: not UTF-8 text ({err.reason})") from err
-        except tomllib.TOMLDecodeError as err:
-            raise ConfigError(f"{path} is not valid TOML: {err}") from err
-        except OSError as err:
-            raise ConfigError(f"config file {path} cannot be read: {err.strerror or err}") from err
-    for section, values in (overrides or {}).items():
-        if values and isinstance(raw.get(section, {}), dict):  # else validation names it
-            raw[section] = {**raw.get(section, {}), **values}
-    return validate_config(raw)
+    return validate_config(read_config(path, overrides=overrides))
 
 
 def dump_config(config: dict[str, dict[str, Any]]) -> str:
@@ -400,6 +427,8 @@ def _toml(value: Any) -> str:
         return "true" if value else "false"
     if isinstance(value, str):
         return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(value, list):  # e.g. a campaign's locations
+        return "[" + ", ".join(_toml(v) for v in value) + "]"
     if isinstance(value, dict):  # e.g. a local source's bands, as an inline table
         return "{ " + ", ".join(f"{_toml(k)} = {_toml(v)}" for k, v in value.items()) + " }"
     return repr(value)

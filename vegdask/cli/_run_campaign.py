@@ -1,0 +1,76 @@
+"""``vegdask run CONFIG`` and ``vegdask fetch CONFIG`` when CONFIG is a campaign (many sites)."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from vegdask.cli._common import CLIError
+
+__all__ = ["CAMPAIGN_FAILED", "run_campaign_command"]
+
+#: Exit status of a campaign in which some locations failed (or were left pending).
+CAMPAIGN_FAILED = 3
+
+
+def run_campaign_command(args: argparse.Namespace, campaign: Any, until: str) -> int:
+    """Run every location of ``campaign`` on one cluster; exit status 0, or 3 if some failed."""
+    from vegdask.data.storage import ensure_container, is_remote
+    from vegdask.pipeline import (
+        OutputInUseError,
+        campaign_to_compute,
+        check_output,
+        config_warnings,
+        job_client,
+        output_lock,
+        run_campaign,
+    )
+
+    warnings = [w for site in campaign.sites for w in config_warnings(site.config)]
+    if warnings:
+        more = f" (and {len(warnings) - 1} other locations)" if len(warnings) > 1 else ""
+        print(f"vegdask {args.command}: warning: {warnings[0]}{more}", file=sys.stderr)
+    output = campaign.output
+    cluster = campaign.config["cluster"]
+    started = time.perf_counter()
+    try:
+        ensure_container(output)  # storage that refuses or does not answer: before the cluster
+        check_output(output, force=args.force)
+        with output_lock(output):  # one lock for the whole campaign
+            todo = campaign_to_compute(campaign, until, force=args.force, verify=args.verify)
+            # A finished campaign reruns without a cluster: every location is complete.
+            dask_client = job_client(cluster["kind"], cluster["workers"], output) if todo else None
+            with dask_client or contextlib.nullcontext() as client:
+                where_runs = f"dashboard {client.dashboard_link}" if todo else "nothing to compute"
+                print(
+                    f"vegdask {args.command}: campaign of {len(campaign.sites)} locations, "
+                    f"{len(todo)} to compute; output {output}; {where_runs}"
+                )
+                record = run_campaign(
+                    campaign,
+                    client=client,
+                    force=args.force,
+                    verify=args.verify,
+                    progress=not args.no_progress,
+                    until=until,
+                )
+    except (ValueError, OSError, OutputInUseError) as err:
+        raise CLIError(str(err)) from err
+    where = output if is_remote(output) else str(Path(output).resolve())
+    actual, total = record["actual"], len(campaign.sites)
+    if actual["done"] < total:
+        print(
+            f"{actual['done']} of {total} locations done, {actual['failed']} failed: "
+            "see campaign.json"
+        )
+        print(f"results in {where}")
+        return CAMPAIGN_FAILED
+    elapsed = time.perf_counter() - started
+    print(f"{total} of {total} locations done in {elapsed:.0f} s; results in {where}")
+    if until == "analyse" and (record.get("summary") or {}).get("error") is None:
+        print(f"summary: {where}/summary/summary.html")
+    return 0
