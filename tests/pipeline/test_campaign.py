@@ -201,6 +201,26 @@ def test_demo_campaign_config_is_8_catalogue_locations_half_declining(capsys):
     }
 
 
+def test_config_show_lists_a_campaigns_locations(tmp_path, capsys):
+    config = write(
+        tmp_path / "c.toml", '[campaign]\nlocations = ["04", "17"]\n[location]\nsize = 120\n'
+    )
+    assert main(["config", "show", str(config)]) == 0
+    out = capsys.readouterr().out
+    rows = [
+        line.split()
+        for line in out.splitlines()
+        if line.startswith("# 04") or line.startswith("# 17")
+    ]
+    assert [(r[1], float(r[2]), float(r[3]), int(r[4]), r[-1]) for r in rows] == [
+        ("04", location("04").longitude, location("04").latitude, 120, "(declining)"),
+        ("17", location("17").longitude, location("17").latitude, 120, "(stable)"),
+    ]
+    shared = tomllib.loads(out)  # the rest is the shared config, as TOML
+    assert shared["output"]["url"] == "vegdask-demo"
+    assert "location" not in shared
+
+
 # --- running ------------------------------------------------------------------------------------
 
 

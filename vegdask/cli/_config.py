@@ -120,11 +120,12 @@ def _locations(args: argparse.Namespace) -> int:
     return 0
 
 
-def _load(path: str | None) -> dict[str, Any]:
-    from vegdask.pipeline import ConfigError, load_config
+def _load(path: str | None) -> Any:
+    """The validated job config, or campaign, of ``path`` (the demo's without one)."""
+    from vegdask.pipeline import ConfigError, load_job
 
     try:
-        return load_config(path)
+        return load_job(path)
     except ConfigError as err:
         raise CLIError(str(err)) from err
 
@@ -138,7 +139,24 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _show(args: argparse.Namespace) -> int:
-    return _print(_load(args.config))
+    from vegdask.pipeline import Campaign
+
+    job = _load(args.config)
+    if not isinstance(job, Campaign):
+        return _print(job)
+    print(f"# a campaign of {len(job.sites)} locations into {job.output}/locations/<id>")
+    print(
+        f"# {'id':<8} {'longitude':>9} {'latitude':>8} {'size':>5}  dates                   source"
+    )
+    for site in job.sites:
+        place, time, source = site.config["location"], site.config["time"], site.config["source"]
+        what = source["kind"] + (f" ({site.synthetic_rainfall})" if site.synthetic_rainfall else "")
+        print(
+            f"# {site.id:<8} {place['longitude']:>9.2f} {place['latitude']:>8.2f} "
+            f"{place['size']:>5}  {time['start']} - {time['end']}  {what}"
+        )
+    shared = {k: v for k, v in job.config.items() if k not in ("location", "time", "source")}
+    return _print(shared)
 
 
 def _print(config: dict[str, Any]) -> int:
