@@ -19,10 +19,13 @@ CAMPAIGN_FAILED = 3
 
 def run_campaign_command(args: argparse.Namespace, campaign: Any, until: str) -> int:
     """Run every location of ``campaign`` on one cluster; exit status 0, or 3 if some failed."""
+    from vegdask.cluster import WorkersLostError
+    from vegdask.data import EarthEngineAuthError
     from vegdask.data.storage import ensure_container, is_remote
     from vegdask.pipeline import (
         OutputInUseError,
         campaign_to_compute,
+        check_credentials,
         check_output,
         config_warnings,
         job_client,
@@ -42,6 +45,8 @@ def run_campaign_command(args: argparse.Namespace, campaign: Any, until: str) ->
         check_output(output, force=args.force)
         with output_lock(output):  # one lock for the whole campaign
             todo = campaign_to_compute(campaign, until, force=args.force, verify=args.verify)
+            if todo:  # signed in to the shared source before any location is written
+                check_credentials(todo[0].config)
             # A finished campaign reruns without a cluster: every location is complete.
             dask_client = job_client(cluster["kind"], cluster["workers"], output) if todo else None
             with dask_client or contextlib.nullcontext() as client:
@@ -58,7 +63,9 @@ def run_campaign_command(args: argparse.Namespace, campaign: Any, until: str) ->
                     progress=not args.no_progress,
                     until=until,
                 )
-    except (ValueError, OSError, OutputInUseError) as err:
+    except WorkersLostError as err:
+        raise CLIError(f"{err}; stopped (rerun the same command to resume)") from err
+    except (ValueError, OSError, OutputInUseError, EarthEngineAuthError) as err:
         raise CLIError(str(err)) from err
     where = output if is_remote(output) else str(Path(output).resolve())
     actual, total = record["actual"], len(campaign.sites)

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from vegdask import config as settings
+from vegdask.cluster import WorkersLostError
 from vegdask.data import RunStore, location, locations, synthetic_location
 from vegdask.data.storage import join_url
 from vegdask.pipeline._config import ConfigError, read_config, validate_config
@@ -357,6 +358,8 @@ def _run_site(site: Site, client: Any, until: str, **options: Any) -> dict[str, 
         check_output(site.output, force=options["force"])
         check_job(site.config, until, force=options["force"])
         run_job(site.config, client=client, until=until, **options)
+    except WorkersLostError:  # the cluster, not the location: the campaign stops
+        raise
     except Exception as err:  # isolated: recorded, and the other locations go on
         outcome = {"status": "failed", "error": _error_line(site, err, until), "verdict": None}
         options["log"](f"location {site.id}: failed: {outcome['error']}")
