@@ -20,6 +20,7 @@ JOB = (
     '[location]\nlongitude = 27.94\nlatitude = 11.58\nsize = 100\n[time]\nstart = "2016-01-01"\n'
     'end = "2016-04-01"\n[analysis]\nenabled = false\n'
 )
+VEGDASK = [sys.executable, "-m", "vegdask.cli"]
 NEW = ["config", "new", "--longitude", "27.9", "--latitude", "11.6", "--start", "2016-01-01"]
 NEW += ["--end", "2017-01-01", "--output", "out"]
 # a folder nobody may write in, root included (root writes in any chmod 555 folder)
@@ -228,3 +229,84 @@ def test_worker_heartbeats_failing_while_the_scheduler_closes_are_not_logged():
         worker_logger.name, logging.WARNING, __file__, 1, "Worker is at 85% memory usage", (), None
     )
     assert all(f.filter(kept) for f in worker_logger.filters)
+
+
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory):
+    """A finished small run (3 monthly periods, analysis off), made by the real command."""
+    out = tmp_path_factory.mktemp("finished") / "out"
+    job = out.parent / "job.toml"
+    job.write_text(JOB)
+    done = subprocess.run(
+        [*VEGDASK, "run", str(job), "--output", str(out), "--no-progress"],
+        capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    return out
+
+
+def _copy_with_a_truncated_chunk(run: Path, to: Path, store: str, variable: str) -> Path:
+    import shutil
+
+    shutil.copytree(run, to)
+    chunk = sorted((to / store / variable / "c").rglob("*"))[-1]
+    assert chunk.is_file()
+    chunk.write_bytes(chunk.read_bytes()[:10])
+    return chunk
+
+
+@pytest.mark.slow
+def test_analyse_of_a_run_with_a_truncated_tiles_chunk_is_one_line(finished_run, tmp_path, capsys):
+    run = tmp_path / "run"
+    _copy_with_a_truncated_chunk(finished_run, run, "tiles.zarr", "offset50")
+    before = _tree(tmp_path)
+    code = main(["analyse", str(run), "--no-report"])
+    _out, err = capsys.readouterr()
+    assert code == 2, err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith(f"vegdask analyse: error: {run} cannot be analysed: tiles.zarr")
+    assert _tree(tmp_path) == before
+
+
+@pytest.mark.slow
+def test_rerun_after_a_parameter_change_over_a_truncated_scene_chunk_has_no_traceback(
+    finished_run, tmp_path
+):
+    # was a 117-line traceback: the process stage read the damaged scene chunk
+    run = tmp_path / "run"
+    chunk = _copy_with_a_truncated_chunk(finished_run, run, "scene.zarr", "red")
+    original = (finished_run / chunk.relative_to(run)).read_bytes()
+    job = tmp_path / "job.toml"
+    job.write_text(JOB.replace("[analysis]", "[processing]\nnum_quantiles = 10\n[analysis]"))
+    done = subprocess.run(
+        [*VEGDASK, "run", str(job), "--output", str(run), "--no-progress"],
+        capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert "Traceback" not in done.stderr, done.stderr[-3000:]
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert chunk.read_bytes() == original  # the damaged period was fetched again
+
+
+@pytest.mark.slow
+def test_force_recovers_a_run_whose_run_json_is_invalid(finished_run, tmp_path, capsys):
+    # refused in one line naming the file (tests/faults/test_stale_inputs.py); --force then
+    # recovers the output, which it could not before
+    import json
+    import shutil
+
+    run = tmp_path / "run"
+    shutil.copytree(finished_run, run)
+    (run / "run.json").write_text('{"stages": ')
+    job = str(finished_run.parent / "job.toml")
+    assert main(["run", job, "--output", str(run), "--no-progress"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"vegdask run: error: {run}/run.json is not valid JSON (JSONDecodeError): "
+                   "pass --force to replace it and the outputs beside it"]  # fmt: skip
+    done = subprocess.run(
+        [*VEGDASK, "run", job, "--output", str(run), "--no-progress", "--force"],
+        capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    stages = json.loads((run / "run.json").read_text())["stages"]
+    assert stages["process"]["complete"]
