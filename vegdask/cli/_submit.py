@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from vegdask.cli._common import CLIError
@@ -124,4 +125,11 @@ def run(args: argparse.Namespace) -> int:
     info = task.execution_info
     code = info.exit_code if info else None
     print(f"task {job.task_id}: {getattr(info.result, 'value', info.result)}, exit code {code}")
+    if code != 0:  # why, in its last line (e.g. the node's Python lacking a module)
+        from vegdask.cluster import task_log
+
+        lines = (task_log(job.client, job.job_id, job.task_id, "stderr.txt") or "").splitlines()
+        last = next((line.strip() for line in reversed(lines) if line.strip()), None)
+        if last:
+            print(f"vegdask submit: the driver's last line: {last}", file=sys.stderr)
     return 0 if code == 0 else 1

@@ -266,7 +266,9 @@ def submit_job(
     finish = [python, "-m", "vegdask.cluster._submit", "finish", "--drop", f"{job_id}"]
     if restore is not None:
         finish += ["--pool", pool_id, "--restore", str(restore[0]), str(restore[1])]
-    script += [shell_join(finish) + " || true", "exit $status"]
+    # only where it can run: a Python without the Azure SDK (its one line is above) stays quiet
+    sdk = shell_join([python, "-c", "import azure.batch, azure.storage.blob"])
+    script += [f"{sdk} 2>/dev/null && {shell_join(finish)} || true", "exit $status"]
 
     settings = {"PYTHONUNBUFFERED": "1", **(environment or {})}
     task: dict[str, Any] = {
