@@ -56,14 +56,17 @@ def generic_cpu_environment(numba_cache: Path) -> dict[str, str]:
     """This process's environment with numba and numpy told to use no CPU-specific code."""
     from numpy._core import _multiarray_umath as umath
 
-    avx512 = [
+    # Those this CPU has, and those already disabled here (numpy then reports them absent).
+    disabled = os.environ.get("NPY_DISABLE_CPU_FEATURES", "").split()
+    disabled += [
         name
         for name in umath.__cpu_dispatch__
         if (name.startswith("AVX512") or name == "X86_V4") and umath.__cpu_features__.get(name)
     ]
     environment = {**os.environ, "NUMBA_CPU_NAME": "generic", "NUMBA_CACHE_DIR": str(numba_cache)}
     environment.pop("NPY_DISABLE_CPU_FEATURES", None)
-    return environment | ({"NPY_DISABLE_CPU_FEATURES": " ".join(avx512)} if avx512 else {})
+    features = " ".join(dict.fromkeys(disabled))
+    return environment | ({"NPY_DISABLE_CPU_FEATURES": features} if features else {})
 
 
 @pytest.fixture(scope="module")
