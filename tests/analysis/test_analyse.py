@@ -18,6 +18,7 @@ from vegdask.analysis import (
     early_warning,
     lagged_correlation,
     load_results,
+    pooled_early_warning,
     remove_outliers,
     sensitivity,
     smooth,
@@ -349,8 +350,14 @@ def test_analyse_results_outputs(run_dir):
     assert "NaN" not in text
     stored = json.loads(text)
     assert stored == result
-    assert set(stored) == {"offset50_mean", "ndvi_mean", "ndvi_veg_mean", "total_precipitation"}
+    series = {"offset50_mean", "ndvi_mean", "ndvi_veg_mean", "total_precipitation"}
+    assert set(stored) == {*series, "location"}
+    assert set(stored["location"]) == {"offset50_mean", "ndvi_mean"}
     entry = stored["offset50_mean"]["ar1"]
+    pooled = stored["location"]["offset50_mean"]["ar1"]
+    assert set(entry) <= set(pooled)
+    assert pooled["tiles"] == 20
+    assert pooled["p_value"] < 0.05  # every tile's AR(1) ramps from 0.1 to 0.9
     for key in ("kendall_tau", "p_value", "window", "bandwidth", "n_surrogates", "seed"):
         assert key in entry
     assert entry["n_surrogates"] == 200
@@ -358,7 +365,7 @@ def test_analyse_results_outputs(run_dir):
     csv = pd.read_csv(adir / "timeseries.csv", index_col=0, parse_dates=True)
     assert {"offset50_mean", "offset50_std", "offset50_count", "total_precipitation"} <= set(csv)
     ind = xr.open_zarr(adir / "indicators.zarr", consolidated=False)
-    assert set(ind.series.values) == set(stored)
+    assert set(ind.series.values) == series
     assert ind.ar1.dims == ("series", "time")
     assert ind.tile_offset50_ar1.dims == ("tile_time", "tile_y", "tile_x")
     assert (adir / "ews_offset50_mean.png").read_bytes()[:4] == b"\x89PNG"
@@ -398,7 +405,15 @@ def test_analyse_cli_and_results_summary(tmp_path, capsys, make_tiles, make_weat
     res = json.loads((out / "analysis" / "resilience.json").read_text())
     assert lines[0].split() == ["test", "series", "indicator", "tau", "p"]
     rows = {tuple(line.split()[:3]): line.split()[3:] for line in lines[1:-2]}
-    assert set(rows) == {("mean-series", s, i) for s in res for i in ("ar1", "variance")}
+    series = [s for s in res if s != "location"]
+    expected = {("mean-series", s, i) for s in series for i in ("ar1", "variance")}
+    expected |= {("pooled", s, i) for s in res["location"] for i in ("ar1", "variance")}
+    assert set(rows) == expected
+    pooled = res["location"]["offset50_mean"]["ar1"]
+    assert rows[("pooled", "offset50_mean", "ar1")] == [
+        f"{pooled['kendall_tau']:.3f}",
+        f"{pooled['p_value']:.3f}",
+    ]
     ar1 = res["offset50_mean"]["ar1"]
     assert rows[("mean-series", "offset50_mean", "ar1")] == [
         f"{ar1['kendall_tau']:.3f}",
@@ -469,6 +484,33 @@ def _pandas_taus(values, window):
     return {
         k: kendalltau(np.arange(len(v))[v.notna()], v.dropna()).statistic for k, v in rolled.items()
     }
+
+
+def test_location_entry_is_the_pooled_test_of_the_valid_tiles(tmp_path, write_run):
+    run = write_run(tmp_path / "run", n_time=48, with_scene=False)
+    res = analyse_results(
+        str(run),
+        report=False,
+        deseasonalise_method=None,
+        n_surrogates=99,
+        sensitivity_surrogates=5,
+        tile_surrogates=0,
+        seed=4,
+    )
+    # The panel by hand: invalid tiles masked, then each tile's values beyond 3 sample SDs of
+    # its own mean dropped (pandas' std, ddof 1).
+    tiles = xr.open_zarr(run / "tiles.zarr", consolidated=False).load()
+    values = tiles["offset50"].where(tiles["valid"]).values.reshape(48, -1)
+    panel = pd.DataFrame(values, index=pd.DatetimeIndex(tiles.time.values))
+    panel = panel.where((panel - panel.mean()).abs() <= 3 * panel.std())
+    direct = pooled_early_warning(panel, n_surrogates=99, seed=4)
+    entry = res["location"]["offset50_mean"]
+    for ind in ("ar1", "variance", "return_rate"):
+        assert entry[ind]["kendall_tau"] == pytest.approx(direct.stats[ind]["kendall_tau"])
+        assert entry[ind]["p_value"] == pytest.approx(direct.stats[ind]["p_value"])
+        assert entry[ind]["tiles"] == 20
+        assert entry[ind]["deseasonalise"] is None
+        assert set(res["offset50_mean"][ind]) <= set(entry[ind])
 
 
 def test_never_valid_tile_gives_nan_not_warnings(tiles):

@@ -33,6 +33,7 @@ def _fake_run(root, i, precip, rng):
         }
         for s in ("offset50_mean", "total_precipitation")
     }
+    res["location"] = {"offset50_mean": {"ar1": {"kendall_tau": tau / 2, "p_value": 0.01}}}
     (root / "analysis" / "resilience.json").write_text(json.dumps(res))
     summ = {
         "offset50_mean": {"mean": -800 + 2 * precip + rng.normal(0, 5), "max": -700.0 + i},
@@ -54,6 +55,10 @@ def test_summary_table_and_correlations(tmp_path, capsys):
     table = pd.read_csv(out / "summary.csv")
     assert table["location"].tolist() == [f"loc{i}" for i in range(5)]
     assert table["offset50_mean_ar1_tau"].notna().all()
+    np.testing.assert_allclose(
+        table["location_offset50_mean_ar1_tau"], table["offset50_mean_ar1_tau"] / 2
+    )
+    assert (table["location_offset50_mean_ar1_p"] == 0.01).all()
     r = pd.read_csv(out / "pearson_r.csv", index_col=0)
     p = pd.read_csv(out / "pearson_p.csv", index_col=0)
     x, y = table["total_precipitation_mean"], table["offset50_mean_mean"]

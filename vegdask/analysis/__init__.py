@@ -32,6 +32,7 @@ from vegdask.analysis._series import (
     remove_outliers,
     season_period,
     smooth,
+    tile_panel,
 )
 from vegdask.analysis._spatial import (
     SPATIAL_INDICATORS,
@@ -93,5 +94,6 @@ __all__ = [
     "summary_table",
     "summary_warnings",
     "tile_indicator_maps",
+    "tile_panel",
     "verdict_tests",
 ]

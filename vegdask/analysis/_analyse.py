@@ -19,6 +19,7 @@ from dask.delayed import Delayed
 from vegdask import config
 from vegdask.analysis import _figures
 from vegdask.analysis._crystal_ball import crystal_ball_fit
+from vegdask.analysis._pooled import PooledEarlyWarning, pooled_early_warning
 from vegdask.analysis._pyveg import PRESETS, pyveg_analysis, write_pyveg_outputs
 from vegdask.analysis._pyveg_tables import read_results_summary
 from vegdask.analysis._report import (
@@ -43,6 +44,7 @@ from vegdask.analysis._series import (
     lagged_correlation,
     load_results,
     smooth,
+    tile_panel,
 )
 from vegdask.analysis._spatial import spatial_task
 from vegdask.analysis._tasks import compute_tasks, start_imports
@@ -50,7 +52,7 @@ from vegdask.analysis._tile_maps import tile_indicator_maps
 from vegdask.data import RunStore, to_strict_json
 from vegdask.kernels import kendall_tau, rolling_indicators
 
-__all__ = ["RESILIENCE_SERIES", "analyse_results", "output_location"]
+__all__ = ["POOLED_SERIES", "RESILIENCE_SERIES", "analyse_results", "output_location"]
 
 #: Series tested for early warnings, as named in resilience.json.
 RESILIENCE_SERIES: tuple[str, ...] = (
@@ -59,6 +61,8 @@ RESILIENCE_SERIES: tuple[str, ...] = (
     "ndvi_veg_mean",
     "total_precipitation",
 )
+#: Series whose tiles get the pooled test (resilience.json ``location``), and their tile variables.
+POOLED_SERIES: dict[str, str] = {"offset50_mean": "offset50", "ndvi_mean": "ndvi_mean"}
 _MIN_SAMPLES = 20
 # Spatial indicators run on the central crop of this many pixels a side (permutations are costly).
 _SPATIAL_CROP = 250
@@ -161,7 +165,11 @@ def analyse_results(
     -------
     dict
         The content of resilience.json: ``{series: {indicator: {"kendall_tau", "p_value",
-        "window", "bandwidth", "n_surrogates", "seed", ...}}}``.
+        "window", "bandwidth", "n_surrogates", "seed", ...}}}`` for the aggregate series, and
+        under ``"location"`` the pooled test of each of :data:`POOLED_SERIES`' tiles
+        (:func:`vegdask.analysis.pooled_early_warning`: the valid tiles, outliers removed as
+        for the mean series, the site mean removed, no per-tile deseasonalising),
+        ``{"location": {series: {indicator: {...}}}}`` with the same fields.
     """
     if preset is not None:
         return _preset(preset, results, output)
@@ -213,6 +221,13 @@ def analyse_results(
             for name in RESILIENCE_SERIES
             if name in frame
         }
+        pooled_tasks = {
+            name: dask.delayed(_pooled_series)(
+                tile_panel(res.tiles, var, outlier_sigmas=outlier_sigmas), ews_params
+            )
+            for name, var in POOLED_SERIES.items()
+            if var in res.tiles
+        }
         full_frame = dask.delayed(_with_series_columns)(frame, outcome_tasks)
         scene = None
         if res.has_scene and res.root is not None:
@@ -242,14 +257,19 @@ def analyse_results(
         figures = figure_tasks(
             full_frame, outcome_tasks, corrs, res, maps, scene, spatial, figure_formats
         )
-    outcomes, frame, spatial, maps, rendered = compute_tasks(
-        outcome_tasks, full_frame, spatial, maps, figures
+    outcomes, pooled_outcomes, frame, spatial, maps, rendered = compute_tasks(
+        outcome_tasks, pooled_tasks, full_frame, spatial, maps, figures
     )
 
-    resilience = {
+    resilience: dict[str, Any] = {
         name: _resilience_entry(outcome, ews_params, sensitivity_grid)
         for name, outcome in outcomes.items()
     }
+    if pooled_outcomes:
+        resilience["location"] = {
+            name: _pooled_entry(outcome, ews_params) for name, outcome in pooled_outcomes.items()
+        }
+    pooled = {n: o.ews for n, o in pooled_outcomes.items() if o.ews is not None}
     ews_results = {name: o.ews for name, o in outcomes.items() if o.ews is not None}
     stats = {name: _series_statistics(frame[name]) for name in RESILIENCE_SERIES if name in frame}
     for name, outcome in outcomes.items():  # pyveg's "(0.99 rolling window)" values
@@ -268,7 +288,9 @@ def analyse_results(
         )
     if report:
         images = write_figures(store.fs, store.path_of("analysis"), rendered)
-        html_text = report_html(res, resilience, images, corrs, stats, maps, alpha=alpha)
+        html_text = report_html(
+            res, resilience, images, corrs, stats, maps, alpha=alpha, pooled=pooled
+        )
         store.write_bytes("report.html", html_text.encode())
         if pdf:
             store.write_bytes("report.pdf", pdf_bytes(html_text))
@@ -351,6 +373,46 @@ def _untested_trends(target: pd.Series, ews_params: dict[str, Any]) -> dict[str,
     except ValueError:
         return {}
     return {ind: float(kendall_tau(rolled[ind])[0]) for ind in TESTED_INDICATORS}
+
+
+@dataclass
+class _PooledOutcome:
+    """A series' pooled test over its tiles (or why it could not be run)."""
+
+    ews: PooledEarlyWarning | None = None
+    error: str | None = None
+
+
+def _pooled_series(panel: pd.DataFrame, ews_params: dict[str, Any]) -> _PooledOutcome:
+    """The pooled test of a series' tiles, or why it cannot be run.
+
+    The tiles are not deseasonalised one by one: removing the site mean takes the seasonal
+    cycle they share with it, a tile's own seasonal residue is stationary and kept by the
+    surrogates (it costs power, not validity), and a per-tile STL or calendar-month
+    climatology, each fitted to a few years, also took a third to two thirds of the pooled
+    tau of ramping tiles (docs/analysis.md).
+    """
+    periods = int(panel.notna().any(axis=1).sum())
+    if periods < _MIN_SAMPLES:
+        return _PooledOutcome(error=f"{periods} periods with valid tiles, need {_MIN_SAMPLES}")
+    try:
+        return _PooledOutcome(pooled_early_warning(panel, **ews_params))
+    except ValueError as err:  # too short for the window, or too few tiles: say so
+        return _PooledOutcome(error=str(err))
+
+
+def _pooled_entry(outcome: _PooledOutcome, ews_params: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    if outcome.ews is None:
+        return _failed_entry(str(outcome.error), ews_params)
+    return {
+        ind: {
+            **st,
+            "deseasonalise": None,
+            "sensitivity_grid": None,
+            "sensitivity_share_significant": None,
+        }
+        for ind, st in outcome.ews.stats.items()
+    }
 
 
 def _with_series_columns(frame: pd.DataFrame, outcomes: dict[str, _SeriesOutcome]) -> pd.DataFrame:

@@ -82,7 +82,11 @@ def _run_row(url: str) -> dict[str, Any]:
             elif isinstance(value, str | int | float):
                 row[key] = value
     notes = []
-    for series, inds in store.read_json("analysis/resilience.json").items():
+    resilience = store.read_json("analysis/resilience.json")
+    tests = [(series, inds) for series, inds in resilience.items() if series != "location"]
+    # The pooled tests over tiles: columns location_<series>_<indicator>_tau and _p.
+    tests += [(f"location_{s}", inds) for s, inds in resilience.get("location", {}).items()]
+    for series, inds in tests:
         for ind, entry in inds.items():
             row[f"{series}_{ind}_tau"] = entry.get("kendall_tau")
             row[f"{series}_{ind}_p"] = entry.get("p_value")

@@ -218,6 +218,7 @@ def report_html(
     maps: Any = None,
     *,
     alpha: float | None = None,
+    pooled: dict | None = None,
 ) -> str:
     """The report page: the verdict first, then each step of the analysis, the run's details.
 
@@ -237,6 +238,9 @@ def report_html(
         The tile maps (their significance attributes).
     alpha : float, optional
         The tests' level (``vegdask.analysis.alpha``, default 0.05).
+    pooled : dict, optional
+        The pooled tests by series (:class:`vegdask.analysis.PooledEarlyWarning`: per-tile
+        taus and the surrogates' pooled statistics), for the figures.
 
     Returns
     -------

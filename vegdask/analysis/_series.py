@@ -38,6 +38,7 @@ __all__ = [
     "remove_outliers",
     "season_period",
     "smooth",
+    "tile_panel",
     "tiles_from_results_summary",
 ]
 
@@ -165,16 +166,12 @@ def aggregate_series(
     array([[2., 2.],
            [2., 1.]])
     """
-    valid = tiles.get("valid", True)
     columns: dict[str, Any] = {}
     for var in TILE_VARIABLES:
         if var not in tiles:
             continue
-        da = tiles[var].where(valid)
-        if outlier_sigmas is not None:
-            da = remove_outliers(da, outlier_sigmas)
         name = RECORD_SERIES[var]
-        stacked = da.stack(tile=("tile_y", "tile_x"))
+        stacked = _valid_tiles(tiles, var, outlier_sigmas)
         columns[f"{name}_mean"] = stacked.mean("tile")
         columns[f"{name}_std"] = stacked.std("tile", ddof=1)
         columns[f"{name}_count"] = stacked.count("tile")
@@ -188,6 +185,35 @@ def aggregate_series(
         frame = frame.join(wx.to_dataframe()[list(wx.data_vars)], how="left")
     frame.index.name = "time"
     return frame
+
+
+def _valid_tiles(tiles: xr.Dataset, var: str, outlier_sigmas: float | None) -> xr.DataArray:
+    """A variable's valid values (time, tile), each tile's outliers removed."""
+    da = tiles[var].where(tiles.get("valid", True))
+    if outlier_sigmas is not None:
+        da = remove_outliers(da, outlier_sigmas)
+    return da.stack(tile=("tile_y", "tile_x"))
+
+
+def tile_panel(tiles: xr.Dataset, var: str, *, outlier_sigmas: float | None = 3.0) -> pd.DataFrame:
+    """A variable's tiles as a panel (rows periods, columns ``(tile_y, tile_x)``).
+
+    The values the aggregate series averages (:func:`aggregate_series`): tiles flagged
+    ``valid == False`` masked, each tile's outliers removed.
+
+    Examples
+    --------
+    >>> tiles = xr.Dataset(
+    ...     {"offset50": (("time", "tile_y", "tile_x"), [[[1.0, 3.0]], [[2.0, np.nan]]])},
+    ...     coords={"time": pd.to_datetime(["2016-01-16", "2016-02-15"])},
+    ... )
+    >>> tile_panel(tiles, "offset50", outlier_sigmas=None).columns.tolist()
+    [(0, 0), (0, 1)]
+    """
+    stacked = _valid_tiles(tiles, var, outlier_sigmas).transpose("time", "tile")
+    columns = pd.MultiIndex.from_tuples(stacked["tile"].values.tolist(), names=["tile_y", "tile_x"])
+    index = pd.DatetimeIndex(stacked["time"].values, name="time")
+    return pd.DataFrame(np.asarray(stacked.values), index=index, columns=columns)
 
 
 def season_period(index: pd.DatetimeIndex) -> int | None:
