@@ -254,8 +254,18 @@ def analyse_results(
                 corrs[name] = lagged_correlation(frame[name], frame["total_precipitation"])
     figures = {}
     if report:
+        pooled_tests = dask.delayed(_pooled_tests)(pooled_tasks) if pooled_tasks else None
         figures = figure_tasks(
-            full_frame, outcome_tasks, corrs, res, maps, scene, spatial, figure_formats
+            full_frame,
+            outcome_tasks,
+            corrs,
+            res,
+            maps,
+            scene,
+            spatial,
+            figure_formats,
+            pooled=pooled_tests,
+            alpha=alpha,
         )
     outcomes, pooled_outcomes, frame, spatial, maps, rendered = compute_tasks(
         outcome_tasks, pooled_tasks, full_frame, spatial, maps, figures
@@ -269,7 +279,7 @@ def analyse_results(
         resilience["location"] = {
             name: _pooled_entry(outcome, ews_params) for name, outcome in pooled_outcomes.items()
         }
-    pooled = {n: o.ews for n, o in pooled_outcomes.items() if o.ews is not None}
+    pooled = _pooled_tests(pooled_outcomes)
     ews_results = {name: o.ews for name, o in outcomes.items() if o.ews is not None}
     stats = {name: _series_statistics(frame[name]) for name in RESILIENCE_SERIES if name in frame}
     for name, outcome in outcomes.items():  # pyveg's "(0.99 rolling window)" values
@@ -399,6 +409,11 @@ def _pooled_series(panel: pd.DataFrame, ews_params: dict[str, Any]) -> _PooledOu
         return _PooledOutcome(pooled_early_warning(panel, **ews_params))
     except ValueError as err:  # too short for the window, or too few tiles: say so
         return _PooledOutcome(error=str(err))
+
+
+def _pooled_tests(outcomes: dict[str, _PooledOutcome]) -> dict[str, PooledEarlyWarning]:
+    """The pooled tests that could be run, by series."""
+    return {name: o.ews for name, o in outcomes.items() if o.ews is not None}
 
 
 def _pooled_entry(outcome: _PooledOutcome, ews_params: dict[str, Any]) -> dict[str, dict[str, Any]]:
