@@ -17,6 +17,7 @@ from vegdask.pipeline import (
     Campaign,
     ConfigError,
     load_job,
+    output_lock,
     read_manifest,
     run_campaign,
     validate_campaign,
@@ -275,6 +276,36 @@ def test_failing_location_is_isolated_and_a_rerun_retries_only_it(tmp_path, caps
 
     assert main(["run", str(config), "--no-progress"]) == 0  # done: no cluster at all
     assert "nothing to compute" in capsys.readouterr().out
+
+
+def test_one_lock_covers_the_campaign(tmp_path, capsys):
+    out = tmp_path / "camp"
+    config = write(
+        tmp_path / "c.toml", SMALL + f'[campaign]\nlocations = ["01"]\n[output]\nurl = "{out}"\n'
+    )
+    out.mkdir()
+    with output_lock(str(out)):  # another run holds the campaign's output
+        assert main(["run", str(config), "--no-progress"]) == 2
+    assert "is in use by another run" in capsys.readouterr().err
+    assert not (out / "campaign.json").exists()
+    assert not (out / "locations").exists()
+
+
+def test_fetch_acquires_every_location_only(tmp_path, capsys):
+    out = tmp_path / "camp"
+    config = write(
+        tmp_path / "c.toml",
+        SMALL + f'[campaign]\nlocations = ["01", "06"]\n[output]\nurl = "{out}"\n',
+    )
+    assert main(["fetch", str(config), "--no-progress"]) == 0
+    assert "2 of 2 locations done" in capsys.readouterr().out
+    entries = json.loads((out / "campaign.json").read_text())["locations"]
+    for name in ("01", "06"):
+        assert entries[name]["status"] == "done"
+        assert entries[name]["verdict"] is None
+        assert (out / "locations" / name / "scene.zarr").is_dir()
+        assert not (out / "locations" / name / "tiles.zarr").exists()
+    assert not (out / "summary").exists()
 
 
 def test_location_output_is_a_single_run_that_other_commands_read(tmp_path, client):
