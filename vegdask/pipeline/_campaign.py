@@ -254,12 +254,11 @@ def _site(raw: dict[str, Any], table: dict[str, Any], output: str) -> Site:
     job["output"] = {"url": join_url(output, "locations", name)}
     path = None
     source = job.setdefault("source", {})
-    if source.get("kind", "synthetic") == "synthetic":
-        if any(k in source for k in _SYNTHETIC_KEYS):
-            path = None
-        else:  # each location its own pattern and rainfall path, the campaign's known truth
-            path, options = synthetic_location(name)
-            source.update(options)
+    synthetic = source.get("kind", "synthetic") == "synthetic"
+    if synthetic and not any(k in source for k in _SYNTHETIC_KEYS):
+        # each location its own pattern and rainfall path: the campaign's known truth
+        path, options = synthetic_location(name)
+        source.update(options)
     try:
         config = validate_config(job)
     except ConfigError as err:
