@@ -62,6 +62,7 @@ def run_campaign_command(args: argparse.Namespace, campaign: Any, until: str) ->
                     verify=args.verify,
                     progress=not args.no_progress,
                     until=until,
+                    to_compute=todo,
                 )
     except WorkersLostError as err:
         raise CLIError(f"{err}; stopped (rerun the same command to resume)") from err

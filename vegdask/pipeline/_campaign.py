@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Any
 
 from vegdask import config as settings
-from vegdask.cluster import WorkersLostError
 from vegdask.data import RunStore, location, locations, synthetic_location
 from vegdask.data.storage import join_url
 from vegdask.pipeline._config import ConfigError, read_config, validate_config
@@ -300,6 +299,7 @@ def run_campaign(
     progress: bool = True,
     log: Callable[[str], None] = print,
     until: str = "analyse",
+    to_compute: list[Site] | None = None,
 ) -> dict[str, Any]:
     """Run every location of ``campaign`` on one client; record each in ``campaign.json``.
 
@@ -316,6 +316,8 @@ def run_campaign(
         Where the work runs; None will do when :func:`campaign_to_compute` is empty.
     force, verify, progress, log, until
         As :func:`~vegdask.pipeline.run_job`'s, for every location.
+    to_compute : list of Site, optional
+        :func:`campaign_to_compute`'s answer when the caller has it (it reads every output).
 
     Returns
     -------
@@ -326,7 +328,9 @@ def run_campaign(
     store.ensure_container()
     started = time.perf_counter()
     record = store.read_json("campaign.json") if store.exists("campaign.json") else {}
-    todo = {site.id for site in campaign_to_compute(campaign, until, force, verify)}
+    if to_compute is None:
+        to_compute = campaign_to_compute(campaign, until, force, verify)
+    todo = {site.id for site in to_compute}
     previous = record.get("locations", {})
     entries = {
         site.id: _entry(site, previous.get(site.id), site.id in todo) for site in campaign.sites
@@ -352,6 +356,8 @@ def run_campaign(
 
 def _run_site(site: Site, client: Any, until: str, **options: Any) -> dict[str, Any]:
     """Run one location's job; its outcome, or its one-line error (the others go on)."""
+    from vegdask.cluster import WorkersLostError
+
     started = time.perf_counter()
     try:
         check_output(site.output, force=options["force"])
