@@ -81,6 +81,7 @@ def test_no_pooled_test_falls_back_to_the_mean_series_and_says_so():
     assert "mean-series test (this run has no pooled test)" in sentence
     # Significant others are named after the headline, never in its place.
     assert sentence.endswith("Also significant: NDVI variance (p = 0.030).")
+    assert '<p class="verdict mixed">' in page(MEAN_ONLY)  # amber: the headline alone is calm
     assert lights(page(MEAN_ONLY))["offset50 AR(1)"] == ["grey", "amber"]
 
 

@@ -279,7 +279,6 @@ def analyse_results(
         resilience["location"] = {
             name: _pooled_entry(outcome, ews_params) for name, outcome in pooled_outcomes.items()
         }
-    pooled = _pooled_tests(pooled_outcomes)
     ews_results = {name: o.ews for name, o in outcomes.items() if o.ews is not None}
     stats = {name: _series_statistics(frame[name]) for name in RESILIENCE_SERIES if name in frame}
     for name, outcome in outcomes.items():  # pyveg's "(0.99 rolling window)" values
@@ -298,9 +297,7 @@ def analyse_results(
         )
     if report:
         images = write_figures(store.fs, store.path_of("analysis"), rendered)
-        html_text = report_html(
-            res, resilience, images, corrs, stats, maps, alpha=alpha, pooled=pooled
-        )
+        html_text = report_html(res, resilience, images, corrs, stats, maps, alpha=alpha)
         store.write_bytes("report.html", html_text.encode())
         if pdf:
             store.write_bytes("report.pdf", pdf_bytes(html_text))

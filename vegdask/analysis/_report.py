@@ -218,7 +218,6 @@ def report_html(
     maps: Any = None,
     *,
     alpha: float | None = None,
-    pooled: dict | None = None,
 ) -> str:
     """The report page: the verdict first, then each step of the analysis, the run's details.
 
@@ -238,9 +237,6 @@ def report_html(
         The tile maps (their significance attributes).
     alpha : float, optional
         The tests' level (``vegdask.analysis.alpha``, default 0.05).
-    pooled : dict, optional
-        The pooled tests by series (:class:`vegdask.analysis.PooledEarlyWarning`: per-tile
-        taus and the surrogates' pooled statistics), for the figures.
 
     Returns
     -------
@@ -309,7 +305,7 @@ def _verdict_section(res, resilience, images, alpha, synthetic) -> str:
     verdict = location_verdict(resilience, alpha)
     parts = [_synthetic_notice(res) if synthetic else ""]
     parts.append(f'<p class="site">Site: {html.escape(_site(res.metadata))}.</p>')
-    css = "warning" if verdict.significant else "calm"
+    css = "warning" if verdict.significant else "mixed" if verdict.also else "calm"
     parts.append(f'<p class="verdict {css}">{html.escape(verdict.sentence)}</p>')
     if _is_pyveg_preset(resilience):
         parts.append(
@@ -631,7 +627,8 @@ _STYLE = (
     "td,th{border:1px solid #ccc;padding:3px 8px;font-size:90%}"
     "pre{background:#f5f5f5;padding:1em;overflow-x:auto;font-size:80%}"
     ".verdict{font-size:120%;font-weight:bold;padding:.5em;border-left:6px solid #999}"
-    ".verdict.warning{border-color:#c62828}.verdict.calm{border-color:#2e7d32}"
+    ".verdict.warning{border-color:#c62828}.verdict.mixed{border-color:#e0a000}"
+    ".verdict.calm{border-color:#2e7d32}"
     ".synthetic{background:#fff3cd;padding:.5em;border:1px solid #e0c060}"
     ".lights td{text-align:center}.red{background:#f8c9c4}.amber{background:#fde7b0}"
     ".green{background:#cfe8cf}.grey{background:#eee;color:#555}"
