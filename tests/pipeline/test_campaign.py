@@ -274,8 +274,11 @@ def test_failing_location_is_isolated_and_a_rerun_retries_only_it(tmp_path, caps
     assert entries["04"]["synthetic_rainfall"] == "declining"
     assert read_manifest(str(out / "locations/04"))["synthetic_rainfall"] == "declining"
 
+    measured = json.loads((out / "campaign.json").read_text())["actual"]
     assert main(["run", str(config), "--no-progress"]) == 0  # done: no cluster at all
     assert "nothing to compute" in capsys.readouterr().out
+    # a rerun that computes nothing keeps the measures of the run that computed
+    assert json.loads((out / "campaign.json").read_text())["actual"] == measured
 
 
 def test_one_lock_covers_the_campaign(tmp_path, capsys):

@@ -327,11 +327,11 @@ def run_campaign(
     store = RunStore(campaign.output)
     store.ensure_container()
     started = time.perf_counter()
-    record = store.read_json("campaign.json") if store.exists("campaign.json") else {}
+    last = store.read_json("campaign.json") if store.exists("campaign.json") else {}
     if to_compute is None:
         to_compute = campaign_to_compute(campaign, until, force, verify)
     todo = {site.id for site in to_compute}
-    previous = record.get("locations", {})
+    previous = last.get("locations", {})
     entries = {
         site.id: _entry(site, previous.get(site.id), site.id in todo) for site in campaign.sites
     }
@@ -349,7 +349,12 @@ def run_campaign(
             store.write_json("campaign.json", record)
     if until == "analyse" and (todo or not store.exists("summary/summary.csv")):
         record["summary"] = _summary(campaign, entries)
-    record["actual"] = _actual(campaign, entries, time.perf_counter() - started)
+    elif "summary" in last:
+        record["summary"] = last["summary"]
+    actual = _actual(entries, time.perf_counter() - started)
+    if not todo and "actual" in last:  # a rerun that computed nothing keeps the last measures
+        actual = {**last["actual"], **{k: actual[k] for k in ("done", "failed", "pending")}}
+    record["actual"] = actual
     store.write_json("campaign.json", record)
     return record
 
@@ -469,10 +474,8 @@ def _summary(campaign: Campaign, entries: dict[str, dict[str, Any]]) -> dict[str
     return {"locations": len(table), "error": None, "output": "summary"}
 
 
-def _actual(
-    campaign: Campaign, entries: dict[str, dict[str, Any]], seconds: float
-) -> dict[str, Any]:
-    """Measured totals: this run's wall time, and the stages' seconds summed over locations."""
+def _actual(entries: dict[str, dict[str, Any]], seconds: float) -> dict[str, Any]:
+    """Measured totals: the run's wall time, the stages' seconds summed over locations, counts."""
     totals = {name: 0.0 for name in STAGES}
     for entry in entries.values():
         for name, value in (entry.get("stage_seconds") or {}).items():
