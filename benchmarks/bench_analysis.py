@@ -23,7 +23,7 @@ from vegdask.kernels import (
     rolling_indicators,
     surrogate_test,
 )
-from vegdask.testing import simulated_site
+from vegdask.testing import SITE_CONDITIONS, pooled_rejection_rate, simulated_site
 
 _FIVE = ("variance", "sd", "ar1", "skewness", "kurtosis")
 
@@ -231,3 +231,23 @@ class PooledEarlyWarning:
 
     def time_pooled_300x120_1000_surrogates(self):
         pooled_early_warning(self.site, n_surrogates=1000)
+
+
+class PooledValidity:
+    """False-positive rate (target <= 0.07 at alpha 0.05) and power (targets >= 0.9 at share 0.2,
+    >= 0.5 at share 0.5) of the pooled AR(1) test at its defaults (1000 surrogates), 100
+    simulated sites per rate (vegdask.testing.SITE_CONDITIONS; benchmarks/pooled_power.py prints
+    the same rates as a table)."""
+
+    params = list(SITE_CONDITIONS)
+    param_names = ["site"]
+    timeout = 3600
+
+    def track_false_positive_rate(self, site):
+        return pooled_rejection_rate(100, ramp=False, **SITE_CONDITIONS[site])
+
+    def track_power(self, site):
+        return pooled_rejection_rate(100, ramp=True, **SITE_CONDITIONS[site])
+
+    track_false_positive_rate.unit = "share of sites"
+    track_power.unit = "share of sites"

@@ -28,7 +28,13 @@ from vegdask.testing._digest import (
     output_digest,
 )
 from vegdask.testing._schedulers import CountingScheduler
-from vegdask.testing._sites import simulated_site
+from vegdask.testing._sites import (
+    NULL_PHI,
+    RAMP,
+    SITE_CONDITIONS,
+    pooled_rejection_rate,
+    simulated_site,
+)
 from vegdask.testing._waiting import process_alive, wait_until
 
 __all__ = [
@@ -36,7 +42,10 @@ __all__ = [
     "AZURITE_ACCOUNT_NAME",
     "BATCH_RESOURCE",
     "BLOCKS",
+    "NULL_PHI",
+    "RAMP",
     "RTOL",
+    "SITE_CONDITIONS",
     "Azurite",
     "BatchEmulator",
     "CountingScheduler",
@@ -46,6 +55,7 @@ __all__ = [
     "find_azurite",
     "float_summary",
     "output_digest",
+    "pooled_rejection_rate",
     "process_alive",
     "simulated_site",
     "strategies",

@@ -9,7 +9,19 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-__all__ = ["simulated_site"]
+__all__ = ["NULL_PHI", "RAMP", "SITE_CONDITIONS", "pooled_rejection_rate", "simulated_site"]
+
+#: AR(1) coefficient of the null sites, and the ramp (first, last) of sites slowing down.
+NULL_PHI = 0.5
+RAMP = (0.2, 0.8)
+#: The simulated sites of issue 18: label -> :func:`simulated_site` keywords (100 tiles, 48
+#: periods).
+SITE_CONDITIONS: dict[str, dict[str, float]] = {
+    "share 0.2": {"share": 0.2},
+    "share 0.5": {"share": 0.5},
+    "share 0.2, seasonal": {"share": 0.2, "seasonal_amplitude": 2.0},
+    "share 0.2, 10 % missing": {"share": 0.2, "missing": 0.1},
+}
 
 
 def _ar1_paths(rng: np.random.Generator, phi: np.ndarray, rows: int) -> np.ndarray:
@@ -39,9 +51,10 @@ def simulated_site(
     ``tile_i(t) = sqrt(share) * shared(t) + sqrt(1 - share) * own_i(t)``, both AR(1) with
     coefficient ``phi`` (a constant: the null; or ``(first, last)``: a linear ramp, critical
     slowing down) and unit innovations; ``share`` is the share of a tile's variance common to
-    all tiles. Optionally a seasonal cycle of the given amplitude (a monthly sine, the same
-    phase for every tile) and a share ``missing`` of whole periods missing (cloudy months:
-    NaN in every tile).
+    all tiles. Optionally a seasonal cycle (a monthly sine) and a share ``missing`` of whole
+    periods missing (cloudy months: NaN in every tile). The seasonal cycle has the same phase
+    everywhere and each tile's own amplitude, from 0.5 to 1.5 times ``seasonal_amplitude``
+    (so the site mean does not hold all of it).
 
     Returns
     -------
@@ -64,9 +77,48 @@ def simulated_site(
     shared = _ar1_paths(rng, path, 1)
     own = _ar1_paths(rng, path, n_tiles)
     values = np.sqrt(share) * shared + np.sqrt(1.0 - share) * own
-    if seasonal_amplitude:
-        values = values + seasonal_amplitude * np.sin(2 * np.pi * np.arange(n_periods) / 12)
+    if seasonal_amplitude:  # each tile's amplitude drawn from 0.5 to 1.5 times the given one
+        amplitude = seasonal_amplitude * rng.uniform(0.5, 1.5, (n_tiles, 1))
+        values = values + amplitude * np.sin(2 * np.pi * np.arange(n_periods) / 12)
     gone = rng.choice(n_periods, size=round(missing * n_periods), replace=False)
     values[:, gone] = np.nan
     index = pd.date_range(start, periods=n_periods, freq="MS") + pd.Timedelta(days=15)
     return pd.DataFrame(values.T, index=index, columns=[f"tile_{i}" for i in range(n_tiles)])
+
+
+def pooled_rejection_rate(
+    sites: int,
+    *,
+    ramp: bool,
+    n_surrogates: int = 1000,
+    alpha: float = 0.05,
+    remove_site_mean: bool = True,
+    **site: float,
+) -> float:
+    """Share of simulated sites whose pooled AR(1) test rejects at ``alpha``.
+
+    Site ``i`` is ``simulated_site(phi=RAMP if ramp else NULL_PHI, seed=i, **site)``, tested
+    by :func:`vegdask.analysis.pooled_early_warning` with ``seed=i`` and its defaults but
+    ``n_surrogates`` and ``remove_site_mean`` (AR(1) alone: its p-value does not depend on the
+    other indicators, the surrogates' phases depend on the seed only). ``ramp=False`` gives the
+    false-positive rate, ``ramp=True`` the power.
+
+    Examples
+    --------
+    >>> pooled_rejection_rate(2, ramp=True, n_surrogates=99, n_tiles=20)
+    1.0
+    """
+    from vegdask.analysis import pooled_early_warning
+
+    hits = 0
+    for seed in range(sites):
+        panel = simulated_site(phi=RAMP if ramp else NULL_PHI, seed=seed, **site)
+        res = pooled_early_warning(
+            panel,
+            indicators=("ar1",),
+            n_surrogates=n_surrogates,
+            seed=seed,
+            remove_site_mean=remove_site_mean,
+        )
+        hits += res.stats["ar1"]["p_value"] < alpha
+    return hits / sites
