@@ -13,6 +13,7 @@ from distributed import Client, LocalCluster
 
 from vegdask.cli import main
 from vegdask.data import location, locations
+from vegdask.data.storage import ensure_container
 from vegdask.pipeline import (
     Campaign,
     ConfigError,
@@ -331,6 +332,30 @@ def test_location_output_is_a_single_run_that_other_commands_read(tmp_path, clie
     assert {"scene.zarr", "weather.zarr", "mask.zarr", "tiles.zarr", "tiles.parquet"} <= {
         p.name for p in site.iterdir()
     }
+
+
+def test_campaign_on_blob_storage(client, azurite, monkeypatch):
+    monkeypatch.setenv("AZURE_STORAGE_CONNECTION_STRING", azurite.connection_string)
+    remote = "abfs://runs-campaign/study"
+    campaign = validate_campaign(
+        {"campaign": {"locations": ["02", "07"]}, **tomllib.loads(SMALL), "output": {"url": remote}}
+    )
+    assert [s.output for s in campaign.sites] == [
+        f"{remote}/locations/02",
+        f"{remote}/locations/07",
+    ]
+    ensure_container(remote)  # as vegdask run does, before the lock
+    with output_lock(remote):
+        record = run_campaign(campaign, client=client, progress=False, log=lambda m: None)
+    assert [e["status"] for e in record["locations"].values()] == ["done", "done"]
+    import fsspec
+
+    fs = fsspec.filesystem("abfs", connection_string=azurite.connection_string)
+    stored = json.loads(fs.cat("runs-campaign/study/campaign.json"))
+    assert stored["locations"]["07"]["synthetic_rainfall"] == "declining"
+    assert read_manifest(f"{remote}/locations/07")["synthetic_rainfall"] == "declining"
+    assert read_manifest(f"{remote}/locations/02")["stages"]["process"]["complete"]
+    assert azurite.account_key not in json.dumps(stored)
 
 
 # --- the documented commands --------------------------------------------------------------------
