@@ -48,9 +48,11 @@ def test_rewriting_a_period_is_idempotent(tmp_path, scene):
 
 
 def test_azurite_roundtrip_and_reopened_store_is_complete(azurite, scene, monkeypatch):
-    BlobServiceClient.from_connection_string(azurite.connection_string).create_container("runs")
+    # A container of its own: the Azurite service is shared by the whole test session.
+    service = BlobServiceClient.from_connection_string(azurite.connection_string)
+    service.create_container("storage-roundtrip")
     monkeypatch.setenv("AZURE_STORAGE_CONNECTION_STRING", azurite.connection_string)
-    url = "abfs://runs/demo/scene.zarr"
+    url = "abfs://storage-roundtrip/demo/scene.zarr"
     check(roundtrip(scene, url), scene)
     # A fresh open (a new filesystem instance) must see every variable: adlfs' listing-cache
     # bug would show an empty store here.

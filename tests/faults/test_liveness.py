@@ -70,15 +70,17 @@ def test_a_run_without_live_workers_stops_with_one_line(
     proc = vegdask("run", str(small_job), "--output", str(tmp_path / "out"))
     first_line(proc)  # the cluster is up
     started = time.monotonic()
-    _keep_killing(proc, rounds=4, everything=True)  # the nannies cannot restart them now
+    # Until the run ends: every process it started, again and again (on a loaded machine a
+    # nanny may still restart a worker between two rounds, so the watchdog sees either cause).
+    _keep_killing(proc, rounds=240, everything=True, every=0.5)
     _, err = proc.communicate(timeout=120)
     assert time.monotonic() - started < 120
     assert proc.returncode == 2, err
     assert "Traceback" not in err, err
     last = err.strip().splitlines()[-1]
-    assert last.startswith("vegdask run: error: no Dask worker was alive for 8 s (last: worker "), (
-        last
-    )
+    causes = ("no Dask worker was alive for 8 s", "Dask workers were lost in a row")
+    assert last.startswith("vegdask run: error: "), last
+    assert any(cause in last for cause in causes), last
     assert last.endswith("stopped (rerun the same command to resume)")
 
 

@@ -106,15 +106,15 @@ def page_state(request, demo_run):
     return {**state, "problems": problems, "name": name}
 
 
-def test_verdict_is_on_the_first_screen_above_every_table(page_state, demo_run):
+def test_verdict_is_on_the_first_screen_above_every_table(page_state, demo_run, expected_headline):
     assert page_state["verdictBottom"] <= page_state["height"]
     assert page_state["verdictBottom"] <= page_state["firstTableTop"]
     # The headline's numbers as resilience.json has them: the pooled test's when it ran.
     resilience = json.loads((demo_run / "analysis" / "resilience.json").read_text())
     pooled = "location" in resilience
-    ar1 = (resilience["location"] if pooled else resilience)["offset50_mean"]["ar1"]
+    series, ar1, _ = expected_headline(resilience)
     verdict = page_state["verdict"]
-    assert "offset50 AR(1)" in verdict
+    assert {"offset50_mean": "offset50 AR(1)", "ndvi_mean": "NDVI AR(1)"}[series] in verdict
     assert ("pooled tau" in verdict) == pooled
     assert ("mean-series test" in verdict) == (not pooled)
     assert f"tau {ar1['kendall_tau']:.2f}, p = {ar1['p_value']:.3f}" in verdict

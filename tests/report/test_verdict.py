@@ -61,8 +61,8 @@ def lights(html_page):
 def test_pooled_verdict_leads_the_page_with_the_sentence():
     html_page = page(POOLED)
     assert verdict_of(html_page) == (
-        "offset50 AR(1) is rising across the site's 98 tiles: pooled tau 0.31, p = 0.004, "
-        "1000 surrogates."
+        "offset50 AR(1) is rising across the site's 98 tiles: pooled tau 0.31, p = 0.004 "
+        "(< 0.025: alpha 0.05 shared by 2 tests), 1000 surrogates."
     )
     # Above every table: the verdict comes before the first <table>.
     assert html_page.index('class="verdict') < html_page.index("<table")
@@ -77,7 +77,8 @@ def test_pooled_verdict_leads_the_page_with_the_sentence():
 def test_no_pooled_test_falls_back_to_the_mean_series_and_says_so():
     sentence = verdict_of(page(MEAN_ONLY))
     assert sentence.startswith("No significant rise: offset50 AR(1) of the mean over tiles")
-    assert "tau 0.51, p = 0.160 (alpha 0.05)" in sentence
+    assert "tau 0.51, p = 0.160 (alpha 0.05, 0.025 each of 2 tests)" in sentence
+    assert "NDVI AR(1): tau -0.29, p = 0.660." in sentence  # the other headline test
     assert "mean-series test (this run has no pooled test)" in sentence
     # Significant others are named after the headline, never in its place.
     assert sentence.endswith("Also significant: NDVI variance (p = 0.030).")
@@ -196,5 +197,40 @@ def test_verdict_figure_maps_each_tiles_tau_and_shows_the_null():
     observed = hist_ax.lines[0].get_xdata()[0]
     assert observed == pytest.approx(pooled.stats["ar1"]["kendall_tau"])
     assert "against 19 surrogates" in hist_ax.get_title()
-    # No pooled result for the headline: no figure.
-    assert _verdict_figure({"ndvi_mean": pooled}, grid, 0.05) is None
+    # NDVI's AR(1) is a headline test too: its figure when it is the only one; none without.
+    assert (
+        _verdict_figure({"ndvi_mean": pooled}, grid, 0.05)
+        ._suptitle.get_text()
+        .startswith("NDVI AR(1)")
+    )
+    assert _verdict_figure({}, grid, 0.05) is None
+
+
+def pooled_ar1(offset50_p, ndvi_p):
+    return {
+        "location": {
+            "offset50_mean": {"ar1": entry(0.1, offset50_p, tiles=100)},
+            "ndvi_mean": {"ar1": entry(0.2, ndvi_p, tiles=100)},
+        }
+    }
+
+
+def test_either_headline_test_gives_the_verdict_at_half_alpha():
+    """offset50 and NDVI AR(1) are fixed in advance and share alpha (Bonferroni: 0.025 each)."""
+    verdict = location_verdict(pooled_ar1(0.8, 0.012), 0.05)
+    assert verdict.significant
+    assert (verdict.headline.series, verdict.headline.indicator) == ("ndvi_mean", "ar1")
+    assert verdict.level == 0.025
+    assert verdict.sentence == (
+        "NDVI AR(1) is rising across the site's 100 tiles: pooled tau 0.20, p = 0.012 "
+        "(< 0.025: alpha 0.05 shared by 2 tests), 1000 surrogates."
+    )
+    # Between alpha / 2 and alpha: not significant, and not named as "also significant".
+    verdict = location_verdict(pooled_ar1(0.8, 0.03), 0.05)
+    assert not verdict.significant
+    assert verdict.headline.series == "offset50_mean"
+    assert "Also significant" not in verdict.sentence
+    assert verdict.sentence.endswith("NDVI AR(1): tau 0.20, p = 0.030.")
+    # The more significant of the two is named when both are.
+    assert location_verdict(pooled_ar1(0.001, 0.02), 0.05).headline.series == "offset50_mean"
+    assert location_verdict(pooled_ar1(0.02, 0.001), 0.05).headline.series == "ndvi_mean"

@@ -16,10 +16,10 @@ from dask.delayed import Delayed
 from vegdask import config
 from vegdask.analysis import _figures as figs
 from vegdask.analysis._verdict import (
-    HEADLINE,
     VERDICT_INDICATORS,
     VERDICT_SERIES,
     IndicatorTest,
+    headline_test,
     indicator_label,
     location_verdict,
     p_text,
@@ -102,10 +102,18 @@ def _figure_specs(frame, outcomes, corrs, res, maps, scene, spatial) -> dict[str
 
 
 def _verdict_figure(pooled, grid, alpha):
-    """The headline indicator's pooled test: tile taus on the map, the null and the observed."""
-    series, indicator = HEADLINE
-    if series not in pooled or indicator not in pooled[series].stats:
+    """The verdict's pooled test: tile taus on the map, the null and the observed."""
+    tests = {
+        (series, indicator): IndicatorTest(
+            series, indicator, "pooled", stats["kendall_tau"], stats["p_value"]
+        )
+        for series, result in pooled.items()
+        for indicator, stats in result.stats.items()
+    }
+    headline, level = headline_test(tests, alpha)
+    if headline is None:
         return None
+    series, indicator = headline.series, headline.indicator
     test = pooled[series]
     taus = test.tile_taus[indicator]
     if list(taus.index.names) != ["tile_y", "tile_x"]:
@@ -117,7 +125,7 @@ def _verdict_figure(pooled, grid, alpha):
         f"{test.params['tiles']} tiles: {test.params['n_surrogates']} surrogate panels"
     )
     return figs.fig_verdict(
-        tile_map, test.null_stats[indicator], stats["kendall_tau"], stats["p_value"], title, alpha
+        tile_map, test.null_stats[indicator], stats["kendall_tau"], stats["p_value"], title, level
     )
 
 
@@ -303,6 +311,7 @@ def _synthetic_notice(res: Any) -> str:
 def _verdict_section(res, resilience, images, alpha, synthetic) -> str:
     """The first screen: the data's nature, the site, the verdict, its table and its figure."""
     verdict = location_verdict(resilience, alpha)
+    shown = verdict.headline or IndicatorTest("offset50_mean", "ar1", "pooled", None, None)
     parts = [_synthetic_notice(res) if synthetic else ""]
     parts.append(f'<p class="site">Site: {html.escape(_site(res.metadata))}.</p>')
     css = "warning" if verdict.significant else "mixed" if verdict.also else "calm"
@@ -317,12 +326,12 @@ def _verdict_section(res, resilience, images, alpha, synthetic) -> str:
         _img(
             images,
             "verdict",
-            f"Left: each tile's Kendall τ of rolling {indicator_label(HEADLINE[1])} of "
-            f"{series_label(HEADLINE[0])} (red: rising; a site losing resilience is red over "
+            f"Left: each tile's Kendall τ of rolling {indicator_label(shown.indicator)} of "
+            f"{series_label(shown.series)} (red: rising; a site losing resilience is red over "
             "most of its area). Right: the pooled τ (mean over tiles) of each surrogate panel, "
             "which keeps every tile's autocorrelation and the tiles' correlation but has no "
             f"trend; the observed pooled τ (red) beyond the dashed line is significant at "
-            f"alpha {alpha:g}.",
+            f"{verdict.level or alpha:g} (alpha {alpha:g} shared by the verdict's tests).",
         )
     )
     return "<h2>Verdict</h2>" + "".join(parts)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 __all__ = [
-    "HEADLINE",
+    "HEADLINES",
     "IndicatorTest",
     "Verdict",
     "indicator_label",
@@ -21,8 +21,10 @@ __all__ = [
     "verdict_tests",
 ]
 
-#: The series and indicator the verdict is about: critical slowing down of the pattern metric.
-HEADLINE: tuple[str, str] = ("offset50_mean", "ar1")
+#: The tests the verdict is about, fixed before looking at any result: critical slowing down
+#: (a rising AR(1)) of the pattern metric and of the vegetation's greenness. The location is
+#: losing resilience when one of them is significant at alpha shared among them (Bonferroni).
+HEADLINES: tuple[tuple[str, str], ...] = (("offset50_mean", "ar1"), ("ndvi_mean", "ar1"))
 #: Vegetation series and indicators of the verdict table (the critical-slowing-down pair).
 VERDICT_SERIES: tuple[str, ...] = ("offset50_mean", "ndvi_mean", "ndvi_veg_mean")
 VERDICT_INDICATORS: tuple[str, ...] = ("ar1", "variance")
@@ -138,6 +140,8 @@ class Verdict:
     significant: bool
     sentence: str
     also: tuple[IndicatorTest, ...] = ()
+    #: the level the headline test is held to (alpha shared among the headline tests)
+    level: float | None = None
 
 
 def p_text(p: float) -> str:
@@ -145,12 +149,39 @@ def p_text(p: float) -> str:
     return f"{p:.3f}" if p >= 0.001 else f"{p:.1e}"
 
 
-def location_verdict(resilience: dict[str, Any], alpha: float) -> Verdict:
-    """The location's verdict: offset50's AR(1) trend, by the pooled test when there is one.
+def headline_test(
+    tests: dict[tuple[str, str], IndicatorTest], alpha: float
+) -> tuple[IndicatorTest | None, float]:
+    """The verdict's test among :data:`HEADLINES` and the level each of them is held to.
 
-    The headline is always the same indicator (:data:`HEADLINE`), chosen before looking at the
-    results; other significant indicators of the verdict table are named after it, not promoted
-    in its place (choosing the smallest of several p-values would make it too small).
+    Each of the ``k`` headline tests present is held to ``alpha / k`` (Bonferroni: the chance
+    that any of them is significant for a site that is not changing stays at most ``alpha``).
+    The test named is the most significant of them when one is significant, else the first
+    present; with no headline test at all, the first test there is, at ``alpha``.
+
+    Examples
+    --------
+    >>> tests = {("offset50_mean", "ar1"): IndicatorTest("offset50_mean", "ar1", "pooled", -0.1, 0.8),
+    ...          ("ndvi_mean", "ar1"): IndicatorTest("ndvi_mean", "ar1", "pooled", 0.2, 0.01)}
+    >>> test, level = headline_test(tests, 0.05)
+    >>> test.series, level
+    ('ndvi_mean', 0.025)
+    """  # noqa: E501
+    present = [tests[key] for key in HEADLINES if key in tests]
+    if not present:
+        return next(iter(tests.values()), None), alpha
+    level = alpha / sum(t.p_value is not None for t in present) if len(present) > 1 else alpha
+    significant = [t for t in present if t.significant(level)]
+    return min(significant, key=lambda t: t.p_value) if significant else present[0], level
+
+
+def location_verdict(resilience: dict[str, Any], alpha: float) -> Verdict:
+    """The location's verdict: the AR(1) trends of offset50 and NDVI, pooled tests when there are.
+
+    The headline tests (:data:`HEADLINES`) are chosen before looking at the results and share
+    ``alpha`` (:func:`headline_test`); other significant indicators of the verdict table are
+    named after the sentence, not promoted in its place (choosing the smallest of many p-values
+    would make it too small).
 
     Examples
     --------
@@ -158,24 +189,38 @@ def location_verdict(resilience: dict[str, Any], alpha: float) -> Verdict:
     ...                                               "tiles": 98, "n_surrogates": 1000}}}}
     >>> location_verdict(res, 0.05).sentence
     "offset50 AR(1) is rising across the site's 98 tiles: pooled tau 0.31, p = 0.004, 1000 surrogates."
+    >>> res["location"]["ndvi_mean"] = {"ar1": {"kendall_tau": 0.1, "p_value": 0.3,
+    ...                                         "tiles": 98, "n_surrogates": 1000}}
+    >>> location_verdict(res, 0.05).sentence
+    "offset50 AR(1) is rising across the site's 98 tiles: pooled tau 0.31, p = 0.004 (< 0.025: alpha 0.05 shared by 2 tests), 1000 surrogates."
     >>> res = {"offset50_mean": {"ar1": {"kendall_tau": 0.5, "p_value": 0.16, "n_surrogates": 1000}}}
     >>> print(location_verdict(res, 0.05).sentence)
     No significant rise: offset50 AR(1) of the mean over tiles has tau 0.50, p = 0.160 (alpha 0.05), 1000 surrogates; mean-series test (this run has no pooled test).
     """  # noqa: E501
     pooled = verdict_tests(resilience, "pooled")
     tests = pooled or verdict_tests(resilience, "mean-series")
-    headline = tests.get(HEADLINE) or next(iter(tests.values()), None)
+    headline, level = headline_test(tests, alpha)
     if headline is None:
         return Verdict(None, False, "No verdict: resilience.json holds no tested series.")
+    family = [tests[key] for key in HEADLINES if key in tests and tests[key] is not headline]
     others = tuple(
         t
         for (series, ind), t in tests.items()
         if t is not headline
+        and (series, ind) not in HEADLINES
         and series in VERDICT_SERIES
         and ind in VERDICT_INDICATORS
         and t.significant(alpha)
     )
-    sentence = _sentence(headline, alpha, pooled=bool(pooled))
+    shared = len(family) + 1 if level != alpha else 1
+    sentence = _sentence(headline, alpha, level, shared, pooled=bool(pooled))
+    if not headline.significant(level):
+        for test in family:
+            if test.p_value is not None and test.kendall_tau is not None:
+                sentence += (
+                    f" {series_label(test.series)} {indicator_label(test.indicator)}: "
+                    f"tau {test.kendall_tau:.2f}, p = {p_text(test.p_value)}."
+                )
     if others:
         named = ", ".join(
             f"{series_label(t.series)} {indicator_label(t.indicator)} (p = {p_text(t.p_value)})"
@@ -183,33 +228,34 @@ def location_verdict(resilience: dict[str, Any], alpha: float) -> Verdict:
             if t.p_value is not None
         )
         sentence += f" Also significant: {named}."
-    return Verdict(headline, headline.significant(alpha), sentence, others)
+    return Verdict(headline, headline.significant(level), sentence, others, level)
 
 
-def _sentence(test: IndicatorTest, alpha: float, *, pooled: bool) -> str:
+def _sentence(test: IndicatorTest, alpha: float, level: float, shared: int, *, pooled: bool) -> str:
     name = f"{series_label(test.series)} {indicator_label(test.indicator)}"
     why = f" ({test.error})" if test.error else ""
     if test.kendall_tau is None:
         return f"No verdict: {name} could not be tested{why}."
     if test.p_value is None:  # e.g. too short for the surrogates' model: the trend alone
         return f"No verdict: {name} has tau {test.kendall_tau:.2f} but no p-value{why}."
+    held = f" (< {level:g}: alpha {alpha:g} shared by {shared} tests)" if shared > 1 else ""
     values = f"tau {test.kendall_tau:.2f}, p = {p_text(test.p_value)}"
     surrogates = f"{test.n_surrogates} surrogates"
     rise = "rise" if test.direction == "rising" else "fall"
+    if not test.significant(level):
+        held = f" (alpha {alpha:g}" + (f", {level:g} each of {shared} tests)" if held else ")")
     if pooled:
         where = f"across the site's {test.tiles} tiles"
-        if test.significant(alpha):
-            return f"{name} is {test.direction} {where}: pooled {values}, {surrogates}."
-        return (
-            f"No significant {rise}: {name} {where} has pooled {values} (alpha {alpha:g}), "
-            f"{surrogates}."
-        )
+        if test.significant(level):
+            return f"{name} is {test.direction} {where}: pooled {values}{held}, {surrogates}."
+        return f"No significant {rise}: {name} {where} has pooled {values}{held}, {surrogates}."
     which = "mean-series test (this run has no pooled test)"
-    if test.significant(alpha):
+    if test.significant(level):
         return (
-            f"{name} of the mean over tiles is {test.direction}: {values}, {surrogates}; {which}."
+            f"{name} of the mean over tiles is {test.direction}: {values}{held}, {surrogates}; "
+            f"{which}."
         )
     return (
-        f"No significant {rise}: {name} of the mean over tiles has {values} (alpha {alpha:g}), "
+        f"No significant {rise}: {name} of the mean over tiles has {values}{held}, "
         f"{surrogates}; {which}."
     )

@@ -441,6 +441,7 @@ def _verdict(store: RunStore) -> dict[str, Any] | None:
         "p_value": test.p_value,
         "significant": verdict.significant,
         "alpha": alpha,
+        "level": verdict.level,  # alpha shared by the headline tests
         "sentence": verdict.sentence,
     }
 
