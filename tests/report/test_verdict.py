@@ -234,3 +234,10 @@ def test_either_headline_test_gives_the_verdict_at_half_alpha():
     # The more significant of the two is named when both are.
     assert location_verdict(pooled_ar1(0.001, 0.02), 0.05).headline.series == "offset50_mean"
     assert location_verdict(pooled_ar1(0.02, 0.001), 0.05).headline.series == "ndvi_mean"
+
+
+def test_headline_tests_without_p_values_give_no_verdict_not_an_error():
+    verdict = location_verdict(pooled_ar1(None, None), 0.05)
+    assert not verdict.significant
+    assert verdict.level == 0.05
+    assert verdict.sentence == "No verdict: offset50 AR(1) has tau 0.10 but no p-value."

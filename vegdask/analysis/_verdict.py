@@ -166,11 +166,15 @@ def headline_test(
     >>> test, level = headline_test(tests, 0.05)
     >>> test.series, level
     ('ndvi_mean', 0.025)
+    >>> headline_test({("ndvi_mean", "ar1"): IndicatorTest("ndvi_mean", "ar1", "pooled", 0.2, None),
+    ...                ("offset50_mean", "ar1"): IndicatorTest("offset50_mean", "ar1", "pooled", 0.1, None)},
+    ...               0.05)[0].series  # none with a p-value (too short): offset50's, at alpha
+    'offset50_mean'
     """  # noqa: E501
     present = [tests[key] for key in HEADLINES if key in tests]
     if not present:
         return next(iter(tests.values()), None), alpha
-    level = alpha / sum(t.p_value is not None for t in present) if len(present) > 1 else alpha
+    level = alpha / max(1, sum(t.p_value is not None for t in present))
     significant = [t for t in present if t.significant(level)]
     return min(significant, key=lambda t: t.p_value) if significant else present[0], level
 
