@@ -72,8 +72,13 @@ def test_switching_dashboard_pages_prints_nothing_into_the_run(
 ):
     from playwright.sync_api import sync_playwright
 
-    job = tmp_path / "job.toml"  # 24 periods: the run lasts while the pages switch
-    job.write_text(small_job_text.replace('end = "2017-01-01"', 'end = "2018-01-01"'))
+    # 48 periods of 400 x 400 pixels: the run lasts while the pages switch, on a quiet machine too
+    job = tmp_path / "job.toml"
+    job.write_text(
+        small_job_text.replace('end = "2017-01-01"', 'end = "2020-01-01"').replace(
+            "size = 100", "size = 400"
+        )
+    )
     proc = vegdask("run", str(job), "--output", str(tmp_path / "out"))
     link = re.search(r"dashboard (http://\S+)/status", first_line(proc)).group(1)
     switched = 0

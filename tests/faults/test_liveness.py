@@ -86,12 +86,17 @@ def test_a_run_without_live_workers_stops_with_one_line(
 
 @pytest.mark.slow
 def test_ctrl_c_stops_a_run_whose_workers_are_killed_again_and_again(
-    small_job, tmp_path, vegdask, first_line
+    small_job, tmp_path, vegdask, first_line, monkeypatch
 ):
+    # The watchdog must not stop the run first: this is about Ctrl-C alone.
+    monkeypatch.setenv("DASK_VEGDASK__CLUSTER__NO_WORKER_TIMEOUT", "600")
+    monkeypatch.setenv("DASK_VEGDASK__CLUSTER__MAX_WORKER_LOSSES", "100000")
     proc = vegdask("run", str(small_job), "--output", str(tmp_path / "out"))
     first_line(proc)
-    _keep_killing(proc, rounds=4, everything=False)  # their nannies restart them each time
-    assert proc.poll() is None  # still waiting (the watchdog's 60 s have not passed)
+    # Their nannies restart them each time; killed every 0.3 s, none lives long enough to
+    # finish a task (the job would otherwise end on a quiet machine before the Ctrl-C).
+    _keep_killing(proc, rounds=20, everything=False, every=0.3)
+    assert proc.poll() is None  # still waiting
     os.killpg(proc.pid, signal.SIGINT)
     sent = time.monotonic()
     _, err = proc.communicate(timeout=60)

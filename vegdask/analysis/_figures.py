@@ -460,7 +460,7 @@ def fig_verdict(
     axes[1].axvline(observed, color="tab:red", lw=2, label=f"observed {observed:.2f}")
     if finite.size:
         cut = np.quantile(finite, 1 - alpha)
-        axes[1].axvline(cut, color="k", ls="--", label=f"{1 - alpha:.0%} of surrogates")
+        axes[1].axvline(cut, color="k", ls="--", label=f"{100 * (1 - alpha):g}% of surrogates")
     axes[1].set_xlabel("pooled Kendall τ (weighted mean over tiles)")
     axes[1].set_ylabel("surrogate panels")
     axes[1].set_title(f"pooled τ against {finite.size} surrogates: p = {_fmt_p(p_value)}")
