@@ -44,11 +44,9 @@ def _cmdline(pid: int) -> bytes:
 
 def _kill(proc, *, everything: bool) -> None:
     """SIGKILL the run's worker processes, or every process it started (none can restart then)."""
-    if everything:
-        pids = [p for p in _descendants(proc.pid) if b"resource_tracker" not in _cmdline(p)]
-    else:
-        servers = [p for p in _children(proc.pid) if b"forkserver" in _cmdline(p)]
-        pids = [w for server in servers for w in _descendants(server)]
+    pids = [p for p in _descendants(proc.pid) if b"resource_tracker" not in _cmdline(p)]
+    if not everything:  # the worker processes (spawned, or forked by a forkserver), not it
+        pids = [p for p in pids if b"forkserver" not in _cmdline(p)]
     for pid in pids:
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
@@ -86,16 +84,22 @@ def test_a_run_without_live_workers_stops_with_one_line(
 
 @pytest.mark.slow
 def test_ctrl_c_stops_a_run_whose_workers_are_killed_again_and_again(
-    small_job, tmp_path, vegdask, first_line, monkeypatch
+    small_job_text, tmp_path, vegdask, first_line, monkeypatch
 ):
     # The watchdog must not stop the run first: this is about Ctrl-C alone.
     monkeypatch.setenv("DASK_VEGDASK__CLUSTER__NO_WORKER_TIMEOUT", "600")
     monkeypatch.setenv("DASK_VEGDASK__CLUSTER__MAX_WORKER_LOSSES", "100000")
-    proc = vegdask("run", str(small_job), "--output", str(tmp_path / "out"))
+    # 48 periods of 600 x 600 pixels: more work than fits in the 6 s of killing below, even
+    # on a quiet machine (a forked worker can start and finish a small task within 0.3 s).
+    job = tmp_path / "job.toml"
+    job.write_text(
+        small_job_text.replace('end = "2017-01-01"', 'end = "2020-01-01"').replace(
+            "size = 100", "size = 600"
+        )
+    )
+    proc = vegdask("run", str(job), "--output", str(tmp_path / "out"))
     first_line(proc)
-    # Their nannies restart them each time; killed every 0.3 s, none lives long enough to
-    # finish a task (the job would otherwise end on a quiet machine before the Ctrl-C).
-    _keep_killing(proc, rounds=20, everything=False, every=0.3)
+    _keep_killing(proc, rounds=20, everything=False, every=0.3)  # their nannies restart them
     assert proc.poll() is None  # still waiting
     os.killpg(proc.pid, signal.SIGINT)
     sent = time.monotonic()
