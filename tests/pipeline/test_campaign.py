@@ -51,6 +51,12 @@ def write(path, text):
     return path
 
 
+def index_classes(out):
+    """The class of each site's marker on the campaign's index.html."""
+    page = (out / "index.html").read_text()
+    return dict(re.findall(r'<circle class="site" data-id="([^"]+)" data-verdict="([^"]+)"', page))
+
+
 # --- config -------------------------------------------------------------------------------------
 
 
@@ -260,6 +266,8 @@ def test_failing_location_is_isolated_and_a_rerun_retries_only_it(tmp_path, caps
     assert record["actual"]["done"] == 2
     assert record["actual"]["failed"] == 1
     assert not (out / "run.lock").exists()  # the campaign's one lock, released
+    # index.html maps the sites by their class (no analysis here: no verdicts)
+    assert index_classes(out) == {"00": "no verdict", "04": "failed", "far": "no verdict"}
 
     tiles_00 = out / "locations/00/tiles.zarr/zarr.json"
     before = tiles_00.stat().st_mtime_ns
@@ -273,6 +281,7 @@ def test_failing_location_is_isolated_and_a_rerun_retries_only_it(tmp_path, caps
     entries = json.loads((out / "campaign.json").read_text())["locations"]
     assert [e["status"] for e in entries.values()] == ["done"] * 3
     assert entries["04"]["synthetic_rainfall"] == "declining"
+    assert index_classes(out) == {"00": "no verdict", "04": "no verdict", "far": "no verdict"}
     assert read_manifest(str(out / "locations/04"))["synthetic_rainfall"] == "declining"
 
     measured = json.loads((out / "campaign.json").read_text())["actual"]

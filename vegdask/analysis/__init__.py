@@ -1,6 +1,12 @@
 """Analysis and report: time series, early-warning indicators, significance, figures, HTML."""
 
 from vegdask.analysis._analyse import RESILIENCE_SERIES, analyse_results, output_location
+from vegdask.analysis._campaign_index import (
+    VERDICT_COLOURS,
+    campaign_index_html,
+    land_rings,
+    write_campaign_index,
+)
 from vegdask.analysis._cross_location import (
     MIN_RUNS_FOR_CORRELATIONS,
     RELIABLE_CORRELATION_RUNS,
@@ -58,6 +64,7 @@ __all__ = [
     "SUMMARY_CORRELATION_COLUMNS",
     "TESTED_INDICATORS",
     "TILE_VARIABLES",
+    "VERDICT_COLOURS",
     "EarlyWarning",
     "IndicatorTest",
     "PooledEarlyWarning",
@@ -68,6 +75,7 @@ __all__ = [
     "aggregate_series",
     "analyse_results",
     "annual_cycle_pmf",
+    "campaign_index_html",
     "coarse_grain",
     "crystal_ball",
     "crystal_ball_fit",
@@ -75,6 +83,7 @@ __all__ = [
     "detrend",
     "early_warning",
     "lagged_correlation",
+    "land_rings",
     "load_results",
     "location_verdict",
     "morans_i",
@@ -96,4 +105,5 @@ __all__ = [
     "tile_indicator_maps",
     "tile_panel",
     "verdict_tests",
+    "write_campaign_index",
 ]

@@ -356,6 +356,10 @@ def run_campaign(
         actual = {**last["actual"], **{k: actual[k] for k in ("done", "failed", "pending")}}
     record["actual"] = actual
     store.write_json("campaign.json", record)
+    from vegdask.analysis import write_campaign_index  # index.html: the record's map and table
+
+    synthetic = campaign.config["source"]["kind"] == "synthetic"
+    write_campaign_index(campaign.output, record, synthetic=synthetic)
     return record
 
 
