@@ -16,6 +16,7 @@ from distributed import Client, LocalCluster
 
 from vegdask.cli import INTERRUPTED
 from vegdask.cluster import WorkersLostError, watch_workers
+from vegdask.testing import wait_until
 
 
 def _children(pid: int) -> list[int]:
@@ -150,3 +151,20 @@ def test_a_finished_task_resets_the_count_of_lost_workers():
         client.wait_for_workers(1, timeout=60)
         assert client.submit(sum, [1, 2], pure=False).result(timeout=60) == 3
         assert watch.losses == 0
+
+
+def test_workers_retired_by_the_cluster_are_not_lost():
+    """adapt or scale retiring workers (a campaign's pool shrinking) is not a loss; a kill is."""
+    with (
+        LocalCluster(n_workers=3, processes=False, dashboard_address=None) as cluster,
+        Client(cluster) as client,
+        watch_workers(cluster, max_losses=2, no_worker_timeout=0) as watch,
+    ):
+        cluster.scale(1)
+        wait_until(lambda: len(cluster.scheduler.workers) == 1, timeout=30)
+        assert watch.losses == 0
+        assert watch.verdict(workers=1) is None
+        # a worker that goes without being retired is still a loss
+        address = next(iter(cluster.scheduler.workers))
+        client.sync(cluster.scheduler.remove_worker, address, stimulus_id="test-lost")
+        assert watch.losses == 1

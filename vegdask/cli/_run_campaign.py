@@ -24,11 +24,11 @@ def run_campaign_command(args: argparse.Namespace, campaign: Any, until: str) ->
     from vegdask.data.storage import ensure_container, is_remote
     from vegdask.pipeline import (
         OutputInUseError,
+        campaign_client,
         campaign_to_compute,
         check_credentials,
         check_output,
         config_warnings,
-        job_client,
         output_lock,
         run_campaign,
     )
@@ -38,7 +38,6 @@ def run_campaign_command(args: argparse.Namespace, campaign: Any, until: str) ->
         more = f" (and {len(warnings) - 1} other locations)" if len(warnings) > 1 else ""
         print(f"vegdask {args.command}: warning: {warnings[0]}{more}", file=sys.stderr)
     output = campaign.output
-    cluster = campaign.config["cluster"]
     started = time.perf_counter()
     try:
         ensure_container(output)  # storage that refuses or does not answer: before the cluster
@@ -47,8 +46,9 @@ def run_campaign_command(args: argparse.Namespace, campaign: Any, until: str) ->
             todo = campaign_to_compute(campaign, until, force=args.force, verify=args.verify)
             if todo:  # signed in to the shared source before any location is written
                 check_credentials(todo[0].config)
-            # A finished campaign reruns without a cluster: every location is complete.
-            dask_client = job_client(cluster["kind"], cluster["workers"], output) if todo else None
+            # A finished campaign reruns without a cluster: every location is complete. On
+            # Batch the pool adapts to the work and is released however the block ends.
+            dask_client = campaign_client(campaign, todo, until) if todo else None
             with dask_client or contextlib.nullcontext() as client:
                 where_runs = f"dashboard {client.dashboard_link}" if todo else "nothing to compute"
                 print(

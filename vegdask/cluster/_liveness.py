@@ -20,7 +20,7 @@ import os
 import signal
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from distributed.diagnostics.plugin import SchedulerPlugin
@@ -44,6 +44,9 @@ class Liveness(SchedulerPlugin):
     max_losses : int
         Workers lost (removed by the scheduler, or whose task ended before they joined) in a row,
         with no task finished in between, after which `verdict` gives a cause.
+    wanted : callable, optional
+        ``wanted(name)`` is false for a worker the cluster itself retired (``scale`` or
+        ``adapt`` shrinking it: no longer in its ``worker_spec``), which is not lost.
 
     Examples
     --------
@@ -61,9 +64,16 @@ class Liveness(SchedulerPlugin):
 
     name = "vegdask-liveness"
 
-    def __init__(self, *, no_worker_timeout: float, max_losses: int) -> None:
+    def __init__(
+        self,
+        *,
+        no_worker_timeout: float,
+        max_losses: int,
+        wanted: Callable[[str], bool] | None = None,
+    ) -> None:
         self.no_worker_timeout = float(no_worker_timeout)
         self.max_losses = int(max_losses)
+        self._wanted = wanted
         self.losses = 0
         self.last_cause: str | None = None
         self._names: dict[str, str] = {}
@@ -77,10 +87,12 @@ class Liveness(SchedulerPlugin):
         self._names[worker] = str(scheduler.workers[worker].name)
 
     def remove_worker(self, scheduler: Any, worker: str, **kwargs: Any) -> None:
-        """A worker left while the scheduler runs: one more loss."""
+        """A worker left while the scheduler runs: one more loss, unless the cluster retired it."""
         if getattr(scheduler.status, "name", "") != "running":
             return
         name = self._names.pop(worker, worker)
+        if self._wanted is not None and not self._wanted(name):
+            return
         with self._lock:
             self._removed.add(name)
             self.losses += 1
@@ -136,9 +148,11 @@ def watch_workers(
     limit off). The block is interrupted as by Ctrl-C (SIGINT to this process), so it stops
     wherever it waits; a real Ctrl-C is still an ordinary ``KeyboardInterrupt``.
     """
+    spec = getattr(cluster, "worker_spec", None)  # a SpecCluster's workers, by name
     watch = Liveness(
         no_worker_timeout=config.get("cluster.no-worker-timeout", no_worker_timeout),
         max_losses=config.get("cluster.max-worker-losses", max_losses),
+        wanted=None if spec is None else (lambda name: name in {str(n) for n in spec}),
     )
     scheduler = cluster.scheduler
     scheduler.add_plugin(watch)

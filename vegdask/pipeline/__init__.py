@@ -9,6 +9,7 @@ from vegdask.pipeline._campaign import (
     run_campaign,
     validate_campaign,
 )
+from vegdask.pipeline._campaign_cluster import campaign_client, campaign_workers
 from vegdask.pipeline._config import (
     DEMO_CONFIG,
     MAX_SIZE,
@@ -34,7 +35,9 @@ __all__ = [
     "ConfigError",
     "OutputInUseError",
     "Site",
+    "campaign_client",
     "campaign_to_compute",
+    "campaign_workers",
     "check_credentials",
     "check_job",
     "check_output",

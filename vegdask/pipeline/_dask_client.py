@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from typing import Any
 
+from vegdask import config as settings
 from vegdask.data.storage import is_remote
 
 __all__ = ["WORKER_MODULES", "job_client"]
@@ -17,13 +18,20 @@ WORKER_MODULES = ("distributed", "vegdask", "adlfs")
 
 
 @contextlib.contextmanager
-def job_client(kind: str, workers: int, output: str) -> Iterator[Any]:
+def job_client(
+    kind: str, workers: int, output: str, *, adapt_to: int | None = None
+) -> Iterator[Any]:
     """A ``distributed.Client`` for the job, closed (with its cluster) on exit.
 
     ``kind`` is ``"local"`` (a LocalCluster of ``workers`` single-threaded processes),
     ``"azure-batch"`` (an :class:`~vegdask.cluster.AzureBatchCluster` of ``workers`` Batch tasks,
-    configured by ``vegdask.azure.*`` and ``AZURE_BATCH_*``) or the address of a running scheduler
+    configured by ``vegdask.azure.*`` and ``AZURE_BATCH_*``; its pool grows to at most
+    ``vegdask.azure.max-nodes`` nodes) or the address of a running scheduler
     (``tcp://host:8786``). Remote workers must reach ``output``, so it must be an abfs:// URL.
+    With ``adapt_to``, Batch workers adapt (``cluster.adapt``) between one and ``adapt_to`` with
+    the work queued, instead of ``workers`` of them: the pool grows and shrinks with them.
+    The pool (created: deleted; found: its targets restored) is released on exit, however the
+    block ends.
     With a cluster of its own, the block raises :class:`~vegdask.cluster.WorkersLostError` when no
     worker is alive, or workers keep dying (:func:`~vegdask.cluster.watch_workers`).
     """
@@ -65,18 +73,29 @@ def job_client(kind: str, workers: int, output: str) -> Iterator[Any]:
             quiet_dashboard(),
             # as a LocalCluster: the scheduler here logs warnings, not every worker's arrival
             AzureBatchCluster(
-                worker_modules=WORKER_MODULES, silence_logs=logging.WARNING
+                max_nodes=settings.get("azure.max-nodes"),
+                low_priority=_true(settings.get("azure.low-priority")),
+                worker_modules=WORKER_MODULES,
+                silence_logs=logging.WARNING,
             ) as cluster,
             Client(cluster) as client,
             quiet_teardown(),
             watch_workers(cluster),
         ):
             client.register_plugin(QuietTaskFailures())
-            cluster.scale(workers)
+            if adapt_to is None:
+                cluster.scale(workers)
+            else:
+                cluster.adapt(minimum=1, maximum=max(adapt_to, 1))
             yield client
         return
     with Client(kind) as client:
         yield client
+
+
+def _true(value: Any) -> bool:
+    """A setting's yes/no, as YAML, dask config or an environment variable gives it."""
+    return str(value).lower() in ("1", "true", "yes")
 
 
 async def _load_tile_kernels() -> None:

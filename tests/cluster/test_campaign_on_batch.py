@@ -1,0 +1,161 @@
+"""A campaign on one Batch pool (emulator, Azurite): preemption, adapt, release, as a local one."""
+
+import json
+import sys
+import threading
+
+import dask
+import fsspec
+import pandas as pd
+import pytest
+from azure.batch import BatchClient
+from azure.core.credentials import AzureNamedKeyCredential
+from azure.core.exceptions import ResourceNotFoundError
+from distributed import Client, LocalCluster
+
+from vegdask.data.storage import ensure_container
+from vegdask.pipeline import (
+    campaign_client,
+    campaign_to_compute,
+    output_lock,
+    run_campaign,
+    validate_campaign,
+)
+from vegdask.testing import BatchEmulator, wait_until
+
+# Two locations (one declining, one stable rainfall), 8 periods of 100 x 100 px, few surrogates.
+TINY = {
+    "campaign": {"locations": ["00", "04"]},
+    "location": {"size": 100},
+    "time": {"start": "2016-01-01", "end": "2016-09-01", "period": "1m"},
+    "analysis": {
+        "n_surrogates": 19,
+        "sensitivity_surrogates": 9,
+        "tile_surrogates": 0,
+        "spatial_permutations": 0,
+        "report": False,
+    },
+}
+
+
+def batch(emu):
+    return BatchClient(emu.url, AzureNamedKeyCredential(emu.account_name, emu.account_key))
+
+
+def batch_settings(emu, pool_id, **more):
+    """vegdask.azure.* for a campaign on the emulator: low-priority nodes, at most 2."""
+    return {
+        "vegdask.azure.batch-url": emu.url,
+        "vegdask.azure.account-name": emu.account_name,
+        "vegdask.azure.account-key": emu.account_key,
+        "vegdask.azure.pool-id": pool_id,
+        "vegdask.azure.worker-python": sys.executable,
+        "vegdask.azure.low-priority": True,
+        "vegdask.azure.max-nodes": 2,
+        **more,
+    }
+
+
+def tables(read_text, read_csv):
+    """Every location's time series and resilience.json, and the campaign's summary table."""
+    summary = read_csv("summary/summary.csv")
+    # the summary names each location's output where it is: compare the location part
+    summary["run"] = summary["run"].str.rsplit("/", n=2).str[-2:].str.join("/")
+    out = {"summary": summary}
+    for site in TINY["campaign"]["locations"]:
+        out[f"{site}/timeseries"] = read_csv(f"locations/{site}/analysis/timeseries.csv")
+        out[f"{site}/resilience"] = json.loads(
+            read_text(f"locations/{site}/analysis/resilience.json")
+        )
+    return out
+
+
+def assert_same_tables(got, expected):
+    assert got.keys() == expected.keys()
+    for name, table in expected.items():
+        if isinstance(table, pd.DataFrame):
+            pd.testing.assert_frame_equal(got[name], table, check_exact=False, rtol=1e-6)
+        else:
+            assert_same_json(got[name], table, name)
+
+
+def assert_same_json(got, expected, where):
+    if isinstance(expected, dict):
+        assert got.keys() == expected.keys(), where
+        for key in expected:
+            assert_same_json(got[key], expected[key], f"{where}.{key}")
+    elif isinstance(expected, list):
+        assert len(got) == len(expected), where
+        for i, (a, b) in enumerate(zip(got, expected, strict=True)):
+            assert_same_json(a, b, f"{where}[{i}]")
+    elif isinstance(expected, float) and not isinstance(got, bool):
+        assert got == pytest.approx(expected, rel=1e-6, abs=1e-12, nan_ok=True), where
+    else:
+        assert got == expected, where
+
+
+@pytest.fixture(scope="module")
+def local_tables(tmp_path_factory):
+    """The same campaign, uninterrupted, on a local cluster."""
+    out = tmp_path_factory.mktemp("local-campaign")
+    campaign = validate_campaign({**TINY, "output": {"url": str(out)}})
+    with (
+        LocalCluster(n_workers=1, processes=False, dashboard_address=None) as cluster,
+        Client(cluster) as client,
+    ):
+        record = run_campaign(campaign, client=client, progress=False, log=lambda m: None)
+    assert [e["status"] for e in record["locations"].values()] == ["done", "done"]
+    return tables(lambda p: (out / p).read_text(), lambda p: pd.read_csv(out / p))
+
+
+def remote_tables(azurite, url):
+    fs = fsspec.filesystem("abfs", connection_string=azurite.connection_string)
+    root = url.removeprefix("abfs://")
+    return tables(
+        lambda p: fs.cat(f"{root}/{p}").decode(),
+        lambda p: pd.read_csv(fs.open(f"{root}/{p}")),
+    )
+
+
+@pytest.mark.slow
+def test_campaign_with_a_preempted_node_equals_a_local_campaign(azurite, monkeypatch, local_tables):
+    monkeypatch.setenv("AZURE_STORAGE_CONNECTION_STRING", azurite.connection_string)
+    remote = "abfs://campaign-preempted/study"
+    campaign = validate_campaign(
+        {**TINY, "output": {"url": remote}, "cluster": {"kind": "azure-batch"}}
+    )
+    with BatchEmulator(allocation_delay=0.2) as emu, dask.config.set(batch_settings(emu, "camp")):
+        ensure_container(remote)  # as vegdask run does, before the lock
+        todo = campaign_to_compute(campaign)
+        assert [s.id for s in todo] == ["00", "04"]
+        preempted, stop = [], threading.Event()
+        with output_lock(remote), campaign_client(campaign, todo) as client:
+            job_id = client.cluster.job_id
+
+            def preempt_when_busy():
+                # a task of the campaign running: its worker's node goes, the campaign goes on
+                busy = lambda: stop.is_set() or any(client.processing().values())  # noqa: E731
+                wait_until(busy, timeout=120, interval=0.05)
+                if not stop.is_set():
+                    preempted.append(emu.preempt("camp"))
+
+            watcher = threading.Thread(target=preempt_when_busy, daemon=True)
+            watcher.start()
+            try:
+                record = run_campaign(campaign, client=client, progress=False, log=lambda m: None)
+            finally:
+                stop.set()
+                watcher.join(timeout=30)
+        assert len(preempted) == 1
+        requeued = [t for t in batch(emu).list_tasks(job_id) if t.execution_info.requeue_count]
+        assert len(requeued) == 1  # the preempted worker's task, run again on another node
+        assert [e["status"] for e in record["locations"].values()] == ["done", "done"]
+        # the rerun: every location complete, nothing computed, no cluster needed
+        assert campaign_to_compute(campaign) == []
+        with output_lock(remote):
+            again = run_campaign(campaign, client=None, progress=False, log=lambda m: None)
+        assert [e["status"] for e in again["locations"].values()] == ["done", "done"]
+        assert emu.pids() == []  # the pool released: no worker left
+        with pytest.raises(ResourceNotFoundError):
+            batch(emu).get_pool("camp")
+    assert_same_tables(remote_tables(azurite, remote), local_tables)
