@@ -493,7 +493,7 @@ def test_location_entry_is_the_pooled_test_of_the_valid_tiles(tmp_path, write_ru
     res = analyse_results(
         str(run),
         report=False,
-        deseasonalise_method=None,
+        deseasonalise_method="none",
         n_surrogates=99,
         sensitivity_surrogates=5,
         tile_surrogates=0,

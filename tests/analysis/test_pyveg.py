@@ -771,7 +771,7 @@ def test_analysis_section_maps_onto_analyse_results():
     assert set(every) | {"enabled"} == set(_SCHEMA["analysis"])
     arguments = analysis_arguments(validate_config({"analysis": every})["analysis"])
     assert set(arguments) <= set(inspect.signature(analyse_results).parameters)
-    assert arguments["detrend"] is None
+    assert arguments["detrend"] == "none"
     assert arguments["deseasonalise_method"] == "diff"
     with pytest.raises(ConfigError, match=r"analysis\.preset = 'R' is not valid; expected 'pyveg'"):
         validate_config({"analysis": {"preset": "R"}})

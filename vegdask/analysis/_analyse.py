@@ -32,8 +32,9 @@ from vegdask.analysis._report import (
 from vegdask.analysis._resilience import (
     TESTED_INDICATORS,
     EarlyWarning,
-    detrend,
+    EwsOptions,
     early_warning,
+    indicator_trends,
     sensitivity,
 )
 from vegdask.analysis._series import (
@@ -50,7 +51,7 @@ from vegdask.analysis._spatial import spatial_task
 from vegdask.analysis._tasks import compute_tasks, start_imports
 from vegdask.analysis._tile_maps import tile_indicator_maps
 from vegdask.data import RunStore, to_strict_json
-from vegdask.kernels import kendall_tau, rolling_indicators
+from vegdask.kernels import rolling_indicators
 
 __all__ = ["POOLED_SERIES", "RESILIENCE_SERIES", "analyse_results", "output_location"]
 
@@ -87,18 +88,18 @@ def analyse_results(
     output: str | None = None,
     *,
     window: float | None = None,
-    detrend: str | None = "gaussian",
+    detrend: str | None = None,
     bandwidth: float | None = None,
     bandwidth_convention: str | None = None,
     ar1: str | None = None,
-    deseasonalise_method: str | None = "stl",
+    deseasonalise_method: str | None = None,
     n_surrogates: int | None = None,
     seed: int | None = None,
     sensitivity_grid: str | None = None,
     sensitivity_surrogates: int | None = None,
     tile_surrogates: int | None = None,
-    outlier_sigmas: float | None = 3.0,
-    interpolate_gaps: bool = False,
+    outlier_sigmas: float | None = None,
+    interpolate_gaps: bool | None = None,
     spatial_permutations: int | None = None,
     alpha: float | None = None,
     report: bool = True,
@@ -109,10 +110,13 @@ def analyse_results(
 ) -> dict[str, dict[str, dict[str, Any]]]:
     """Analyse a run: time series, early-warning indicators, significance, figures and report.
 
-    Parameters left as None take the ``vegdask.analysis.*`` settings of :mod:`dask.config`
-    (packaged defaults: window 0.5, bandwidth 6 in the ``sigma`` convention, AR(1) ``ols``,
-    1000 surrogates, seed 0, the pyveg sensitivity grid with 200 surrogates a cell, 200
-    surrogates a tile, 99 spatial permutations).
+    Every method parameter left as None takes its ``vegdask.analysis.<name>`` setting
+    (``vegdask.yaml``, :mod:`dask.config`; packaged: window 0.5, Gaussian detrending of
+    bandwidth 6 in the ``sigma`` convention, AR(1) ``ols``, STL deseasonalising, outliers
+    beyond 3 SDs dropped, 1000 surrogates, seed 0, the pyveg sensitivity grid with 200
+    surrogates a cell, 200 surrogates a tile, 99 spatial permutations, alpha 0.05). A step is
+    turned off by ``"none"`` (``detrend``, ``deseasonalise_method``) or 0 (``outlier_sigmas``,
+    ``tile_surrogates``, ``spatial_permutations``).
 
     Parameters
     ----------
@@ -123,9 +127,10 @@ def analyse_results(
         Where to write ``analysis/`` and ``report.html`` (local path or fsspec URL); default the
         run directory (or the directory of the JSON file).
     window, detrend, bandwidth, bandwidth_convention, ar1
-        Rolling window fraction, detrending (``"gaussian"``, ``"loess"`` or None), Gaussian
-        bandwidth and its convention (default pyveg's sigma = 6 samples), AR(1) estimator.
-    deseasonalise_method : {"stl", "diff", None}
+        Rolling window fraction, detrending (``"gaussian"``, ``"loess"`` or ``"none"``),
+        Gaussian bandwidth and its convention (default pyveg's sigma = 6 samples), AR(1)
+        estimator.
+    deseasonalise_method : {"stl", "diff", "none"}
         Applied to each aggregate series before detrending (needs two years of data; series too
         short are analysed as they are and ``deseasonalise`` says so in resilience.json).
     n_surrogates, seed
@@ -135,7 +140,7 @@ def analyse_results(
     tile_surrogates
         Surrogates per tile for the maps (p-values then Benjamini-Hochberg across tiles).
     outlier_sigmas
-        Per-tile outlier removal threshold (None: off).
+        Per-tile outlier removal threshold (0: off).
     interpolate_gaps
         Fill interior gaps of the aggregate series linearly before the indicators (default: gaps
         are masked; filling inflates AR(1)).
@@ -173,135 +178,233 @@ def analyse_results(
     """
     if preset is not None:
         return _preset(preset, results, output)
-    window = config.get("analysis.window", window)
-    bandwidth = config.get("analysis.bandwidth", bandwidth)
-    bandwidth_convention = config.get("analysis.bandwidth-convention", bandwidth_convention)
-    ar1 = config.get("analysis.ar1", ar1)
-    n_surrogates = config.get("analysis.n-surrogates", n_surrogates)
-    seed = config.get("analysis.seed", seed)
-    sensitivity_grid = config.get("analysis.sensitivity-grid", sensitivity_grid)
-    sensitivity_surrogates = config.get("analysis.sensitivity-surrogates", sensitivity_surrogates)
-    tile_surrogates = config.get("analysis.tile-surrogates", tile_surrogates)
-    spatial_permutations = config.get("analysis.spatial-permutations", spatial_permutations)
-    alpha = config.get("analysis.alpha", alpha)
-    figure_formats = list(_figures.figure_formats(figure_formats))
+    settings = _Settings.resolve(
+        EwsOptions.resolve(
+            window=window,
+            detrend_method=detrend,
+            bandwidth=bandwidth,
+            convention=bandwidth_convention,
+            ar1=ar1,
+            n_surrogates=n_surrogates,
+            seed=seed,
+            interpolate_gaps=interpolate_gaps,
+        ),
+        deseasonalise=deseasonalise_method,
+        sensitivity_grid=sensitivity_grid,
+        sensitivity_surrogates=sensitivity_surrogates,
+        tile_surrogates=tile_surrogates,
+        outlier_sigmas=outlier_sigmas,
+        spatial_permutations=spatial_permutations,
+        alpha=alpha,
+        figure_formats=figure_formats,
+    )
     if pdf:
         require_weasyprint()
     start_imports("vegdask.analysis")  # on the workers, while this process reads the results
     res = _in_memory(load_results(results, use_summary=use_summary))
-    out_url = output_location(results, output)
-    store = RunStore(out_url)
+    store = RunStore(output_location(results, output))
     store.makedirs("analysis")
+    frame = aggregate_series(res.tiles, res.weather, outlier_sigmas=settings.outlier_sigmas)
+    graph = _analysis_graph(res, frame, settings)
+    corrs = _precipitation_correlations(frame)
+    figures = _report_figures(graph, corrs, res, settings) if report else {}
+    done = _Computed(*compute_tasks(*graph.computed(), figures))
+    resilience = _resilience(done, settings)
+    stats = _write_analysis(store, done, resilience, corrs)
+    if report:
+        _write_report(store, res, resilience, done, corrs, stats, settings.alpha, pdf)
+    return to_strict_json(resilience)
 
-    frame = aggregate_series(res.tiles, res.weather, outlier_sigmas=outlier_sigmas)
-    ews_params = {
-        "window": window,
-        "detrend_method": detrend,
-        "bandwidth": bandwidth,
-        "convention": bandwidth_convention,
-        "ar1": ar1,
-        "n_surrogates": n_surrogates,
-        "seed": seed,
-        "interpolate_gaps": interpolate_gaps,
-    }
-    sens_params = {
-        "grid": sensitivity_grid,
-        "ar1": ar1,
-        "n_surrogates": sensitivity_surrogates,
-        "seed": seed,
-        "alpha": alpha,
-    }
-    # The independent pieces as tasks of one graph: on the job's workers at once when a
-    # cluster runs (figures start as soon as what they show is ready), here otherwise.
-    with dask.annotate(priority=1):  # the long statistics first, figures as they are ready
-        outcome_tasks = {
+
+@dataclass(frozen=True)
+class _Settings:
+    """:func:`analyse_results`' method, every value resolved from its arguments and settings."""
+
+    ews: EwsOptions
+    deseasonalise: str
+    sensitivity_grid: str
+    sensitivity_surrogates: int
+    tile_surrogates: int
+    outlier_sigmas: float
+    spatial_permutations: int
+    alpha: float
+    figure_formats: tuple[str, ...]
+
+    @classmethod
+    def resolve(cls, ews: EwsOptions, figure_formats: list[str] | None, **given: Any) -> _Settings:
+        """Each of ``given`` left as None from its ``vegdask.analysis`` setting."""
+        resolved = {
+            name: config.get(f"analysis.{name.replace('_', '-')}", value)
+            for name, value in given.items()
+        }
+        return cls(ews=ews, figure_formats=_figures.figure_formats(figure_formats), **resolved)
+
+    def sensitivity(self) -> dict[str, Any]:
+        """:func:`sensitivity`'s keywords."""
+        return {
+            "grid": self.sensitivity_grid,
+            "ar1": self.ews.ar1,
+            "n_surrogates": self.sensitivity_surrogates,
+            "seed": self.ews.seed,
+            "alpha": self.alpha,
+        }
+
+
+@dataclass
+class _Graph:
+    """The analysis' independent pieces as delayed tasks of one graph (None: not run)."""
+
+    outcomes: dict[str, Delayed]
+    pooled: dict[str, Delayed]
+    frame: Delayed
+    scene: xr.Dataset | None
+    spatial: Delayed | None
+    maps: Delayed | None
+
+    def computed(self) -> tuple[Any, ...]:
+        """What :func:`compute_tasks` computes, in :class:`_Computed`'s order (figures last)."""
+        return self.outcomes, self.pooled, self.frame, self.spatial, self.maps
+
+
+@dataclass
+class _Computed:
+    """:class:`_Graph`'s tasks computed, and the figures rendered."""
+
+    outcomes: dict[str, _SeriesOutcome]
+    pooled: dict[str, _PooledOutcome]
+    frame: pd.DataFrame
+    spatial: pd.DataFrame | None
+    maps: xr.Dataset | None
+    rendered: dict[str, Any]
+
+
+def _analysis_graph(res: Results, frame: pd.DataFrame, settings: _Settings) -> _Graph:
+    """The series' tests, the pooled tests, spatial indicators and tile maps, as tasks.
+
+    On the job's workers at once when a cluster runs (figures start as soon as what they show
+    is ready), here otherwise; the long statistics first.
+    """
+    ews = settings.ews
+    with dask.annotate(priority=1):
+        outcomes = {
             name: dask.delayed(_analyse_series)(
-                frame[name].rename(name), deseasonalise_method, ews_params, sens_params
+                frame[name].rename(name), settings.deseasonalise, ews, settings.sensitivity()
             )
             for name in RESILIENCE_SERIES
             if name in frame
         }
-        pooled_tasks = {
+        pooled = {
             name: dask.delayed(_pooled_series)(
-                tile_panel(res.tiles, var, outlier_sigmas=outlier_sigmas), ews_params
+                tile_panel(res.tiles, var, outlier_sigmas=settings.outlier_sigmas), ews
             )
             for name, var in POOLED_SERIES.items()
             if var in res.tiles
         }
-        full_frame = dask.delayed(_with_series_columns)(frame, outcome_tasks)
+        full_frame = dask.delayed(_with_series_columns)(frame, outcomes)
         scene = None
         if res.has_scene and res.root is not None:
             scene = RunStore(res.root).open_zarr("scene.zarr")
         spatial = None
-        if spatial_permutations and scene is not None and "ndvi" in scene:
-            spatial = _spatial_task(scene, spatial_permutations, seed, res.root)
+        if settings.spatial_permutations and scene is not None and "ndvi" in scene:
+            spatial = _spatial_task(scene, settings.spatial_permutations, ews.seed, res.root)
         maps = None
         if "offset50" in res.tiles and res.tiles.sizes["time"] >= _MIN_SAMPLES:
             maps = dask.delayed(tile_indicator_maps)(
                 res.tiles["offset50"].where(res.tiles.get("valid", True)),
-                window=window,
-                bandwidth=bandwidth,
-                convention=bandwidth_convention,
-                ar1=ar1,
-                n_surrogates=tile_surrogates,
-                seed=seed,
-                alpha=alpha,
+                window=ews.window,
+                bandwidth=ews.bandwidth,
+                convention=ews.convention,
+                ar1=ews.ar1,
+                n_surrogates=settings.tile_surrogates,
+                seed=ews.seed,
+                alpha=settings.alpha,
             )
-    corrs = {}
-    if "total_precipitation" in frame:
-        for name in ("offset50_mean", "ndvi_mean", "ndvi_veg_mean"):
-            if name in frame:
-                corrs[name] = lagged_correlation(frame[name], frame["total_precipitation"])
-    figures = {}
-    if report:
-        pooled_tests = dask.delayed(_pooled_tests)(pooled_tasks) if pooled_tasks else None
-        figures = figure_tasks(
-            full_frame,
-            outcome_tasks,
-            corrs,
-            res,
-            maps,
-            scene,
-            spatial,
-            figure_formats,
-            pooled=pooled_tests,
-            alpha=alpha,
-        )
-    outcomes, pooled_outcomes, frame, spatial, maps, rendered = compute_tasks(
-        outcome_tasks, pooled_tasks, full_frame, spatial, maps, figures
+    return _Graph(outcomes, pooled, full_frame, scene, spatial, maps)
+
+
+def _precipitation_correlations(frame: pd.DataFrame) -> dict[str, Any]:
+    """Each vegetation series' lagged correlation with precipitation (none without weather)."""
+    if "total_precipitation" not in frame:
+        return {}
+    return {
+        name: lagged_correlation(frame[name], frame["total_precipitation"])
+        for name in ("offset50_mean", "ndvi_mean", "ndvi_veg_mean")
+        if name in frame
+    }
+
+
+def _report_figures(
+    graph: _Graph, corrs: dict[str, Any], res: Results, settings: _Settings
+) -> dict[str, Delayed]:
+    """The report's figures as tasks of the same graph."""
+    pooled = dask.delayed(_pooled_tests)(graph.pooled) if graph.pooled else None
+    return figure_tasks(
+        graph.frame,
+        graph.outcomes,
+        corrs,
+        res,
+        graph.maps,
+        graph.scene,
+        graph.spatial,
+        list(settings.figure_formats),
+        pooled=pooled,
+        alpha=settings.alpha,
     )
 
+
+def _resilience(done: _Computed, settings: _Settings) -> dict[str, Any]:
+    """resilience.json's content: each series' entry, and the pooled ones under ``location``."""
     resilience: dict[str, Any] = {
-        name: _resilience_entry(outcome, ews_params, sensitivity_grid)
-        for name, outcome in outcomes.items()
+        name: _resilience_entry(outcome, settings.ews, settings.sensitivity_grid)
+        for name, outcome in done.outcomes.items()
     }
-    if pooled_outcomes:
+    if done.pooled:
         resilience["location"] = {
-            name: _pooled_entry(outcome, ews_params) for name, outcome in pooled_outcomes.items()
+            name: _pooled_entry(outcome, settings.ews) for name, outcome in done.pooled.items()
         }
-    ews_results = {name: o.ews for name, o in outcomes.items() if o.ews is not None}
+    return resilience
+
+
+def _write_analysis(
+    store: RunStore, done: _Computed, resilience: dict[str, Any], corrs: dict[str, Any]
+) -> dict[str, Any]:
+    """Write ``analysis/``'s tables and resilience.json; return the series' statistics."""
+    frame = done.frame
     stats = {name: _series_statistics(frame[name]) for name in RESILIENCE_SERIES if name in frame}
-    for name, outcome in outcomes.items():  # pyveg's "(0.99 rolling window)" values
+    for name, outcome in done.outcomes.items():  # pyveg's "(0.99 rolling window)" values
         stats[name].update(outcome.whole_series)
     store.write_json("analysis/summary_stats.json", stats)
-    if spatial is not None:
-        store.write_bytes("analysis/spatial.csv", spatial.to_csv(date_format="%Y-%m-%d").encode())
+    if done.spatial is not None:
+        spatial_csv = done.spatial.to_csv(date_format="%Y-%m-%d")
+        store.write_bytes("analysis/spatial.csv", spatial_csv.encode())
     store.write_bytes("analysis/timeseries.csv", frame.to_csv(date_format="%Y-%m-%d").encode())
-    store.write_zarr("analysis/indicators.zarr", _indicators(ews_results, maps))
-    strict = to_strict_json(resilience)
-    store.write_json("analysis/resilience.json", strict)
+    ews_results = {name: o.ews for name, o in done.outcomes.items() if o.ews is not None}
+    store.write_zarr("analysis/indicators.zarr", _indicators(ews_results, done.maps))
+    store.write_json("analysis/resilience.json", to_strict_json(resilience))
     if "total_precipitation" in frame:
         store.write_json(
             "analysis/lagged_correlations.json",
             {k: {"correlation": v[0].tolist(), "best_lag": v[1]} for k, v in corrs.items()},
         )
-    if report:
-        images = write_figures(store.fs, store.path_of("analysis"), rendered)
-        html_text = report_html(res, resilience, images, corrs, stats, maps, alpha=alpha)
-        store.write_bytes("report.html", html_text.encode())
-        if pdf:
-            store.write_bytes("report.pdf", pdf_bytes(html_text))
-    return strict
+    return stats
+
+
+def _write_report(
+    store: RunStore,
+    res: Results,
+    resilience: dict[str, Any],
+    done: _Computed,
+    corrs: dict[str, Any],
+    stats: dict[str, Any],
+    alpha: float,
+    pdf: bool,
+) -> None:
+    """Write the figures, ``report.html`` and, with ``pdf``, ``report.pdf``."""
+    images = write_figures(store.fs, store.path_of("analysis"), done.rendered)
+    html_text = report_html(res, resilience, images, corrs, stats, done.maps, alpha=alpha)
+    store.write_bytes("report.html", html_text.encode())
+    if pdf:
+        store.write_bytes("report.pdf", pdf_bytes(html_text))
 
 
 def _in_memory(res: Results) -> Results:
@@ -327,8 +430,8 @@ class _SeriesOutcome:
 
 def _analyse_series(
     series: pd.Series,
-    deseasonalise_method: str | None,
-    ews_params: dict[str, Any],
+    deseasonalise_method: str,
+    ews: EwsOptions,
     sens_params: dict[str, Any],
 ) -> _SeriesOutcome:
     """Smooth, deseasonalise, then early warnings and sensitivity (or why they failed)."""
@@ -339,47 +442,23 @@ def _analyse_series(
         outcome.error = f"{int(target.notna().sum())} valid samples, need {_MIN_SAMPLES}"
         return outcome
     try:
-        ews = early_warning(target, **ews_params)
+        warning = early_warning(target, **ews.asdict())
     except ValueError as err:  # the surrogates' ARMA model cannot be fitted: the taus alone
         outcome.error = f"no surrogate p-value: {err}"
-        outcome.trends = _untested_trends(target, ews_params)
+        outcome.trends = indicator_trends(target, **ews.asdict())
         return outcome
     try:
         outcome.sensitivity = sensitivity(target, **sens_params)
     except ValueError as err:
         outcome.error = str(err)
         return outcome
-    outcome.ews = ews
-    whole = rolling_indicators(
-        ews.frame["residuals"].to_numpy(copy=True), 1.0, ar1=ews_params["ar1"]
-    )
+    outcome.ews = warning
+    whole = rolling_indicators(warning.frame["residuals"].to_numpy(copy=True), 1.0, ar1=ews.ar1)
     outcome.whole_series = {
         "ar1_whole_series": float(whole["ar1"][-1]),
         "variance_whole_series": float(whole["variance"][-1]),
     }
     return outcome
-
-
-def _untested_trends(target: pd.Series, ews_params: dict[str, Any]) -> dict[str, float]:
-    """Each indicator's Kendall tau as :func:`early_warning` computes it, without its test.
-
-    For series too short for the surrogates' ARMA model (e.g. 24 monthly periods): the trends
-    can still be given; empty when the series is too short for the rolling window too.
-    """
-    if ews_params["interpolate_gaps"]:
-        target = target.interpolate(limit_area="inside")
-    values = target.to_numpy(dtype=np.float64)
-    trend = detrend(
-        values,
-        method=ews_params["detrend_method"],
-        bandwidth=ews_params["bandwidth"],
-        convention=ews_params["convention"],
-    )
-    try:
-        rolled = rolling_indicators(values - trend, ews_params["window"], ar1=ews_params["ar1"])
-    except ValueError:
-        return {}
-    return {ind: float(kendall_tau(rolled[ind])[0]) for ind in TESTED_INDICATORS}
 
 
 @dataclass
@@ -390,7 +469,7 @@ class _PooledOutcome:
     error: str | None = None
 
 
-def _pooled_series(panel: pd.DataFrame, ews_params: dict[str, Any]) -> _PooledOutcome:
+def _pooled_series(panel: pd.DataFrame, ews: EwsOptions) -> _PooledOutcome:
     """The pooled test of a series' tiles, or why it cannot be run.
 
     The tiles are not deseasonalised one by one: removing the site mean takes the seasonal
@@ -403,7 +482,7 @@ def _pooled_series(panel: pd.DataFrame, ews_params: dict[str, Any]) -> _PooledOu
     if periods < _MIN_SAMPLES:
         return _PooledOutcome(error=f"{periods} periods with valid tiles, need {_MIN_SAMPLES}")
     try:
-        return _PooledOutcome(pooled_early_warning(panel, **ews_params))
+        return _PooledOutcome(pooled_early_warning(panel, **ews.asdict()))
     except ValueError as err:  # too short for the window, or too few tiles: say so
         return _PooledOutcome(error=str(err))
 
@@ -413,9 +492,9 @@ def _pooled_tests(outcomes: dict[str, _PooledOutcome]) -> dict[str, PooledEarlyW
     return {name: o.ews for name, o in outcomes.items() if o.ews is not None}
 
 
-def _pooled_entry(outcome: _PooledOutcome, ews_params: dict[str, Any]) -> dict[str, dict[str, Any]]:
+def _pooled_entry(outcome: _PooledOutcome, ews: EwsOptions) -> dict[str, dict[str, Any]]:
     if outcome.ews is None:
-        return _failed_entry(str(outcome.error), ews_params)
+        return _failed_entry(str(outcome.error), ews)
     return {
         ind: {
             **st,
@@ -437,10 +516,10 @@ def _with_series_columns(frame: pd.DataFrame, outcomes: dict[str, _SeriesOutcome
 
 
 def _resilience_entry(
-    outcome: _SeriesOutcome, ews_params: dict[str, Any], grid: str | None
+    outcome: _SeriesOutcome, ews: EwsOptions, grid: str | None
 ) -> dict[str, dict[str, Any]]:
     if outcome.ews is None:
-        entry = _failed_entry(str(outcome.error), ews_params)
+        entry = _failed_entry(str(outcome.error), ews)
         for ind, tau in outcome.trends.items():
             entry[ind]["kendall_tau"] = tau
         return entry
@@ -469,28 +548,28 @@ def _preset(preset: str, results: Any, output: str | None) -> dict[str, Any]:
     return strict
 
 
-def _deseasonalise(series: pd.Series, method: str | None) -> tuple[str | None, pd.DataFrame]:
-    """Deseasonalise, or leave as is (method None) when the series is too short for it."""
+def _deseasonalise(series: pd.Series, method: str) -> tuple[str | None, pd.DataFrame]:
+    """Deseasonalise; the method applied is None with ``"none"`` or a series too short for it."""
     try:
         dec = deseasonalise(series, method)
     except ValueError:
-        method, dec = None, deseasonalise(series, None)
+        method, dec = "none", deseasonalise(series, "none")
     dec.insert(0, "observed", series)
-    return method, dec
+    return (None if method == "none" else method), dec
 
 
-def _failed_entry(reason: str, ews_params: dict[str, Any]) -> dict[str, dict[str, Any]]:
+def _failed_entry(reason: str, ews: EwsOptions) -> dict[str, dict[str, Any]]:
     record = {
         "kendall_tau": None,
         "p_value": None,
         "error": reason,
-        "window": ews_params["window"],
-        "detrend": ews_params["detrend_method"],
-        "bandwidth": ews_params["bandwidth"],
-        "bandwidth_convention": ews_params["convention"],
-        "ar1_estimator": ews_params["ar1"],
-        "n_surrogates": ews_params["n_surrogates"],
-        "seed": ews_params["seed"],
+        "window": ews.window,
+        "detrend": ews.detrend_method,
+        "bandwidth": ews.bandwidth,
+        "bandwidth_convention": ews.convention,
+        "ar1_estimator": ews.ar1,
+        "n_surrogates": ews.n_surrogates,
+        "seed": ews.seed,
     }
     return {ind: dict(record) for ind in TESTED_INDICATORS}
 

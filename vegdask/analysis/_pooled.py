@@ -15,10 +15,8 @@ import pandas as pd
 import xarray as xr
 
 from vegdask.analysis._resilience import (
-    TESTED_INDICATORS,
+    EwsOptions,
     _nanmean_last,
-    detrend,
-    ews_params,
     indicator_stats,
     surrogate_indicators,
 )
@@ -55,16 +53,16 @@ class PooledEarlyWarning:
 def pooled_early_warning(
     panel: pd.DataFrame | xr.DataArray,
     *,
-    window: float = 0.5,
-    detrend_method: str | None = "gaussian",
-    bandwidth: float = 6.0,
-    convention: str = "sigma",
-    span: float = 0.2,
-    ar1: str = "ols",
-    indicators: tuple[str, ...] = TESTED_INDICATORS,
-    n_surrogates: int = 1000,
-    seed: int = 0,
-    interpolate_gaps: bool = False,
+    window: float | None = None,
+    detrend_method: str | None = None,
+    bandwidth: float | None = None,
+    convention: str | None = None,
+    span: float | None = None,
+    ar1: str | None = None,
+    indicators: tuple[str, ...] | None = None,
+    n_surrogates: int | None = None,
+    seed: int | None = None,
+    interpolate_gaps: bool | None = None,
     remove_site_mean: bool = True,
 ) -> PooledEarlyWarning:
     """Test whether early-warning indicators rise across a location's tiles, all tiles at once.
@@ -93,7 +91,7 @@ def pooled_early_warning(
         ``("time", "tile")``. NaN gaps are allowed; tiles without a valid sample are dropped.
     window, detrend_method, bandwidth, convention, span, ar1, indicators, n_surrogates, seed, \
 interpolate_gaps
-        As :func:`early_warning`.
+        As :func:`early_warning`'s (each left as None takes its ``vegdask.analysis`` setting).
     remove_site_mean : bool
         Subtract the per-period mean over tiles first (default; needs two tiles or more);
         False tests the tiles as they are.
@@ -119,6 +117,18 @@ interpolate_gaps
     >>> pooled.params["tiles"], list(pooled.tile_taus.index), pooled.null_stats["ar1"].shape
     (4, ['a', 'b', 'c', 'd'], (99,))
     """
+    opts = EwsOptions.resolve(
+        window=window,
+        detrend_method=detrend_method,
+        bandwidth=bandwidth,
+        convention=convention,
+        span=span,
+        ar1=ar1,
+        indicators=indicators,
+        n_surrogates=n_surrogates,
+        seed=seed,
+        interpolate_gaps=interpolate_gaps,
+    )
     frame = _as_frame(panel)
     frame = frame.loc[:, frame.notna().any(axis=0)]
     if frame.shape[1] == 0:
@@ -126,45 +136,33 @@ interpolate_gaps
     if remove_site_mean and frame.shape[1] < 2:
         raise ValueError("removing the site mean needs at least 2 tiles with valid samples")
     gaps = int(frame.isna().to_numpy().sum())
-    if interpolate_gaps:
+    if opts.interpolate_gaps:
         frame = frame.interpolate(limit_area="inside")
     level = np.ascontiguousarray(frame.to_numpy(dtype=np.float64).T)  # (tile, time)
     values = level - _nanmean_last(level.T).T if remove_site_mean else level
-    resid = values - detrend(
-        values, method=detrend_method, bandwidth=bandwidth, convention=convention, span=span
-    )
+    resid = values - opts.trend(values)
     test = pooled_surrogate_test(
         resid,
-        window,
-        ar1=ar1,
-        indicators=surrogate_indicators(indicators),
-        n_surrogates=n_surrogates,
-        seed=seed,
+        opts.window,
+        ar1=opts.ar1,
+        indicators=surrogate_indicators(opts.indicators),
+        n_surrogates=opts.n_surrogates,
+        seed=opts.seed,
     )
-    w = window_length(values.shape[1], window)
+    w = window_length(values.shape[1], opts.window)
     missing = np.lib.stride_tricks.sliding_window_view(np.isnan(values), w, axis=1).mean(-1)
-    params = ews_params(
-        values.shape[1],
-        window=window,
-        interpolated_gaps=gaps if interpolate_gaps else 0,
-        detrend_method=detrend_method,
-        bandwidth=bandwidth,
-        convention=convention,
-        ar1=ar1,
-        n_surrogates=n_surrogates,
-        seed=seed,
-        arma_order=None,
-        max_missing_fraction=float(missing.max()),
+    params = opts.params(
+        values.shape[1], gaps=gaps, arma_order=None, max_missing_fraction=float(missing.max())
     )
     params.update(
         tiles=int(values.shape[0]), method=POOLED_METHOD, site_mean_removed=remove_site_mean
     )
-    tile_taus, weights = _tile_taus(test, indicators, resid, level, window, ar1)
+    tile_taus, weights = _tile_taus(test, opts.indicators, resid, level, opts.window, opts.ar1)
     trends = {
         name: (float(pooled_tau(tile_taus[name].to_numpy(), weights[name])), None)
-        for name in indicators
+        for name in opts.indicators
     }
-    stats, null_stats = indicator_stats(indicators, test, trends, params)
+    stats, null_stats = indicator_stats(opts.indicators, test, trends, params)
     tile_taus.index = frame.columns
     name = panel.name if isinstance(panel, xr.DataArray) else None
     return PooledEarlyWarning(str(name or ""), stats, null_stats, tile_taus, params)

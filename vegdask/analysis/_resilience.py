@@ -6,13 +6,14 @@ ARMA surrogates) for pandas series and xarray/dask tile cubes.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
 import xarray as xr
 
+from vegdask import config
 from vegdask.kernels import (
     gaussian_sigma,
     gaussian_smooth,
@@ -24,9 +25,11 @@ from vegdask.kernels import (
 )
 
 __all__ = [
+    "DETREND_METHODS",
     "GRIDS",
     "TESTED_INDICATORS",
     "EarlyWarning",
+    "EwsOptions",
     "SensitivityGrid",
     "detrend",
     "early_warning",
@@ -70,32 +73,152 @@ GRIDS: dict[str, SensitivityGrid] = {
 }
 
 
+#: Detrending methods; ``"none"`` subtracts the series' mean only.
+DETREND_METHODS: tuple[str, ...] = ("gaussian", "loess", "none")
+
+
 def detrend(
     values: Any,
     *,
-    method: str | None = "gaussian",
-    bandwidth: float = 6.0,
-    convention: str = "sigma",
-    span: float = 0.2,
+    method: str | None = None,
+    bandwidth: float | None = None,
+    convention: str | None = None,
+    span: float | None = None,
 ) -> np.ndarray:
     """Return the trend of a series (last axis) to subtract: Gaussian kernel, LOESS or none.
 
-    ``bandwidth``/``convention`` as :func:`vegdask.kernels.gaussian_sigma` (default pyveg's
-    sigma = 6 samples); ``span`` is the LOESS fraction.
+    ``method`` is one of :data:`DETREND_METHODS`; ``bandwidth``/``convention`` as
+    :func:`vegdask.kernels.gaussian_sigma` (pyveg's sigma = 6 samples); ``span`` is the LOESS
+    fraction. Each left as None takes its ``vegdask.analysis`` setting (``detrend``,
+    ``bandwidth``, ``bandwidth-convention``, ``loess-span``).
 
     Examples
     --------
-    >>> detrend(np.arange(5.0), method=None)
+    >>> detrend(np.arange(5.0), method="none")
     array([2., 2., 2., 2., 2.])
     """
+    method = config.get("analysis.detrend", method)
     arr = np.asarray(values, dtype=np.float64)
     if method == "gaussian":
+        bandwidth = config.get("analysis.bandwidth", bandwidth)
+        convention = config.get("analysis.bandwidth-convention", convention)
         return gaussian_smooth(arr, gaussian_sigma(bandwidth, arr.shape[-1], convention))
     if method == "loess":
-        return loess_smooth(arr, span)
-    if method is None:
+        return loess_smooth(arr, config.get("analysis.loess-span", span))
+    if method == "none":
         return np.broadcast_to(_nanmean_last(arr), arr.shape).copy()
-    raise ValueError(f"detrend method must be 'gaussian', 'loess' or None, got {method!r}")
+    raise ValueError(f"detrend method must be one of {DETREND_METHODS}, got {method!r}")
+
+
+# EwsOptions' fields that are settings: field -> vegdask.analysis.<key>.
+_EWS_SETTINGS = {
+    "window": "window",
+    "detrend_method": "detrend",
+    "bandwidth": "bandwidth",
+    "convention": "bandwidth-convention",
+    "span": "loess-span",
+    "ar1": "ar1",
+    "n_surrogates": "n-surrogates",
+    "seed": "seed",
+    "interpolate_gaps": "interpolate-gaps",
+}
+
+
+@dataclass(frozen=True)
+class EwsOptions:
+    """The method of :func:`early_warning` and :func:`pooled_early_warning`, every field set.
+
+    Built by :meth:`resolve`, where a keyword left as None takes its ``vegdask.analysis``
+    setting (``vegdask.yaml``; ``dask.config.set`` changes it).
+
+    Parameters
+    ----------
+    window : float
+        Rolling window: a fraction of the series (0.5) or a number of samples.
+    detrend_method : {"gaussian", "loess", "none"}
+        Detrending before the indicators (:func:`detrend`).
+    bandwidth, convention
+        Gaussian bandwidth and its convention (:func:`vegdask.kernels.gaussian_sigma`; pyveg's
+        sigma = 6 samples).
+    span : float
+        LOESS fraction (``detrend_method="loess"``).
+    ar1 : {"ols", "pearson", "acf"}
+        AR(1) estimator (:data:`vegdask.kernels.AR1_ESTIMATORS`).
+    indicators : tuple of str
+        Indicators computed and tested (default :data:`TESTED_INDICATORS`).
+    n_surrogates, seed
+        Surrogates of the significance test and their seed.
+    interpolate_gaps : bool
+        Fill interior gaps linearly first (inflates AR(1)); otherwise gaps are masked.
+    """
+
+    window: float
+    detrend_method: str
+    bandwidth: float
+    convention: str
+    span: float
+    ar1: str
+    indicators: tuple[str, ...]
+    n_surrogates: int
+    seed: int
+    interpolate_gaps: bool
+
+    @classmethod
+    def resolve(cls, indicators: tuple[str, ...] | None = None, **options: Any) -> EwsOptions:
+        """The options given, the others from the settings (unknown names: TypeError).
+
+        Examples
+        --------
+        >>> EwsOptions.resolve(window=0.25).window, EwsOptions.resolve().detrend_method
+        (0.25, 'gaussian')
+        >>> EwsOptions.resolve(windw=0.25)
+        Traceback (most recent call last):
+        ...
+        TypeError: unknown early-warning option 'windw'; allowed: ['ar1', 'bandwidth', \
+'convention', 'detrend_method', 'indicators', 'interpolate_gaps', 'n_surrogates', 'seed', \
+'span', 'window']
+        """
+        unknown = sorted(set(options) - set(_EWS_SETTINGS))
+        if unknown:
+            allowed = sorted([*_EWS_SETTINGS, "indicators"])
+            raise TypeError(f"unknown early-warning option {unknown[0]!r}; allowed: {allowed}")
+        resolved = {
+            name: config.get(f"analysis.{key}", options.get(name))
+            for name, key in _EWS_SETTINGS.items()
+        }
+        return cls(indicators=tuple(indicators or TESTED_INDICATORS), **resolved)
+
+    def trend(self, values: np.ndarray) -> np.ndarray:
+        """The trend of ``values`` (last axis: time) that the indicators' residuals leave out."""
+        return detrend(
+            values,
+            method=self.detrend_method,
+            bandwidth=self.bandwidth,
+            convention=self.convention,
+            span=self.span,
+        )
+
+    def params(
+        self, n: int, *, gaps: int, arma_order: list[int] | None, max_missing_fraction: float
+    ) -> dict[str, Any]:
+        """The parameters every indicator's stats carry (a series of ``n`` samples)."""
+        return {
+            "window": self.window,
+            "window_samples": window_length(n, self.window),
+            "interpolated_gaps": gaps if self.interpolate_gaps else 0,
+            "detrend": self.detrend_method,
+            "bandwidth": self.bandwidth,
+            "bandwidth_convention": self.convention,
+            "ar1_estimator": self.ar1,
+            "n_surrogates": self.n_surrogates,
+            "seed": self.seed,
+            "arma_order": arma_order,
+            "max_missing_fraction": max_missing_fraction,
+        }
+
+    def asdict(self) -> dict[str, Any]:
+        """The fields as a dict."""
+        return asdict(self)
 
 
 @dataclass
@@ -112,22 +235,31 @@ class EarlyWarning:
 def early_warning(
     series: pd.Series,
     *,
-    window: float = 0.5,
-    detrend_method: str | None = "gaussian",
-    bandwidth: float = 6.0,
-    convention: str = "sigma",
-    span: float = 0.2,
-    ar1: str = "ols",
-    indicators: tuple[str, ...] = TESTED_INDICATORS,
-    n_surrogates: int = 1000,
-    seed: int = 0,
-    interpolate_gaps: bool = False,
+    window: float | None = None,
+    detrend_method: str | None = None,
+    bandwidth: float | None = None,
+    convention: str | None = None,
+    span: float | None = None,
+    ar1: str | None = None,
+    indicators: tuple[str, ...] | None = None,
+    n_surrogates: int | None = None,
+    seed: int | None = None,
+    interpolate_gaps: bool | None = None,
 ) -> EarlyWarning:
     """Detrend, compute rolling indicators, Kendall tau trends and ARMA-surrogate p-values.
 
     Gaps (NaN) are masked: every indicator uses the valid samples of its window. With
     ``interpolate_gaps=True`` interior gaps are filled linearly first (as pyveg did, with monthly
     means); this inflates AR(1) and is recorded as ``interpolated_gaps`` in the stats.
+
+    Parameters
+    ----------
+    series : pandas.Series
+        The series (NaN where missing).
+    window, detrend_method, bandwidth, convention, span, ar1, indicators, n_surrogates, seed, \
+interpolate_gaps
+        The method, as :class:`EwsOptions`' fields; each left as None takes its
+        ``vegdask.analysis`` setting (``indicators``: :data:`TESTED_INDICATORS`).
 
     Returns
     -------
@@ -146,47 +278,76 @@ def early_warning(
     >>> sorted(ews.stats["ar1"])[:4], ews.params["window_samples"]
     (['ar1_estimator', 'arma_order', 'bandwidth', 'bandwidth_convention'], 60)
     """
-    gaps = int(series.isna().sum())
-    if interpolate_gaps:
-        series = series.interpolate(limit_area="inside")
-    values = series.to_numpy(dtype=np.float64)
-    trend = detrend(
-        values, method=detrend_method, bandwidth=bandwidth, convention=convention, span=span
-    )
-    resid = values - trend
-    test = surrogate_test(
-        resid,
-        window,
-        ar1=ar1,
-        indicators=surrogate_indicators(indicators),
-        n_surrogates=n_surrogates,
-        seed=seed,
-    )
-    rolled = rolling_indicators(resid, window, ar1=ar1, state=values)
-    frame = pd.DataFrame({"state": values, "trend": trend, "residuals": resid}, index=series.index)
-    for name in (*indicators, "missing_fraction"):
-        frame[name] = rolled[name]
-    params = ews_params(
-        values.size,
+    opts = EwsOptions.resolve(
         window=window,
-        interpolated_gaps=gaps if interpolate_gaps else 0,
         detrend_method=detrend_method,
         bandwidth=bandwidth,
         convention=convention,
+        span=span,
         ar1=ar1,
+        indicators=indicators,
         n_surrogates=n_surrogates,
         seed=seed,
+        interpolate_gaps=interpolate_gaps,
+    )
+    gaps = int(series.isna().sum())
+    if opts.interpolate_gaps:
+        series = series.interpolate(limit_area="inside")
+    values = series.to_numpy(dtype=np.float64)
+    trend = opts.trend(values)
+    resid = values - trend
+    test = surrogate_test(
+        resid,
+        opts.window,
+        ar1=opts.ar1,
+        indicators=surrogate_indicators(opts.indicators),
+        n_surrogates=opts.n_surrogates,
+        seed=opts.seed,
+    )
+    rolled = rolling_indicators(resid, opts.window, ar1=opts.ar1, state=values)
+    frame = pd.DataFrame({"state": values, "trend": trend, "residuals": resid}, index=series.index)
+    for name in (*opts.indicators, "missing_fraction"):
+        frame[name] = rolled[name]
+    params = opts.params(
+        values.size,
+        gaps=gaps,
         arma_order=list(test["arma_order"]),
         max_missing_fraction=float(np.nanmax(rolled["missing_fraction"])),
     )
-    trends = {name: kendall_tau(rolled[name]) for name in indicators}
+    trends = {name: kendall_tau(rolled[name]) for name in opts.indicators}
     stats, taus = indicator_stats(
-        indicators,
+        opts.indicators,
         test,
         {name: (float(tau), float(kp)) for name, (tau, kp) in trends.items()},
         params,
     )
     return EarlyWarning(str(series.name), frame, stats, taus, params)
+
+
+def indicator_trends(series: pd.Series, **options: Any) -> dict[str, float]:
+    """Each indicator's Kendall tau as :func:`early_warning` computes it, without its test.
+
+    For series too short for the surrogates' ARMA model (e.g. 24 monthly periods): the trends
+    can still be given; empty when the series is too short for the rolling window too.
+
+    Examples
+    --------
+    >>> series = pd.Series(np.random.default_rng(0).standard_normal(60))
+    >>> round(indicator_trends(series)["ar1"], 3) == round(
+    ...     early_warning(series, n_surrogates=9).stats["ar1"]["kendall_tau"], 3
+    ... )
+    True
+    """
+    opts = EwsOptions.resolve(**options)
+    if opts.interpolate_gaps:
+        series = series.interpolate(limit_area="inside")
+    values = series.to_numpy(dtype=np.float64)
+    try:
+        resid = values - opts.trend(values)
+        rolled = rolling_indicators(resid, opts.window, ar1=opts.ar1, state=values)
+    except ValueError:
+        return {}
+    return {name: float(kendall_tau(rolled[name])[0]) for name in opts.indicators}
 
 
 def surrogate_indicators(indicators: tuple[str, ...]) -> tuple[str, ...]:
@@ -202,36 +363,6 @@ def surrogate_indicators(indicators: tuple[str, ...]) -> tuple[str, ...]:
     """
     wanted = ("ar1",) * ("return_rate" in indicators) + tuple(indicators)
     return tuple(i for i in dict.fromkeys(wanted) if i not in ("return_rate", "cv"))
-
-
-def ews_params(
-    n: int,
-    *,
-    window: float,
-    interpolated_gaps: int,
-    detrend_method: str | None,
-    bandwidth: float,
-    convention: str,
-    ar1: str,
-    n_surrogates: int,
-    seed: int,
-    arma_order: list[int] | None,
-    max_missing_fraction: float,
-) -> dict[str, Any]:
-    """The method's parameters every indicator's stats carry (a series of ``n`` samples)."""
-    return {
-        "window": window,
-        "window_samples": window_length(n, window),
-        "interpolated_gaps": interpolated_gaps,
-        "detrend": detrend_method,
-        "bandwidth": bandwidth,
-        "bandwidth_convention": convention,
-        "ar1_estimator": ar1,
-        "n_surrogates": n_surrogates,
-        "seed": seed,
-        "arma_order": arma_order,
-        "max_missing_fraction": max_missing_fraction,
-    }
 
 
 def indicator_stats(
@@ -266,12 +397,12 @@ def indicator_stats(
 def sensitivity(
     series: pd.Series,
     *,
-    grid: str = "pyveg",
+    grid: str | None = None,
     indicators: tuple[str, ...] = ("ar1", "variance"),
-    ar1: str = "ols",
-    n_surrogates: int = 200,
-    seed: int = 0,
-    alpha: float = 0.05,
+    ar1: str | None = None,
+    n_surrogates: int | None = None,
+    seed: int | None = None,
+    alpha: float | None = None,
 ) -> xr.Dataset:
     """Kendall tau and surrogate p-value over a grid of windows x Gaussian bandwidths.
 
@@ -287,6 +418,11 @@ def sensitivity(
     >>> dict(sens.kendall_tau.sizes)
     {'indicator': 2, 'bandwidth': 7, 'window': 6}
     """
+    grid = config.get("analysis.sensitivity-grid", grid)
+    ar1 = config.get("analysis.ar1", ar1)
+    n_surrogates = config.get("analysis.sensitivity-surrogates", n_surrogates)
+    seed = config.get("analysis.seed", seed)
+    alpha = config.get("analysis.alpha", alpha)
     if grid not in GRIDS:
         raise ValueError(f"grid must be one of {sorted(GRIDS)}, got {grid!r}")
     windows, bandwidths, convention = GRIDS[grid]
@@ -295,7 +431,7 @@ def sensitivity(
     tau = np.full((len(indicators), len(bandwidths), len(windows)), np.nan)
     pval = np.full_like(tau, np.nan)
     for b, bw in enumerate(bandwidths):
-        resid = values - detrend(values, bandwidth=bw, convention=convention)
+        resid = values - detrend(values, method="gaussian", bandwidth=bw, convention=convention)
         for w, win in enumerate(windows):
             if int(win * n) < 8:
                 continue

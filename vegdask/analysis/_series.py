@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from vegdask import config
 from vegdask.data import (
     RECORD_SERIES,
     WEATHER_VARIABLES,
@@ -123,11 +124,14 @@ def load_results(results: str | Any, *, use_summary: bool = False) -> Results:
     return Results(tiles, weather, run, metadata, root=url, has_scene=store.exists("scene.zarr"))
 
 
-def remove_outliers(da: xr.DataArray, sigmas: float = 3.0, dim: str = "time") -> xr.DataArray:
+def remove_outliers(
+    da: xr.DataArray, sigmas: float | None = None, dim: str = "time"
+) -> xr.DataArray:
     """Mask values farther than ``sigmas`` standard deviations from their own tile's mean.
 
     As pyveg's ``drop_veg_outliers``: a value is dropped where ``|x - mean| > sigmas * sd``, with
     the sample standard deviation (``ddof=1``, pandas' default); NaN samples are ignored.
+    ``sigmas`` left as None is the ``vegdask.analysis.outlier-sigmas`` setting (pyveg's 3).
 
     Examples
     --------
@@ -138,6 +142,7 @@ def remove_outliers(da: xr.DataArray, sigmas: float = 3.0, dim: str = "time") ->
     >>> int(remove_outliers(kept).isnull().sum())  # 3.37 is within 3 sample SDs
     0
     """
+    sigmas = config.get("analysis.outlier-sigmas", sigmas)
     mean = da.mean(dim)
     std = da.std(dim, ddof=1)
     return da.where(np.abs(da - mean) <= sigmas * std)
@@ -147,14 +152,15 @@ def aggregate_series(
     tiles: xr.Dataset,
     weather: xr.Dataset | None = None,
     *,
-    outlier_sigmas: float | None = 3.0,
+    outlier_sigmas: float | None = None,
 ) -> pd.DataFrame:
     """Aggregate per-tile series into one row per period: mean, std and count of valid tiles.
 
-    Tiles flagged ``valid == False`` are excluded; with ``outlier_sigmas`` each tile's values
-    beyond that many standard deviations of its own series are removed first (pyveg: 3, on
-    offset50; here on every variable). Columns: ``<name>_mean``, ``<name>_std``, ``<name>_count``
-    for ``name`` in offset50, ndvi, ndvi_veg, then the weather variables.
+    Tiles flagged ``valid == False`` are excluded; each tile's values beyond ``outlier_sigmas``
+    standard deviations of its own series are removed first (None: the
+    ``vegdask.analysis.outlier-sigmas`` setting, pyveg's 3, which pyveg applied to offset50
+    only, here to every variable; 0 removes none). Columns: ``<name>_mean``, ``<name>_std``,
+    ``<name>_count`` for ``name`` in offset50, ndvi, ndvi_veg, then the weather variables.
 
     Examples
     --------
@@ -162,7 +168,7 @@ def aggregate_series(
     ...     {"offset50": (("time", "tile_y", "tile_x"), [[[1.0, 3.0]], [[2.0, np.nan]]])},
     ...     coords={"time": pd.to_datetime(["2016-01-16", "2016-02-15"])},
     ... )
-    >>> aggregate_series(tiles, outlier_sigmas=None)[["offset50_mean", "offset50_count"]].values
+    >>> aggregate_series(tiles, outlier_sigmas=0)[["offset50_mean", "offset50_count"]].values
     array([[2., 2.],
            [2., 1.]])
     """
@@ -190,16 +196,17 @@ def aggregate_series(
 def _valid_tiles(tiles: xr.Dataset, var: str, outlier_sigmas: float | None) -> xr.DataArray:
     """A variable's valid values (time, tile), each tile's outliers removed."""
     da = tiles[var].where(tiles.get("valid", True))
-    if outlier_sigmas is not None:
+    outlier_sigmas = config.get("analysis.outlier-sigmas", outlier_sigmas)
+    if outlier_sigmas:  # 0: off
         da = remove_outliers(da, outlier_sigmas)
     return da.stack(tile=("tile_y", "tile_x"))
 
 
-def tile_panel(tiles: xr.Dataset, var: str, *, outlier_sigmas: float | None = 3.0) -> pd.DataFrame:
+def tile_panel(tiles: xr.Dataset, var: str, *, outlier_sigmas: float | None = None) -> pd.DataFrame:
     """A variable's tiles as a panel (rows periods, columns ``(tile_y, tile_x)``).
 
     The values the aggregate series averages (:func:`aggregate_series`): tiles flagged
-    ``valid == False`` masked, each tile's outliers removed.
+    ``valid == False`` masked, each tile's outliers removed (``outlier_sigmas`` as there).
 
     Examples
     --------
@@ -207,7 +214,7 @@ def tile_panel(tiles: xr.Dataset, var: str, *, outlier_sigmas: float | None = 3.
     ...     {"offset50": (("time", "tile_y", "tile_x"), [[[1.0, 3.0]], [[2.0, np.nan]]])},
     ...     coords={"time": pd.to_datetime(["2016-01-16", "2016-02-15"])},
     ... )
-    >>> tile_panel(tiles, "offset50", outlier_sigmas=None).columns.tolist()
+    >>> tile_panel(tiles, "offset50", outlier_sigmas=0).columns.tolist()
     [(0, 0), (0, 1)]
     """
     stacked = _valid_tiles(tiles, var, outlier_sigmas).transpose("time", "tile")
@@ -230,8 +237,12 @@ def season_period(index: pd.DatetimeIndex) -> int | None:
     return round(365.25 / days) if days > 0 and round(365.25 / days) >= 2 else None
 
 
+#: Deseasonalising methods; ``"none"`` leaves the series as it is.
+DESEASONALISE_METHODS: tuple[str, ...] = ("stl", "diff", "none")
+
+
 def deseasonalise(
-    series: pd.Series, method: str | None = "stl", *, period: int | None = None
+    series: pd.Series, method: str | None = None, *, period: int | None = None
 ) -> pd.DataFrame:
     """Remove the annual cycle: robust STL (default) or pyveg's 12-month differencing.
 
@@ -239,13 +250,14 @@ def deseasonalise(
     ----------
     series : pandas.Series
         Indexed by time; NaN where missing.
-    method : {"stl", "diff", None}
-        ``"stl"``: ``statsmodels.tsa.seasonal.STL(period, seasonal_deg=0, robust=True)``: the
+    method : {"stl", "diff", "none"}, optional
+        Default the ``vegdask.analysis.deseasonalise`` setting (``"stl"``). ``"stl"``:
+        ``statsmodels.tsa.seasonal.STL(period, seasonal_deg=0, robust=True)``: the
         cycle-subseries are smoothed by local constants, as R's ``stl`` does by default
         (``s.degree = 0``); statsmodels' local lines (``seasonal_deg=1``) follow the first and
         last year with a few years per subseries, leaving their residuals near zero. Gaps are
         linearly filled for the decomposition only and are NaN again in every output column.
-        ``"diff"``: pyveg's ``x[t] - x[t - period]``. ``None``: no deseasonalising.
+        ``"diff"``: pyveg's ``x[t] - x[t - period]``. ``"none"``: no deseasonalising.
     period : int, optional
         Samples per year; default from the index spacing (12 for monthly).
 
@@ -261,10 +273,13 @@ def deseasonalise(
     >>> bool(deseasonalise(y)["deseasonalised"].std() < 0.1 * y.std())
     True
     """
-    if method not in ("stl", "diff", None):
-        raise ValueError(f"deseasonalise method must be 'stl', 'diff' or None, got {method!r}")
+    method = config.get("analysis.deseasonalise", method)
+    if method not in DESEASONALISE_METHODS:
+        raise ValueError(
+            f"deseasonalise method must be one of {DESEASONALISE_METHODS}, got {method!r}"
+        )
     out = pd.DataFrame(index=series.index)
-    if method is None:
+    if method == "none":
         out["deseasonalised"] = series
         return out
     period = period or season_period(pd.DatetimeIndex(series.index))

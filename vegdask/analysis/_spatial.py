@@ -21,6 +21,7 @@ import scipy.fft
 from dask.delayed import Delayed
 from scipy import ndimage, stats
 
+from vegdask import config
 from vegdask.analysis._tasks import compute_tasks
 from vegdask.compute.in_task import InTask
 
@@ -309,10 +310,10 @@ def _sdr_of_stack(stack: np.ndarray, low: float = 0.2, high: float = 0.8) -> np.
 def spatial_indicators(
     field: Any,
     *,
-    subsize: int = 5,
+    subsize: int | None = None,
     mask: Any = None,
-    n_permutations: int = 199,
-    seed: int = 0,
+    n_permutations: int | None = None,
+    seed: int | None = None,
 ) -> dict[str, Any]:
     """Compute the spatial indicators of one image with permutation nulls.
 
@@ -320,15 +321,17 @@ def spatial_indicators(
     ----------
     field : (ny, nx) array_like
         A continuous (NDVI) or binary (vegetation 0/1) image; NaN = missing.
-    subsize : int
-        Coarse-graining block size (spatialwarnings' default 5).
+    subsize : int, optional
+        Coarse-graining block size (``vegdask.analysis.spatial-subsize``: spatialwarnings' 5).
     mask : (ny, nx) array_like of bool, optional
         Vegetation mask for the patch-size summary (True = vegetation, e.g. ``binary_image == 0``
         of ``mask.zarr``). Default: a binary ``field`` (only 0, 1 and NaN) is its own mask
         (1 = vegetation, NaN = not); a continuous field without a mask has no patch summary.
-    n_permutations : int
-        Shuffled copies for the null (spatialwarnings: 999).
-    seed : int
+    n_permutations : int, optional
+        Shuffled copies for the null (``vegdask.analysis.spatial-permutations``, 99;
+        spatialwarnings: 999).
+    seed : int, optional
+        Seed of the shuffles (``vegdask.analysis.seed``).
 
     Returns
     -------
@@ -349,7 +352,19 @@ def spatial_indicators(
     >>> patches["cover"], patches["n_patches"]
     (0.6, 1)
     """
-    return _spatial_group([field], [mask], subsize, n_permutations, seed)[0]
+    kwargs = _spatial_settings(subsize=subsize, n_permutations=n_permutations, seed=seed)
+    return _spatial_group([field], [mask], **kwargs)[0]
+
+
+def _spatial_settings(
+    *, subsize: int | None, n_permutations: int | None, seed: int | None
+) -> dict[str, int]:
+    """The spatial indicators' options, each left as None from its ``vegdask.analysis`` setting."""
+    return {
+        "subsize": config.get("analysis.spatial-subsize", subsize),
+        "n_permutations": config.get("analysis.spatial-permutations", n_permutations),
+        "seed": config.get("analysis.seed", seed),
+    }
 
 
 def _spatial_group(
@@ -399,9 +414,9 @@ def spatial_indicators_through_time(
     times: Any,
     masks: Any = None,
     *,
-    subsize: int = 5,
-    n_permutations: int = 199,
-    seed: int = 0,
+    subsize: int | None = None,
+    n_permutations: int | None = None,
+    seed: int | None = None,
 ) -> pd.DataFrame:
     """Apply :func:`spatial_indicators` per period: one row per time with values and p-values.
 
@@ -429,9 +444,17 @@ def spatial_indicators_through_time(
     return frame
 
 
-def spatial_task(images: Any, times: Any, masks: Any = None, **kwargs: Any) -> Delayed:
+def spatial_task(
+    images: Any,
+    times: Any,
+    masks: Any = None,
+    *,
+    subsize: int | None = None,
+    n_permutations: int | None = None,
+    seed: int | None = None,
+) -> Delayed:
     """:func:`spatial_indicators_through_time` as a delayed DataFrame (a few tasks)."""
-    kwargs = {"subsize": 5, "n_permutations": 199, "seed": 0, **kwargs}
+    kwargs = _spatial_settings(subsize=subsize, n_permutations=n_permutations, seed=seed)
     masks = [None] * len(times) if masks is None else masks
     size = max(1, math.ceil(len(times) / _TASKS))
     groups = [

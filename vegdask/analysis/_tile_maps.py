@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from vegdask import config
 from vegdask.analysis._resilience import _nanmean_last, detrend
 from vegdask.kernels import (
     benjamini_hochberg,
@@ -48,7 +49,7 @@ def _tile_block(
     shape = values.shape
     seeds = seed + np.broadcast_to(tile_index, shape[:-1]).ravel()
     flat = _climatology_anomaly(values.reshape(-1, shape[-1]).astype(np.float64), period)
-    resid = flat - detrend(flat, bandwidth=bandwidth, convention=convention)
+    resid = flat - detrend(flat, method="gaussian", bandwidth=bandwidth, convention=convention)
     rolled = rolling_indicators(resid, window, ar1=ar1)
     n_ind = len(indicators)
     out = np.full((flat.shape[0], shape[-1], n_ind + 2 * n_ind), np.nan)
@@ -75,15 +76,15 @@ def _tile_block(
 def tile_indicator_maps(
     da: xr.DataArray,
     *,
-    window: float = 0.5,
-    bandwidth: float = 6.0,
-    convention: str = "sigma",
-    ar1: str = "ols",
+    window: float | None = None,
+    bandwidth: float | None = None,
+    convention: str | None = None,
+    ar1: str | None = None,
     indicators: tuple[str, ...] = ("ar1", "variance"),
-    n_surrogates: int = 200,
-    seed: int = 0,
+    n_surrogates: int | None = None,
+    seed: int | None = None,
     deseasonalise: bool = True,
-    alpha: float = 0.05,
+    alpha: float | None = None,
 ) -> xr.Dataset:
     """Map rolling indicators, their trends and FDR-controlled significance per tile (or pixel).
 
@@ -93,6 +94,9 @@ def tile_indicator_maps(
     results do not depend on chunking; ``n_surrogates=0`` skips the test, e.g. for per-pixel
     maps of a Scene). q-values are Benjamini-Hochberg over all tiles. Runs in
     parallel with ``xarray.apply_ufunc(dask="parallelized")`` when ``da`` is dask-backed.
+    ``window``, ``bandwidth``, ``convention``, ``ar1``, ``n_surrogates``, ``seed`` and ``alpha``
+    left as None take the ``vegdask.analysis`` settings ``window``, ``bandwidth``,
+    ``bandwidth-convention``, ``ar1``, ``tile-surrogates``, ``seed`` and ``alpha``.
 
     Returns
     -------
@@ -117,6 +121,13 @@ def tile_indicator_maps(
     """
     from vegdask.analysis._series import season_period
 
+    window = config.get("analysis.window", window)
+    bandwidth = config.get("analysis.bandwidth", bandwidth)
+    convention = config.get("analysis.bandwidth-convention", convention)
+    ar1 = config.get("analysis.ar1", ar1)
+    n_surrogates = config.get("analysis.tile-surrogates", n_surrogates)
+    seed = config.get("analysis.seed", seed)
+    alpha = config.get("analysis.alpha", alpha)
     period = season_period(pd.DatetimeIndex(da["time"].values)) if deseasonalise else None
     if period is not None and da.sizes["time"] < 2 * period:
         period = None

@@ -33,14 +33,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="sigma: bandwidth = kernel sd in samples (pyveg); ksmooth: earlywarnings-R/ewstools",
     )
     parser.add_argument("--ar1", choices=("ols", "pearson", "acf"), help="AR(1) estimator (ols)")
-    parser.add_argument(
-        "--deseasonalise", choices=("stl", "diff", "none"), default="stl", help="(stl)"
-    )
+    parser.add_argument("--deseasonalise", choices=("stl", "diff", "none"), help="(stl)")
     parser.add_argument("--surrogates", type=int, help="ARMA surrogates (1000)")
     parser.add_argument("--seed", type=int, help="surrogate seed (0)")
     parser.add_argument(
         "--interpolate-gaps",
         action="store_true",
+        default=None,
         help="fill gaps linearly before the indicators (default: masked; filling inflates AR1)",
     )
     parser.add_argument(
@@ -78,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
                 bandwidth=args.bandwidth,
                 bandwidth_convention=args.bandwidth_convention,
                 ar1=args.ar1,
-                deseasonalise_method=None if args.deseasonalise == "none" else args.deseasonalise,
+                deseasonalise_method=args.deseasonalise,
                 n_surrogates=args.surrogates,
                 seed=args.seed,
                 interpolate_gaps=args.interpolate_gaps,

@@ -135,14 +135,14 @@ _SCHEMA: dict[str, dict[str, tuple[Any, Any, str]]] = {
         ),
         "sensitivity_surrogates": (int, lambda v: v >= 1, "an integer >= 1"),
         "tile_surrogates": (int, lambda v: v >= 0, "an integer >= 0"),
-        "outlier_sigmas": ((int, float), lambda v: v > 0, "a number > 0"),
+        "outlier_sigmas": ((int, float), lambda v: v >= 0, "a number >= 0 (0: none removed)"),
         "interpolate_gaps": (bool, None, "true or false"),
         "spatial_permutations": (int, lambda v: v >= 0, "an integer >= 0"),
         "report": (bool, None, "true or false"),
         "pdf": (bool, None, "true or false"),
     },
 }
-# [analysis] keys named differently from analyse_results' parameters; "none" means None.
+# [analysis] keys named differently from analyse_results' parameters.
 _ANALYSIS_PARAMETERS = {"deseasonalise": "deseasonalise_method"}
 
 
@@ -152,10 +152,10 @@ def analysis_arguments(analysis: dict[str, Any]) -> dict[str, Any]:
     Examples
     --------
     >>> analysis_arguments({"enabled": True, "preset": "pyveg", "deseasonalise": "none"})
-    {'preset': 'pyveg', 'deseasonalise_method': None}
+    {'preset': 'pyveg', 'deseasonalise_method': 'none'}
     """
     return {
-        _ANALYSIS_PARAMETERS.get(key, key): None if value == "none" else value
+        _ANALYSIS_PARAMETERS.get(key, key): value
         for key, value in analysis.items()
         if key != "enabled"
     }
