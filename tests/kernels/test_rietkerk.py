@@ -50,6 +50,20 @@ def test_100_steps_at_rainfall_1_match_the_reference(par):
     assert ours[0].max() > 0  # the pattern is alive, not trivially zero
 
 
+def test_a_rainfall_field_matches_the_reference():
+    """Rain that varies between cells (a smooth random field) against the plain-numpy scheme."""
+    par = PUBLISHED_PARAMETERS
+    state = starting_state(1.0, par, size=30)
+    rng = np.random.default_rng(3)
+    rain = 1.0 + 0.3 * np.sin(np.arange(30) / 4.0)[:, None] * rng.random((1, 30))
+    ours = rietkerk_evolve(*state, rainfall=rain, steps=60, parameters=par)
+    reference = numpy_reference(*state, rain, 60, 1.0, par)
+    for a, b in zip(ours, reference, strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
+    uniform = rietkerk_evolve(*state, rainfall=1.0, steps=60, parameters=par)
+    assert np.abs(ours[2] - uniform[2]).max() > 0.01  # the field changed the surface water
+
+
 def test_no_flux_boundaries_conserve_diffusing_mass():
     par = RietkerkParameters(c=0, gmax=0, alpha=0, rw=0, d=0, dx=21.0)
     p = np.zeros((20, 20))
@@ -70,3 +84,7 @@ def test_inputs_are_not_modified_and_bad_input_is_rejected():
         rietkerk_evolve(*state, rainfall=1.0, steps=1, dt=5.0)
     with pytest.raises(ValueError, match="one shape"):
         rietkerk_evolve(state[0], state[1][:5], state[2], rainfall=1.0, steps=1)
+    with pytest.raises(ValueError, match=r"state's shape \(10, 10\), got shape \(10, 5\)"):
+        rietkerk_evolve(*state, rainfall=np.ones((10, 5)), steps=1)
+    with pytest.raises(ValueError, match="minimum -1"):
+        rietkerk_evolve(*state, rainfall=np.full((10, 10), -1.0), steps=1)

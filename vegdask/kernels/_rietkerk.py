@@ -62,7 +62,7 @@ PYVEG_PARAMETERS = RietkerkParameters(
 
 
 @njit(cache=True, nogil=True)
-def _evolve(p, w, o, rainfall, steps, dt, par):
+def _evolve(p, w, o, rain, steps, dt, par):
     c, gmax, k1, d, beta, alpha, k2, w0, rw, dp, dw, do, dx = par
     inv_area = 1.0 / (dx * dx)
     ny, nx = p.shape
@@ -85,7 +85,7 @@ def _evolve(p, w, o, rainfall, steps, dt, par):
                 lap_o = o[im, j] + o[ip, j] + o[i, jm] + o[i, jp] - 4.0 * oij
                 infiltration = alpha * oij * (pij + k2 * w0) / (pij + k2)
                 uptake = gmax * wij / (wij + k1)
-                o2[i, j] = oij + dt * (rainfall - infiltration + do * inv_area * lap_o)
+                o2[i, j] = oij + dt * (rain[i, j] - infiltration + do * inv_area * lap_o)
                 w2[i, j] = wij + dt * (
                     infiltration - uptake * pij - rw * wij + dw * inv_area * lap_w
                 )
@@ -101,19 +101,19 @@ def rietkerk_evolve(
     soil_water: npt.ArrayLike,
     surface_water: npt.ArrayLike,
     *,
-    rainfall: float,
+    rainfall: float | npt.ArrayLike,
     steps: int,
     dt: float = 1.0,
     parameters: RietkerkParameters = PYVEG_PARAMETERS,
 ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.float64]]:
-    """Advance the model ``steps`` explicit-Euler steps of ``dt`` days at constant rainfall.
+    """Advance the model ``steps`` explicit-Euler steps of ``dt`` days, rainfall constant in time.
 
     Parameters
     ----------
     biomass, soil_water, surface_water : (M, N) array_like of float
         The state: P (g/m^2), W (mm), O (mm). Not modified.
-    rainfall : float
-        R, mm/day.
+    rainfall : float or (M, N) array_like of float
+        R, mm/day: one value everywhere, or a field (rain that varies between cells).
     steps : int
         Number of time steps.
     dt : float, default 1
@@ -128,7 +128,8 @@ def rietkerk_evolve(
     Raises
     ------
     ValueError
-        If the shapes differ, ``steps < 0``, rainfall is negative, or ``dt`` is unstable.
+        If the shapes differ (state, rainfall field), ``steps < 0``, rainfall is negative, or
+        ``dt`` is unstable.
 
     Examples
     --------
@@ -139,6 +140,14 @@ def rietkerk_evolve(
     ...                           rainfall=1.0, steps=1)
     >>> float(p.max()), float(o[0, 0])
     (0.0, 1.0)
+
+    Rain that falls on one half only:
+
+    >>> rain = np.zeros((4, 4)); rain[:, :2] = 2.0
+    >>> p, w, o = rietkerk_evolve(np.zeros((4, 4)), np.zeros((4, 4)), np.zeros((4, 4)),
+    ...                           rainfall=rain, steps=1)
+    >>> o[0].tolist()
+    [2.0, 2.0, 0.0, 0.0]
     """
     arrays = [np.array(a, dtype=np.float64) for a in (biomass, soil_water, surface_water)]
     if arrays[0].ndim != 2 or any(a.shape != arrays[0].shape for a in arrays):
@@ -146,11 +155,20 @@ def rietkerk_evolve(
             "biomass, soil_water and surface_water must be 2-D arrays of one shape, got "
             f"{[a.shape for a in arrays]}"
         )
-    if steps < 0 or rainfall < 0:
-        raise ValueError(f"steps and rainfall must be >= 0, got steps={steps}, rainfall={rainfall}")
+    rain = np.array(rainfall, dtype=np.float64)
+    if rain.ndim == 0:
+        rain = np.full(arrays[0].shape, float(rain))
+    if rain.shape != arrays[0].shape:
+        raise ValueError(
+            f"rainfall must be a number or an array of the state's shape {arrays[0].shape}, "
+            f"got shape {rain.shape}"
+        )
+    if steps < 0 or not (rain >= 0).all():
+        shown = rainfall if np.ndim(rainfall) == 0 else f"a field with minimum {rain.min():g}"
+        raise ValueError(f"steps and rainfall must be >= 0, got steps={steps}, rainfall={shown}")
     if not 0 < dt <= parameters.max_stable_dt():
         raise ValueError(
             f"dt={dt} is unstable for these parameters; "
             f"use 0 < dt <= {parameters.max_stable_dt():g}"
         )
-    return _evolve(*arrays, float(rainfall), int(steps), float(dt), parameters.as_array())
+    return _evolve(*arrays, rain, int(steps), float(dt), parameters.as_array())
