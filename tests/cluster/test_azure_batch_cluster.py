@@ -7,8 +7,6 @@ import sys
 import dask.array as da
 import numpy as np
 import pytest
-from azure.batch import BatchClient
-from azure.core.credentials import AzureNamedKeyCredential
 from azure.core.exceptions import ResourceNotFoundError
 from distributed import Client, futures_of
 
@@ -30,26 +28,10 @@ def emu():
         yield service
 
 
-def batch(emu):
-    return BatchClient(emu.url, AzureNamedKeyCredential(emu.account_name, emu.account_key))
-
-
 @pytest.mark.slow
-def test_scale_compute_preempt_and_clean_up(emu):
-    client_b = batch(emu)
-    with (
-        AzureBatchCluster(
-            emu.url,
-            emu.account_name,
-            emu.account_key,
-            "pool",
-            worker_python=sys.executable,
-            low_priority=True,
-        ) as cluster,
-        Client(cluster) as client,
-    ):
-        cluster.scale(2)
-        client.wait_for_workers(2, timeout=60)
+def test_scale_compute_preempt_and_clean_up(emu, shared_key_client, batch_workers):
+    client_b = shared_key_client(emu)
+    with batch_workers(emu, "pool", 2, low_priority=True) as (cluster, client):
         pool = client_b.get_pool("pool")
         assert pool.target_low_priority_nodes == 2
         # each worker is a Batch task on its own node
@@ -99,29 +81,16 @@ def test_scale_compute_preempt_and_clean_up(emu):
 
 
 @pytest.mark.slow
-def test_lost_worker_replaced_and_foreign_pool_kept(emu):
+def test_lost_worker_replaced_and_foreign_pool_kept(emu, shared_key_client, batch_workers):
     from azure.batch import models
 
-    client_b = batch(emu)
+    client_b = shared_key_client(emu)
     client_b.create_pool(
         models.BatchPoolCreateOptions(
             id="shared", vm_size="Standard_A2_v2", target_dedicated_nodes=0, task_slots_per_node=2
         )
     )
-    with (
-        AzureBatchCluster(
-            emu.url,
-            emu.account_name,
-            emu.account_key,
-            "shared",
-            worker_python=sys.executable,
-            slots_per_node=2,
-            max_nodes=1,
-        ) as cluster,
-        Client(cluster) as client,
-    ):
-        cluster.scale(2)
-        client.wait_for_workers(2, timeout=60)
+    with batch_workers(emu, "shared", 2, slots_per_node=2, max_nodes=1) as (cluster, client):
         assert client_b.get_pool("shared").target_dedicated_nodes == 1
         victim = next(iter(cluster.workers.values())).task_id
         client_b.terminate_task(cluster.job_id, victim)
@@ -138,25 +107,20 @@ def test_lost_worker_replaced_and_foreign_pool_kept(emu):
 
 
 @pytest.mark.slow
-def test_start_task_installs_the_client_wheel_from_a_read_only_sas(emu, azurite, vegdask_wheel):
+def test_start_task_installs_the_client_wheel_from_a_read_only_sas(
+    emu, azurite, vegdask_wheel, shared_key_client, batch_workers
+):
     from vegdask import __version__
 
-    client_b = batch(emu)
-    with (
-        AzureBatchCluster(
-            emu.url,
-            emu.account_name,
-            emu.account_key,
-            "software",
-            worker_python=sys.executable,
-            wheel=vegdask_wheel,
-            storage_connection_string=azurite.connection_string,
-            install_dependencies=False,
-        ) as cluster,
-        Client(cluster) as client,
-    ):
-        cluster.scale(1)
-        client.wait_for_workers(1, timeout=60)
+    client_b = shared_key_client(emu)
+    with batch_workers(
+        emu,
+        "software",
+        1,
+        wheel=vegdask_wheel,
+        storage_connection_string=azurite.connection_string,
+        install_dependencies=False,
+    ) as (cluster, client):
 
         def where():
             import vegdask
@@ -189,8 +153,8 @@ def test_wheel_of_another_version_is_refused(tmp_path):
 
 
 @pytest.mark.slow
-def test_adapt_grows_and_shrinks_workers_and_pool(emu):
-    client_b = batch(emu)
+def test_adapt_grows_and_shrinks_workers_and_pool(emu, shared_key_client):
+    client_b = shared_key_client(emu)
     with (
         AzureBatchCluster(
             emu.url, emu.account_name, emu.account_key, "adaptive", worker_python=sys.executable
@@ -210,25 +174,18 @@ def test_adapt_grows_and_shrinks_workers_and_pool(emu):
         assert not list(client_b.list_tasks(cluster.job_id, filter="state eq 'running'"))
 
 
-def fail_inside_cluster(emu, seen):
-    with (
-        AzureBatchCluster(
-            emu.url, emu.account_name, emu.account_key, "boom", worker_python=sys.executable
-        ) as cluster,
-        Client(cluster) as client,
-    ):
-        cluster.scale(1)
-        client.wait_for_workers(1, timeout=60)
+def fail_inside_cluster(batch_workers, emu, seen):
+    with batch_workers(emu, "boom", 1) as (cluster, _client):
         seen.update(pids=set(emu.pids()), job_id=cluster.job_id)
         raise ZeroDivisionError("the user's code fails")
 
 
 @pytest.mark.slow
-def test_exception_inside_with_still_cleans_up(emu):
-    client_b = batch(emu)
+def test_exception_inside_with_still_cleans_up(emu, shared_key_client, batch_workers):
+    client_b = shared_key_client(emu)
     seen = {}
     with pytest.raises(ZeroDivisionError):
-        fail_inside_cluster(emu, seen)
+        fail_inside_cluster(batch_workers, emu, seen)
     assert client_b.get_job(seen["job_id"]).state == "completed"
     assert {t.state for t in client_b.list_tasks(seen["job_id"])} == {"completed"}
     with pytest.raises(ResourceNotFoundError):
@@ -252,7 +209,7 @@ print(cluster.job_id, flush=True)
 
 
 @pytest.mark.slow
-def test_interpreter_exit_cleans_up_an_open_cluster(emu, tmp_path):
+def test_interpreter_exit_cleans_up_an_open_cluster(emu, tmp_path, shared_key_client):
     import subprocess
 
     script = tmp_path / "left_open.py"
@@ -263,7 +220,7 @@ def test_interpreter_exit_cleans_up_an_open_cluster(emu, tmp_path):
     )  # fmt: skip
     assert done.returncode == 0, done.stderr[-2000:]
     job_id = done.stdout.split()[-1]
-    client_b = batch(emu)
+    client_b = shared_key_client(emu)
     assert client_b.get_job(job_id).state == "completed"
     assert {t.state for t in client_b.list_tasks(job_id)} == {"completed"}
     with pytest.raises(ResourceNotFoundError):

@@ -8,8 +8,6 @@ import sys
 from pathlib import Path
 
 import pytest
-from azure.batch import BatchClient
-from azure.core.credentials import AzureNamedKeyCredential
 
 from vegdask.pipeline import read_manifest
 from vegdask.testing import BatchEmulator, wait_until
@@ -32,7 +30,9 @@ def documented_block() -> list[str]:
 
 
 @pytest.mark.slow
-def test_the_documented_batch_routes_run_as_written(azurite, tmp_path, monkeypatch):
+def test_the_documented_batch_routes_run_as_written(
+    azurite, tmp_path, monkeypatch, batch_environment, shared_key_client
+):
     commands = documented_block()
     assert [c.split()[0:2] for c in commands] == [
         ["export", "DASK_VEGDASK__AZURE__WORKER_PYTHON=$PWD/.venv/bin/python"],
@@ -53,10 +53,7 @@ def test_the_documented_batch_routes_run_as_written(azurite, tmp_path, monkeypat
         env = {
             **{k: v for k, v in os.environ.items() if not k.startswith("DASK_VEGDASK")},
             "PATH": f"{clone / '.venv' / 'bin'}:{os.environ['PATH']}",  # the environment active
-            "AZURE_BATCH_URL": emu.url,
-            "AZURE_BATCH_ACCOUNT": emu.account_name,
-            "AZURE_BATCH_KEY": emu.account_key,
-            "AZURE_STORAGE_CONNECTION_STRING": azurite.connection_string,
+            **batch_environment(emu, azurite),
         }
         script = "set -e\n" + "\n".join(commands) + "\n"
         done = subprocess.run(
@@ -65,7 +62,7 @@ def test_the_documented_batch_routes_run_as_written(azurite, tmp_path, monkeypat
         assert done.returncode == 0, (done.stdout[-2000:], done.stderr[-3000:])
         assert "task driver: success, exit code 0" in done.stdout
         assert "Traceback" not in done.stderr
-        batch = BatchClient(emu.url, AzureNamedKeyCredential(emu.account_name, emu.account_key))
+        batch = shared_key_client(emu)
         # submit's pool has the wheel's start task; run grew it and gave it back its zero nodes
         pool = batch.get_pool("vegdask-pool")
         assert pool.start_task.resource_files[0].file_path == "vegdask-0.1.0-py3-none-any.whl"

@@ -16,9 +16,7 @@ import urllib.request
 
 import dask
 import pytest
-from azure.batch import BatchClient
 from azure.batch import models as m
-from azure.core.credentials import AzureNamedKeyCredential
 from azure.core.exceptions import ClientAuthenticationError, ResourceNotFoundError
 from distributed import Client
 
@@ -49,11 +47,9 @@ def entra_env(monkeypatch, identity, emu):
     return dask.config.set({f"vegdask.azure.{k}": None for k in keys})
 
 
-def shared_key(emu):
-    return BatchClient(emu.url, AzureNamedKeyCredential(emu.account_name, emu.account_key))
-
-
-def test_batch_client_without_key_gets_a_managed_identity_token(monkeypatch, identity, caplog):
+def test_batch_client_without_key_gets_a_managed_identity_token(
+    monkeypatch, identity, caplog, shared_key_client
+):
     with (
         BatchEmulator(tokens=[identity.token], tls=True) as emu,
         entra_env(monkeypatch, identity, emu),
@@ -71,7 +67,9 @@ def test_batch_client_without_key_gets_a_managed_identity_token(monkeypatch, ide
             (BATCH_RESOURCE, "2019-08-01", True, 200)
         ]
         # the same emulator still takes shared keys; the token client sees their pool
-        shared_key(emu).create_pool(m.BatchPoolCreateOptions(id="p", vm_size="Standard_A1_v2"))
+        shared_key_client(emu).create_pool(
+            m.BatchPoolCreateOptions(id="p", vm_size="Standard_A1_v2")
+        )
         assert [p.id for p in client.list_pools()] == ["p"]
         assert len(identity.requests) == 1  # the token is cached
 
@@ -125,7 +123,7 @@ def test_identity_endpoint_checks_secret_and_resource(monkeypatch, identity):
     ]
 
 
-def test_cluster_from_environment_with_entra_id(monkeypatch, identity):
+def test_cluster_from_environment_with_entra_id(monkeypatch, identity, shared_key_client):
     with (
         BatchEmulator(tokens=[identity.token], allocation_delay=0.2, tls=True) as emu,
         entra_env(monkeypatch, identity, emu),
@@ -138,7 +136,7 @@ def test_cluster_from_environment_with_entra_id(monkeypatch, identity):
             client.wait_for_workers(1, timeout=30)
             assert client.submit(sum, [1, 2]).result() == 3
             job_id = cluster.job_id
-        batch = shared_key(emu)
+        batch = shared_key_client(emu)
         assert batch.get_job(job_id).state == "completed"
         with pytest.raises(ResourceNotFoundError):
             batch.get_pool("entra")

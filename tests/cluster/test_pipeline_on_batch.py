@@ -1,17 +1,12 @@
 """The pipeline job on emulated Batch workers, abfs output on Azurite, equal to a local run."""
 
 import json
-import sys
 
 import pytest
 import xarray as xr
-from azure.batch import BatchClient
-from azure.core.credentials import AzureNamedKeyCredential
 from distributed import Client, LocalCluster
 
-from vegdask.cluster import AzureBatchCluster
 from vegdask.pipeline import run_job, validate_config
-from vegdask.testing import BatchEmulator
 
 SMALL = {
     "location": {"size": 100},
@@ -25,20 +20,15 @@ def config_for(output):
 
 
 @pytest.mark.slow
-def test_demo_job_on_batch_workers_equals_local_run(azurite, tmp_path, monkeypatch):
+def test_demo_job_on_batch_workers_equals_local_run(
+    azurite, tmp_path, monkeypatch, batch_emulator, shared_key_client, batch_workers
+):
     monkeypatch.setenv("AZURE_STORAGE_CONNECTION_STRING", azurite.connection_string)
     remote = "abfs://runs-batch/site"
-    with (
-        BatchEmulator(allocation_delay=0.2) as emu,
-        AzureBatchCluster(
-            emu.url, emu.account_name, emu.account_key, "pool", worker_python=sys.executable
-        ) as cluster,
-        Client(cluster) as client,
-    ):
-        cluster.scale(2)
-        client.wait_for_workers(2, timeout=60)
+    emu = batch_emulator
+    with batch_workers(emu, "pool", 2) as (cluster, client):
         run_job(config_for(remote), client=client, progress=False, log=lambda m: None)
-        batch = BatchClient(emu.url, AzureNamedKeyCredential(emu.account_name, emu.account_key))
+        batch = shared_key_client(emu)
         for task in batch.list_tasks(cluster.job_id):  # the storage key never reached Batch
             assert azurite.account_key not in json.dumps(task.as_dict())
     with LocalCluster(n_workers=1, processes=False) as local, Client(local) as client:

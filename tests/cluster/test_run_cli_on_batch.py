@@ -12,7 +12,7 @@ from vegdask.testing import BatchEmulator
 
 
 @pytest.mark.slow
-def test_run_cli_on_azure_batch(azurite, tmp_path, monkeypatch):
+def test_run_cli_on_azure_batch(azurite, tmp_path, monkeypatch, batch_environment):
     config = tmp_path / "job.toml"
     config.write_text(
         '[location]\nsize = 100\n[time]\nstart = "2016-01-01"\nend = "2016-04-01"\n'
@@ -22,10 +22,7 @@ def test_run_cli_on_azure_batch(azurite, tmp_path, monkeypatch):
     with BatchEmulator() as emu:
         env = {
             **os.environ,
-            "AZURE_BATCH_URL": emu.url,
-            "AZURE_BATCH_ACCOUNT": emu.account_name,
-            "AZURE_BATCH_KEY": emu.account_key,
-            "AZURE_STORAGE_CONNECTION_STRING": azurite.connection_string,
+            **batch_environment(emu, azurite),
             "DASK_VEGDASK__AZURE__WORKER_PYTHON": sys.executable,
         }
         done = subprocess.run(
@@ -51,9 +48,9 @@ def test_azure_batch_cluster_needs_an_abfs_output(tmp_path, capsys):
 
 
 @pytest.mark.slow
-def test_sigterm_releases_the_batch_pool_as_ctrl_c_does(azurite, tmp_path):
-    from azure.batch import BatchClient
-    from azure.core.credentials import AzureNamedKeyCredential
+def test_sigterm_releases_the_batch_pool_as_ctrl_c_does(
+    azurite, tmp_path, batch_environment, shared_key_client
+):
     from azure.core.exceptions import ResourceNotFoundError
 
     from vegdask.testing import wait_until
@@ -66,10 +63,7 @@ def test_sigterm_releases_the_batch_pool_as_ctrl_c_does(azurite, tmp_path):
     with BatchEmulator(allocation_delay=0.2) as emu:
         env = {
             **os.environ,
-            "AZURE_BATCH_URL": emu.url,
-            "AZURE_BATCH_ACCOUNT": emu.account_name,
-            "AZURE_BATCH_KEY": emu.account_key,
-            "AZURE_STORAGE_CONNECTION_STRING": azurite.connection_string,
+            **batch_environment(emu, azurite),
             "DASK_VEGDASK__AZURE__WORKER_PYTHON": sys.executable,
             "DASK_VEGDASK__AZURE__POOL_ID": "sigterm-pool",
         }
@@ -80,7 +74,7 @@ def test_sigterm_releases_the_batch_pool_as_ctrl_c_does(azurite, tmp_path):
         )  # fmt: skip
         try:
             assert "dashboard http://" in proc.stdout.readline()
-            batch = BatchClient(emu.url, AzureNamedKeyCredential(emu.account_name, emu.account_key))
+            batch = shared_key_client(emu)
             wait_until(lambda: emu.pids(), timeout=120)  # a worker task runs on the pool
             assert batch.get_pool("sigterm-pool").target_dedicated_nodes == 1
             proc.terminate()  # SIGTERM to the driver only, as `kill` or a service manager sends it

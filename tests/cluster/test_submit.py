@@ -5,8 +5,6 @@ import sys
 
 import pytest
 import xarray as xr
-from azure.batch import BatchClient
-from azure.core.credentials import AzureNamedKeyCredential
 from azure.storage.blob import BlobServiceClient
 from distributed import Client, LocalCluster
 
@@ -22,18 +20,14 @@ JOB = (
 
 @pytest.mark.slow
 def test_submit_runs_the_whole_job_in_batch(
-    batch_emulator, azurite, vegdask_wheel, tmp_path, monkeypatch, capsys
-):
+    batch_emulator, azurite, vegdask_wheel, tmp_path, monkeypatch, capsys, batch_environment,
+    shared_key_client,
+):  # fmt: skip
     emu = batch_emulator
     config = tmp_path / "job.toml"
     config.write_text(JOB)
     output = "abfs://runs-submit/site"
-    for name, value in {
-        "AZURE_BATCH_URL": emu.url,
-        "AZURE_BATCH_ACCOUNT": emu.account_name,
-        "AZURE_BATCH_KEY": emu.account_key,
-        "AZURE_STORAGE_CONNECTION_STRING": azurite.connection_string,
-    }.items():
+    for name, value in batch_environment(emu, azurite).items():
         monkeypatch.setenv(name, value)
     args = ["submit", str(config), "--output", output, "--workers", "1", "--pool", "submit-pool"]
     args += ["--python", sys.executable, "--wheel", str(vegdask_wheel), "--no-deps"]
@@ -41,7 +35,7 @@ def test_submit_runs_the_whole_job_in_batch(
     assert main(args) == 0
     out = capsys.readouterr().out
     job_id = out.split("submitted job ")[1].split()[0]
-    batch = BatchClient(emu.url, AzureNamedKeyCredential(emu.account_name, emu.account_key))
+    batch = shared_key_client(emu)
     wait_until(lambda: "dashboard" in (emu_log(batch, job_id) or ""), timeout=60)
     assert main(["batch", "status", "--job", job_id]) == 0
     status = capsys.readouterr().out

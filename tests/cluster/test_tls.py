@@ -1,20 +1,13 @@
 """AzureBatchCluster with TLS: workers connect over tls://, their key never in the task JSON."""
 
 import json
-import sys
 
 import dask.array as da
 import pytest
-from azure.batch import BatchClient
-from azure.core.credentials import AzureNamedKeyCredential
 from azure.storage.blob import BlobServiceClient
-from distributed import Client, Security
+from distributed import Security
 
 from vegdask.cluster import AzureBatchCluster
-
-
-def batch(emu):
-    return BatchClient(emu.url, AzureNamedKeyCredential(emu.account_name, emu.account_key))
 
 
 def key_lines(pem):
@@ -23,32 +16,23 @@ def key_lines(pem):
 
 
 @pytest.mark.slow
-def test_tls_workers_compute_and_the_key_stays_out_of_batch(batch_emulator, azurite):
+def test_tls_workers_compute_and_the_key_stays_out_of_batch(
+    batch_emulator, azurite, shared_key_client, batch_workers
+):
     emu = batch_emulator
     security = Security.temporary()
     key = security.tls_worker_key
-    with (
-        AzureBatchCluster(
-            emu.url,
-            emu.account_name,
-            emu.account_key,
-            "tls-pool",
-            worker_python=sys.executable,
-            security=security,
-            storage_connection_string=azurite.connection_string,
-        ) as cluster,
-        Client(cluster) as client,
-    ):
+    with batch_workers(
+        emu, "tls-pool", 2, security=security, storage_connection_string=azurite.connection_string
+    ) as (cluster, client):
         assert cluster.scheduler_address.startswith("tls://")
-        cluster.scale(2)
-        client.wait_for_workers(2, timeout=60)
         workers = client.scheduler_info()["workers"]
         assert len(workers) == 2
         assert all(address.startswith("tls://") for address in workers)
         x = da.arange(10_000, chunks=1_000)
         assert client.compute(x.sum()).result() == sum(range(10_000))
         # what Batch shows: command lines, environment, resource files; no key, no SAS signature
-        tasks = list(batch(emu).list_tasks(cluster.job_id))
+        tasks = list(shared_key_client(emu).list_tasks(cluster.job_id))
         assert tasks
         for task in tasks:
             shown = json.dumps(task.as_dict())

@@ -28,17 +28,14 @@ def bare_python(tmp_path_factory):
 
 @pytest.mark.slow
 def test_workers_without_distributed_stop_the_run_with_their_missing_module(
-    azurite, tmp_path, bare_python
+    azurite, tmp_path, bare_python, batch_environment
 ):
     config = tmp_path / "job.toml"
     config.write_text('[location]\nsize = 100\n[time]\nstart = "2016-01-01"\nend = "2016-03-01"\n')
     with BatchEmulator(allocation_delay=0.2) as emu:
         env = {
             **os.environ,
-            "AZURE_BATCH_URL": emu.url,
-            "AZURE_BATCH_ACCOUNT": emu.account_name,
-            "AZURE_BATCH_KEY": emu.account_key,
-            "AZURE_STORAGE_CONNECTION_STRING": azurite.connection_string,
+            **batch_environment(emu, azurite),
             "DASK_VEGDASK__AZURE__WORKER_PYTHON": bare_python,
             "DASK_VEGDASK__CLUSTER__MAX_WORKER_LOSSES": "3",
         }
@@ -63,22 +60,14 @@ def test_workers_without_distributed_stop_the_run_with_their_missing_module(
 
 @pytest.mark.slow
 def test_a_submitted_driver_whose_python_lacks_vegdask_says_so_and_the_pool_is_given_back(
-    azurite, tmp_path, bare_python, monkeypatch, capsys
+    azurite, tmp_path, bare_python, monkeypatch, capsys, batch_environment, shared_key_client
 ):
-    from azure.batch import BatchClient
-    from azure.core.credentials import AzureNamedKeyCredential
-
     from vegdask.cli import main
 
     config = tmp_path / "job.toml"
     config.write_text('[location]\nsize = 100\n[time]\nstart = "2016-01-01"\nend = "2016-03-01"\n')
     with BatchEmulator(allocation_delay=0.2) as emu:
-        for name, value in {
-            "AZURE_BATCH_URL": emu.url,
-            "AZURE_BATCH_ACCOUNT": emu.account_name,
-            "AZURE_BATCH_KEY": emu.account_key,
-            "AZURE_STORAGE_CONNECTION_STRING": azurite.connection_string,
-        }.items():
+        for name, value in batch_environment(emu, azurite).items():
             monkeypatch.setenv(name, value)
         args = ["submit", str(config), "--output", "abfs://runs-bare/site", "--workers", "1"]
         code = main([*args, "--pool", "bare-pool", "--python", bare_python, "--wait"])
@@ -93,7 +82,7 @@ def test_a_submitted_driver_whose_python_lacks_vegdask_says_so_and_the_pool_is_g
         ]
         # the driver's own last step (which needs the Azure SDK) could not run: the client
         # gave the pool it created back its zero nodes
-        batch = BatchClient(emu.url, AzureNamedKeyCredential(emu.account_name, emu.account_key))
+        batch = shared_key_client(emu)
         assert batch.get_pool("bare-pool").target_dedicated_nodes == 0
 
 

@@ -6,9 +6,12 @@ import os
 import signal
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+
+from vegdask.cli import main
 
 # 12 monthly periods of a 100 x 100 synthetic scene, analysis off: the smallest real job.
 SMALL_JOB = """
@@ -78,3 +81,53 @@ def first_line(proc: subprocess.Popen) -> str:
 @pytest.fixture(name="first_line")
 def _first_line():
     return first_line
+
+
+def tree(root: Path) -> dict[str, object]:
+    """Every entry below ``root`` (links as their target, others as size and modification time).
+
+    What a refused command must leave as it was.
+    """
+    return {
+        str(p.relative_to(root)): (
+            os.readlink(p) if p.is_symlink() else (p.stat().st_size, p.stat().st_mtime_ns)
+        )
+        for p in root.rglob("*")
+    }
+
+
+@pytest.fixture(name="tree")
+def _tree():
+    return tree
+
+
+@pytest.fixture
+def refused(capsys):
+    """Run ``vegdask ARGV`` in this process and check that it was refused as the CLI promises.
+
+    Exit status 2, exactly one line on standard error (``vegdask COMMAND: error: ...``, returned)
+    holding every one of ``words``, no traceback, nothing below ``root`` changed. ``after`` runs
+    right after the command, whatever it did (to give back permissions a case took away).
+    """
+
+    def check(
+        argv: list[str], root: Path, *words: str, after: Callable[[], object] | None = None
+    ) -> str:
+        before = tree(root)
+        try:
+            code = main(argv)
+        finally:
+            if after is not None:
+                after()
+        out, err = capsys.readouterr()
+        assert code == 2, (out, err)
+        lines = err.strip().splitlines()
+        assert len(lines) == 1, err
+        assert lines[0].startswith(f"vegdask {argv[0]}: error: "), lines[0]
+        for word in words:
+            assert word in lines[0], lines[0]
+        assert "Traceback" not in out + err
+        assert tree(root) == before
+        return lines[0]
+
+    return check

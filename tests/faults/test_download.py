@@ -35,46 +35,24 @@ def run_dir(tmp_path):
     return tmp_path / "run"
 
 
-def tree(root: Path) -> dict[str, object]:
-    """Every entry below ``root`` (links as their target): what a refusal must leave as it was."""
-    return {
-        str(p.relative_to(root)): os.readlink(p) if p.is_symlink() else p.stat().st_mtime_ns
-        for p in root.rglob("*")
-    }
-
-
-def refused(capsys, argv, root, *words):
-    before = tree(root)
-    assert main(argv) == 2
-    out, err = capsys.readouterr()
-    lines = err.strip().splitlines()
-    assert len(lines) == 1, err
-    assert lines[0].startswith("vegdask download: error: ")
-    for word in words:
-        assert word in lines[0], lines[0]
-    assert "Traceback" not in out + err
-    assert tree(root) == before
-    return lines[0]
-
-
-def test_an_existing_zip_is_not_overwritten(run_dir, tmp_path, capsys):
+def test_an_existing_zip_is_not_overwritten(run_dir, tmp_path, refused):
     (tmp_path / "old.zip").write_bytes(b"mine")
-    refused(capsys, ["download", str(run_dir), str(tmp_path / "old.zip")], tmp_path, "exists")
+    refused(["download", str(run_dir), str(tmp_path / "old.zip")], tmp_path, "exists")
     assert (tmp_path / "old.zip").read_bytes() == b"mine"
 
 
 @pytest.mark.parametrize("name", ["taken.txt", "taken.zip"])
-def test_to_an_existing_file(run_dir, tmp_path, capsys, name):
+def test_to_an_existing_file(run_dir, tmp_path, refused, name):
     (tmp_path / name).write_text("mine")
-    refused(capsys, ["download", str(run_dir), "--to", str(tmp_path / name)], tmp_path, name)
+    refused(["download", str(run_dir), "--to", str(tmp_path / name)], tmp_path, name)
     assert (tmp_path / name).read_text() == "mine"
 
 
 @pytest.mark.parametrize("under", ["sub", "sub/deeper", "sub/run.zip", "run.zip"])
-def test_a_path_under_a_file(run_dir, tmp_path, capsys, under):
+def test_a_path_under_a_file(run_dir, tmp_path, refused, under):
     (tmp_path / "taken.txt").write_text("mine")
     target = tmp_path / "taken.txt" / under
-    line = refused(capsys, ["download", str(run_dir), "--to", str(target)], tmp_path)
+    line = refused(["download", str(run_dir), "--to", str(target)], tmp_path)
     assert line.endswith(
         f"{tmp_path / 'taken.txt'} is not a folder, so {target} cannot be created under it"
     )
@@ -95,35 +73,35 @@ def read_only(folder: Path):
 
 
 @pytest.mark.parametrize("target", ["out", "new/out", "run.zip", "new/run.zip", "."])
-def test_a_read_only_folder(run_dir, tmp_path, capsys, target):
+def test_a_read_only_folder(run_dir, tmp_path, refused, target):
     locked = tmp_path / "locked"
     locked.mkdir()
     with read_only(locked):
-        line = refused(capsys, ["download", str(run_dir), str(locked / target)], tmp_path)
+        line = refused(["download", str(run_dir), str(locked / target)], tmp_path)
     assert "not permitted" in line or "permission denied" in line.lower()
     assert list(locked.iterdir()) == []
 
 
 @pytest.mark.parametrize("link", ["report.html", "analysis"])
-def test_a_symbolic_link_in_the_target_is_refused(run_dir, tmp_path, capsys, link):
+def test_a_symbolic_link_in_the_target_is_refused(run_dir, tmp_path, refused, link):
     target, outside = tmp_path / "copy", tmp_path / "outside"
     target.mkdir()
     (target / link).symlink_to(outside / link)  # dangling: writing through it creates outside/...
-    refused(capsys, ["download", str(run_dir), str(target)], tmp_path, "symbolic link", link)
+    refused(["download", str(run_dir), str(target)], tmp_path, "symbolic link", link)
     assert not outside.exists()
 
 
-def test_a_failure_half_way_leaves_nothing(run_dir, tmp_path, capsys):
+def test_a_failure_half_way_leaves_nothing(run_dir, tmp_path, refused):
     """A file of the run that cannot be read (a dangling link) after others were fetched."""
     (run_dir / "tiles.parquet").mkdir()
     (run_dir / "tiles.parquet" / "part-0.parquet").write_bytes(b"PAR1")
     (run_dir / "tiles.parquet" / "part-1.parquet").symlink_to(tmp_path / "gone.parquet")
     for target in ("copy", "nested/copy", "run.zip", "nested/run.zip"):
-        refused(capsys, ["download", str(run_dir), str(tmp_path / target)], tmp_path, "part-1")
+        refused(["download", str(run_dir), str(tmp_path / target)], tmp_path, "part-1")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]
 
 
-def test_the_destination_positionally_or_with_to(run_dir, tmp_path, capsys):
+def test_the_destination_positionally_or_with_to(run_dir, tmp_path, capsys, refused):
     assert main(["download", str(run_dir), str(tmp_path / "a")]) == 0
     assert main(["download", str(run_dir), "--to", str(tmp_path / "b")]) == 0
     assert (
@@ -141,15 +119,14 @@ def test_the_destination_positionally_or_with_to(run_dir, tmp_path, capsys):
         assert {n: archive.read(n) for n in archive.namelist()} == RUN
     assert not [p for p in tmp_path.rglob(".*")]  # no temporary left behind
     refused(
-        capsys,
         ["download", str(run_dir), str(tmp_path / "d"), "--to", str(tmp_path / "e")],
         tmp_path,
         "two destinations",
     )
-    refused(capsys, ["download", str(run_dir)], tmp_path, "no destination")
+    refused(["download", str(run_dir)], tmp_path, "no destination")
 
 
-def test_into_an_existing_folder_beside_other_files(run_dir, tmp_path, capsys):
+def test_into_an_existing_folder_beside_other_files(run_dir, tmp_path, refused):
     target = tmp_path / "copy"
     (target / "analysis").mkdir(parents=True)
     (target / "notes.txt").write_text("mine")
@@ -160,4 +137,4 @@ def test_into_an_existing_folder_beside_other_files(run_dir, tmp_path, capsys):
         "notes.txt",
     }
     assert sorted(p.name for p in target.iterdir() if p.name.startswith(".")) == []
-    refused(capsys, ["download", str(run_dir), str(target)], tmp_path, "already has")
+    refused(["download", str(run_dir), str(target)], tmp_path, "already has")

@@ -3,7 +3,6 @@ status 2 and nothing written, or a warning line before the run starts."""
 
 import json
 import os
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -12,37 +11,17 @@ from vegdask.cli import main
 from vegdask.data import tiles_from_results_summary
 
 
-def tree(root: Path) -> dict[str, tuple[int, int]]:
-    return {
-        str(p.relative_to(root)): (p.stat().st_size, p.stat().st_mtime_ns)
-        for p in root.rglob("*")
-        if p.is_file()
-    }
-
-
-def refused(argv, root, capsys) -> str:
-    """Run ``vegdask ARGV``: exit 2, one error line (returned), nothing under ``root`` changed."""
-    before = tree(root)
-    assert main(argv) == 2
-    err = capsys.readouterr().err
-    lines = err.strip().splitlines()
-    assert len(lines) == 1, err
-    assert lines[0].startswith(f"vegdask {argv[0]}: error: ")
-    assert tree(root) == before
-    return lines[0]
-
-
 @pytest.mark.parametrize("rainfall", ["nan", "inf", "-1"])
-def test_simulate_refuses_a_rainfall_that_is_not_a_number_ge_0(tmp_path, capsys, rainfall):
-    line = refused(["simulate", str(tmp_path / "p.png"), "--rainfall", rainfall], tmp_path, capsys)
+def test_simulate_refuses_a_rainfall_that_is_not_a_number_ge_0(tmp_path, refused, rainfall):
+    line = refused(["simulate", str(tmp_path / "p.png"), "--rainfall", rainfall], tmp_path)
     assert "--rainfall a number >= 0" in line
     assert not (tmp_path / "p.png").exists()
 
 
-def test_a_scene_too_large_for_a_worker_is_refused_with_an_estimate(tmp_path, capsys):
+def test_a_scene_too_large_for_a_worker_is_refused_with_an_estimate(tmp_path, refused):
     (tmp_path / "job.toml").write_text("[location]\nsize = 200000\n")
     for command in ("run", "fetch"):
-        line = refused([command, str(tmp_path / "job.toml"), "--output", "o"], tmp_path, capsys)
+        line = refused([command, str(tmp_path / "job.toml"), "--output", "o"], tmp_path)
         assert "location.size = 200000 is too large" in line
         assert "4e+10 pixels a period" in line  # 200000 ** 2
         assert "GB of memory" in line
@@ -93,24 +72,24 @@ def test_a_summary_without_offset50_keeps_its_ndvi_series(tmp_path, capsys):
     assert all(row.split(",")[header.index("ndvi_mean")] for row in csv[1:])
 
 
-def test_a_run_json_that_is_not_json_is_named(tmp_path, capsys):
+def test_a_run_json_that_is_not_json_is_named(tmp_path, refused):
     out = tmp_path / "out"
     out.mkdir()
     (out / "run.json").write_text("{not json")
     (out / "scene.zarr").mkdir()
     (out / "scene.zarr" / "mine").write_text("mine")
-    line = refused(["run", "--output", str(out)], tmp_path, capsys)
+    line = refused(["run", "--output", str(out)], tmp_path)
     assert "run.json is not valid JSON" in line
     assert "--force" in line
-    line = refused(["analyse", str(out)], tmp_path, capsys)
+    line = refused(["analyse", str(out)], tmp_path)
     assert "run.json is not valid JSON" in line
 
 
-def test_a_deeply_nested_run_json_is_one_line(tmp_path, capsys):
+def test_a_deeply_nested_run_json_is_one_line(tmp_path, refused):
     out = tmp_path / "out"
     out.mkdir()
     (out / "run.json").write_text("[" * 100_000 + "]" * 100_000)
-    line = refused(["fetch", "--output", str(out)], tmp_path, capsys)
+    line = refused(["fetch", "--output", str(out)], tmp_path)
     assert "run.json is not valid JSON" in line
     assert os.listdir(out) == ["run.json"]
 
