@@ -25,6 +25,7 @@ from vegdask.cli._common import (
 COMMAND_MODULES: tuple[str, ...] = (
     "run",
     "submit",
+    "plan",
     "config",
     "centrality",
     "simulate",

@@ -29,10 +29,17 @@ def run_campaign_command(args: argparse.Namespace, campaign: Any, until: str) ->
         check_credentials,
         check_output,
         config_warnings,
+        format_plan,
         output_lock,
+        plan_job,
         run_campaign,
     )
 
+    try:
+        plan = plan_job(campaign)
+    except ValueError as err:  # a VM size the table does not know
+        raise CLIError(str(err)) from err
+    print("\n".join(format_plan(plan)))
     warnings = [w for site in campaign.sites for w in config_warnings(site.config)]
     if warnings:
         more = f" (and {len(warnings) - 1} other locations)" if len(warnings) > 1 else ""
@@ -63,6 +70,7 @@ def run_campaign_command(args: argparse.Namespace, campaign: Any, until: str) ->
                     progress=not args.no_progress,
                     until=until,
                     to_compute=todo,
+                    plan=plan,
                 )
     except WorkersLostError as err:
         raise CLIError(f"{err}; stopped (rerun the same command to resume)") from err

@@ -23,6 +23,16 @@ from vegdask.pipeline._config import (
 from vegdask.pipeline._dask_client import job_client
 from vegdask.pipeline._lock import OutputInUseError, check_output, output_lock
 from vegdask.pipeline._manifest import STAGES, check_job, read_manifest, stages_to_compute
+from vegdask.pipeline._plan import (
+    VM_PRICES,
+    Calibration,
+    calibrate,
+    format_plan,
+    load_calibration,
+    make_plan,
+    plan_job,
+    vm_price,
+)
 from vegdask.pipeline._quiet import drop_unclosed_session_notes
 from vegdask.pipeline._run import check_credentials, run_job
 
@@ -31,10 +41,13 @@ __all__ = [
     "DEMO_CONFIG",
     "MAX_SIZE",
     "STAGES",
+    "VM_PRICES",
+    "Calibration",
     "Campaign",
     "ConfigError",
     "OutputInUseError",
     "Site",
+    "calibrate",
     "campaign_client",
     "campaign_to_compute",
     "campaign_workers",
@@ -44,10 +57,14 @@ __all__ = [
     "config_warnings",
     "drop_unclosed_session_notes",
     "dump_config",
+    "format_plan",
     "job_client",
+    "load_calibration",
     "load_config",
     "load_job",
+    "make_plan",
     "output_lock",
+    "plan_job",
     "read_config",
     "read_manifest",
     "run_campaign",
@@ -55,4 +72,5 @@ __all__ = [
     "stages_to_compute",
     "validate_campaign",
     "validate_config",
+    "vm_price",
 ]

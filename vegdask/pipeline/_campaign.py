@@ -300,6 +300,7 @@ def run_campaign(
     log: Callable[[str], None] = print,
     until: str = "analyse",
     to_compute: list[Site] | None = None,
+    plan: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Run every location of ``campaign`` on one client; record each in ``campaign.json``.
 
@@ -318,6 +319,8 @@ def run_campaign(
         As :func:`~vegdask.pipeline.run_job`'s, for every location.
     to_compute : list of Site, optional
         :func:`campaign_to_compute`'s answer when the caller has it (it reads every output).
+    plan : dict, optional
+        The campaign's plan (``vegdask plan``), stored as ``plan``; made here when not given.
 
     Returns
     -------
@@ -339,7 +342,11 @@ def run_campaign(
         if site.id not in todo:
             entries[site.id].update(_outcome(site, until))
             log(f"location {site.id} ({number}/{len(entries)}): complete; skipped")
-    record = {"locations": entries}
+    if plan is None:
+        from vegdask.pipeline._plan import plan_job
+
+        plan = plan_job(campaign)
+    record = {"locations": entries, "plan": plan}
     store.write_json("campaign.json", record)
     for number, site in enumerate(campaign.sites, start=1):
         if site.id in todo:
@@ -420,6 +427,9 @@ def _outcome(site: Site, until: str) -> dict[str, Any]:
         "status": "done",
         "error": None,
         "stage_seconds": {name: stages[name].get("seconds") for name in STAGES if name in stages},
+        "stage_cpu_seconds": {
+            name: stages[name].get("cpu_seconds") for name in STAGES if name in stages
+        },
         "periods": len(stages.get("fetch", {}).get("periods_completed", [])),
         "valid_tiles": process.get("valid_tiles"),
         "verdict": _verdict(store) if until == "analyse" else None,
@@ -480,16 +490,25 @@ def _summary(campaign: Campaign, entries: dict[str, dict[str, Any]]) -> dict[str
 
 
 def _actual(entries: dict[str, dict[str, Any]], seconds: float) -> dict[str, Any]:
-    """Measured totals: the run's wall time, the stages' seconds summed over locations, counts."""
-    totals = {name: 0.0 for name in STAGES}
-    for entry in entries.values():
-        for name, value in (entry.get("stage_seconds") or {}).items():
-            totals[name] += value or 0.0
+    """Measured totals: the run's wall time, the stages' seconds summed over locations, counts.
+
+    Wall (``stage_seconds``) and CPU seconds (``cpu_seconds``: the driver's and the workers', to
+    set beside the plan's ``total.cpu_seconds``).
+    """
+
+    def summed(key: str) -> dict[str, float]:
+        totals = dict.fromkeys(STAGES, 0.0)
+        for entry in entries.values():
+            for name, value in (entry.get(key) or {}).items():
+                totals[name] += value or 0.0
+        return {k: round(v, 2) for k, v in totals.items()}
+
     counts = {
         s: sum(e["status"] == s for e in entries.values()) for s in ("done", "failed", "pending")
     }
     return {
         "wall_seconds": round(seconds, 2),
-        "stage_seconds": {k: round(v, 2) for k, v in totals.items()},
+        "stage_seconds": summed("stage_seconds"),
+        "cpu_seconds": summed("stage_cpu_seconds"),
         **counts,
     }

@@ -18,6 +18,7 @@ from vegdask.data import (
     source_arguments,
 )
 from vegdask.pipeline._config import analysis_arguments
+from vegdask.pipeline._cpu import CpuMeter
 from vegdask.pipeline._manifest import STAGE_OUTPUTS, Run
 from vegdask.pipeline._tables import write_tables
 
@@ -61,7 +62,7 @@ def fetch(
     if run.skip("fetch", entry):
         return run.store.open_zarr("scene.zarr")
     scene, weather = source
-    started = time.perf_counter()
+    started, meter = time.perf_counter(), CpuMeter(run.client)
     update, bar = _progress_bar(scene.sizes["time"], "fetch", show)
     with bar:
         run.write_periods(entry, {"scene.zarr": scene}, update)
@@ -74,6 +75,7 @@ def fetch(
     entry.update(
         complete=True,
         seconds=round(time.perf_counter() - started, 2),
+        cpu_seconds=meter.seconds(),
         empty_periods=[t for t, e in zip(times, empty, strict=True) if e],
         outputs=record_outputs(run.store, STAGE_OUTPUTS["fetch"], times),
     )
@@ -100,7 +102,7 @@ def process(run: Run, scene: xr.Dataset, force: bool, show: bool) -> xr.Dataset:
     tiles = tile_metrics(scene, **processing)
     image = binary_image(scene).to_dataset(name="binary_image")
     image["binary_image"].attrs["meaning"] = "pyveg's BWNDVI: 255 = bare soil, 0 = vegetation"
-    started = time.perf_counter()
+    started, meter = time.perf_counter(), CpuMeter(run.client)
     update, bar = _progress_bar(scene.sizes["time"], "process", show)
     with bar:
         stores = {"tiles.zarr": tiles, "mask.zarr": image}
@@ -116,6 +118,7 @@ def process(run: Run, scene: xr.Dataset, force: bool, show: bool) -> xr.Dataset:
     entry.update(
         complete=True,
         seconds=round(time.perf_counter() - started, 2),
+        cpu_seconds=meter.seconds(),
         tiles_per_period=int(valid[0].size),
         valid_tiles=int(valid.sum()),
         invalid_tiles=int((~valid).sum()),
@@ -148,7 +151,7 @@ def analyse(run: Run, force: bool) -> dict[str, Any] | None:
         return None
     from vegdask.analysis import analyse_results
 
-    started = time.perf_counter()
+    started, meter = time.perf_counter(), CpuMeter(run.client)
     arguments = analysis_arguments(run.config["analysis"])
     before = snapshot(run.store, STAGE_OUTPUTS["analyse"])  # files of others there stay theirs
     resilience = analyse_results(run.store.url, **arguments)
@@ -157,6 +160,7 @@ def analyse(run: Run, force: bool) -> dict[str, Any] | None:
     entry.update(
         complete=True,
         seconds=round(time.perf_counter() - started, 2),
+        cpu_seconds=meter.seconds(),
         report=report,
         outputs=record_outputs(run.store, STAGE_OUTPUTS["analyse"], before=before),
     )
