@@ -1,6 +1,9 @@
 """A campaign on one Batch pool (emulator, Azurite): preemption, adapt, release, as a local one."""
 
+import contextlib
 import json
+import os
+import subprocess
 import sys
 import threading
 
@@ -35,6 +38,13 @@ TINY = {
         "spatial_permutations": 0,
         "report": False,
     },
+}
+
+# What the pool tests need: the work of fetch and process only, 6 periods.
+NO_ANALYSIS = {
+    **TINY,
+    "time": {**TINY["time"], "end": "2016-07-01"},
+    "analysis": {"enabled": False},
 }
 
 
@@ -159,3 +169,106 @@ def test_campaign_with_a_preempted_node_equals_a_local_campaign(azurite, monkeyp
         with pytest.raises(ResourceNotFoundError):
             batch(emu).get_pool("camp")
     assert_same_tables(remote_tables(azurite, remote), local_tables)
+
+
+def largest_target(batch_client, pool_id, stop, seen):
+    """Record the pool's largest low-priority target until ``stop`` (the pool may not exist yet)."""
+    while not stop.wait(0.1):
+        with contextlib.suppress(ResourceNotFoundError):
+            seen.append(batch_client.get_pool(pool_id).target_low_priority_nodes or 0)
+
+
+def toml(table):
+    """``TINY``-like nested tables as TOML (strings, numbers, booleans and lists of strings)."""
+    lines = []
+    for section, values in table.items():
+        lines.append(f"[{section}]")
+        for key, value in values.items():
+            lines.append(f"{key} = {json.dumps(value)}")
+    return "\n".join(lines) + "\n"
+
+
+@pytest.mark.slow
+def test_the_pool_grows_and_is_released_when_a_location_fails(azurite, tmp_path):
+    """vegdask run CAMPAIGN --cluster azure-batch: one pool for the campaign, gone at its end."""
+    remote = "abfs://campaign-grows/study"
+    fs = fsspec.filesystem("abfs", connection_string=azurite.connection_string)
+    # location 01's output holds a store no run of vegdask wrote: that location fails
+    fs.mkdir("campaign-grows")
+    fs.pipe("campaign-grows/study/locations/01/scene.zarr/zarr.json", b"{}")
+    config = tmp_path / "campaign.toml"
+    config.write_text(toml({**NO_ANALYSIS, "campaign": {"locations": ["00", "01"]}}))
+    with BatchEmulator(allocation_delay=0.2) as emu:
+        env = {
+            **os.environ,
+            "AZURE_BATCH_URL": emu.url,
+            "AZURE_BATCH_ACCOUNT": emu.account_name,
+            "AZURE_BATCH_KEY": emu.account_key,
+            "AZURE_STORAGE_CONNECTION_STRING": azurite.connection_string,
+            "DASK_VEGDASK__AZURE__WORKER_PYTHON": sys.executable,
+            "DASK_VEGDASK__AZURE__POOL_ID": "grows",
+            "DASK_VEGDASK__AZURE__LOW_PRIORITY": "true",
+            "DASK_VEGDASK__AZURE__MAX_NODES": "3",
+            # adapt asks for a worker per second of queued work (5 s by default)
+            "DASK_DISTRIBUTED__ADAPTIVE__TARGET_DURATION": "1s",
+        }
+        stop, targets = threading.Event(), []
+        watcher = threading.Thread(target=largest_target, args=(batch(emu), "grows", stop, targets))
+        watcher.start()
+        try:
+            done = subprocess.run(
+                [sys.executable, "-m", "vegdask.cli", "run", str(config), "--cluster",
+                 "azure-batch", "--output", remote, "--no-progress"],
+                env=env, capture_output=True, text=True, timeout=600,
+            )  # fmt: skip
+        finally:
+            stop.set()
+            watcher.join()
+        assert done.returncode == 3, done.stderr[-3000:]
+        assert "1 of 2 locations done, 1 failed: see campaign.json" in done.stdout
+        assert done.stdout.count("dashboard http://") == 1  # one cluster for the campaign
+        assert "Traceback" not in done.stderr
+        assert 2 <= max(targets) <= 3  # grew from one node with the work, within max-nodes
+        with pytest.raises(ResourceNotFoundError):  # released: the pool it created is deleted
+            batch(emu).get_pool("grows")
+        assert emu.pids() == []
+    record = json.loads(fs.cat("campaign-grows/study/campaign.json"))
+    assert [e["status"] for e in record["locations"].values()] == ["done", "failed"]
+
+
+def interrupted_campaign(campaign, seen):
+    """Run ``campaign`` on Batch, interrupted as by Ctrl-C once its first location is done."""
+
+    def interrupt(line):
+        if "location 04" in line:
+            pool = client.cluster.batch_client.get_pool(client.cluster.pool_id)
+            seen["target"] = pool.target_low_priority_nodes
+            raise KeyboardInterrupt
+
+    todo = campaign_to_compute(campaign)
+    with campaign_client(campaign, todo) as client:
+        seen["job_id"] = client.cluster.job_id
+        run_campaign(campaign, client=client, progress=False, log=interrupt)
+
+
+@pytest.mark.slow
+def test_an_interrupted_campaign_gives_the_pool_back(azurite, monkeypatch):
+    """Ctrl-C mid-campaign: a pool the campaign found gets its targets back, no worker is left."""
+    from azure.batch import models
+
+    monkeypatch.setenv("AZURE_STORAGE_CONNECTION_STRING", azurite.connection_string)
+    remote = "abfs://campaign-interrupted/study"
+    campaign = validate_campaign(
+        {**NO_ANALYSIS, "output": {"url": remote}, "cluster": {"kind": "azure-batch"}}
+    )
+    with BatchEmulator(allocation_delay=0.2) as emu, dask.config.set(batch_settings(emu, "found")):
+        batch(emu).create_pool(models.BatchPoolCreateOptions(id="found", vm_size="Standard_A1_v2"))
+        ensure_container(remote)
+        seen = {}
+        with pytest.raises(KeyboardInterrupt):
+            interrupted_campaign(campaign, seen)
+        assert seen["target"] >= 1  # the campaign's workers ran on the pool's nodes
+        pool = batch(emu).get_pool("found")  # not deleted: it was not the campaign's
+        assert (pool.target_dedicated_nodes, pool.target_low_priority_nodes) == (0, 0)
+        assert {t.state for t in batch(emu).list_tasks(seen["job_id"])} == {"completed"}
+        wait_until(lambda: emu.pids() == [], timeout=30)

@@ -73,3 +73,59 @@ def test_the_documented_batch_routes_run_as_written(
         stages = read_manifest(output)["stages"]
         assert stages["process"]["complete"], output
         assert len(stages["process"]["periods_completed"]) == 2, output
+
+
+def documented_campaign() -> tuple[str, list[str]]:
+    """The campaign config and the commands under "Campaigns on Batch" ... "Trying it offline"."""
+    text = (ROOT / "docs" / "azure.md").read_text()
+    section = text.split("\n## Campaigns on Batch\n")[1].split("\n## ")[0]
+    offline = section.split("**Trying it offline**")[1]
+    config = re.search(r"```toml\n(.*?)```", offline, re.S).group(1)
+    block = re.search(r"```console\n(.*?)```", offline, re.S).group(1)
+    return config, [line[2:] for line in block.splitlines() if line.startswith("$ ")]
+
+
+@pytest.mark.slow
+def test_the_documented_campaign_on_batch_runs_as_written(azurite, tmp_path, monkeypatch):
+    from azure.core.exceptions import ResourceNotFoundError
+
+    config, commands = documented_campaign()
+    assert [c.split()[0:2] for c in commands] == [
+        ["export", "DASK_VEGDASK__AZURE__WORKER_PYTHON=$PWD/.venv/bin/python"],
+        ["export", "DASK_VEGDASK__AZURE__MAX_NODES=3"],
+        ["vegdask", "run"],
+        ["vegdask", "run"],
+    ]
+    here = tmp_path / "clone"  # the clone's directory, with its environment
+    here.mkdir()
+    (here / ".venv").symlink_to(Path(sys.prefix))
+    (here / "campaign.toml").write_text(config)
+    with BatchEmulator(allocation_delay=0.2) as emu:
+        env = {
+            **{k: v for k, v in os.environ.items() if not k.startswith("DASK_VEGDASK")},
+            "PATH": f"{here / '.venv' / 'bin'}:{os.environ['PATH']}",
+            "AZURE_BATCH_URL": emu.url,
+            "AZURE_BATCH_ACCOUNT": emu.account_name,
+            "AZURE_BATCH_KEY": emu.account_key,
+            "AZURE_STORAGE_CONNECTION_STRING": azurite.connection_string,
+        }
+        script = "set -e\n" + "\n".join(commands) + "\n"
+        done = subprocess.run(
+            ["bash", "-c", script], cwd=here, env=env, capture_output=True, text=True, timeout=900
+        )
+        assert done.returncode == 0, (done.stdout[-2000:], done.stderr[-3000:])
+        assert "Traceback" not in done.stderr
+        first, rerun = done.stdout.split("vegdask run: campaign of 2 locations, ")[1:]
+        assert first.startswith("2 to compute")
+        assert "dashboard http://" in first
+        assert "2 of 2 locations done" in first
+        assert rerun.startswith("0 to compute")
+        assert "nothing to compute" in rerun
+        batch = BatchClient(emu.url, AzureNamedKeyCredential(emu.account_name, emu.account_key))
+        with pytest.raises(ResourceNotFoundError):  # the pool the run created: deleted
+            batch.get_pool("vegdask-pool")
+        wait_until(lambda: emu.pids() == [], timeout=60)
+    monkeypatch.setenv("AZURE_STORAGE_CONNECTION_STRING", azurite.connection_string)
+    for site in ("00", "04"):
+        stages = read_manifest(f"abfs://campaigns/tiny/locations/{site}")["stages"]
+        assert len(stages["process"]["periods_completed"]) == 6, site
