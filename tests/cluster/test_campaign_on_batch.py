@@ -11,8 +11,6 @@ import dask
 import fsspec
 import pandas as pd
 import pytest
-from azure.batch import BatchClient
-from azure.core.credentials import AzureNamedKeyCredential
 from azure.core.exceptions import ResourceNotFoundError
 from distributed import Client, LocalCluster
 
@@ -46,10 +44,6 @@ NO_ANALYSIS = {
     "time": {**TINY["time"], "end": "2016-07-01"},
     "analysis": {"enabled": False},
 }
-
-
-def batch(emu):
-    return BatchClient(emu.url, AzureNamedKeyCredential(emu.account_name, emu.account_key))
 
 
 def batch_settings(emu, pool_id, **more):
@@ -128,7 +122,9 @@ def remote_tables(azurite, url):
 
 
 @pytest.mark.slow
-def test_campaign_with_a_preempted_node_equals_a_local_campaign(azurite, monkeypatch, local_tables):
+def test_campaign_with_a_preempted_node_equals_a_local_campaign(
+    azurite, monkeypatch, local_tables, shared_key_client
+):
     monkeypatch.setenv("AZURE_STORAGE_CONNECTION_STRING", azurite.connection_string)
     remote = "abfs://campaign-preempted/study"
     campaign = validate_campaign(
@@ -157,7 +153,9 @@ def test_campaign_with_a_preempted_node_equals_a_local_campaign(azurite, monkeyp
                 stop.set()
                 watcher.join(timeout=30)
         assert len(preempted) == 1
-        requeued = [t for t in batch(emu).list_tasks(job_id) if t.execution_info.requeue_count]
+        requeued = [
+            t for t in shared_key_client(emu).list_tasks(job_id) if t.execution_info.requeue_count
+        ]
         assert len(requeued) == 1  # the preempted worker's task, run again on another node
         assert [e["status"] for e in record["locations"].values()] == ["done", "done"]
         # the rerun: every location complete, nothing computed, no cluster needed
@@ -167,7 +165,7 @@ def test_campaign_with_a_preempted_node_equals_a_local_campaign(azurite, monkeyp
         assert [e["status"] for e in again["locations"].values()] == ["done", "done"]
         assert emu.pids() == []  # the pool released: no worker left
         with pytest.raises(ResourceNotFoundError):
-            batch(emu).get_pool("camp")
+            shared_key_client(emu).get_pool("camp")
     assert_same_tables(remote_tables(azurite, remote), local_tables)
 
 
@@ -189,7 +187,9 @@ def toml(table):
 
 
 @pytest.mark.slow
-def test_the_pool_grows_and_is_released_when_a_location_fails(azurite, tmp_path):
+def test_the_pool_grows_and_is_released_when_a_location_fails(
+    azurite, tmp_path, batch_environment, shared_key_client
+):
     """vegdask run CAMPAIGN --cluster azure-batch: one pool for the campaign, gone at its end."""
     remote = "abfs://campaign-grows/study"
     fs = fsspec.filesystem("abfs", connection_string=azurite.connection_string)
@@ -201,10 +201,7 @@ def test_the_pool_grows_and_is_released_when_a_location_fails(azurite, tmp_path)
     with BatchEmulator(allocation_delay=0.2) as emu:
         env = {
             **os.environ,
-            "AZURE_BATCH_URL": emu.url,
-            "AZURE_BATCH_ACCOUNT": emu.account_name,
-            "AZURE_BATCH_KEY": emu.account_key,
-            "AZURE_STORAGE_CONNECTION_STRING": azurite.connection_string,
+            **batch_environment(emu, azurite),
             "DASK_VEGDASK__AZURE__WORKER_PYTHON": sys.executable,
             "DASK_VEGDASK__AZURE__POOL_ID": "grows",
             "DASK_VEGDASK__AZURE__LOW_PRIORITY": "true",
@@ -213,7 +210,9 @@ def test_the_pool_grows_and_is_released_when_a_location_fails(azurite, tmp_path)
             "DASK_DISTRIBUTED__ADAPTIVE__TARGET_DURATION": "1s",
         }
         stop, targets = threading.Event(), []
-        watcher = threading.Thread(target=largest_target, args=(batch(emu), "grows", stop, targets))
+        watcher = threading.Thread(
+            target=largest_target, args=(shared_key_client(emu), "grows", stop, targets)
+        )
         watcher.start()
         try:
             done = subprocess.run(
@@ -230,7 +229,7 @@ def test_the_pool_grows_and_is_released_when_a_location_fails(azurite, tmp_path)
         assert "Traceback" not in done.stderr
         assert 2 <= max(targets) <= 3  # grew from one node with the work, within max-nodes
         with pytest.raises(ResourceNotFoundError):  # released: the pool it created is deleted
-            batch(emu).get_pool("grows")
+            shared_key_client(emu).get_pool("grows")
         assert emu.pids() == []
     record = json.loads(fs.cat("campaign-grows/study/campaign.json"))
     assert [e["status"] for e in record["locations"].values()] == ["done", "failed"]
@@ -252,7 +251,7 @@ def interrupted_campaign(campaign, seen):
 
 
 @pytest.mark.slow
-def test_an_interrupted_campaign_gives_the_pool_back(azurite, monkeypatch):
+def test_an_interrupted_campaign_gives_the_pool_back(azurite, monkeypatch, shared_key_client):
     """Ctrl-C mid-campaign: a pool the campaign found gets its targets back, no worker is left."""
     from azure.batch import models
 
@@ -262,13 +261,15 @@ def test_an_interrupted_campaign_gives_the_pool_back(azurite, monkeypatch):
         {**NO_ANALYSIS, "output": {"url": remote}, "cluster": {"kind": "azure-batch"}}
     )
     with BatchEmulator(allocation_delay=0.2) as emu, dask.config.set(batch_settings(emu, "found")):
-        batch(emu).create_pool(models.BatchPoolCreateOptions(id="found", vm_size="Standard_A1_v2"))
+        shared_key_client(emu).create_pool(
+            models.BatchPoolCreateOptions(id="found", vm_size="Standard_A1_v2")
+        )
         ensure_container(remote)
         seen = {}
         with pytest.raises(KeyboardInterrupt):
             interrupted_campaign(campaign, seen)
         assert seen["target"] >= 1  # the campaign's workers ran on the pool's nodes
-        pool = batch(emu).get_pool("found")  # not deleted: it was not the campaign's
+        pool = shared_key_client(emu).get_pool("found")  # not deleted: it was not the campaign's
         assert (pool.target_dedicated_nodes, pool.target_low_priority_nodes) == (0, 0)
-        assert {t.state for t in batch(emu).list_tasks(seen["job_id"])} == {"completed"}
+        assert {t.state for t in shared_key_client(emu).list_tasks(seen["job_id"])} == {"completed"}
         wait_until(lambda: emu.pids() == [], timeout=30)

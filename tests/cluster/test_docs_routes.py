@@ -86,7 +86,9 @@ def documented_campaign() -> tuple[str, list[str]]:
 
 
 @pytest.mark.slow
-def test_the_documented_campaign_on_batch_runs_as_written(azurite, tmp_path, monkeypatch):
+def test_the_documented_campaign_on_batch_runs_as_written(
+    azurite, tmp_path, monkeypatch, batch_environment, shared_key_client
+):
     from azure.core.exceptions import ResourceNotFoundError
 
     config, commands = documented_campaign()
@@ -104,10 +106,7 @@ def test_the_documented_campaign_on_batch_runs_as_written(azurite, tmp_path, mon
         env = {
             **{k: v for k, v in os.environ.items() if not k.startswith("DASK_VEGDASK")},
             "PATH": f"{here / '.venv' / 'bin'}:{os.environ['PATH']}",
-            "AZURE_BATCH_URL": emu.url,
-            "AZURE_BATCH_ACCOUNT": emu.account_name,
-            "AZURE_BATCH_KEY": emu.account_key,
-            "AZURE_STORAGE_CONNECTION_STRING": azurite.connection_string,
+            **batch_environment(emu, azurite),
         }
         script = "set -e\n" + "\n".join(commands) + "\n"
         done = subprocess.run(
@@ -121,9 +120,8 @@ def test_the_documented_campaign_on_batch_runs_as_written(azurite, tmp_path, mon
         assert "2 of 2 locations done" in first
         assert rerun.startswith("0 to compute")
         assert "nothing to compute" in rerun
-        batch = BatchClient(emu.url, AzureNamedKeyCredential(emu.account_name, emu.account_key))
         with pytest.raises(ResourceNotFoundError):  # the pool the run created: deleted
-            batch.get_pool("vegdask-pool")
+            shared_key_client(emu).get_pool("vegdask-pool")
         wait_until(lambda: emu.pids() == [], timeout=60)
     monkeypatch.setenv("AZURE_STORAGE_CONNECTION_STRING", azurite.connection_string)
     for site in ("00", "04"):

@@ -164,6 +164,12 @@ def test_workers_retired_by_the_cluster_are_not_lost():
         wait_until(lambda: len(cluster.scheduler.workers) == 1, timeout=30)
         assert watch.losses == 0
         assert watch.verdict(workers=1) is None
+        # adapt retires the workers it does not need (the scheduler first, then the cluster)
+        cluster.scale(3)
+        wait_until(lambda: len(cluster.scheduler.workers) == 3, timeout=30)
+        cluster.adapt(minimum=1, maximum=3, interval="50ms", wait_count=1)
+        wait_until(lambda: len(cluster.scheduler.workers) == 1, timeout=30)
+        assert watch.losses == 0
         # a worker that goes without being retired is still a loss
         address = next(iter(cluster.scheduler.workers))
         client.sync(cluster.scheduler.remove_worker, address, stimulus_id="test-lost")

@@ -45,8 +45,9 @@ class Liveness(SchedulerPlugin):
         Workers lost (removed by the scheduler, or whose task ended before they joined) in a row,
         with no task finished in between, after which `verdict` gives a cause.
     wanted : callable, optional
-        ``wanted(name)`` is false for a worker the cluster itself retired (``scale`` or
-        ``adapt`` shrinking it: no longer in its ``worker_spec``), which is not lost.
+        ``wanted(name)`` is false for a worker the cluster no longer wants (``scale`` shrinking
+        it: no longer in its ``worker_spec``), which is not lost; nor is a worker the scheduler
+        retired (``adapt`` shrinking the cluster).
 
     Examples
     --------
@@ -91,7 +92,8 @@ class Liveness(SchedulerPlugin):
         if getattr(scheduler.status, "name", "") != "running":
             return
         name = self._names.pop(worker, worker)
-        if self._wanted is not None and not self._wanted(name):
+        retired = str(kwargs.get("stimulus_id", "")).startswith("retire-workers")  # adapt
+        if retired or (self._wanted is not None and not self._wanted(name)):  # or scale
             return
         with self._lock:
             self._removed.add(name)
