@@ -199,8 +199,8 @@ def test_a_campaign_on_batch_is_planned_on_the_pool_it_adapts_to(tmp_path, cache
     config = tmp_path / "c.toml"
     config.write_text('[campaign]\nlocations = ["00", "01"]\n[time]\nstart = "2016-01-01"\n'
                       'end = "2016-07-01"\n[cluster]\nkind = "azure-batch"\n')  # fmt: skip
-    # 2 locations x 6 periods x 2 stages = 24 period tasks, capped by vegdask.azure.max-nodes
+    # 2 locations x (6 periods x 2 stages + 1 analysis) = 26 tasks, capped by max-nodes
     with dask.config.set({"vegdask.azure.max-nodes": 5}):
         assert plan_json(capsys, str(config))["workers"] == 5
     with dask.config.set({"vegdask.azure.max-nodes": 50}):
-        assert plan_json(capsys, str(config))["workers"] == 24
+        assert plan_json(capsys, str(config))["workers"] == 26

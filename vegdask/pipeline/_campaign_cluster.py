@@ -15,23 +15,19 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from vegdask import config as settings
-from vegdask.data import make_periods
 from vegdask.pipeline._dask_client import job_client
 
 __all__ = ["campaign_client", "campaign_workers"]
-
-# The stages that run one task a period (fetch writes scene.zarr, process tiles.zarr).
-_PERIOD_STAGES = {"fetch": 1, "process": 2, "analyse": 2}
 
 
 def campaign_workers(
     sites: Sequence[Any], until: str = "analyse", *, max_workers: int | None = None
 ) -> int:
-    """Workers the campaign's work can keep busy: its period tasks, capped at ``max_workers``.
+    """Workers the campaign's work can keep busy: its planned tasks, capped at ``max_workers``.
 
-    A location's stages run one task a period (fetch, then process), so ``sites`` (those with
-    work left) can keep at most that many single-threaded workers busy at once; more would
-    only wait.
+    Each location's tasks are those ``vegdask plan`` counts (one a period for fetch and for
+    process, one analysis), so ``sites`` (those with work left) can keep at most that many
+    single-threaded workers busy at once; more would only wait.
 
     Parameters
     ----------
@@ -48,19 +44,16 @@ def campaign_workers(
     >>> campaign = validate_campaign({"campaign": {"locations": ["00", "01"]},
     ...     "time": {"start": "2016-01-01", "end": "2016-04-01"}})
     >>> campaign_workers(campaign.sites), campaign_workers(campaign.sites, "fetch")
-    (12, 6)
+    (14, 6)
     >>> campaign_workers(campaign.sites, max_workers=4), campaign_workers([])
     (4, 1)
     """
-    tasks = sum(
-        len(
-            make_periods(
-                s.config["time"]["start"], s.config["time"]["end"], s.config["time"]["period"]
-            )
-        )
-        * _PERIOD_STAGES[until]
-        for s in sites
-    )
+    from vegdask.pipeline._plan import location_workload  # the plan sizes its pool from here
+
+    tasks = 0
+    for site in sites:
+        work = location_workload(site.config)
+        tasks += work["tasks"] if until == "analyse" else work["periods"] * (1 + (until != "fetch"))
     wanted = max(tasks, 1)
     return wanted if max_workers is None else max(min(wanted, max_workers), 1)
 
