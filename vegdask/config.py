@@ -10,16 +10,17 @@ default. A job config's values are explicit arguments.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-import dask.config
 import yaml
 
 _DEFAULTS_FILE = Path(__file__).with_name("vegdask.yaml")
 
-__all__ = ["ENVIRONMENT", "get"]
+__all__ = ["ENVIRONMENT", "Option", "get"]
 
 #: Settings that also come from a standard environment variable (after dask config).
 ENVIRONMENT: dict[str, str] = {
@@ -60,6 +61,7 @@ def get(key: str, value: Any = None) -> Any:
 
     Examples
     --------
+    >>> import dask
     >>> get("analysis.window")
     0.5
     >>> get("analysis.window", 0.25)
@@ -70,6 +72,8 @@ def get(key: str, value: Any = None) -> Any:
     """
     if value is not None:
         return value
+    import dask.config  # here: the command line's help and options need no dask
+
     name = f"vegdask.{key}"
     if not _declared(name):
         raise KeyError(f"no configuration setting {name!r} is declared in vegdask.yaml")
@@ -79,3 +83,64 @@ def get(key: str, value: Any = None) -> Any:
     if found is None:
         found = dask.config.get(name, default=None, config=_packaged_defaults())
     return found
+
+
+@dataclass(frozen=True)
+class Option:
+    """One option a user gives: a job config key, a command-line option, a keyword argument.
+
+    What is valid is said once, here: ``types`` and ``check`` decide it, ``allowed`` says it to
+    the user (in :meth:`error`); ``choices`` (when the value is one of a few strings) gives both
+    and the command line's ``choices``. ``setting`` is the ``vegdask.yaml`` key (without
+    ``vegdask.``) holding the option's default, read by :meth:`default`; ``help`` is the
+    command line's help text, which :meth:`help_text` completes with that default. A
+    ``required`` option has no default; a ``shown`` one is written into the effective config.
+
+    Examples
+    --------
+    >>> window = Option((int, float), lambda v: v > 0, "a number > 0", setting="analysis.window")
+    >>> window.default(), window.error("window", -1)
+    (0.5, 'window = -1 is not valid; expected a number > 0')
+    >>> ar1 = Option.choice(("ols", "acf"), setting="analysis.ar1", help="AR(1) estimator")
+    >>> ar1.error("ar1", "ols") is None, ar1.help_text()
+    (True, 'AR(1) estimator (default: ols)')
+    """
+
+    types: type | tuple[type, ...]
+    check: Callable[[Any], bool] | None
+    allowed: str
+    setting: str | None = None
+    choices: tuple[str, ...] | None = None
+    help: str = ""
+    required: bool = False
+    shown: bool = False
+
+    @classmethod
+    def choice(cls, choices: tuple[str, ...], **fields: Any) -> Option:
+        """An option whose value is one of ``choices`` (strings)."""
+        return cls(str, choices.__contains__, f"one of {list(choices)}", choices=choices, **fields)
+
+    def error(self, name: str, value: Any) -> str | None:
+        """Why ``value`` is not valid for the option called ``name`` (one line), or None.
+
+        A bool is not a number here, though Python's ``bool`` is an ``int``.
+        """
+        type_ok = isinstance(value, self.types) and (
+            not isinstance(value, bool) or self.types is bool
+        )
+        if type_ok and (self.check is None or self.check(value)):
+            return None
+        return f"{name} = {value!r} is not valid; expected {self.allowed}"
+
+    def default(self) -> Any:
+        """The value of the option's setting (None: it has none)."""
+        return None if self.setting is None else get(self.setting)
+
+    def help_text(self) -> str:
+        """:attr:`help`, with the setting's value as the default."""
+        if self.setting is None:
+            return self.help
+        default = self.default()
+        if isinstance(default, list):
+            default = ",".join(map(str, default))
+        return f"{self.help} (default: {default})".lstrip()

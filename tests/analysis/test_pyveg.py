@@ -766,14 +766,17 @@ def test_analysis_section_maps_onto_analyse_results():
         "bandwidth_convention": "ksmooth", "ar1": "pearson", "deseasonalise": "diff",
         "n_surrogates": 9, "seed": 1, "sensitivity_grid": "earlywarnings",
         "sensitivity_surrogates": 2, "tile_surrogates": 0, "outlier_sigmas": 4.0,
-        "interpolate_gaps": True, "spatial_permutations": 0, "report": False, "pdf": False,
+        "interpolate_gaps": True, "spatial_permutations": 0, "alpha": 0.01, "report": False,
+        "pdf": False,
     }  # fmt: skip
     assert set(every) | {"enabled"} == set(_SCHEMA["analysis"])
     arguments = analysis_arguments(validate_config({"analysis": every})["analysis"])
     assert set(arguments) <= set(inspect.signature(analyse_results).parameters)
     assert arguments["detrend"] == "none"
     assert arguments["deseasonalise_method"] == "diff"
-    with pytest.raises(ConfigError, match=r"analysis\.preset = 'R' is not valid; expected 'pyveg'"):
+    with pytest.raises(
+        ConfigError, match=r"analysis\.preset = 'R' is not valid; expected one of \['pyveg'\]"
+    ):
         validate_config({"analysis": {"preset": "R"}})
 
 

@@ -42,6 +42,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from vegdask._options import PRESETS
 from vegdask.analysis._pyveg_tables import (
     aggregate_sub_images,
     deseasonalise_sub_images,
@@ -63,8 +64,6 @@ __all__ = [
     "write_pyveg_outputs",
 ]
 
-#: Analysis presets of :func:`vegdask.analysis.analyse_results`.
-PRESETS: tuple[str, ...] = ("pyveg",)
 #: Series whose indicators pyveg reports (resilience.json names; pyveg's column contains them).
 PYVEG_SERIES: tuple[str, ...] = ("offset50_mean", "ndvi_mean", "total_precipitation")
 _MIN_ROWS_DESEASONALISE = 24  # pyveg deseasonalises more rows than this

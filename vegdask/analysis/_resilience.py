@@ -14,6 +14,7 @@ import pandas as pd
 import xarray as xr
 
 from vegdask import config
+from vegdask._options import DETREND_METHODS
 from vegdask.kernels import (
     gaussian_sigma,
     gaussian_smooth,
@@ -25,7 +26,6 @@ from vegdask.kernels import (
 )
 
 __all__ = [
-    "DETREND_METHODS",
     "GRIDS",
     "TESTED_INDICATORS",
     "EarlyWarning",
@@ -73,10 +73,6 @@ GRIDS: dict[str, SensitivityGrid] = {
 }
 
 
-#: Detrending methods; ``"none"`` subtracts the series' mean only.
-DETREND_METHODS: tuple[str, ...] = ("gaussian", "loess", "none")
-
-
 def detrend(
     values: Any,
     *,
@@ -87,10 +83,10 @@ def detrend(
 ) -> np.ndarray:
     """Return the trend of a series (last axis) to subtract: Gaussian kernel, LOESS or none.
 
-    ``method`` is one of :data:`DETREND_METHODS`; ``bandwidth``/``convention`` as
-    :func:`vegdask.kernels.gaussian_sigma` (pyveg's sigma = 6 samples); ``span`` is the LOESS
-    fraction. Each left as None takes its ``vegdask.analysis`` setting (``detrend``,
-    ``bandwidth``, ``bandwidth-convention``, ``loess-span``).
+    ``method`` is ``"gaussian"``, ``"loess"`` or ``"none"`` (the mean only);
+    ``bandwidth``/``convention`` as :func:`vegdask.kernels.gaussian_sigma` (pyveg's sigma = 6
+    samples); ``span`` is the LOESS fraction. Each left as None takes its ``vegdask.analysis``
+    setting (``detrend``, ``bandwidth``, ``bandwidth-convention``, ``loess-span``).
 
     Examples
     --------

@@ -19,6 +19,7 @@ import pandas as pd
 import xarray as xr
 
 from vegdask import config
+from vegdask._options import DESEASONALISE_METHODS
 from vegdask.data import (
     RECORD_SERIES,
     WEATHER_VARIABLES,
@@ -235,10 +236,6 @@ def season_period(index: pd.DatetimeIndex) -> int | None:
         return None
     days = float(np.median(np.diff(index.values).astype("timedelta64[D]").astype(float)))
     return round(365.25 / days) if days > 0 and round(365.25 / days) >= 2 else None
-
-
-#: Deseasonalising methods; ``"none"`` leaves the series as it is.
-DESEASONALISE_METHODS: tuple[str, ...] = ("stl", "diff", "none")
 
 
 def deseasonalise(

@@ -6,9 +6,15 @@ import argparse
 import sys
 import warnings
 from pathlib import Path
+from typing import Any
 
 import vegdask
+from vegdask._options import ANALYSIS_OPTIONS, ANALYSIS_PARAMETERS
 from vegdask.cli._common import CLIError, check_writable
+from vegdask.config import Option
+
+# Options' other names: --surrogates, as vegdask analyse first called --n-surrogates.
+_ALIASES: dict[str, tuple[str, ...]] = {"n_surrogates": ("--surrogates",)}
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -25,29 +31,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("results", help="a run's output directory/URL or a results_summary.json")
     parser.add_argument("--output", help="where to write (default: the run's directory)")
-    parser.add_argument("--window", type=float, help="rolling window fraction (0.5)")
-    parser.add_argument("--bandwidth", type=float, help="Gaussian detrending bandwidth (6)")
-    parser.add_argument(
-        "--bandwidth-convention",
-        choices=("sigma", "ksmooth"),
-        help="sigma: bandwidth = kernel sd in samples (pyveg); ksmooth: earlywarnings-R/ewstools",
-    )
-    parser.add_argument("--ar1", choices=("ols", "pearson", "acf"), help="AR(1) estimator (ols)")
-    parser.add_argument("--deseasonalise", choices=("stl", "diff", "none"), help="(stl)")
-    parser.add_argument("--surrogates", type=int, help="ARMA surrogates (1000)")
-    parser.add_argument("--seed", type=int, help="surrogate seed (0)")
-    parser.add_argument(
-        "--interpolate-gaps",
-        action="store_true",
-        default=None,
-        help="fill gaps linearly before the indicators (default: masked; filling inflates AR1)",
-    )
-    parser.add_argument(
-        "--preset",
-        choices=("pyveg",),
-        help="pyveg: pyveg v1.1.0's analysis of results_summary.json (its numbers in "
-        "resilience.json, its CSV files in analysis/pyveg/; the method options above do not apply)",
-    )
+    _add_method_options(parser)
+    preset = ANALYSIS_OPTIONS["preset"]
+    parser.add_argument("--preset", choices=preset.choices, help=preset.help)
     parser.add_argument(
         "--use-summary",
         action="store_true",
@@ -60,10 +46,83 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=run)
 
 
+def _method_options() -> dict[str, str]:
+    """The analysis' method options, ``[analysis]`` key -> ``analyse_results`` parameter."""
+    return {
+        key: ANALYSIS_PARAMETERS.get(key, key)
+        for key, option in ANALYSIS_OPTIONS.items()
+        if option.setting is not None
+    }
+
+
+def _flag(key: str) -> str:
+    return f"--{key.replace('_', '-')}"
+
+
+def _add_method_options(parser: argparse.ArgumentParser) -> None:
+    """One option per declared method option: its name, type, choices, help and default."""
+    group = parser.add_argument_group(
+        "method", "the analysis' method; each default is its vegdask.analysis setting"
+    )
+    for key, dest in _method_options().items():
+        option = ANALYSIS_OPTIONS[key]
+        flags = [_flag(key), *_ALIASES.get(key, ())]
+        if option.types is bool:
+            group.add_argument(*flags, dest=dest, action=_SettingFlag, option=option)
+            continue
+        kind = option.types if isinstance(option.types, type) else float
+        group.add_argument(
+            *flags,
+            dest=dest,
+            type=kind,
+            choices=option.choices,
+            metavar=None if option.choices else {int: "N", float: "X"}[kind],
+            action=_SettingValue,
+            option=option,
+        )
+
+
+class _SettingHelp:
+    """An option's help, written when shown: its declaration's, with its setting's value."""
+
+    def __init__(self, *args: Any, option: Option, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.option = option
+
+    @property
+    def help(self) -> str:
+        return self.option.help_text()  # reads the settings (dask config): only for --help
+
+    @help.setter
+    def help(self, value: str | None) -> None:
+        pass  # the declaration's
+
+
+class _SettingValue(_SettingHelp, argparse._StoreAction):
+    """A method option taking a value."""
+
+
+class _SettingFlag(_SettingHelp, argparse.BooleanOptionalAction):
+    """A method option that is on or off (``--name`` / ``--no-name``)."""
+
+
+def _method_arguments(args: argparse.Namespace) -> dict[str, Any]:
+    """``analyse_results``' method keywords from the options (None: the setting), checked."""
+    arguments = {}
+    for key, dest in _method_options().items():
+        value = getattr(args, dest)
+        error = None if value is None else ANALYSIS_OPTIONS[key].error(_flag(key), value)
+        if error:
+            raise CLIError(error)
+        arguments[dest] = value
+    return arguments
+
+
 def run(args: argparse.Namespace) -> int:
     """Run :func:`vegdask.analysis.analyse_results`; print the trends, the verdict, the outputs."""
     from vegdask.analysis import analyse_results, output_location
 
+    method = _method_arguments(args)  # a wrong value: one line, before any work
     if args.output:  # a file, a path under a file, a folder it cannot write in: before any work
         check_writable(args.output, folder=True)
     report = not args.no_report and args.preset is None
@@ -73,14 +132,7 @@ def run(args: argparse.Namespace) -> int:
             result = analyse_results(
                 args.results,
                 args.output,
-                window=args.window,
-                bandwidth=args.bandwidth,
-                bandwidth_convention=args.bandwidth_convention,
-                ar1=args.ar1,
-                deseasonalise_method=args.deseasonalise,
-                n_surrogates=args.surrogates,
-                seed=args.seed,
-                interpolate_gaps=args.interpolate_gaps,
+                **method,
                 report=not args.no_report,
                 pdf=args.pdf,
                 figure_formats=["png", "svg"] if args.svg else None,

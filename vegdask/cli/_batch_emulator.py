@@ -26,10 +26,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         ),
     )
     parser.add_argument("--port", type=int, default=0, help="TCP port (default: a free one)")
-    parser.add_argument("--account-name", default="vegdaskemulator", help="account name")
+    parser.add_argument(
+        "--account-name", default="vegdaskemulator", help="account name (default: %(default)s)"
+    )
     parser.add_argument("--account-key", default=None, help="base64 key (default: random)")
     parser.add_argument(
-        "--allocation-delay", type=float, default=5.0, help="seconds to allocate a node (5)"
+        "--allocation-delay",
+        type=float,
+        default=5.0,
+        help="seconds to allocate a node (default: %(default)s)",
     )
     parser.add_argument(
         "--managed-identity",

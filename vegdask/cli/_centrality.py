@@ -36,8 +36,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--threshold",
         type=float,
         default=DEFAULT_THRESHOLD,
-        help="signal pixels are those >= THRESHOLD (default 255; a boolean or 0/1 image is a "
-        "mask: 1 = signal)",
+        help="signal pixels are those >= THRESHOLD (default: %(default)g; a boolean or 0/1 image "
+        "is a mask: 1 = signal)",
     )
     parser.add_argument(
         "--invert", action="store_true", help="signal pixels are those < THRESHOLD instead"
@@ -48,7 +48,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="diagonal neighbours are adjacent too (8-neighbours)",
     )
     parser.add_argument(
-        "--quantiles", type=int, default=20, help="length of the feature vector (default 20)"
+        "--quantiles",
+        type=int,
+        default=20,
+        help="length of the feature vector (default: %(default)s)",
     )
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.set_defaults(func=run)

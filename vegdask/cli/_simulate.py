@@ -24,9 +24,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "biomass (and optionally pyveg's black-and-white pattern) as PNG, CSV or NPY.",
     )
     parser.add_argument("output", help="output file: .png, .csv or .npy")
-    parser.add_argument("--rainfall", type=float, default=1.0, help="mm/day (default 1.0)")
-    parser.add_argument("--steps", type=int, default=1000, help="days of 1 step (default 1000)")
-    parser.add_argument("--size", type=int, default=50, help="cells per side (default 50)")
+    parser.add_argument("--rainfall", type=float, default=1.0, help="mm/day (default: %(default)s)")
+    parser.add_argument(
+        "--steps", type=int, default=1000, help="days of 1 step (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--size", type=int, default=50, help="cells per side (default: %(default)s)"
+    )
     parser.add_argument("--seed", type=int, default=0, help="seed of the random start")
     parser.add_argument("--parameters", help="JSON/TOML parameter file (pyveg's keys accepted)")
     parser.add_argument("--start", help="CSV of a starting biomass pattern (overrides --size)")

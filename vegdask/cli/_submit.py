@@ -30,7 +30,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--cluster",
         default="azure-batch",
         choices=("azure-batch", "local"),
-        help="workers as Batch tasks on the pool (default), or local to the driver's node",
+        help="azure-batch: workers as Batch tasks on the pool; local: on the driver's node "
+        "(default: %(default)s)",
     )
     parser.add_argument("--workers", type=int, help="workers (default: the config's)")
     parser.add_argument("--force", action="store_true", help="recompute every stage")
@@ -42,19 +43,25 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--no-deps", action="store_true", help="the node image has the dependencies"
     )
-    parser.add_argument("--vm-size", default="Standard_A1_v2", help="VM size of a created pool")
+    parser.add_argument(
+        "--vm-size",
+        default="Standard_A1_v2",
+        help="VM size of a created pool (default: %(default)s)",
+    )
     parser.add_argument("--low-priority", action="store_true", help="Spot nodes")
     parser.add_argument(
         "--hours",
         type=float,
         default=24.0,
-        help="the task's wall-clock limit and the lifetime of its storage SAS (24)",
+        help="the task's wall-clock limit and the lifetime of its storage SAS, in hours "
+        "(default: %(default)s)",
     )
     parser.add_argument(
         "--sas-hours",
         type=float,
         default=2.0,
-        help="lifetime of the SAS URLs of the config and credentials files (2)",
+        help="lifetime of the SAS URLs of the config and credentials files, in hours "
+        "(default: %(default)s)",
     )
     parser.add_argument(
         "--scheduler-host", default=None, help="scheduler address (default: the node's IP)"

@@ -20,7 +20,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         ),
     )
     parser.add_argument("runs", nargs="+", help="analysed run directories or URLs")
-    parser.add_argument("--output", default="summary", help="output directory (./summary)")
+    parser.add_argument(
+        "--output", default="summary", help="output directory (default: ./%(default)s)"
+    )
     parser.set_defaults(func=run)
 
 

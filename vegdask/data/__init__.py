@@ -40,7 +40,6 @@ from vegdask.data._scene import (
 from vegdask.data._sources import (
     SOURCE_KINDS,
     SOURCE_OPTIONS,
-    SourceOption,
     open_source,
     source_arguments,
     source_defaults,
@@ -86,7 +85,6 @@ __all__ = [
     "ManifestError",
     "RunStore",
     "SasSigner",
-    "SourceOption",
     "azure_sas_signer",
     "binarise_biomass",
     "check_outputs",

@@ -1,9 +1,9 @@
 """One entry point for every imagery source, by kind, as job configs name them.
 
 Each source declares here, once, the options a job config's ``[source]`` table may give it
-(:data:`SOURCE_OPTIONS`: type, check, whether required); their defaults are the source
-function's own (:func:`source_defaults`), and :func:`source_arguments` turns them into the
-function's keyword arguments.
+(:data:`SOURCE_OPTIONS`, each a :class:`vegdask.config.Option`, as every option is declared);
+their defaults are the source function's own (:func:`source_defaults`), and
+:func:`source_arguments` turns them into the function's keyword arguments.
 """
 
 from __future__ import annotations
@@ -11,17 +11,16 @@ from __future__ import annotations
 import importlib
 import inspect
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import xarray as xr
 
+from vegdask.config import Option
 from vegdask.data._scene import BANDS, SCENE_VARIABLES
 
 __all__ = [
     "SOURCE_KINDS",
     "SOURCE_OPTIONS",
-    "SourceOption",
     "open_source",
     "source_arguments",
     "source_defaults",
@@ -37,22 +36,6 @@ _SOURCES: dict[str, tuple[str, str]] = {
 SOURCE_KINDS: tuple[str, ...] = tuple(_SOURCES)
 
 
-@dataclass(frozen=True)
-class SourceOption:
-    """A key of a job config's ``[source]`` table.
-
-    ``types`` and ``check`` say what is valid and ``allowed`` says it to the user; ``required``
-    keys have no default; a ``shown`` key's default (the source function's) is written into the
-    effective config.
-    """
-
-    types: type | tuple[type, ...]
-    check: Callable[[Any], bool] | None
-    allowed: str
-    required: bool = False
-    shown: bool = False
-
-
 def _signer_name(value: str) -> bool:
     return value in ("planetary-computer", "none") or (value.startswith("sas:") and len(value) > 4)
 
@@ -65,21 +48,21 @@ def _band_names(value: dict[str, Any]) -> bool:
     return all(isinstance(v, str) and v in SCENE_VARIABLES for v in value.values())
 
 
-def _name(**flags: bool) -> SourceOption:
-    return SourceOption(str, lambda v: bool(v.strip()), "a non-empty string", **flags)
+def _name(**flags: bool) -> Option:
+    return Option(str, lambda v: bool(v.strip()), "a non-empty string", **flags)
 
 
-def _number(check: Callable[[Any], bool] | None, allowed: str, **flags: bool) -> SourceOption:
-    return SourceOption((int, float), check, allowed, **flags)
+def _number(check: Callable[[Any], bool] | None, allowed: str, **flags: bool) -> Option:
+    return Option((int, float), check, allowed, **flags)
 
 
 _POSITIVE = _number(lambda v: v > 0, "a number > 0")
-_FLAG = SourceOption(bool, None, "true or false")
+_FLAG = Option(bool, None, "true or false")
 
 #: Per source kind: the options of its ``[source]`` table (as the function's keyword arguments).
-SOURCE_OPTIONS: dict[str, dict[str, SourceOption]] = {
+SOURCE_OPTIONS: dict[str, dict[str, Option]] = {
     "synthetic": {
-        "seed": SourceOption(int, lambda v: v >= 0, "an integer >= 0", shown=True),
+        "seed": Option(int, lambda v: v >= 0, "an integer >= 0", shown=True),
         "rainfall_start": _number(lambda v: v > 0, "a number > 0 (mm/day)", shown=True),
         "rainfall_end": _number(lambda v: v > 0, "a number > 0 (mm/day)", shown=True),
     },
@@ -88,18 +71,18 @@ SOURCE_OPTIONS: dict[str, dict[str, SourceOption]] = {
         "resolution": _POSITIVE,
         "project": _name(),
         "cloud_threshold": _number(lambda v: 0 <= v <= 1, "a number in [0, 1]"),
-        "cloud_score_band": SourceOption(str, lambda v: v in ("cs", "cs_cdf"), "'cs_cdf' or 'cs'"),
+        "cloud_score_band": Option(str, lambda v: v in ("cs", "cs_cdf"), "'cs_cdf' or 'cs'"),
         "mask_snow": _FLAG,
-        "max_request_bytes": SourceOption(int, lambda v: v > 0, "an integer > 0"),
-        "weather": SourceOption(bool, None, "true or false", shown=True),
+        "max_request_bytes": Option(int, lambda v: v > 0, "an integer > 0"),
+        "weather": Option(bool, None, "true or false", shown=True),
     },
     "stac": {
         "catalog": _name(required=True),
         "collection": _name(shown=True),
         "resolution": _number(lambda v: v > 0, "a number > 0", shown=True),
         "max_cloud": _number(lambda v: 0 <= v <= 100, "a percentage in [0, 100]"),
-        "sign": SourceOption(str, _signer_name, "'planetary-computer', 'sas:<ENV_VAR>' or 'none'"),
-        "assets": SourceOption(dict, _asset_names, "a table of Scene band (or scl) = asset key"),
+        "sign": Option(str, _signer_name, "'planetary-computer', 'sas:<ENV_VAR>' or 'none'"),
+        "assets": Option(dict, _asset_names, "a table of Scene band (or scl) = asset key"),
         "timeout": _POSITIVE,
     },
     "local": {
@@ -107,7 +90,7 @@ SOURCE_OPTIONS: dict[str, dict[str, SourceOption]] = {
         "collection": _name(),
         "scale": _POSITIVE,
         "offset": _number(None, "a number"),
-        "bands": SourceOption(dict, _band_names, "a table of file band name = Scene band"),
+        "bands": Option(dict, _band_names, "a table of file band name = Scene band"),
     },
 }
 # Options that are one element of a function argument: kind -> {option: (argument, index)}.

@@ -16,7 +16,9 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
+from vegdask._options import ANALYSIS_OPTIONS, ANALYSIS_PARAMETERS
 from vegdask.compute import GRAPH_CLASSES
+from vegdask.config import Option
 from vegdask.data import (
     EARTHENGINE_COLLECTIONS,
     SOURCE_KINDS,
@@ -27,7 +29,6 @@ from vegdask.data import (
     region_pixels,
     source_defaults,
 )
-from vegdask.kernels import AR1_ESTIMATORS
 
 __all__ = [
     "DEMO_CONFIG",
@@ -79,71 +80,47 @@ def _known_location(value: str) -> bool:
     return True
 
 
-def _analysis_names(name: str) -> Any:
-    # vegdask.analysis (matplotlib, statsmodels) is imported only to check an [analysis] key.
-    import vegdask.analysis
-
-    return getattr(vegdask.analysis, name)
+def _number(check: Any, allowed: str) -> Option:
+    return Option((int, float), check, allowed)
 
 
-# field -> (type(s), check, what is allowed)
-_SCHEMA: dict[str, dict[str, tuple[Any, Any, str]]] = {
+def _text(check: Any, allowed: str) -> Option:
+    return Option(str, check, allowed)
+
+
+_FLAG = Option(bool, None, "true or false")
+_FRACTION = _number(lambda v: 0 < v <= 1, "a number in (0, 1]")
+
+#: Per section, each key's :class:`vegdask.config.Option` (``[source]``'s: per kind, in
+#: :data:`vegdask.data.SOURCE_OPTIONS`; ``[analysis]``'s: the analysis' declared options).
+_SCHEMA: dict[str, dict[str, Option]] = {
     "location": {
-        "id": (str, _known_location, "a catalogue id such as '17' (vegdask.data.locations())"),
-        "longitude": ((int, float), lambda v: -180 <= v <= 180, "a number in [-180, 180]"),
-        "latitude": ((int, float), lambda v: -90 <= v <= 90, "a number in [-90, 90]"),
-        "size": (int, lambda v: v >= 50, "an integer >= 50 (pixels per side)"),
+        "id": _text(_known_location, "a catalogue id such as '17' (vegdask.data.locations())"),
+        "longitude": _number(lambda v: -180 <= v <= 180, "a number in [-180, 180]"),
+        "latitude": _number(lambda v: -90 <= v <= 90, "a number in [-90, 90]"),
+        "size": Option(int, lambda v: v >= 50, "an integer >= 50 (pixels per side)"),
     },
     "time": {
-        "start": (str, None, "a date YYYY-MM-DD"),
-        "end": (str, None, "a date YYYY-MM-DD"),
-        "period": (str, None, "<N><d|w|m|y>, e.g. '1m'"),
+        "start": _text(None, "a date YYYY-MM-DD"),
+        "end": _text(None, "a date YYYY-MM-DD"),
+        "period": _text(None, "<N><d|w|m|y>, e.g. '1m'"),
     },
-    "source": {"kind": (str, lambda v: v in SOURCE_KINDS, f"one of {list(SOURCE_KINDS)}")},
-    "output": {"url": (str, lambda v: bool(v.strip()), "a local path or abfs:// URL")},
+    "source": {"kind": Option.choice(SOURCE_KINDS)},
+    "output": {"url": _text(lambda v: bool(v.strip()), "a local path or abfs:// URL")},
     "cluster": {
-        "kind": (str, lambda v: bool(v.strip()), "'local', 'azure-batch' or a scheduler address"),
-        "workers": (int, lambda v: v >= 1, "an integer >= 1"),
+        "kind": _text(lambda v: bool(v.strip()), "'local', 'azure-batch' or a scheduler address"),
+        "workers": Option(int, lambda v: v >= 1, "an integer >= 1"),
     },
     "processing": {
-        "tile_size": (int, lambda v: v >= 4, "an integer >= 4"),
-        "num_quantiles": (int, lambda v: 2 <= v <= 100, "an integer from 2 to 100"),
-        "diagonal": (bool, None, "true or false"),
-        "graph_class": (str, lambda v: v in GRAPH_CLASSES, f"one of {list(GRAPH_CLASSES)}"),
-        "max_masked_fraction": ((int, float), lambda v: 0 < v <= 1, "a number in (0, 1]"),
-        "max_masked_period_fraction": ((int, float), lambda v: 0 < v <= 1, "a number in (0, 1]"),
+        "tile_size": Option(int, lambda v: v >= 4, "an integer >= 4"),
+        "num_quantiles": Option(int, lambda v: 2 <= v <= 100, "an integer from 2 to 100"),
+        "diagonal": _FLAG,
+        "graph_class": Option.choice(GRAPH_CLASSES),
+        "max_masked_fraction": _FRACTION,
+        "max_masked_period_fraction": _FRACTION,
     },
-    "analysis": {
-        "enabled": (bool, None, "true or false"),
-        "preset": (str, lambda v: v in _analysis_names("PRESETS"), "'pyveg'"),
-        "window": ((int, float), lambda v: v > 0, "a fraction in (0, 1] or a number of samples"),
-        "detrend": (
-            str,
-            lambda v: v in ("gaussian", "loess", "none"),
-            "'gaussian', 'loess' or 'none'",
-        ),
-        "bandwidth": ((int, float), lambda v: v > 0, "a number > 0"),
-        "bandwidth_convention": (str, lambda v: v in ("sigma", "ksmooth"), "'sigma' or 'ksmooth'"),
-        "ar1": (str, lambda v: v in AR1_ESTIMATORS, f"one of {list(AR1_ESTIMATORS)}"),
-        "deseasonalise": (str, lambda v: v in ("stl", "diff", "none"), "'stl', 'diff' or 'none'"),
-        "n_surrogates": (int, lambda v: v >= 1, "an integer >= 1"),
-        "seed": (int, lambda v: v >= 0, "an integer >= 0"),
-        "sensitivity_grid": (
-            str,
-            lambda v: v in _analysis_names("GRIDS"),
-            "'pyveg' or 'earlywarnings'",
-        ),
-        "sensitivity_surrogates": (int, lambda v: v >= 1, "an integer >= 1"),
-        "tile_surrogates": (int, lambda v: v >= 0, "an integer >= 0"),
-        "outlier_sigmas": ((int, float), lambda v: v >= 0, "a number >= 0 (0: none removed)"),
-        "interpolate_gaps": (bool, None, "true or false"),
-        "spatial_permutations": (int, lambda v: v >= 0, "an integer >= 0"),
-        "report": (bool, None, "true or false"),
-        "pdf": (bool, None, "true or false"),
-    },
+    "analysis": {"enabled": _FLAG, **ANALYSIS_OPTIONS},
 }
-# [analysis] keys named differently from analyse_results' parameters.
-_ANALYSIS_PARAMETERS = {"deseasonalise": "deseasonalise_method"}
 
 
 def analysis_arguments(analysis: dict[str, Any]) -> dict[str, Any]:
@@ -155,7 +132,7 @@ def analysis_arguments(analysis: dict[str, Any]) -> dict[str, Any]:
     {'preset': 'pyveg', 'deseasonalise_method': 'none'}
     """
     return {
-        _ANALYSIS_PARAMETERS.get(key, key): value
+        ANALYSIS_PARAMETERS.get(key, key): value
         for key, value in analysis.items()
         if key != "enabled"
     }
@@ -166,13 +143,10 @@ def analysis_arguments(analysis: dict[str, Any]) -> dict[str, Any]:
 _DEFAULT_RESOLUTION = 10.0
 
 
-def _check_field(
-    section: str, key: str, value: Any, spec: tuple[Any, Any, str] | None = None
-) -> None:
-    types, check, allowed = spec or _SCHEMA[section][key]
-    type_ok = isinstance(value, types) and not (isinstance(value, bool) and types is not bool)
-    if not type_ok or (check is not None and not check(value)):
-        raise ConfigError(f"{section}.{key} = {value!r} is not valid; expected {allowed}")
+def _check_field(section: str, key: str, value: Any, option: Option | None = None) -> None:
+    error = (option or _SCHEMA[section][key]).error(f"{section}.{key}", value)
+    if error:
+        raise ConfigError(error)
 
 
 def validate_config(config: dict[str, Any]) -> dict[str, Any]:
@@ -293,8 +267,7 @@ def _validate_source(values: dict[str, Any]) -> dict[str, Any]:
             raise ConfigError(
                 f"unknown key source.{key} for kind {kind!r}; allowed: {sorted(options)}"
             )
-        option = options[key]
-        _check_field("source", key, value, (option.types, option.check, option.allowed))
+        _check_field("source", key, value, options[key])
     missing = [key for key, option in options.items() if option.required and key not in values]
     if missing:
         raise ConfigError(f"source kind {kind!r} needs source.{missing[0]}")
