@@ -246,6 +246,7 @@ def test_failing_location_is_isolated_and_a_rerun_retries_only_it(tmp_path, caps
     assert main(["run", str(config), "--no-progress"]) == 3
     printed = capsys.readouterr().out
     assert "2 of 3 locations done, 1 failed: see campaign.json" in printed
+    assert f"map and table: {out}/index.html" in printed
     record = json.loads((out / "campaign.json").read_text())
     entries = record["locations"]
     assert list(entries) == ["00", "04", "far"]
@@ -417,6 +418,14 @@ def test_docs_campaign_commands_as_written(tmp_path, expected_headline):
         key = (truth, verdict["significant"])
         counts[key] = counts.get(key, 0) + 1
     assert sum(counts.values()) == 8
+    expected = {  # index.html's classes: significant, not, no verdict (no p-value)
+        site: "no verdict"
+        if e["verdict"]["p_value"] is None
+        else ("significant" if e["verdict"]["significant"] else "not significant")
+        for site, e in entries.items()
+    }
+    assert index_classes(tmp_path / "camp") == expected
+    assert "map and table: " in done.stdout
     summary = (tmp_path / "camp" / "summary" / "summary.csv").read_text().splitlines()
     assert len(summary) == 1 + 8
     print("verdicts (truth, significant):", counts)

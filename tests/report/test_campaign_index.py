@@ -192,6 +192,15 @@ def test_one_marker_per_site_coloured_by_its_verdict(page):
     assert counts == {"significant": 1, "not significant": 2, "no verdict": 2, "failed": 1}
 
 
+def test_the_sites_looked_for_are_drawn_on_top_and_named(page):
+    drawn = [a["data-verdict"] for a, _ in page.find("circle", **{"class": "site"})]
+    # where circles overlap the later ones cover the earlier: significant and failed last
+    last = {"significant", "failed"}
+    first_looked_for = min(i for i, c in enumerate(drawn) if c in last)
+    assert all(c in last for c in drawn[first_looked_for:])
+    assert sorted(t for _, t in page.find("text")) == sorted(SITES)
+
+
 def test_markers_are_placed_by_an_equirectangular_projection(page):
     """x = (lon - west) * k, y = (north - lat) * k / cos(middle latitude), k = 960 / width."""
     ((svg, _),) = page.find("svg")

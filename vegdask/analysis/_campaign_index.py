@@ -40,7 +40,11 @@ VERDICT_COLOURS: dict[str, str] = {
 }
 # The map's drawing width (SVG user units; the page scales it) and its markers' radii there.
 _WIDTH = 960
-_RADIUS = (6.0, 18.0)
+_RADIUS = (5.0, 15.0)
+# Sites named beside their circles up to this many (more would cover each other: tooltips then).
+_LABELLED = 30
+# Drawn last, on top where circles overlap: the classes a reader looks for.
+_ON_TOP = ("no verdict", "not significant", "failed", "significant")
 
 
 @functools.cache
@@ -182,6 +186,42 @@ def _marker_title(site: str, entry: Mapping[str, Any], label: str) -> str:
     return "; ".join(parts)
 
 
+def _markers(
+    placed: Mapping[str, Mapping[str, Any]], frame: _Frame, largest: float, reports: set[str]
+) -> str:
+    """The sites' circles (by :data:`_ON_TOP`, then largest first) and, if few, their names."""
+
+    def order(item: tuple[str, Mapping[str, Any]]) -> tuple[int, float]:
+        entry = item[1]
+        return _ON_TOP.index(site_class(entry)), -_radius(entry.get("valid_tiles"), largest)
+
+    circles, names = [], []
+    for site, entry in sorted(placed.items(), key=order):
+        x, y = frame.xy(entry["longitude"], entry["latitude"])
+        label = site_class(entry)
+        radius = _radius(entry.get("valid_tiles"), largest)
+        title = html.escape(_marker_title(site, entry, label))
+        circle = (
+            f'<circle class="site" data-id="{html.escape(site)}" data-verdict="{label}" '
+            f'cx="{x:.1f}" cy="{y:.1f}" r="{radius:.1f}" '
+            f'fill="{VERDICT_COLOURS[label]}"><title>{title}</title></circle>'
+        )
+        if site in reports:
+            circle = f'<a href="{html.escape(_report_link(site))}">{circle}</a>'
+        circles.append(circle)
+        right = x < _WIDTH * 0.85  # named on its right, or on its left near the east edge
+        names.append(
+            f'<text x="{x + (radius + 3 if right else -radius - 3):.1f}" y="{y + 4:.1f}" '
+            f'text-anchor="{"start" if right else "end"}">{html.escape(site)}</text>'
+        )
+    shown = "".join(names) if len(names) <= _LABELLED else ""
+    return (
+        f'<g stroke="#ffffff" stroke-width="1.5" fill-opacity="0.85">{"".join(circles)}</g>'
+        '<g class="names" font-size="14" fill="#222" stroke="#ffffff" stroke-width="3" '
+        f'paint-order="stroke" pointer-events="none">{shown}</g>'
+    )
+
+
 def _map_svg(locations: Mapping[str, Mapping[str, Any]], reports: set[str]) -> str:
     """The sites over the land: one circle a site, coloured by class, area by valid tiles."""
     placed = {
@@ -194,22 +234,7 @@ def _map_svg(locations: Mapping[str, Mapping[str, Any]], reports: set[str]) -> s
     tiles = [e.get("valid_tiles") for e in placed.values()]
     largest = max([t for t in tiles if isinstance(t, int | float)], default=0)
     grid, step = _graticule(frame)
-    markers = []
-    # the largest first, so that smaller markers stay visible on top of them
-    for site, entry in sorted(
-        placed.items(), key=lambda kv: -_radius(kv[1].get("valid_tiles"), largest)
-    ):
-        x, y = frame.xy(entry["longitude"], entry["latitude"])
-        label = site_class(entry)
-        title = html.escape(_marker_title(site, entry, label))
-        circle = (
-            f'<circle class="site" data-id="{html.escape(site)}" data-verdict="{label}" '
-            f'cx="{x:.1f}" cy="{y:.1f}" r="{_radius(entry.get("valid_tiles"), largest):.1f}" '
-            f'fill="{VERDICT_COLOURS[label]}"><title>{title}</title></circle>'
-        )
-        if site in reports:
-            circle = f'<a href="{html.escape(_report_link(site))}">{circle}</a>'
-        markers.append(circle)
+    markers = _markers(placed, frame, largest, reports)
     height = frame.height
     svg = (
         f'<svg class="map" viewBox="0 0 {_WIDTH} {height:.1f}" role="img" '
@@ -221,17 +246,18 @@ def _map_svg(locations: Mapping[str, Mapping[str, Any]], reports: set[str]) -> s
         'stroke="#8a8a8a" stroke-width="0.8"/>'
         f'<path class="graticule" d="{grid}" fill="none" stroke="#6a7f90" stroke-width="0.5" '
         'stroke-dasharray="3 3" opacity="0.6"/>'
-        f'<g stroke="#ffffff" stroke-width="1.5" fill-opacity="0.85">{"".join(markers)}</g></svg>'
+        f"{markers}</svg>"
     )
     unplaced = sorted(set(locations) - set(placed))
     note = f" Not on the map (no coordinates): {', '.join(unplaced)}." if unplaced else ""
+    hover = "" if len(placed) <= _LABELLED else " (point at it for its name)"
     caption = (
         f"Equirectangular map, {_degrees(frame.west, frame.south)} to "
         f"{_degrees(frame.east, frame.north)}; dashed lines every {step}°. Coasts: Natural "
         "Earth 1:110m land (public domain). Each site is a circle coloured by its verdict, its "
         f"area in proportion to its valid tiles (largest: {largest:g}); sites with less than "
         f"{(_RADIUS[0] / _RADIUS[1]) ** 2:.0%} of that, or none recorded, get the smallest "
-        f"circle. Click a site for its report.{note}"
+        f"circle. Click a site for its report{hover}.{note}"
     )
     return f"<figure>{svg}<figcaption>{html.escape(caption)}</figcaption></figure>"
 
@@ -380,6 +406,7 @@ _STYLE = (
     ".v-significant{background:#f8c9c4}.v-not-significant{background:#d3e4f4}"
     ".v-no-verdict{background:#eee}.v-failed{background:#333;color:#fff}"
     ".synthetic{background:#fff3cd;padding:.5em;border:1px solid #e0c060}"
+    "@media (max-width:600px){svg.map .names{font-size:30px}}"  # SVG units: ~11 px on a phone
     ".figures{display:grid;grid-template-columns:repeat(auto-fill,minmax(320px,1fr));gap:1em}"
     ".figures figure{margin:0}"
 )

@@ -83,10 +83,11 @@ def run_campaign_command(args: argparse.Namespace, campaign: Any, until: str) ->
             f"{actual['done']} of {total} locations done, {actual['failed']} failed: "
             "see campaign.json"
         )
-        print(f"results in {where}")
+        print(f"results in {where}; map and table: {where}/index.html")
         return CAMPAIGN_FAILED
     elapsed = time.perf_counter() - started
     print(f"{total} of {total} locations done in {elapsed:.0f} s; results in {where}")
+    print(f"map and table: {where}/index.html")
     if until == "analyse" and (record.get("summary") or {}).get("error") is None:
         print(f"summary: {where}/summary/summary.html")
     return 0
