@@ -61,6 +61,7 @@ def done(lon, lat, tiles, periods, seconds, verdict=None, rainfall="stable"):
         "valid_tiles": tiles,
         "periods": periods,
         "stage_seconds": {"fetch": seconds, "process": 1.0},
+        "stage_cpu_seconds": {"fetch": seconds / 2, "process": 1.45},
         "synthetic_rainfall": rainfall,
     }
 
@@ -281,9 +282,10 @@ def test_table_has_a_row_per_site_with_its_tests(campaign):
     assert [rows["broken"][c] for c in tests] == ["n/a"] * 4
     expected = ["pooled", "pooled", "mean-series", "pooled", "n/a", "n/a"]
     assert [rows[s]["test"] for s in SITES] == expected
-    numbers = ("valid tiles", "periods", "stage time (s)")
-    assert [rows["sahel-1"][c] for c in numbers] == ["400", "48", "8.5"]  # 7.5 s + 1.0 s
-    assert [rows["broken"][c] for c in numbers] == ["n/a"] * 3
+    numbers = ("valid tiles", "periods", "wall time (s)", "CPU time (s)")
+    # fetch and process seconds summed: 7.5 + 1.0 wall, 3.75 + 1.45 CPU
+    assert [rows["sahel-1"][c] for c in numbers] == ["400", "48", "8.5", "5.2"]
+    assert [rows["broken"][c] for c in numbers] == ["n/a"] * 4
     assert rows["broken"]["error"] == "process: ValueError: no scene"
 
 

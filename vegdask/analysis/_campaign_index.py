@@ -286,6 +286,12 @@ def _number(value: Any, digits: int = 2) -> tuple[str, str]:
     return shown, repr(value)
 
 
+def _seconds(stages: Mapping[str, Any] | None) -> float | None:
+    """The seconds of a location's stages, summed; None when none is recorded."""
+    known = [v for v in (stages or {}).values() if isinstance(v, int | float)]
+    return sum(known) if known else None
+
+
 def _cell(text: str, key: str | None = None, css: str = "", title: str = "") -> str:
     attrs = f' data-sort="{html.escape(text if key is None else key)}"'
     attrs += f' class="{css}"' if css else ""
@@ -313,7 +319,7 @@ def _table(
     truth = any(e.get("synthetic_rainfall") for e in locations.values())
     heads = ["site", "status", "verdict", "test"]
     heads += [f"{series_label(s)} {indicator_label(i)} {q}" for s, i in HEADLINES for q in "τp"]
-    heads += ["valid tiles", "periods", "stage time (s)"]
+    heads += ["valid tiles", "periods", "wall time (s)", "CPU time (s)"]
     heads += ["synthetic rainfall (truth)"] if truth else []
     heads += ["error"]
     rows = []
@@ -324,8 +330,6 @@ def _table(
         link = (
             f'<a href="{html.escape(_report_link(site))}">{name}</a>' if site in reports else name
         )
-        seconds = entry.get("stage_seconds") or {}
-        total = sum(v for v in seconds.values() if isinstance(v, int | float)) if seconds else None
         cells = [
             f'<th scope="row" data-sort="{name}">{link}</th>',
             _cell(str(entry.get("status", "pending"))),
@@ -334,7 +338,8 @@ def _table(
             *_test_cells(tests.get(site)),
             _cell(*_number(entry.get("valid_tiles"))),
             _cell(*_number(entry.get("periods"))),
-            _cell(*_number(total, 1)),
+            _cell(*_number(_seconds(entry.get("stage_seconds")), 1)),
+            _cell(*_number(_seconds(entry.get("stage_cpu_seconds")), 1)),
             *([_cell(str(entry.get("synthetic_rainfall") or "n/a"))] if truth else []),
             _cell(str(entry.get("error") or "")),
         ]
@@ -348,8 +353,9 @@ def _table(
         '<p class="legend-text">Click a column\'s name to sort by it (again: the other way; '
         "n/a last). τ and p: the Kendall τ of rolling AR(1) and its one-sided surrogate p, by "
         "the test the verdict used (pooled over tiles where run, else mean-series); the two "
-        "tests share alpha. Valid tiles: summed over the periods. Stage time: the wall time "
-        "of the location's stages as its run.json records them.</p>"
+        "tests share alpha. Valid tiles: summed over the periods. Wall and CPU time: the "
+        "location's stages' seconds summed, as its run.json records them (CPU: the driver's "
+        "and the workers').</p>"
     )
 
 
