@@ -19,6 +19,7 @@ from vegdask.pipeline import (
     campaign_client,
     campaign_to_compute,
     output_lock,
+    read_manifest,
     run_campaign,
     validate_campaign,
 )
@@ -237,9 +238,11 @@ def test_the_pool_grows_and_is_released_when_a_location_fails(
 
 def interrupted_campaign(campaign, seen):
     """Run ``campaign`` on Batch, interrupted as by Ctrl-C once its first location is done."""
+    first = campaign.sites[0].output
 
     def interrupt(line):
-        if "location 04" in line:
+        # the next line logged once location 00 is processed (done, or 04 starting after it)
+        if read_manifest(first).get("stages", {}).get("process", {}).get("complete"):
             pool = client.cluster.batch_client.get_pool(client.cluster.pool_id)
             seen["target"] = pool.target_low_priority_nodes
             raise KeyboardInterrupt
