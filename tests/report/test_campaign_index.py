@@ -256,6 +256,54 @@ def test_the_land_is_natural_earth():
     assert "public domain" in text
 
 
+def inside(point, polygons):
+    """Even-odd rule: is the point inside the polygons (lists of (x, y))?"""
+    x, y = point
+    crossings = 0
+    for polygon in polygons:
+        for (x1, y1), (x2, y2) in itertools.pairwise([*polygon, polygon[0]]):
+            if (y1 > y) != (y2 > y) and x < x1 + (y - y1) * (x2 - x1) / (y2 - y1):
+                crossings += 1
+    return crossings % 2 == 1
+
+
+def test_a_world_map_has_no_seams_at_the_antimeridian(tmp_path):
+    """Sites across the world: the land crossing 180 degrees (Chukotka, Fiji) and around the
+    pole (Antarctica) is drawn without lines across the map, and filled where the land is."""
+    sites = {"a": (-170.0, 60.0), "b": (175.0, -20.0), "c": (0.0, -70.0), "d": (20.0, 70.0)}
+    record = {"locations": {s: {"status": "pending", "longitude": lon, "latitude": lat}
+                            for s, (lon, lat) in sites.items()}}  # fmt: skip
+    write_campaign_index(str(tmp_path), record)
+    page = Page((tmp_path / "index.html").read_text())
+    ((svg, _),) = page.find("svg")
+    west, east, south, north = (float(svg[f"data-{k}"]) for k in ("west", "east", "south", "north"))
+    k = 960 / (east - west)
+    stretch = 1 / math.cos(math.radians(abs(south + north) / 2))
+    ((land, _),) = page.find("path", **{"class": "land"})
+    polygons = [
+        [tuple(map(float, p.split())) for p in part.split("L")]
+        for part in re.findall(r"M([^MZ]+)Z", land["d"])
+    ]
+    height = float(svg["viewbox"].split()[3])
+    shown = [
+        abs(b[0] - a[0])
+        for p in polygons
+        for a, b in itertools.pairwise(p)
+        if 0 <= a[1] <= height and 0 <= b[1] <= height  # not a pole's edge, off the map
+    ]
+    assert max(shown) < 960 / 4  # no coast runs a quarter of the world east-west in one segment
+
+    def xy(lon, lat):
+        return (lon - west) * k, (north - lat) * k * stretch
+
+    assert inside(xy(0.0, -80.0), polygons)  # Antarctica
+    assert inside(xy(178.0, -17.8), polygons)  # Viti Levu, Fiji
+    assert inside(xy(-175.0, 66.5), polygons)  # Chukotka, east of 180
+    assert inside(xy(175.0, 67.0), polygons)  # Chukotka, west of 180
+    assert not inside(xy(-150.0, 0.0), polygons)  # the Pacific
+    assert not inside(xy(-179.5, 40.0), polygons)  # the Pacific at the antimeridian
+
+
 def table(text):
     """The table's rows by site: {column name: cell text}."""
     names = [html.unescape(n) for n in re.findall(r"<button type=\"button\">(.*?)</button>", text)]

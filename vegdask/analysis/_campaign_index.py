@@ -126,16 +126,46 @@ def _frame(points: list[tuple[float, float]]) -> _Frame:
     return _Frame(west, west + width, south, south + height)
 
 
+def _unwrapped(ring: tuple[tuple[float, float], ...]) -> list[tuple[float, float]]:
+    """A ring without jumps across the antimeridian (longitudes beyond +-180 where it crosses).
+
+    A ring around a pole (Antarctica: its longitudes end 360 degrees from where they start) is
+    closed along that pole, so that its inside is the land.
+
+    Examples
+    --------
+    >>> _unwrapped(((179.0, -16.0), (-179.0, -16.0), (-179.0, -17.0), (179.0, -16.0)))
+    [(179.0, -16.0), (181.0, -16.0), (181.0, -17.0), (179.0, -16.0)]
+    """
+    out = [ring[0]]
+    for lon, lat in ring[1:]:
+        previous = out[-1][0]
+        out.append((lon + 360 * round((previous - lon) / 360), lat))
+    if abs(out[-1][0] - out[0][0]) > 180:
+        pole = -90.0 if sum(lat for _, lat in out) < 0 else 90.0
+        out += [(out[-1][0], pole), (out[0][0], pole)]
+    return out
+
+
+@functools.cache
+def _land() -> tuple[tuple[tuple[float, float, float, float], list[tuple[float, float]]], ...]:
+    """The unwrapped land rings, each drawn three times (360 degrees apart), with their boxes."""
+    copies = []
+    for ring in map(_unwrapped, land_rings()):
+        for shift in (-360.0, 0.0, 360.0):
+            moved = [(lon + shift, lat) for lon, lat in ring]
+            lons, lats = [p[0] for p in moved], [p[1] for p in moved]
+            copies.append(((min(lons), max(lons), min(lats), max(lats)), moved))
+    return tuple(copies)
+
+
 def _land_path(frame: _Frame) -> str:
     """The land rings that reach the frame as one SVG path (SVG clips the rest)."""
     parts = []
-    for ring in land_rings():
-        lons, lats = [p[0] for p in ring], [p[1] for p in ring]
-        if max(lons) < frame.west or min(lons) > frame.east:
+    for (west, east, south, north), ring in _land():
+        if east < frame.west or west > frame.east or north < frame.south or south > frame.north:
             continue
-        if max(lats) < frame.south or min(lats) > frame.north:
-            continue
-        xy = [frame.xy(lon, lat) for lon, lat in ring[:-1]]
+        xy = [frame.xy(lon, lat) for lon, lat in ring]
         parts.append("M" + "L".join(f"{x:.1f} {y:.1f}" for x, y in xy) + "Z")
     return "".join(parts)
 
