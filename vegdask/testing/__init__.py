@@ -1,4 +1,4 @@
-"""Test helpers users can use too: Azurite, dask checks, waiting, digests, sites, strategies.
+"""Test helpers users can use too: Azurite, dask checks, waiting, digests, campaign tables, sites.
 
 The Batch emulator and the managed-identity endpoint live in `vegdask.batch_emulator` and are
 re-exported here for tests. `strategies` (hypothesis strategies) is imported on first use, so
@@ -20,6 +20,7 @@ from vegdask.testing._azurite import (
     Azurite,
     find_azurite,
 )
+from vegdask.testing._campaigns import campaign_tables, table_differences
 from vegdask.testing._digest import (
     BLOCKS,
     RTOL,
@@ -51,6 +52,7 @@ __all__ = [
     "CountingScheduler",
     "ManagedIdentityEndpoint",
     "TokenRequest",
+    "campaign_tables",
     "digest_differences",
     "find_azurite",
     "float_summary",
@@ -59,6 +61,7 @@ __all__ = [
     "process_alive",
     "simulated_site",
     "strategies",
+    "table_differences",
     "wait_until",
 ]
 
