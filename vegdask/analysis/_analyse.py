@@ -282,10 +282,11 @@ def _analysis_graph(res: Results, frame: pd.DataFrame, settings: _Settings) -> _
     """The series' tests, the pooled tests, spatial indicators and tile maps, as tasks.
 
     On the job's workers at once when a cluster runs (figures start as soon as what they show
-    is ready), here otherwise; the long statistics first.
+    is ready), here otherwise; the long statistics first: one above the priority the caller
+    gives the analysis (a campaign ranks its locations: vegdask.pipeline.run_campaign).
     """
     ews = settings.ews
-    with dask.annotate(priority=1):
+    with dask.annotate(priority=dask.get_annotations().get("priority", 0) + 1):
         outcomes = {
             name: dask.delayed(_analyse_series)(
                 frame[name].rename(name), settings.deseasonalise, ews, settings.sensitivity()

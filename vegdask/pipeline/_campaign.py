@@ -5,7 +5,8 @@ A config with a ``[campaign]`` section names its locations there (catalogue ids,
 section applies to every location. Each location runs as a single job (see
 :func:`~vegdask.pipeline.run_job`) into ``<output>/locations/<id>/``; ``<output>/campaign.json``
 records per location its status, error, timings and verdict, and ``<output>/summary/`` holds the
-cross-location summary of :func:`vegdask.analysis.summarise_runs`.
+cross-location summary of :func:`vegdask.analysis.summarise_runs`. The locations run a few at
+once on the one cluster, their tasks interleaved and ranked so that they finish in order.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 import copy
 import csv
 import re
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -23,6 +25,7 @@ from vegdask import config as settings
 from vegdask.data import RunStore, location, locations, synthetic_location
 from vegdask.data.storage import join_url
 from vegdask.pipeline._config import ConfigError, read_config, validate_config
+from vegdask.pipeline._interleave import interleave, ranked
 from vegdask.pipeline._lock import check_output
 from vegdask.pipeline._manifest import STAGES, check_job, read_manifest, stages_to_compute
 from vegdask.pipeline._run import run_job
@@ -301,8 +304,15 @@ def run_campaign(
     until: str = "analyse",
     to_compute: list[Site] | None = None,
     plan: dict[str, Any] | None = None,
+    in_flight: int | None = None,
 ) -> dict[str, Any]:
     """Run every location of ``campaign`` on one client; record each in ``campaign.json``.
+
+    The locations to compute run ``in_flight`` at once, their tasks interleaved on the cluster
+    and ranked by the locations' order (each location's tasks have a higher Dask priority than
+    the next one's), so that locations finish one after another, each one's analysis starting
+    as soon as its tiles are written, while the next ones fill the workers' idle slots. Only
+    ``in_flight`` locations' graphs and results are held at once, whatever their number.
 
     A location whose job fails is recorded as ``failed`` with its one-line error and the others
     go on; a location whose stages are complete and unchanged is skipped (``done``), so a rerun
@@ -321,6 +331,9 @@ def run_campaign(
         :func:`campaign_to_compute`'s answer when the caller has it (it reads every output).
     plan : dict, optional
         The campaign's plan (``vegdask plan``), stored as ``plan``; made here when not given.
+    in_flight : int, optional
+        Locations running at once (``vegdask.campaign.in-flight``, 3 by default). With more
+        than one, a location reports lines instead of progress bars.
 
     Returns
     -------
@@ -348,12 +361,19 @@ def run_campaign(
         plan = plan_job(campaign)
     record = {"locations": entries, "plan": plan}
     store.write_json("campaign.json", record)
-    for number, site in enumerate(campaign.sites, start=1):
-        if site.id in todo:
-            log(f"location {site.id} ({number}/{len(entries)}): running")
-            options = {"force": force, "verify": verify, "progress": progress, "log": log}
-            entries[site.id].update(_run_site(site, client, until, **options))
-            store.write_json("campaign.json", record)
+    in_flight = max(1, int(settings.get("campaign.in-flight", in_flight)))
+    numbers = {site.id: number for number, site in enumerate(campaign.sites, start=1)}
+    # progress bars of locations running at once would overwrite each other: lines instead
+    options = {"force": force, "verify": verify, "progress": progress and in_flight == 1}
+
+    def run(site: Site, rank: int, stopped: threading.Event) -> dict[str, Any]:
+        log(f"location {site.id} ({numbers[site.id]}/{len(entries)}): running")
+        return _run_site(site, client, until, rank, stopped, log=log, **options)
+
+    sites = [site for site in campaign.sites if site.id in todo]
+    for site, outcome in interleave(sites, run, in_flight):
+        entries[site.id].update(outcome)
+        store.write_json("campaign.json", record)
     if until == "analyse" and (todo or not store.exists("summary/summary.csv")):
         record["summary"] = _summary(campaign, entries)
     elif "summary" in last:
@@ -370,22 +390,41 @@ def run_campaign(
     return record
 
 
-def _run_site(site: Site, client: Any, until: str, **options: Any) -> dict[str, Any]:
-    """Run one location's job; its outcome, or its one-line error (the others go on)."""
+def _run_site(
+    site: Site,
+    client: Any,
+    until: str,
+    rank: int,
+    stopped: threading.Event,
+    **options: Any,
+) -> dict[str, Any]:
+    """Run one location's job at the Dask priority of its ``rank``; its outcome, or its error.
+
+    Its one-line messages name the location, and stop once the campaign is ``stopped``.
+    """
     from vegdask.cluster import WorkersLostError
 
+    log = options["log"]
+
+    def tell(line: str) -> None:
+        if not stopped.is_set():
+            log(f"location {site.id}: {line}")
+
+    options["log"] = tell
     started = time.perf_counter()
     try:
         check_output(site.output, force=options["force"])
         check_job(site.config, until, force=options["force"])
-        run_job(site.config, client=client, until=until, **options)
+        with ranked(client, rank):
+            run_job(site.config, client=client, until=until, **options)
     except WorkersLostError:  # the cluster, not the location: the campaign stops
         raise
     except Exception as err:  # isolated: recorded, and the other locations go on
         outcome = {"status": "failed", "error": _error_line(site, err, until), "verdict": None}
-        options["log"](f"location {site.id}: failed: {outcome['error']}")
+        tell(f"failed: {outcome['error']}")
     else:
         outcome = _outcome(site, until)
+        tell(f"done in {time.perf_counter() - started:.1f} s")
     return {**outcome, "seconds": round(time.perf_counter() - started, 2)}
 
 

@@ -1,0 +1,138 @@
+"""A campaign's locations interleaved on one cluster: bounded, ranked, and the outputs unchanged."""
+
+import copy
+import json
+import threading
+import tomllib
+
+import numpy as np
+import pytest
+import xarray as xr
+from distributed import Client, LocalCluster
+from distributed.diagnostics.plugin import SchedulerPlugin
+
+from vegdask.pipeline import run_campaign, run_job, validate_campaign
+from vegdask.pipeline._interleave import RANK_STEP, interleave
+
+# 12 monthly periods of a 100x100-pixel scene (4 tiles), analysed with few surrogates and no
+# figures: enough for every analysis output, small enough for a test.
+SMALL = """
+[location]
+size = 100
+[time]
+start = "2016-01-01"
+end = "2017-01-01"
+[analysis]
+enabled = true
+report = false
+n_surrogates = 10
+sensitivity_surrogates = 5
+tile_surrogates = 5
+spatial_permutations = 3
+"""
+
+
+def test_at_most_in_flight_items_run_at_once_each_with_its_rank():
+    barrier = threading.Barrier(2, timeout=120)  # two must run at once to pass it
+    lock = threading.Lock()
+    active, most = [0], [0]
+
+    def run(item, rank, stopped):
+        with lock:
+            active[0] += 1
+            most[0] = max(most[0], active[0])
+        barrier.wait()
+        with lock:
+            active[0] -= 1
+        return rank
+
+    outcomes = dict(interleave(["a", "b", "c", "d"], run, in_flight=2))
+    assert outcomes == {"a": 0, "b": 1, "c": 2, "d": 3}
+    assert most[0] == 2
+
+
+def test_an_error_escaping_a_run_is_raised_and_stops_the_others():
+    seen = []
+
+    def run(item, rank, stopped):
+        if item == "b":
+            raise RuntimeError("the cluster is gone")
+        seen.append(stopped)
+        return item
+
+    with pytest.raises(RuntimeError, match="the cluster is gone"):
+        list(interleave(["a", "b", "c", "d"], run, in_flight=1))
+    assert len(seen) == 1  # "a" only: nothing starts after the error
+    assert seen[0].is_set()  # and the threads are told the campaign stopped
+
+
+class Priorities(SchedulerPlugin):
+    """The user priority of every task the scheduler ran (its priority tuple's first item)."""
+
+    def __init__(self, scheduler):
+        self.scheduler = scheduler
+        self.seen = set()
+
+    def transition(self, key, start, finish, *args, **kwargs):
+        if start == "processing" and finish == "memory":
+            self.seen.add(-self.scheduler.tasks[key].priority[0])
+
+
+def stores(folder):
+    """The arrays and JSON the analysis wrote, read back."""
+    tiles = xr.open_zarr(folder / "tiles.zarr", consolidated=False).load()
+    resilience = json.loads((folder / "analysis" / "resilience.json").read_text())
+    series = (folder / "analysis" / "timeseries.csv").read_text()
+    return tiles, resilience, series
+
+
+def assert_close(got, expected, where=""):
+    """JSON values equal, floats to a tolerance."""
+    if isinstance(expected, dict):
+        assert got.keys() == expected.keys(), where
+        for key in expected:
+            assert_close(got[key], expected[key], f"{where}.{key}")
+    elif isinstance(expected, list):
+        assert len(got) == len(expected), where
+        for i, (a, b) in enumerate(zip(got, expected, strict=True)):
+            assert_close(a, b, f"{where}[{i}]")
+    elif isinstance(expected, float):
+        assert got == pytest.approx(expected, rel=1e-9, abs=1e-12), where
+    else:
+        assert got == expected, where
+
+
+def test_interleaved_campaign_equals_each_location_alone(tmp_path):
+    campaign = validate_campaign(
+        {
+            "campaign": {"locations": ["01", "04"]},  # stable and declining rainfall
+            **tomllib.loads(SMALL),
+            "output": {"url": str(tmp_path / "camp")},
+        }
+    )
+    with LocalCluster(
+        n_workers=1, threads_per_worker=2, processes=False, dashboard_address=":0"
+    ) as cluster, Client(cluster) as client:  # fmt: skip
+        priorities = Priorities(cluster.scheduler)
+        cluster.scheduler.add_plugin(priorities)
+        record = run_campaign(campaign, client=client, progress=False, log=lambda m: None)
+        # every task of location k ran at its rank's priority, its analysis' statistics one above
+        assert {0, 1, -RANK_STEP, -RANK_STEP + 1} <= priorities.seen
+        assert priorities.seen <= {0, 1, -RANK_STEP, -RANK_STEP + 1, 10}  # 10: start_imports
+        alone = {}
+        for site in campaign.sites:
+            config = copy.deepcopy(site.config)
+            config["output"]["url"] = str(tmp_path / "alone" / site.id)
+            run_job(config, client=client, progress=False, log=lambda m: None)
+            alone[site.id] = stores(tmp_path / "alone" / site.id)
+    assert [e["status"] for e in record["locations"].values()] == ["done", "done"]
+    for site in campaign.sites:
+        tiles, resilience, series = stores(tmp_path / "camp" / "locations" / site.id)
+        expected_tiles, expected_resilience, expected_series = alone[site.id]
+        assert tiles.sizes == expected_tiles.sizes
+        assert tiles["valid"].values.any()
+        for name, variable in expected_tiles.data_vars.items():
+            np.testing.assert_allclose(tiles[name].values, variable.values, rtol=1e-9)
+        assert_close(resilience, expected_resilience, site.id)
+        assert series.splitlines()[0] == expected_series.splitlines()[0]
+        assert len(series.splitlines()) == len(expected_series.splitlines()) == 1 + 12
