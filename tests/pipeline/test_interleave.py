@@ -4,6 +4,7 @@ import copy
 import json
 import threading
 import tomllib
+import warnings
 
 import numpy as np
 import pytest
@@ -64,6 +65,26 @@ def test_an_error_escaping_a_run_is_raised_and_stops_the_others():
         list(interleave(["a", "b", "c", "d"], run, in_flight=1))
     assert len(seen) == 1  # "a" only: nothing starts after the error
     assert seen[0].is_set()  # and the threads are told the campaign stopped
+
+
+def test_the_warnings_a_job_silences_stay_silent_while_locations_run_at_once():
+    # Warning filters are the process's: a location leaving its catch_warnings() block would
+    # drop the filter another location's block set.
+    barrier = threading.Barrier(2, timeout=120)
+
+    def run(item, rank, stopped):
+        barrier.wait()
+        warnings.warn(
+            "Consolidated metadata is currently not part of the spec", UserWarning, stacklevel=2
+        )
+        warnings.warn("Mean of empty slice", RuntimeWarning, stacklevel=2)
+        return item
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert sorted(item for item, _ in interleave(["a", "b"], run, in_flight=2)) == ["a", "b"]
+        warnings.warn("after the campaign", UserWarning, stacklevel=2)
+    assert [str(w.message) for w in caught] == ["after the campaign"]
 
 
 class Priorities(SchedulerPlugin):

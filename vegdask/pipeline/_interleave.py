@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import queue
 import threading
+import warnings
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, TypeVar
 
@@ -27,6 +28,16 @@ R = TypeVar("R")
 #: Location k's tasks have priority ``-k * RANK_STEP``: above every task of location k + 1,
 #: with room for the priorities a job gives its own tasks (the analysis' statistics: +1).
 RANK_STEP = 10
+
+# The warnings a job silences in the driver with warnings.catch_warnings(): zarr's note on
+# consolidated metadata (vegdask.data.storage) and numpy's on all-NaN periods (the analysis'
+# series). Warning filters are the process's, not a thread's: one location leaving its
+# catch_warnings block drops the filter another location's block set, so while locations run in
+# threads these stay filtered for all of them.
+_SILENCED = (
+    (r"Consolidated metadata is currently not part", UserWarning),
+    (r"", RuntimeWarning),
+)
 
 
 @contextlib.contextmanager
@@ -70,6 +81,20 @@ def interleave(
             finished.put((item, err))
 
     waiting = list(enumerate(items))[::-1]
+    with warnings.catch_warnings():
+        for message, category in _SILENCED:
+            warnings.filterwarnings("ignore", message, category)
+        yield from _collect(waiting, finished, work, in_flight, stopped)
+
+
+def _collect(
+    waiting: list[tuple[int, Any]],
+    finished: queue.Queue,
+    work: Callable[[Any, int], None],
+    in_flight: int,
+    stopped: threading.Event,
+) -> Iterator[tuple[Any, Any]]:
+    """Start ``work`` threads, ``in_flight`` at once, from ``waiting``; yield what finishes."""
     running = 0
     try:
         while waiting or running:
