@@ -57,3 +57,20 @@ def test_figures_are_drawn_on_the_workers_when_a_cluster_runs():
     ran = [task for task in stream.data if "_build_and_render" in task["key"]]
     assert len(ran) == 2
     assert there == here  # the same bytes whichever process drew them
+
+
+def test_spatial_figure_marks_the_periods_below_alpha():
+    """The filled markers are the periods whose permutation p is below alpha (no fixed 0.05)."""
+    index = pd.date_range("2016-01-16", periods=5, freq="MS")
+    names = ("cg_variance", "cg_skewness", "morans_i", "sdr")
+    p = [0.001, 0.02, 0.04, 0.2, 0.009]
+    spatial = pd.DataFrame(
+        {**{n: np.arange(5.0) for n in names}, **{f"{n}_p_value": p for n in names}}, index=index
+    )
+    for alpha, marked in ((0.05, 4), (0.01, 2)):
+        fig = figs.fig_spatial(spatial, alpha)
+        dots = [line for line in fig.axes[0].lines if line.get_marker() == "o"]
+        assert [len(line.get_xdata()) for line in dots] == [marked]
+        assert fig.axes[0].get_title().endswith(f"p < {alpha:g})")
+    with dask.config.set({"vegdask.analysis.alpha": 0.01}):
+        assert figs.fig_spatial(spatial).axes[0].get_title().endswith("p < 0.01)")

@@ -441,12 +441,12 @@ def fig_verdict(
     observed: float,
     p_value: float,
     title: str,
-    alpha: float = 0.05,
+    alpha: float,
 ) -> Figure:
     """The pooled verdict: each tile's tau on the map, and the pooled null with the observed.
 
     ``tile_taus`` is a (tile_y, tile_x) map (NaN: tile not used); ``null`` the pooled statistic
-    of each surrogate panel; ``observed`` and ``p_value`` the pooled test's.
+    of each surrogate panel; ``observed`` and ``p_value`` the pooled test's, at level ``alpha``.
     """
     fig = _figure(11, 4.2, left=0.8, top=0.7, bottom=0.6, right=0.6, wspace=0.4)
     axes = fig.subplots(1, 2)
@@ -493,21 +493,25 @@ def fig_quicklooks(frames: xr.Dataset) -> Figure:
     return fig
 
 
-def fig_spatial(spatial: pd.DataFrame) -> Figure:
-    """Spatial indicators per period; filled markers where the permutation p < 0.05."""
+def fig_spatial(spatial: pd.DataFrame, alpha: float | None = None) -> Figure:
+    """Spatial indicators per period; filled markers where the permutation p < ``alpha``.
+
+    ``alpha`` left as None is the ``vegdask.analysis.alpha`` setting.
+    """
     from vegdask.kernels import kendall_tau
 
+    alpha = config.get("analysis.alpha", alpha)
     names = ("cg_variance", "cg_skewness", "morans_i", "sdr")
     fig = _figure(10, 7, left=1.0, hspace=0.1)
     axes = fig.subplots(len(names), 1, sharex=True)
     for ax, name in zip(axes, names, strict=True):
         ax.plot(spatial.index, spatial[name], "-", color="tab:purple")
-        sig = spatial[f"{name}_p_value"] < 0.05
+        sig = spatial[f"{name}_p_value"] < alpha
         ax.plot(spatial.index[sig], spatial[name][sig], "o", color="tab:purple", ms=4)
         tau = float(kendall_tau(spatial[name].to_numpy(copy=True))[0])
         ax.set_ylabel(name)
         ax.text(0.01, 0.8, f"Kendall τ = {tau:.2f}", transform=ax.transAxes, fontsize=9)
         ax.grid(alpha=0.3)
-    axes[0].set_title("Spatial indicators of NDVI (dots: permutation p < 0.05)")
+    axes[0].set_title(f"Spatial indicators of NDVI (dots: permutation p < {alpha:g})")
     axes[-1].set_xlabel("period")
     return fig

@@ -61,10 +61,10 @@ def figure_tasks(
     cluster when one runs), in ``formats`` (:func:`~vegdask.analysis._figures.figure_formats`:
     PNG, SVG on request). ``alpha``: the tests' level (``vegdask.analysis.alpha``).
     """
-    specs = _figure_specs(frame, outcomes, corrs, res, maps, scene, spatial)
+    alpha = config.get("analysis.alpha", alpha)
+    specs = _figure_specs(frame, outcomes, corrs, res, maps, scene, spatial, alpha)
     if pooled is not None:
         grid = res.tiles["offset50"].isel(time=0, drop=True) * np.nan
-        alpha = config.get("analysis.alpha", alpha)
         specs = {"verdict": (_verdict_figure, (pooled, grid, alpha)), **specs}
     return figs.figure_tasks(specs, figs.figure_formats(formats))
 
@@ -77,7 +77,9 @@ def write_figures(fs, adir, rendered) -> dict[str, bytes]:
     return {key: out["png"] for key, out in rendered.items() if out is not None}
 
 
-def _figure_specs(frame, outcomes, corrs, res, maps, scene, spatial) -> dict[str, figs.FigureSpec]:
+def _figure_specs(
+    frame, outcomes, corrs, res, maps, scene, spatial, alpha
+) -> dict[str, figs.FigureSpec]:
     """Each figure of the report as (``fig_*`` function, its arguments), in report order."""
     specs: dict[str, figs.FigureSpec] = {}
     if scene is not None and all(b in scene for b in ("red", "green", "blue")):
@@ -97,7 +99,7 @@ def _figure_specs(frame, outcomes, corrs, res, maps, scene, spatial) -> dict[str
         mean = res.tiles["offset50"].where(valid).mean("time")
         specs["tile_maps"] = (figs.fig_tile_maps, (mean, maps))
     if spatial is not None:
-        specs["spatial"] = (figs.fig_spatial, (spatial,))
+        specs["spatial"] = (figs.fig_spatial, (spatial, alpha))
     return specs
 
 
@@ -260,7 +262,7 @@ def report_html(
         _stl_section(images),
         _early_warning_section(resilience, images, alpha),
         _annual_cycle_section(stats),
-        _spatial_section(images),
+        _spatial_section(images, alpha),
         _tile_maps_section(res, images, maps),
         _glossary_section(),
         _run_details_section(res),
@@ -514,15 +516,17 @@ def _annual_cycle_section(stats) -> str:
     return "<h2>Annual cycle: crystal-ball fit (pyveg G4, fixed)</h2>" + _scroll(table)
 
 
-def _spatial_section(images) -> str:
+def _spatial_section(images, alpha) -> str:
     if "spatial" not in images:
         return ""
+    block = config.get("analysis.spatial-subsize")  # the analysis' (the report is written with it)
     figure = _img(
         images,
         "spatial",
-        "Spatial indicators of NDVI per period (cg_*: of 5 x 5-pixel block means; Moran's I "
-        "and sdr unitless); filled dots: permutation p < 0.05. Rising coarse-grained variance, "
-        "Moran's I or sdr would point to patterns coarsening toward collapse.",
+        f"Spatial indicators of NDVI per period (cg_*: of {block} x {block}-pixel block means; "
+        f"Moran's I and sdr unitless); filled dots: permutation p < {alpha:g}. Rising "
+        "coarse-grained variance, Moran's I or sdr would point to patterns coarsening toward "
+        "collapse.",
     )
     return "<h2>Spatial indicators (Kefi et al. 2014)</h2>" + figure
 
