@@ -98,3 +98,118 @@ def test_submit_refuses_a_local_output(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "give an abfs:// output" in err
     assert str(tmp_path) in err
+
+
+def test_driver_script_as_text():
+    from vegdask.cluster import driver_script
+
+    script = driver_script(
+        ["-m", "vegdask.cli", "run", "job 1.toml"],
+        python="/opt/py/bin/python",
+        job_id="vegdask-0a1b2c3d-submit",
+        node_site=True,
+        secrets=True,
+        scheduler_host="10.0.0.4",
+        modules=("vegdask",),
+        pool_id="pool-1",
+        restore=(2, 0),
+    )
+    lines = script.splitlines()
+    assert lines[:4] == [
+        "set -e",
+        'export PYTHONPATH="$AZ_BATCH_NODE_SHARED_DIR/vegdask-site${PYTHONPATH:+:$PYTHONPATH}"',
+        'f="$AZ_BATCH_TASK_WORKING_DIR/vegdask-secrets.env"; . "$f"; rm -f "$f"',
+        "h=10.0.0.4 || true; export DASK_VEGDASK__AZURE__SCHEDULER_HOST=${h:-127.0.0.1}",
+    ]
+    assert lines[4] == "set +e"
+    # the module check (a quoted Python program over several lines), then the command
+    assert lines[5].startswith("/opt/py/bin/python -c 'import importlib.util, sys")
+    assert script.count(" vegdask && /opt/py/bin/python -m vegdask.cli run 'job 1.toml'\n") == 1
+    assert lines[-3:] == [
+        "status=$?",
+        "/opt/py/bin/python -c 'import azure.batch, azure.storage.blob' 2>/dev/null && "
+        "/opt/py/bin/python -m vegdask.cluster._submit finish --drop vegdask-0a1b2c3d-submit "
+        "--pool pool-1 --restore 2 0 || true",
+        "exit $status",
+    ]
+
+
+def test_driver_script_runs_the_command_with_its_secrets_and_exits_with_its_status(tmp_path):
+    import hashlib
+    import shlex
+    import subprocess
+
+    from vegdask.cluster import driver_script
+
+    secret = "it's a secret"
+    digest = hashlib.sha256(secret.encode()).hexdigest()
+    (tmp_path / "vegdask-secrets.env").write_text(f"export TOKEN={shlex.quote(secret)}\n")
+    code = (
+        "import hashlib, os, sys; print(os.environ['DASK_VEGDASK__AZURE__SCHEDULER_HOST']); "
+        f"sys.exit(3 if hashlib.sha256(os.environ['TOKEN'].encode()).hexdigest() == '{digest}' "
+        "else 5)"
+    )
+    script = driver_script(
+        ["-c", code], python=sys.executable, job_id="j", secrets=True, modules=("json",)
+    )
+    assert secret not in script
+    env = {"PATH": "/usr/bin:/bin", "AZ_BATCH_TASK_WORKING_DIR": str(tmp_path)}
+    env["AZ_BATCH_TASK_DIR"] = str(tmp_path)  # no storage settings: the finish step is a no-op
+    done = subprocess.run(["bash", "-c", script], env=env, capture_output=True, text=True)
+    assert done.returncode == 3, done.stderr
+    assert done.stdout.strip().count(".") == 3  # the node's first IP address (or 127.0.0.1)
+    assert not (tmp_path / "vegdask-secrets.env").exists()  # sourced, then deleted
+
+
+def test_submitted_secrets_reach_the_command_and_nothing_batch_shows(
+    batch_emulator, azurite, monkeypatch, batch_environment, shared_key_client
+):
+    import hashlib
+
+    from vegdask.cluster import submit_job
+
+    emu = batch_emulator
+    for name in ("AZURE_BATCH_URL", "AZURE_BATCH_ACCOUNT", "AZURE_BATCH_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.delenv("AZURE_STORAGE_CONNECTION_STRING", raising=False)
+    secret = "hunter2 'quoted' $HOME"
+    digest = hashlib.sha256(secret.encode()).hexdigest()
+    secrets = {"TOKEN": secret, **batch_environment(emu, azurite)}  # as vegdask submit's
+    code = (
+        "import hashlib, os, sys; "
+        f"sys.exit(3 if hashlib.sha256(os.environ['TOKEN'].encode()).hexdigest() == '{digest}' "
+        "else 5)"
+    )
+    job = submit_job(
+        ["-c", code],
+        files={"job.toml": b"[location]\n"},
+        secrets=secrets,
+        environment={"PLAIN": "shown"},
+        batch_url=emu.url,
+        account_name=emu.account_name,
+        account_key=emu.account_key,
+        storage_connection_string=azurite.connection_string,
+        pool_id="secret-pool",
+        python=sys.executable,
+        modules=(),
+        metadata={"output": "abfs://o/p"},
+    )
+    task = job.wait(timeout=120, poll=0.2)
+    assert task.execution_info.exit_code == 3  # the command saw the secret
+    batch = shared_key_client(emu)
+    driver = batch.get_task(job.job_id, "driver")
+    shown = driver.command_line + json.dumps(driver.as_dict().get("environmentSettings"))
+    assert "PLAIN" in shown
+    for value in ("hunter2", emu.account_key, azurite.account_key, "sig="):
+        assert value not in shown
+    # the rest Batch shows has the inputs' SAS URLs (read-only, expiring), not the secrets
+    shown = json.dumps(driver.as_dict()) + json.dumps(batch.get_job(job.job_id).as_dict())
+    assert "job.toml" in shown
+    for value in ("hunter2", emu.account_key, azurite.account_key):
+        assert value not in shown
+    # the task deleted its secrets blob and gave the pool it created back its zero nodes
+    service = BlobServiceClient.from_connection_string(azurite.connection_string)
+    left = {b.name for b in service.get_container_client("vegdask-submit").list_blobs(job.job_id)}
+    assert f"{job.job_id}/job.toml" in left
+    assert f"{job.job_id}/vegdask-secrets.env" not in left
+    wait_until(lambda: batch.get_pool("secret-pool").target_dedicated_nodes == 0, timeout=30)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import Any
 
 from vegdask.cli._common import CLIError
 
@@ -44,9 +45,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--no-deps", action="store_true", help="the node image has the dependencies"
     )
     parser.add_argument(
-        "--vm-size",
-        default="Standard_A1_v2",
-        help="VM size of a created pool (default: %(default)s)",
+        "--vm-size", default=None, help="VM size of a created pool (default vegdask.azure.vm-size)"
     )
     parser.add_argument("--low-priority", action="store_true", help="Spot nodes")
     parser.add_argument(
@@ -128,15 +127,21 @@ def run(args: argparse.Namespace) -> int:
     print(f"follow it: vegdask batch status --job {job.job_id}; vegdask batch logs {job.job_id}")
     if not args.wait:
         return 0
-    task = job.wait()
+    task = job.wait(restore=False)  # the driver's files go with its node: read them first
     info = task.execution_info
     code = info.exit_code if info else None
     print(f"task {job.task_id}: {getattr(info.result, 'value', info.result)}, exit code {code}")
     if code != 0:  # why, in its last line (e.g. the node's Python lacking a module)
-        from vegdask.cluster import task_log
-
-        lines = (task_log(job.client, job.job_id, job.task_id, "stderr.txt") or "").splitlines()
-        last = next((line.strip() for line in reversed(lines) if line.strip()), None)
-        if last:
-            print(f"vegdask submit: the driver's last line: {last}", file=sys.stderr)
+        _print_last_line(job)
+    job.restore_pool()
     return 0 if code == 0 else 1
+
+
+def _print_last_line(job: Any) -> None:
+    """The driver's last line of ``stderr.txt``, on stderr."""
+    from vegdask.cluster import task_log
+
+    lines = (task_log(job.client, job.job_id, job.task_id, "stderr.txt") or "").splitlines()
+    last = next((line.strip() for line in reversed(lines) if line.strip()), None)
+    if last:
+        print(f"vegdask submit: the driver's last line: {last}", file=sys.stderr)

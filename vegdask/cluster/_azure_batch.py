@@ -44,10 +44,12 @@ from vegdask.cluster._blobs import BlobDrop
 from vegdask.cluster._blobs import storage_connection_string as _storage_conn
 from vegdask.cluster._client import batch_client, send
 from vegdask.cluster._pool import (
-    check_wheel,
-    pool_body,
+    PoolClaim,
+    PoolSettings,
+    ensure_pool,
+    resize_pool,
+    restore_pool,
     running_from_node_site,
-    wheel_start_task,
     worker_resources,
 )
 from vegdask.cluster._worker import BatchWorker, WorkerTls
@@ -66,22 +68,17 @@ class AzureBatchCluster(SpecCluster):
         The Batch account. Unset: ``vegdask.azure.batch-url|account-name|account-key`` from
         dask.config, then ``AZURE_BATCH_URL``, ``AZURE_BATCH_ACCOUNT``, ``AZURE_BATCH_KEY``. With no
         key, an Entra ID credential (``azure.identity.DefaultAzureCredential``) is used.
-    pool_id
-        The pool (default ``vegdask.azure.pool-id``). Created if missing and ``create_pool``.
-    vm_size
-        VM size of a created pool; sets worker threads and memory limit (see `worker_resources`).
-    worker_python
-        Interpreter on the nodes that has vegdask and distributed (``python3`` by default).
+    pool_id, vm_size, worker_python, slots_per_node, low_priority, start_task, \
+    auto_scale_formula, wheel, install_dependencies, storage_connection_string, sas_hours
+        The pool and its nodes, as `PoolSettings` documents them (``worker_python`` is its
+        ``python``: it must have vegdask and distributed). ``vm_size`` also sets the workers'
+        threads and memory limit (see `worker_resources`).
     create_pool
         Create the pool when it does not exist (then delete it on close). A pool this cluster
         did not create is never deleted; its targets are restored on close.
-    slots_per_node
-        Task slots per node of a created pool: workers sharing one node.
     min_nodes, max_nodes
         Bounds of the pool size this cluster asks for. When the cluster itself runs in a Batch
         task on the same pool (`vegdask.cluster.submit_job`), that task's slot is counted too.
-    low_priority
-        Size the pool with low-priority (Spot) nodes instead of dedicated ones.
     contact_address
         Address workers use to reach the scheduler (e.g. ``tcp://10.0.0.4:8786``).
     scheduler_options
@@ -94,20 +91,6 @@ class AzureBatchCluster(SpecCluster):
         ``sas_hours``, re-signed per launch; the blobs are deleted on close), never in its
         command line or environment. Needs blob storage as ``wheel`` does. Unset:
         ``vegdask.azure.tls`` from dask config (``True`` for a temporary one).
-    start_task
-        Start task of a created pool, as Batch JSON (``commandLine``, ``resourceFiles``, ...),
-        instead of the one installing ``wheel``.
-    auto_scale_formula
-        Let Batch autoscale the created pool with this formula instead of resizing it from
-        `scale`/`adapt` (evaluated at most every 5 minutes: slow for `adapt`).
-    wheel
-        Path of the vegdask wheel of *this* client's version (``pip wheel --no-deps .``): uploaded
-        to blob storage and installed by the pool's start task from a read-only SAS URL that
-        expires after ``sas_hours``. Needs ``storage_connection_string`` (or
-        ``vegdask.azure.storage-connection-string`` / ``AZURE_STORAGE_CONNECTION_STRING``).
-    install_dependencies
-        Let the start task install the wheel's dependencies too (False when the node image has
-        them, as on the emulator).
     worker_nthreads, worker_memory
         Override the threads and memory limit derived from ``vm_size`` and ``slots_per_node``.
     death_timeout
@@ -133,7 +116,7 @@ class AzureBatchCluster(SpecCluster):
         account_key: str | None = None,
         pool_id: str | None = None,
         *,
-        vm_size: str = "Standard_A1_v2",
+        vm_size: str | None = None,
         worker_python: str | None = None,
         create_pool: bool = True,
         slots_per_node: int = 1,
@@ -156,25 +139,29 @@ class AzureBatchCluster(SpecCluster):
         **kwargs: Any,
     ) -> None:
         self.batch_client = batch_client(batch_url, account_name, account_key)
-        self.pool_id = config.get("azure.pool-id", pool_id)
-        self.vm_size = vm_size
-        self.worker_python = worker_python or config.get("azure.worker-python")
+        #: the pool and its nodes (`PoolSettings`)
+        self.pool = PoolSettings(
+            pool_id=pool_id,
+            vm_size=vm_size,
+            python=worker_python,
+            slots_per_node=slots_per_node,
+            low_priority=low_priority,
+            start_task=start_task,
+            auto_scale_formula=auto_scale_formula,
+            wheel=wheel,
+            install_dependencies=install_dependencies,
+            storage_connection_string=storage_connection_string,
+            sas_hours=sas_hours,
+        )
+        self.pool_id = str(self.pool.pool_id)
         self.create_pool = create_pool
-        self.slots_per_node = int(slots_per_node)
         self.min_nodes, self.max_nodes = int(min_nodes), max_nodes
-        if self.slots_per_node < 1 or self.min_nodes < 0:
-            raise ValueError("slots_per_node must be >= 1 and min_nodes >= 0")
-        self.low_priority = low_priority
-        self.start_task = start_task
-        self.wheel = None if wheel is None else check_wheel(wheel)
-        self.storage_connection_string = storage_connection_string
-        self.install_dependencies = install_dependencies
-        self.sas_hours = sas_hours
-        self.auto_scale_formula = auto_scale_formula
+        if self.min_nodes < 0:
+            raise ValueError(f"min_nodes must be 0 or more, got {min_nodes!r}")
         threads, memory = (
             (worker_nthreads, worker_memory)
             if worker_nthreads and worker_memory
-            else worker_resources(vm_size, self.slots_per_node)
+            else worker_resources(str(self.pool.vm_size), self.pool.slots_per_node)
         )
         self.worker_nthreads, self.worker_memory = threads, memory
         self.death_timeout = death_timeout
@@ -187,8 +174,7 @@ class AzureBatchCluster(SpecCluster):
         # a driver running in a Batch task on this pool (vegdask submit) holds one of its slots
         inside = os.environ.get("AZ_BATCH_TASK_ID") and os.environ.get("AZ_BATCH_POOL_ID")
         self.reserved_slots = 1 if inside and os.environ["AZ_BATCH_POOL_ID"] == self.pool_id else 0
-        self._created_pool = False
-        self._original_targets: tuple[int, int] | None = None
+        self._claim: PoolClaim | None = None  # what ensure_pool found and did
         self._watcher: PeriodicCallback | None = None
         if security is None:  # e.g. for `vegdask run --cluster azure-batch`
             tls = config.get("azure.tls")
@@ -197,7 +183,7 @@ class AzureBatchCluster(SpecCluster):
             security = Security.temporary()
         self._tls = WorkerTls.of(security or None, sas_hours)
         if self._tls.pems:  # fail now, not when the first worker starts
-            _storage_conn(self.storage_connection_string)
+            _storage_conn(storage_connection_string)
         host = config.get("azure.scheduler-host") or "127.0.0.1"
         options = {"host": host, **(scheduler_options or {})}
         # on the scheduler's host only, as its link says (":0" would listen on every interface)
@@ -217,11 +203,11 @@ class AzureBatchCluster(SpecCluster):
             "client": self.batch_client,
             "job_id": self.job_id,
             "prefix": self.prefix,
-            "python": self.worker_python,
+            "python": self.pool.python,
             "nthreads": self.worker_nthreads,
             "memory_limit": self.worker_memory,
             "death_timeout": self.death_timeout,
-            "node_site": self.wheel is not None or running_from_node_site(),
+            "node_site": self.pool.wheel is not None or running_from_node_site(),
             "tls": self._tls,
             "modules": self.worker_modules,
         }
@@ -261,44 +247,13 @@ class AzureBatchCluster(SpecCluster):
 
     def _prepare_batch(self) -> None:
         from azure.batch import models
-        from azure.core.exceptions import ResourceNotFoundError
 
-        try:
-            pool = self.batch_client.get_pool(self.pool_id)
-            self._original_targets = (
-                pool.target_dedicated_nodes or 0,
-                pool.target_low_priority_nodes or 0,
-            )
-        except ResourceNotFoundError:
-            if not self.create_pool:
-                raise ValueError(
-                    f"Batch pool {self.pool_id!r} does not exist and create_pool=False"
-                ) from None
-            self.batch_client.create_pool(models.BatchPoolCreateOptions(self._pool_body()))
-            self._created_pool = True
+        self._claim = ensure_pool(self.batch_client, self.pool, create=self.create_pool)
         job = {"id": self.job_id, "poolInfo": {"poolId": self.pool_id}}
         self.batch_client.create_job(models.BatchJobCreateOptions(job))
         if self._tls.pems:
-            connection = _storage_conn(self.storage_connection_string)
+            connection = _storage_conn(self.pool.storage_connection_string)
             self._tls.upload(BlobDrop(connection, "vegdask-secrets", self.prefix))
-
-    def _pool_body(self) -> dict[str, Any]:
-        start = self.start_task
-        if start is None and self.wheel:
-            start = wheel_start_task(
-                self.wheel,
-                self.worker_python,
-                self.storage_connection_string,
-                install_dependencies=self.install_dependencies,
-                sas_hours=self.sas_hours,
-            )
-        return pool_body(
-            self.pool_id,
-            self.vm_size,
-            self.slots_per_node,
-            start_task=start,
-            auto_scale_formula=self.auto_scale_formula,
-        )
 
     def nodes_for(self, n_workers: int) -> int:
         """Nodes needed for ``n_workers`` workers, within ``min_nodes`` and ``max_nodes``.
@@ -308,27 +263,23 @@ class AzureBatchCluster(SpecCluster):
         Examples
         --------
         >>> c = AzureBatchCluster.__new__(AzureBatchCluster)
-        >>> c.slots_per_node, c.min_nodes, c.max_nodes = 2, 1, 3
+        >>> c.pool, c.min_nodes, c.max_nodes = PoolSettings(slots_per_node=2), 1, 3
         >>> [c.nodes_for(n) for n in (0, 3, 10)]
         [1, 2, 3]
         """
         needed = n_workers + getattr(self, "reserved_slots", 0)
-        nodes = max(math.ceil(needed / self.slots_per_node), self.min_nodes)
+        nodes = max(math.ceil(needed / self.pool.slots_per_node), self.min_nodes)
         return nodes if self.max_nodes is None else min(nodes, self.max_nodes)
 
     def _resize(self, nodes: int, *, grow_only: bool = False) -> None:
-        from azure.batch import models
-
-        if self.auto_scale_formula or not (self._created_pool or self._original_targets):
-            return
+        if self._claim is None or self._claim.previous is None or self.pool.auto_scale_formula:
+            return  # not started, or the pool autoscales
         pool = self.batch_client.get_pool(self.pool_id)
-        key = "target_low_priority_nodes" if self.low_priority else "target_dedicated_nodes"
-        current = getattr(pool, key) or 0
+        low = self.pool.low_priority
+        current = (pool.target_low_priority_nodes if low else pool.target_dedicated_nodes) or 0
         if nodes == current or (grow_only and nodes < current):
             return
-        target = {"targetLowPriorityNodes" if self.low_priority else "targetDedicatedNodes": nodes}
-        options = {**target, "nodeDeallocationOption": "taskcompletion"}
-        self.batch_client.begin_resize_pool(self.pool_id, models.BatchPoolResizeOptions(options))
+        resize_pool(self.batch_client, self.pool_id, {self.pool.target: nodes})
 
     async def _correct_state_internal(self) -> None:
         wanted = self.nodes_for(len(self.worker_spec))
@@ -418,7 +369,6 @@ class AzureBatchCluster(SpecCluster):
         if getattr(self, "_batch_cleaned", False):
             return
         self._batch_cleaned = True
-        from azure.batch import models
         from azure.core.exceptions import HttpResponseError
 
         with contextlib.suppress(HttpResponseError):
@@ -428,21 +378,10 @@ class AzureBatchCluster(SpecCluster):
             options = {"terminateReason": "vegdask cluster closed"}  # BatchJobTerminateOptions
             send(self.batch_client.begin_terminate_job, self.job_id, options)
         with contextlib.suppress(HttpResponseError):
-            if self._created_pool:
+            if self._claim is not None and self._claim.created:
                 send(self.batch_client.begin_delete_pool, self.pool_id)
-            elif self._original_targets is not None:
-                dedicated, low = self._original_targets
-                # taskcompletion: other users' tasks (or our own driver's) are not requeued
-                options = {
-                    "targetDedicatedNodes": dedicated,
-                    "targetLowPriorityNodes": low,
-                    "nodeDeallocationOption": "taskcompletion",
-                }
-                send(
-                    self.batch_client.begin_resize_pool,
-                    self.pool_id,
-                    models.BatchPoolResizeOptions(options),
-                )
+            elif self._claim is not None and self._claim.previous is not None:
+                restore_pool(self.batch_client, self.pool_id, self._claim.previous)
         if self._tls.drop is not None:  # the workers' key is not left in storage
             with contextlib.suppress(Exception):
                 self._tls.drop.delete()

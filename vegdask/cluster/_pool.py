@@ -1,23 +1,35 @@
-"""Pools and what their nodes run: VM sizes, pool JSON, the wheel start task, shell quoting."""
+"""Pools and what their nodes run: the pool lifecycle, VM sizes, the wheel start task, quoting.
+
+One pool lifecycle serves `AzureBatchCluster` and `submit_job`: `PoolSettings` (what a created
+pool looks like, documented once), `ensure_pool` (get or create it, grow an empty one) and
+`restore_pool` (give it back the targets it had).
+"""
 
 from __future__ import annotations
 
 import json
 import os
 import shlex
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from vegdask import config
 from vegdask.cluster._blobs import BlobDrop, storage_connection_string
+from vegdask.cluster._client import send
 
 __all__ = [
     "NODE_MODULES",
     "NODE_SITE",
     "VM_SIZES",
+    "PoolClaim",
+    "PoolSettings",
     "check_wheel",
     "checked_python",
+    "ensure_pool",
     "pool_body",
+    "resize_pool",
+    "restore_pool",
     "running_from_node_site",
     "shell_join",
     "upload_wheel",
@@ -222,3 +234,180 @@ def upload_wheel(
     with open(wheel, "rb") as fh:
         drop.put(name, fh)
     return drop.url(name, expiry_hours)
+
+
+@dataclass(frozen=True)
+class PoolSettings:
+    """How vegdask creates and sizes an Azure Batch pool (`AzureBatchCluster`, `submit_job`).
+
+    Parameters
+    ----------
+    pool_id : str, optional
+        The pool; default ``vegdask.azure.pool-id``.
+    vm_size : str, optional
+        VM size of a created pool; default ``vegdask.azure.vm-size`` (Standard_A1_v2). It sets
+        a cluster's worker threads and memory limit (see `worker_resources`).
+    python : str, optional
+        Interpreter on the nodes; default ``vegdask.azure.worker-python`` (``python3``).
+    slots_per_node : int
+        Task slots per node of a created pool: workers (or tasks) sharing one node.
+    low_priority : bool
+        Size the pool with low-priority (Spot) nodes instead of dedicated ones.
+    start_task : dict, optional
+        Start task of a created pool, as Batch JSON (``commandLine``, ``resourceFiles``, ...),
+        instead of the one installing ``wheel``.
+    auto_scale_formula : str, optional
+        Let Batch autoscale a created pool with this formula instead of vegdask resizing it
+        (evaluated at most every 5 minutes).
+    wheel : str or path, optional
+        The vegdask wheel of *this* client's version (``pip wheel --no-deps .``), uploaded to blob
+        storage and installed by a created pool's start task from a read-only SAS URL that expires
+        after ``sas_hours``; tasks then run it from the node's shared site directory.
+    install_dependencies : bool
+        Let that start task install the wheel's dependencies the node's Python lacks (False when
+        the node image has them, as on the emulator).
+    storage_connection_string : str, optional
+        Storage with the account key, for the files handed to nodes and their SAS URLs; default
+        ``vegdask.azure.storage-connection-string``, else ``AZURE_STORAGE_CONNECTION_STRING``.
+    sas_hours : float
+        Lifetime of the SAS URLs of the files handed to nodes: a task must start within it.
+
+    Examples
+    --------
+    >>> settings = PoolSettings("p", low_priority=True)
+    >>> settings.vm_size, settings.python, settings.target
+    ('Standard_A1_v2', 'python3', 'targetLowPriorityNodes')
+    """
+
+    pool_id: str | None = None
+    vm_size: str | None = None
+    python: str | None = None
+    slots_per_node: int = 1
+    low_priority: bool = False
+    start_task: dict[str, Any] | None = None
+    auto_scale_formula: str | None = None
+    wheel: str | os.PathLike | None = None
+    install_dependencies: bool = True
+    storage_connection_string: str | None = None
+    sas_hours: float = 2.0
+
+    def __post_init__(self) -> None:
+        resolved = {
+            "pool_id": config.get("azure.pool-id", self.pool_id),
+            "vm_size": config.get("azure.vm-size", self.vm_size),
+            "python": config.get("azure.worker-python", self.python),
+            "slots_per_node": int(self.slots_per_node),
+            "wheel": None if self.wheel is None else check_wheel(self.wheel),
+        }
+        if resolved["slots_per_node"] < 1:
+            raise ValueError(f"slots_per_node must be 1 or more, got {self.slots_per_node!r}")
+        for name, value in resolved.items():
+            object.__setattr__(self, name, value)
+
+    @property
+    def target(self) -> str:
+        """The pool's target this vegdask sizes: low-priority or dedicated nodes."""
+        return "targetLowPriorityNodes" if self.low_priority else "targetDedicatedNodes"
+
+    def spec(self, nodes: int = 0) -> dict[str, Any]:
+        """Batch JSON creating this pool with ``nodes`` nodes (uploads ``wheel`` if given)."""
+        start = self.start_task
+        if start is None and self.wheel is not None:
+            start = wheel_start_task(
+                os.fspath(self.wheel),
+                str(self.python),
+                self.storage_connection_string,
+                install_dependencies=self.install_dependencies,
+                sas_hours=self.sas_hours,
+            )
+        dedicated, low = (0, nodes) if self.low_priority else (nodes, 0)
+        return pool_body(
+            str(self.pool_id),
+            str(self.vm_size),
+            self.slots_per_node,
+            start_task=start,
+            dedicated=dedicated,
+            low_priority=low,
+            auto_scale_formula=self.auto_scale_formula,
+        )
+
+
+@dataclass(frozen=True)
+class PoolClaim:
+    """What `ensure_pool` found and did.
+
+    ``previous`` holds the (dedicated, low-priority) targets to give the pool back
+    (`restore_pool`): ``(0, 0)`` for a pool it created, None for an autoscaled pool, which
+    vegdask never resizes.
+    """
+
+    pool_id: str
+    created: bool
+    grown: bool
+    previous: tuple[int, int] | None
+
+    @property
+    def changed(self) -> bool:
+        """Whether `ensure_pool` created or grew the pool."""
+        return self.created or self.grown
+
+
+def ensure_pool(
+    client: Any, settings: PoolSettings, *, nodes: int = 0, create: bool = True
+) -> PoolClaim:
+    """Get the pool of ``settings``, or create it; grow a pool with fewer than ``nodes`` nodes.
+
+    Parameters
+    ----------
+    client : azure.batch.BatchClient
+    settings : PoolSettings
+    nodes : int
+        Nodes the pool must target (dedicated and low-priority together); an autoscaled pool is
+        left alone. Added nodes are of the settings' kind.
+    create : bool
+        Create a missing pool (with ``nodes`` nodes); else a missing pool is an error.
+
+    Raises
+    ------
+    ValueError
+        If the pool is missing and ``create`` is False.
+    """
+    from azure.batch import models
+    from azure.core.exceptions import ResourceNotFoundError
+
+    pool_id = str(settings.pool_id)
+    try:
+        pool = client.get_pool(pool_id)
+    except ResourceNotFoundError:
+        if not create:
+            raise ValueError(
+                f"Batch pool {pool_id!r} does not exist and create_pool=False"
+            ) from None
+        client.create_pool(models.BatchPoolCreateOptions(settings.spec(nodes)))
+        return PoolClaim(pool_id, created=True, grown=False, previous=(0, 0))
+    if pool.enable_auto_scale:
+        return PoolClaim(pool_id, created=False, grown=False, previous=None)
+    previous = (pool.target_dedicated_nodes or 0, pool.target_low_priority_nodes or 0)
+    other = previous[0] if settings.low_priority else previous[1]
+    grow = sum(previous) < nodes
+    if grow:
+        resize_pool(client, pool_id, {settings.target: nodes - other})
+    return PoolClaim(pool_id, created=False, grown=grow, previous=previous)
+
+
+def resize_pool(client: Any, pool_id: str, targets: dict[str, int]) -> None:
+    """Set the pool's ``targetDedicatedNodes``/``targetLowPriorityNodes`` to ``targets``.
+
+    Nodes leave only once their tasks are done (``nodeDeallocationOption=taskcompletion``): other
+    users' tasks, or a driver's, are never requeued.
+    """
+    from azure.batch import models
+
+    options = {**targets, "nodeDeallocationOption": "taskcompletion"}
+    send(client.begin_resize_pool, pool_id, models.BatchPoolResizeOptions(options))
+
+
+def restore_pool(client: Any, pool_id: str, previous: tuple[int, int]) -> None:
+    """Give the pool back its (dedicated, low-priority) targets ``previous`` (`PoolClaim`)."""
+    dedicated, low = previous
+    resize_pool(client, pool_id, {"targetDedicatedNodes": dedicated, "targetLowPriorityNodes": low})

@@ -38,19 +38,20 @@ from vegdask.cluster._blobs import storage_connection_string as _storage_conn
 from vegdask.cluster._client import batch_client
 from vegdask.cluster._pool import (
     NODE_MODULES,
-    check_wheel,
+    PoolSettings,
     checked_python,
-    pool_body,
+    ensure_pool,
+    restore_pool,
     shell_join,
-    wheel_start_task,
 )
 from vegdask.cluster._pool import NODE_SITE as _SITE
 
-__all__ = ["SUBMIT_CONTAINER", "SubmittedJob", "batch_credentials", "submit_job"]
+__all__ = ["SUBMIT_CONTAINER", "SubmittedJob", "batch_credentials", "driver_script", "submit_job"]
 
 #: Container of the submitted jobs' input files, secrets (deleted at the end) and logs.
 SUBMIT_CONTAINER = "vegdask-submit"
 _SECRETS = "vegdask-secrets.env"
+_TASK = "driver"
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _DASHBOARD = re.compile(r"dashboard (https?://\S+)")
 
@@ -88,8 +89,12 @@ class SubmittedJob:
         """The driver task as Batch reports it."""
         return self.client.get_task(self.job_id, self.task_id)
 
-    def wait(self, timeout: float | None = None, poll: float = 2.0) -> Any:
+    def wait(self, timeout: float | None = None, poll: float = 2.0, *, restore: bool = True) -> Any:
         """Wait until the driver task completes; terminate the job; return the task.
+
+        With ``restore``, then give the pool back its size if the task could not
+        (`restore_pool`); without, call that yourself once done with the task's files (its node
+        may leave the pool at once, and Batch deletes them with it).
 
         Raises
         ------
@@ -106,7 +111,8 @@ class SubmittedJob:
         with contextlib.suppress(HttpResponseError):  # already done by onAllTasksComplete
             options = {"terminateReason": "vegdask job done"}  # BatchJobTerminateOptions
             self.client.begin_terminate_job(self.job_id, options)
-        self.restore_pool()
+        if restore:
+            self.restore_pool()
         return task
 
     def restore_pool(self) -> None:
@@ -115,7 +121,6 @@ class SubmittedJob:
         Only while the pool still has the one node the submission gave it; as the task's own
         last step does, with ``nodeDeallocationOption=taskcompletion``.
         """
-        from azure.batch import models
         from azure.core.exceptions import HttpResponseError
 
         if self.restore is None:
@@ -125,13 +130,7 @@ class SubmittedJob:
             low_priority = self.target == "targetLowPriorityNodes"
             now = pool.target_low_priority_nodes if low_priority else pool.target_dedicated_nodes
             if (now or 0) == 1:
-                dedicated, low = self.restore
-                options = {
-                    "targetDedicatedNodes": dedicated,
-                    "targetLowPriorityNodes": low,
-                    "nodeDeallocationOption": "taskcompletion",
-                }
-                self.client.begin_resize_pool(self.pool_id, models.BatchPoolResizeOptions(options))
+                restore_pool(self.client, self.pool_id, self.restore)
 
 
 def submit_job(
@@ -148,7 +147,7 @@ def submit_job(
     wheel: str | os.PathLike | None = None,
     install_dependencies: bool = True,
     storage_connection_string: str | None = None,
-    vm_size: str = "Standard_A1_v2",
+    vm_size: str | None = None,
     slots_per_node: int = 1,
     low_priority: bool = False,
     scheduler_host: str | None = None,
@@ -158,6 +157,10 @@ def submit_job(
     modules: Sequence[str] = NODE_MODULES,
 ) -> SubmittedJob:
     """Run ``python ARGUMENTS...`` as the one task of a new Batch job on ``pool_id``.
+
+    The pool is created when missing (`PoolSettings`), grown to one node if empty, and given
+    back its previous size when the task ends; a pool is never deleted. The task runs
+    `driver_script`.
 
     Parameters
     ----------
@@ -173,89 +176,118 @@ def submit_job(
         Environment settings that are not secret (shown by the Batch API).
     batch_url, account_name, account_key
         The Batch account, as for `batch_client`.
-    pool_id
-        The pool (default ``vegdask.azure.pool-id``); created when missing, with a start task
-        installing ``wheel``. It is grown to one node if empty, and given back its previous size
-        when the task ends; a pool is never deleted.
-    python
-        Interpreter on the nodes (default ``vegdask.azure.worker-python``).
-    wheel
-        This client's vegdask wheel for the start task of a created pool (`AzureBatchCluster`'s
-        ``wheel``); the task then runs it from the node's shared site directory.
-    install_dependencies, vm_size, slots_per_node, low_priority
-        Pool settings as in `AzureBatchCluster` (for a created pool; ``low_priority`` also for
-        the node added to an empty one).
-    storage_connection_string
-        Storage with the account key, for the blobs and their SAS URLs (default
-        ``vegdask.azure.storage-connection-string`` or ``AZURE_STORAGE_CONNECTION_STRING``).
-    scheduler_host
-        Address the command's Dask scheduler listens on, set as ``vegdask.azure.scheduler-host``
-        (default: the node's first IP address, reachable from the other nodes of the pool).
-    sas_hours
-        Lifetime of the SAS URLs of the files: the task must start within it.
+    pool_id, python, wheel, install_dependencies, storage_connection_string, vm_size, \
+    slots_per_node, low_priority, sas_hours
+        The pool and its nodes, as `PoolSettings` documents them; ``low_priority`` also for the
+        node added to an empty pool, ``storage_connection_string`` also for the input files and
+        ``sas_hours`` for their SAS URLs.
+    scheduler_host, modules
+        As `driver_script` documents them.
     max_hours
         Wall-clock limit of the task (none by default).
     metadata
         Extra job metadata (name -> value), shown by ``vegdask batch status``.
-    modules
-        What the node's Python must import: checked before the command runs (the task then
-        ends with one line naming what is missing, in its ``stderr.txt``).
 
     Returns
     -------
     SubmittedJob
     """
     from azure.batch import models
-    from azure.core.exceptions import ResourceNotFoundError
 
+    _check_inputs(files or {}, secrets or {}, environment or {})
+    pool = PoolSettings(
+        pool_id=pool_id,
+        vm_size=vm_size,
+        python=python,
+        slots_per_node=slots_per_node,
+        low_priority=low_priority,
+        wheel=wheel,
+        install_dependencies=install_dependencies,
+        storage_connection_string=storage_connection_string,
+        sas_hours=sas_hours,
+    )
     client = batch_client(batch_url, account_name, account_key)
-    pool_id = config.get("azure.pool-id", pool_id)
-    python = python or config.get("azure.worker-python")
     job_id = f"vegdask-{_secrets.token_hex(4)}-submit"
-    task_id = "driver"
-    bad = [name for name in {**(secrets or {}), **(environment or {})} if not _NAME.match(name)]
-    if bad:
-        raise ValueError(f"not environment variable names: {bad}")
-
     # inputs first: nothing is started on Batch when the upload fails
-    drop = BlobDrop(_storage_conn(storage_connection_string), SUBMIT_CONTAINER, job_id)
-    paths = {}
-    for name, data in (files or {}).items():
-        if os.path.basename(name) != name or name == _SECRETS:
-            raise ValueError(f"input file names must be plain file names, got {name!r}")
-        drop.put(name, data)
-        paths[name] = name
-    if secrets:
-        lines = [f"export {name}={shlex.quote(str(value))}" for name, value in secrets.items()]
-        drop.put(_SECRETS, ("\n".join(lines) + "\n").encode())
-        paths[_SECRETS] = _SECRETS
+    drop = _upload_inputs(storage_connection_string, job_id, files or {}, secrets or {})
+    claim = ensure_pool(client, pool, nodes=1)
+    restore = claim.previous if claim.changed else None
+    script = driver_script(
+        arguments,
+        python=str(pool.python),
+        job_id=job_id,
+        node_site=pool.wheel is not None,
+        secrets=bool(secrets),
+        scheduler_host=scheduler_host,
+        modules=modules,
+        pool_id=claim.pool_id,
+        restore=restore,
+    )
+    inputs = drop.resource_files({name: name for name in drop.names}, sas_hours)
+    task = _driver_task(script, inputs, environment or {}, max_hours)
+    client.create_job(models.BatchJobCreateOptions(_job(job_id, claim.pool_id, metadata or {})))
+    client.create_task(job_id, models.BatchTaskCreateOptions(task))
+    return SubmittedJob(job_id, _TASK, claim.pool_id, client, drop, restore, pool.target)
 
-    restore = None
-    key = "targetLowPriorityNodes" if low_priority else "targetDedicatedNodes"
-    try:
-        pool = client.get_pool(pool_id)
-    except ResourceNotFoundError:
-        start = None
-        if wheel is not None:
-            start = wheel_start_task(
-                check_wheel(wheel),
-                python,
-                storage_connection_string,
-                install_dependencies=install_dependencies,
-                sas_hours=sas_hours,
-            )
-        body = pool_body(pool_id, vm_size, slots_per_node, start_task=start)
-        body[key] = 1
-        client.create_pool(models.BatchPoolCreateOptions(body))
-        restore = (0, 0)
-    else:
-        targets = (pool.target_dedicated_nodes or 0, pool.target_low_priority_nodes or 0)
-        if not pool.enable_auto_scale and sum(targets) == 0:
-            client.begin_resize_pool(pool_id, models.BatchPoolResizeOptions({key: 1}))
-            restore = targets
 
+def driver_script(
+    arguments: Sequence[str],
+    *,
+    python: str,
+    job_id: str,
+    node_site: bool = False,
+    secrets: bool = False,
+    scheduler_host: str | None = None,
+    modules: Sequence[str] = NODE_MODULES,
+    pool_id: str | None = None,
+    restore: tuple[int, int] | None = None,
+) -> str:
+    """The bash script a submitted driver task runs (its command line is ``bash -c SCRIPT``).
+
+    It imports vegdask from the pool's wheel (``node_site``), sources and deletes the secrets
+    file, sets the Dask scheduler's address, checks ``python`` imports ``modules``, runs
+    ``python ARGUMENTS...``, then (where the Azure SDK imports) keeps the task's logs, deletes
+    its secrets blob and gives pool ``pool_id`` back its ``restore`` targets; it exits with the
+    command's status. Pure: it builds text only (as dask-jobqueue's ``job_script``).
+
+    Parameters
+    ----------
+    arguments : sequence of str
+        The command after the interpreter.
+    python : str
+        Interpreter on the node.
+    job_id : str
+        The job; its input blobs are under ``vegdask-submit/<job_id>/``.
+    node_site : bool
+        Put the wheel a pool's start task installed first on ``PYTHONPATH``.
+    secrets : bool
+        Whether a secrets file (``vegdask-secrets.env``) comes with the inputs.
+    scheduler_host : str, optional
+        Address the command's Dask scheduler listens on, set as
+        ``vegdask.azure.scheduler-host``; default the node's first IP address, reachable from the
+        other nodes of the pool.
+    modules : sequence of str
+        What ``python`` must import: checked before the command runs (the task then ends with
+        one line naming what is missing, in its ``stderr.txt``).
+    pool_id : str, optional
+        The pool the task runs on.
+    restore : tuple of int, optional
+        The (dedicated, low-priority) targets to give ``pool_id`` back at the end
+        (`restore_pool`); None leaves the pool as it is.
+
+    Examples
+    --------
+    >>> print(driver_script(["-m", "vegdask.cli", "run"], python="python3", job_id="j", modules=()))
+    set -e
+    h="$(hostname -I | cut -d" " -f1)" || true; export DASK_VEGDASK__AZURE__SCHEDULER_HOST=${h:-127.0.0.1}
+    set +e
+    python3 -m vegdask.cli run
+    status=$?
+    python3 -c 'import azure.batch, azure.storage.blob' 2>/dev/null && python3 -m vegdask.cluster._submit finish --drop j || true
+    exit $status
+    """  # noqa: E501
     script = ["set -e"]
-    if wheel is not None:
+    if node_site:
         script.append(f'export PYTHONPATH="{_SITE}${{PYTHONPATH:+:$PYTHONPATH}}"')
     if secrets:
         script.append(f'f="$AZ_BATCH_TASK_WORKING_DIR/{_SECRETS}"; . "$f"; rm -f "$f"')
@@ -263,35 +295,71 @@ def submit_job(
     script.append(f"h={host} || true; export DASK_VEGDASK__AZURE__SCHEDULER_HOST=${{h:-127.0.0.1}}")
     command = checked_python(python, tuple(modules), shell_join([python, *arguments]))
     script += ["set +e", command, "status=$?"]
-    finish = [python, "-m", "vegdask.cluster._submit", "finish", "--drop", f"{job_id}"]
-    if restore is not None:
+    finish = [python, "-m", "vegdask.cluster._submit", "finish", "--drop", job_id]
+    if pool_id is not None and restore is not None:
         finish += ["--pool", pool_id, "--restore", str(restore[0]), str(restore[1])]
     # only where it can run: a Python without the Azure SDK (its one line is above) stays quiet
     sdk = shell_join([python, "-c", "import azure.batch, azure.storage.blob"])
     script += [f"{sdk} 2>/dev/null && {shell_join(finish)} || true", "exit $status"]
+    return "\n".join(script)
 
-    settings = {"PYTHONUNBUFFERED": "1", **(environment or {})}
+
+def _check_inputs(
+    files: Mapping[str, bytes], secrets: Mapping[str, str], environment: Mapping[str, str]
+) -> None:
+    """Refuse input file names that are not plain and variable names that are not names."""
+    bad = [name for name in {**secrets, **environment} if not _NAME.match(name)]
+    if bad:
+        raise ValueError(f"not environment variable names: {bad}")
+    for name in files:
+        if os.path.basename(name) != name or name == _SECRETS:
+            raise ValueError(f"input file names must be plain file names, got {name!r}")
+
+
+def _upload_inputs(
+    storage: str | None, job_id: str, files: Mapping[str, bytes], secrets: Mapping[str, str]
+) -> BlobDrop:
+    """Upload the input files, and the secrets as a shell file the task sources."""
+    drop = BlobDrop(_storage_conn(storage), SUBMIT_CONTAINER, job_id)
+    for name, data in files.items():
+        drop.put(name, data)
+    if secrets:
+        lines = [f"export {name}={shlex.quote(str(value))}" for name, value in secrets.items()]
+        drop.put(_SECRETS, ("\n".join(lines) + "\n").encode())
+    return drop
+
+
+def _driver_task(
+    script: str,
+    inputs: list[dict[str, str]],
+    environment: Mapping[str, str],
+    max_hours: float | None,
+) -> dict[str, Any]:
+    """Batch JSON of the driver task: the script, its input files and its settings."""
+    settings = {"PYTHONUNBUFFERED": "1", **environment}
     task: dict[str, Any] = {
-        "id": task_id,
-        "commandLine": f"/bin/bash -c {shlex.quote('; '.join(script))}",
-        "resourceFiles": drop.resource_files(paths, sas_hours),
+        "id": _TASK,
+        "commandLine": f"/bin/bash -c {shlex.quote(script)}",
+        "resourceFiles": inputs,
         "environmentSettings": [{"name": k, "value": str(v)} for k, v in settings.items()],
         "constraints": {"maxTaskRetryCount": 0},
     }
     if max_hours is not None:
         task["constraints"]["maxWallClockTime"] = f"PT{int(max_hours * 3600)}S"
-    job = {
+    return task
+
+
+def _job(job_id: str, pool_id: str, metadata: Mapping[str, str]) -> dict[str, Any]:
+    """Batch JSON of the job: it ends with its task; its metadata marks it as submitted."""
+    return {
         "id": job_id,
         "poolInfo": {"poolId": pool_id},
         "onAllTasksComplete": "terminatejob",
         "metadata": [
-            {"name": "vegdask-submit", "value": task_id},
-            *({"name": k, "value": str(v)} for k, v in (metadata or {}).items()),
+            {"name": "vegdask-submit", "value": _TASK},
+            *({"name": k, "value": str(v)} for k, v in metadata.items()),
         ],
     }
-    client.create_job(models.BatchJobCreateOptions(job))
-    client.create_task(job_id, models.BatchTaskCreateOptions(task))
-    return SubmittedJob(job_id, task_id, pool_id, client, drop, restore, key)
 
 
 def submitted_task(client: Any, job: Any) -> str | None:
@@ -342,7 +410,6 @@ def dashboard_link(log: str | None) -> str | None:
 
 def _finish(argv: Sequence[str] | None = None) -> int:
     """End of a submitted task: keep its logs, delete its secrets, give the pool back its size."""
-    from azure.batch import models
     from azure.storage.blob import BlobServiceClient
 
     parser = argparse.ArgumentParser(prog="python -m vegdask.cluster._submit finish")
@@ -363,14 +430,8 @@ def _finish(argv: Sequence[str] | None = None) -> int:
             for name in ("stdout.txt", "stderr.txt"):
                 with open(os.path.join(task_dir, name), "rb") as fh:
                     container.upload_blob(f"{args.drop}/{task_id}/{name}", fh, overwrite=True)
-    if args.pool and args.restore:
-        dedicated, low = args.restore
-        options = {
-            "targetDedicatedNodes": dedicated,
-            "targetLowPriorityNodes": low,
-            "nodeDeallocationOption": "taskcompletion",  # this node leaves once this task ends
-        }
-        batch_client().begin_resize_pool(args.pool, models.BatchPoolResizeOptions(options))
+    if args.pool and args.restore:  # this node leaves once this task ends
+        restore_pool(batch_client(), args.pool, tuple(args.restore))
     return 0
 
 
