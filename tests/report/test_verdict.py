@@ -36,11 +36,11 @@ POOLED = {
 }
 
 
-def page(resilience, *, metadata=None, run=None, alpha=None):
+def page(resilience, *, metadata=None, run=None, alpha=None, grid_alpha=None):
     time = pd.date_range("2020-01-01", periods=3, freq="MS")
     tiles = xr.Dataset(coords={"time": time})
     res = SimpleNamespace(metadata=metadata or {"location": "test"}, tiles=tiles, run=run or {})
-    return report_html(res, resilience, {}, {}, {}, None, alpha=alpha)
+    return report_html(res, resilience, {}, {}, {}, None, alpha=alpha, grid_alpha=grid_alpha)
 
 
 def text(html_page):
@@ -93,6 +93,13 @@ def test_alpha_comes_from_the_settings():
     assert "alpha = 0.01" in text(html_page)
     assert "p<0.05" not in html_page
     assert "p < 0.05" not in text(html_page)
+
+
+def test_sensitivity_share_is_headed_by_the_grids_recorded_alpha():
+    assert "share of sensitivity cells p < 0.05" in text(page(MEAN_ONLY))
+    html_page = page(MEAN_ONLY, alpha=0.05, grid_alpha=0.01)
+    assert "share of sensitivity cells p < 0.01" in text(html_page)
+    assert "alpha = 0.05" in text(html_page)  # the verdict's level stays the tests'
 
 
 def test_untestable_headline_says_why():

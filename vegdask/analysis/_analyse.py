@@ -402,10 +402,18 @@ def _write_report(
 ) -> None:
     """Write the figures, ``report.html`` and, with ``pdf``, ``report.pdf``."""
     images = write_figures(store.fs, store.path_of("analysis"), done.rendered)
-    html_text = report_html(res, resilience, images, corrs, stats, done.maps, alpha=alpha)
+    html_text = report_html(
+        res, resilience, images, corrs, stats, done.maps, alpha=alpha, grid_alpha=_grid_alpha(done)
+    )
     store.write_bytes("report.html", html_text.encode())
     if pdf:
         store.write_bytes("report.pdf", pdf_bytes(html_text))
+
+
+def _grid_alpha(done: _Computed) -> float | None:
+    """The level the sensitivity grids recorded (one setting for all; None: no grid)."""
+    grids = [o.sensitivity for o in done.outcomes.values() if o.sensitivity is not None]
+    return grids[0].attrs["alpha"] if grids else None
 
 
 def _in_memory(res: Results) -> Results:

@@ -228,6 +228,7 @@ def report_html(
     maps: Any = None,
     *,
     alpha: float | None = None,
+    grid_alpha: float | None = None,
 ) -> str:
     """The report page: the verdict first, then each step of the analysis, the run's details.
 
@@ -247,6 +248,9 @@ def report_html(
         The tile maps (their significance attributes).
     alpha : float, optional
         The tests' level (``vegdask.analysis.alpha``, default 0.05).
+    grid_alpha : float, optional
+        The level the sensitivity grids recorded (their ``alpha`` attribute), at which their
+        share of significant cells was counted; default ``alpha``.
 
     Returns
     -------
@@ -254,13 +258,14 @@ def report_html(
         One self-contained HTML page (figures embedded).
     """
     alpha = config.get("analysis.alpha", alpha)
+    grid_alpha = alpha if grid_alpha is None else grid_alpha
     synthetic = _is_synthetic(res)
     title = _title(res.metadata, synthetic)
     sections = [
         _verdict_section(res, resilience, images, alpha, synthetic),
         _time_series_section(images, corrs),
         _stl_section(images),
-        _early_warning_section(resilience, images, alpha),
+        _early_warning_section(resilience, images, grid_alpha),
         _annual_cycle_section(stats),
         _spatial_section(images, alpha),
         _tile_maps_section(res, images, maps),
@@ -440,14 +445,14 @@ def _stl_section(images) -> str:
     return "<h2>Deseasonalising (STL)</h2>" + "".join(figures)
 
 
-def _early_warning_section(resilience, images, alpha) -> str:
+def _early_warning_section(resilience, images, grid_alpha) -> str:
     parts = [
         "<p>Indicators of each deseasonalised, detrended mean series in rolling windows; "
         "Kendall τ of each indicator against time; p-value = share of ARMA surrogates (fitted "
         "to the residuals, order by AIC) whose τ is at least the observed one, with the +1 "
         "correction. A rise in AR(1) and variance (τ &gt; 0, small p) is the signature of "
         "critical slowing down.</p>",
-        _scroll(_early_warning_table(resilience, alpha)),
+        _scroll(_early_warning_table(resilience, grid_alpha)),
     ]
     for key in [k for k in images if k.startswith("ews_")]:
         name = key[4:]
@@ -475,13 +480,13 @@ def _early_warning_section(resilience, images, alpha) -> str:
                 images,
                 f"sensitivity_{name}",
                 f"Sensitivity of {name}: τ over rolling windows x detrending bandwidths (* : "
-                f"p < {alpha:g}). A robust signal keeps its sign and stars over most cells.",
+                f"p < {grid_alpha:g}). A robust signal keeps its sign and stars over most cells.",
             )
         )
     return "<h2>Early-warning indicators</h2>" + "".join(parts)
 
 
-def _early_warning_table(resilience: dict, alpha: float) -> str:
+def _early_warning_table(resilience: dict, grid_alpha: float) -> str:
     rows = [
         [
             series,
@@ -501,7 +506,7 @@ def _early_warning_table(resilience: dict, alpha: float) -> str:
         "indicator",
         "Kendall τ",
         "surrogate p",
-        f"share of sensitivity cells p < {alpha:g}",
+        f"share of sensitivity cells p < {grid_alpha:g}",
         "ARMA (p, q)",
         "note",
     ]
