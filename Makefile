@@ -62,6 +62,7 @@ lint: $(VENV)/.installed-test
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports --no-cache
+	$(BIN)/mypy
 
 test: $(VENV)/.installed-test .azurite/node_modules/.bin/azurite-blob chromium lint
 	VEGDASK_AZURITE="$(CURDIR)/.azurite/node_modules/.bin/azurite-blob" $(BIN)/python -m pytest

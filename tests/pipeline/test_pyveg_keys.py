@@ -17,6 +17,12 @@ from vegdask.data.earthengine import ERA5_LAND_MONTHLY
 from vegdask.data.stac import COLLECTIONS as STAC_COLLECTIONS
 from vegdask.pipeline import DEMO_CONFIG
 
+# what results_summary records of the job: its dates and centre (the demo's)
+JOB = {
+    **{key: DEMO_CONFIG["time"][key] for key in ("start", "end", "period")},
+    "centre": (DEMO_CONFIG["location"]["longitude"], DEMO_CONFIG["location"]["latitude"]),
+}
+
 
 def pyveg_vegetation(summary):
     return [k for k in summary if "COPERNICUS/S2" in k or "LANDSAT" in k]
@@ -74,7 +80,7 @@ SOURCES = [
 @pytest.mark.parametrize(("source", "collection", "weather"), SOURCES)
 def test_pyveg_finds_the_series_of_every_source(source, collection, weather):
     tiles = _tiles(source, collection)
-    summary = results_summary(tiles, weather and _weather(weather), DEMO_CONFIG)
+    summary = results_summary(tiles, weather and _weather(weather), **JOB)
     veg = pyveg_vegetation(summary)
     assert len(veg) == 1
     assert summary[veg[0]]["type"] == "vegetation"
@@ -96,14 +102,14 @@ def test_pyveg_finds_the_series_of_every_source(source, collection, weather):
 
 
 def test_landsat_collection_names_get_the_landsat_marker():
-    summary = results_summary(_tiles("stac", "landsat-c2-l2"), None, DEMO_CONFIG)
+    summary = results_summary(_tiles("stac", "landsat-c2-l2"), None, **JOB)
     assert pyveg_vegetation(summary) == ["LANDSAT/landsat-c2-l2"]
 
 
 @pytest.mark.parametrize("keys", ["old", "new"])
 def test_vegdask_reads_old_and_new_files(tmp_path, keys):
     tiles = _tiles("synthetic", "vegdask/rietkerk-synthetic")
-    summary = results_summary(tiles, _weather("vegdask/rietkerk-synthetic"), DEMO_CONFIG)
+    summary = results_summary(tiles, _weather("vegdask/rietkerk-synthetic"), **JOB)
     if keys == "old":  # as vegdask wrote it before: its own collection names as keys
         summary = {
             {"vegetation": "vegdask/rietkerk-synthetic", "weather": "vegdask/weather"}.get(

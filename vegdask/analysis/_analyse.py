@@ -538,7 +538,9 @@ def _resilience_entry(
             **st,
             "deseasonalise": outcome.method,
             "sensitivity_grid": grid,
-            "sensitivity_share_significant": sens.attrs.get(f"share_significant_{ind}"),
+            "sensitivity_share_significant": (
+                None if sens is None else sens.attrs.get(f"share_significant_{ind}")
+            ),
         }
         for ind, st in outcome.ews.stats.items()
     }

@@ -224,7 +224,7 @@ def summary_warnings(table: pd.DataFrame) -> list[str]:
     """
     out = []
     values = table.drop(columns="run").astype(str).apply(tuple, axis=1)
-    first = {}
+    first: dict[tuple[str, ...], Any] = {}
     for run, key in zip(table["run"], values, strict=True):
         if key in first:
             out.append(

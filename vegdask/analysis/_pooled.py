@@ -158,7 +158,7 @@ interpolate_gaps
         tiles=int(values.shape[0]), method=POOLED_METHOD, site_mean_removed=remove_site_mean
     )
     tile_taus, weights = _tile_taus(test, opts.indicators, resid, level, opts.window, opts.ar1)
-    trends = {
+    trends: dict[str, tuple[float, float | None]] = {
         name: (float(pooled_tau(tile_taus[name].to_numpy(), weights[name])), None)
         for name in opts.indicators
     }

@@ -176,7 +176,7 @@ def _entry(stats: dict[str, Any], name: str, seasonal: bool) -> dict[str, Any]:
 
 def _summary_row(
     column: pd.Series,
-    indicators: dict[str, dict[str, dict[str, Any]] | None] | None,
+    indicators: dict[bool, dict[str, dict[str, Any]] | None] | None,
     metadata: dict[str, Any],
 ) -> dict[str, Any]:
     """One series' row of pyveg's summary; ``indicators`` by seasonal (True/False) or None."""

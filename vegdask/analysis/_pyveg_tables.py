@@ -177,7 +177,7 @@ def read_pyveg_collections(
     """
     veg_key, weather_key = pyveg_collections(summary)
     data = summary[veg_key]["time-series-data"]
-    rows = []
+    rows: list[Any] = []
     for date, records in data.items():
         if records and not (
             isinstance(records, list) and all(isinstance(r, dict) for r in records)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 __all__ = [
     "HEADLINES",
@@ -176,7 +176,10 @@ def headline_test(
         return next(iter(tests.values()), None), alpha
     level = alpha / max(1, sum(t.p_value is not None for t in present))
     significant = [t for t in present if t.significant(level)]
-    return min(significant, key=lambda t: t.p_value) if significant else present[0], level
+    if not significant:
+        return present[0], level
+    # a significant test has a p-value
+    return min(significant, key=lambda t: cast(float, t.p_value)), level
 
 
 def location_verdict(resilience: dict[str, Any], alpha: float) -> Verdict:

@@ -7,6 +7,7 @@ import datetime as dt
 import hashlib
 import hmac
 from collections.abc import Collection, Mapping
+from email.message import Message
 from email.utils import parsedate_to_datetime
 from urllib.parse import parse_qs, urlparse
 
@@ -62,7 +63,7 @@ def sign(account_name: str, account_key: str, method: str, url: str, headers: di
 def authenticate(
     method: str,
     url: str,
-    headers: Mapping[str, str],
+    headers: Mapping[str, str] | Message,
     *,
     account_name: str,
     account_key: str,

@@ -98,7 +98,9 @@ class BatchEmulator:
         """Start the HTTP server and the scheduling loop."""
         if self._root_arg is None:
             self._tmp = tempfile.mkdtemp(prefix="vegdask-batch-")
-        root = Path(self._root_arg or self._tmp)
+            root = Path(self._tmp)
+        else:
+            root = Path(self._root_arg)
         self._server = BatchServer(
             self._port,
             account_name=self.account_name,
@@ -118,14 +120,22 @@ class BatchEmulator:
         self._loop_thread.start()
         return self
 
+    @property
+    def _running(self) -> State:
+        """The service's state; an error if the emulator is not running."""
+        if self._state is None:
+            raise RuntimeError("the emulator is not running; call start() or use it in `with`")
+        return self._state
+
     def stop(self) -> None:
         """Kill every process the emulator started and stop the server."""
         if self._server is None:
             return
         self._stop.set()
-        self._loop_thread.join()
+        if self._loop_thread is not None:
+            self._loop_thread.join()
         with self._lock:
-            self._state.kill_all()
+            self._running.kill_all()
         self._server.shutdown()
         self._server.server_close()
         self._server = None
@@ -149,14 +159,14 @@ class BatchEmulator:
         does; the pool then allocates a replacement node to meet its target.
         """
         with self._lock:
-            return self._state.preempt(pool_id, node_id)
+            return self._running.preempt(pool_id, node_id)
 
     def pids(self) -> list[int]:
         """Process ids of every task and start task currently running."""
         with self._lock:
             runs = [
                 run
-                for nodes in self._state.nodes.values()
+                for nodes in self._running.nodes.values()
                 for node in nodes.values()
                 for run in [node.start_run, *node.tasks.values()]
                 if run is not None
@@ -166,4 +176,4 @@ class BatchEmulator:
     def _loop(self) -> None:
         while not self._stop.wait(_TICK):
             with self._lock:
-                step(self._state)
+                step(self._running)

@@ -158,7 +158,8 @@ class ManagedIdentityEndpoint:
             return
         self._server.shutdown()
         self._server.server_close()
-        self._thread.join()
+        if self._thread is not None:
+            self._thread.join()
         self._server = self._thread = None
 
     def __enter__(self) -> ManagedIdentityEndpoint:

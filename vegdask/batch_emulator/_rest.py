@@ -38,7 +38,7 @@ class BatchServer(LocalServer):
         super().__init__(port, _Handler)
         self.account_name, self.account_key, self.tokens = account_name, account_key, tokens
         self.lock = lock
-        self.state: State | None = None
+        self.state: State  # set by the emulator before it serves
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         """Report a failed request, except a client that left or did not trust the certificate."""
@@ -226,7 +226,7 @@ def _task_file(state: State, job_id: str, task_id: str, parts: list[str]) -> byt
     task = state.task(job_id, task_id)
     node_info = task.get("nodeInfo")
     node = state.nodes.get(node_info["poolId"], {}).get(node_info["nodeId"]) if node_info else None
-    if node is None:
+    if node is None or node_info is None:
         raise EmulatorError(404, "FileNotFound", f"The specified file does not exist: {path}")
     root = (node.root / node_info["taskRootDirectory"]).resolve()
     target = root.joinpath(*parts).resolve()

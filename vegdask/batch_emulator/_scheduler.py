@@ -68,10 +68,11 @@ def start_start_task(state: State, pool: dict[str, Any], node: Node) -> None:
 
 
 def reap_start_task(state: State, pool: dict[str, Any], node: Node) -> None:
-    code = node.start_run.popen.poll()
-    if code is None:
+    run = node.start_run
+    code = None if run is None else run.popen.poll()
+    if run is None or code is None:
         return
-    node.start_run.kill()
+    run.kill()
     node.start_run = None
     node.start_task.update(state="completed", exitCode=code, endTime=timestamp())
     node.start_task["result"] = "success" if code == 0 else "failure"

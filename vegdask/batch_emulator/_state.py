@@ -272,7 +272,7 @@ class State:
         if task["state"] == "completed":
             return
         node, run = self.running(job_id, task_id)
-        if run is not None:
+        if node is not None and run is not None:
             run.kill()
             del node.tasks[(job_id, task_id)]
             self.complete(task, run, -1, "TaskEnded", "The task was terminated.")

@@ -8,18 +8,11 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import logging
 import sys
 from collections.abc import Sequence
 
 from vegdask import __version__
-from vegdask.cli._common import (
-    CLIError,
-    Terminated,
-    describe_error,
-    interrupts,
-    silence_exit_noise,
-)
+from vegdask.cli._common import CLIError, Terminated, configure_logging, describe_error, interrupts
 
 # Order here is the order in ``vegdask --help``.
 COMMAND_MODULES: tuple[str, ...] = (
@@ -62,15 +55,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     prints one line and exits with status 130, SIGTERM likewise with status 143.
     """
     args = build_parser().parse_args(argv)
-    from vegdask.pipeline import drop_unclosed_session_notes
-
-    # adlfs leaves the sessions that zarr's own filesystem instances opened to finalizers, which
-    # cannot run once zarr's event loop has stopped at exit: aiohttp's notes about them then end
-    # even a successful command's output. Nothing is unwritten by then.
-    drop_unclosed_session_notes()
-    # DefaultAzureCredential logs every credential it tried (some 40 lines) before it fails; the
-    # command says in one line what to set instead
-    logging.getLogger("azure.identity").setLevel(logging.CRITICAL)
+    configure_logging()
     try:
         with interrupts(exiting=True):
             return int(args.func(args) or 0)
@@ -81,12 +66,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         terminated = isinstance(err, Terminated)
         what = INTERRUPTED.replace("interrupted", "terminated") if terminated else INTERRUPTED
         print(f"vegdask {args.command}: {what}", file=sys.stderr)
-        silence_exit_noise()
         return 143 if terminated else 130
     except Exception as err:
         message = describe_error(err)
         if message is None:
             raise
         print(f"vegdask {args.command}: error: {message}", file=sys.stderr)
-        silence_exit_noise()
         return 2

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import signal
-import sys
 import threading
 from collections.abc import Iterator
 from types import FrameType
@@ -14,9 +14,9 @@ __all__ = [
     "CLIError",
     "Terminated",
     "check_writable",
+    "configure_logging",
     "describe_error",
     "interrupts",
-    "silence_exit_noise",
 ]
 
 
@@ -116,15 +116,19 @@ def check_writable(path: str, *, folder: bool, flag: str = "--output") -> None:
         raise CLIError(f"{flag} {path}: cannot write in {existing} ({err.strerror})") from None
 
 
-def silence_exit_noise() -> None:
-    """Send what the interpreter prints while it exits to /dev/null (after a one-line error).
+def configure_logging() -> None:
+    """The command line's logging, set once as a command starts (the library leaves it alone).
 
-    adlfs' finalizers fail at exit ("Loop is not running") when a run stopped on a storage
-    error; the user has the error already. Standard error captured by a caller is left alone.
+    adlfs leaves the sessions that zarr's own filesystem instances opened to finalizers, which
+    cannot run once zarr's event loop has stopped at exit: aiohttp's notes about them would end
+    even a successful command's output (nothing is unwritten by then). DefaultAzureCredential
+    logs every credential it tried (some 40 lines) before it fails; the command says in one line
+    what to set instead.
     """
-    if sys.stderr is sys.__stderr__:
-        sys.stderr.flush()
-        sys.stderr = open(os.devnull, "w")  # noqa: SIM115 - open until the process ends
+    from vegdask.pipeline import drop_unclosed_session_notes
+
+    drop_unclosed_session_notes()
+    logging.getLogger("azure.identity").setLevel(logging.CRITICAL)
 
 
 # Callbacks whose exceptions Python prints as "Exception ignored" and drops: a Ctrl-C handled

@@ -64,9 +64,10 @@ def _destination(dest: str | None, to: str | None) -> Path:
     """The one destination given, checked before anything is fetched."""
     if dest and to and dest != to:
         raise CLIError(f"two destinations ({dest} and --to {to}): give one")
-    if not (dest or to):
+    given = dest or to
+    if not given:
         raise CLIError("no destination: vegdask download URL DIR or vegdask download URL FILE.zip")
-    target = Path(dest or to)
+    target = Path(given)
     existing = next(p for p in (target, *target.parents) if os.path.lexists(p))
     if existing != target and not existing.is_dir():
         raise CLIError(f"{existing} is not a folder, so {target} cannot be created under it")

@@ -101,7 +101,9 @@ def _run(args: argparse.Namespace, until: str) -> int:
             check_credentials(config)
         dask_client = job_client(cluster["kind"], cluster["workers"], output) if needed else None
         with output_lock(output), dask_client or contextlib.nullcontext() as client:
-            where_runs = f"dashboard {client.dashboard_link}" if needed else "nothing to compute"
+            where_runs = (
+                "nothing to compute" if client is None else f"dashboard {client.dashboard_link}"
+            )
             print(f"vegdask {args.command}: output {output}; {where_runs}")
             manifest = run_job(
                 config,
@@ -118,8 +120,8 @@ def _run(args: argparse.Namespace, until: str) -> int:
     elapsed = time.perf_counter() - started
     where = output if is_remote(output) else str(Path(output).resolve())
     print(f"done in {elapsed:.0f} s; results in {where}", file=sys.stdout)
-    analysed = manifest["stages"].get("analyse", {})
-    wrote_report = "skipped" not in analysed and analysed.get("report", True)
-    if until == "analyse" and analysed.get("complete") and wrote_report:
+    analysed = manifest["stages"].get("analyse")
+    wrote_report = analysed and "skipped" not in analysed and analysed.get("report", True)
+    if until == "analyse" and analysed and analysed["complete"] and wrote_report:
         print(f"report: {where}/report.html")
     return 0

@@ -57,7 +57,9 @@ def run_campaign_command(args: argparse.Namespace, campaign: Any, until: str) ->
             # Batch the pool adapts to the work and is released however the block ends.
             dask_client = campaign_client(campaign, todo, until) if todo else None
             with dask_client or contextlib.nullcontext() as client:
-                where_runs = f"dashboard {client.dashboard_link}" if todo else "nothing to compute"
+                where_runs = (
+                    "nothing to compute" if client is None else f"dashboard {client.dashboard_link}"
+                )
                 print(
                     f"vegdask {args.command}: campaign of {len(campaign.sites)} locations, "
                     f"{len(todo)} to compute; output {output}; {where_runs}"

@@ -59,6 +59,15 @@ __all__ = ["AzureBatchCluster"]
 logger = logging.getLogger(__name__)
 
 
+def _security(security: bool | Security | None) -> Security | None:
+    """The cluster's TLS: as given, a temporary one for True; None means the azure.tls setting."""
+    if security is None:  # e.g. for `vegdask run --cluster azure-batch`
+        security = str(config.get("azure.tls")).lower() in ("1", "true", "yes")
+    if security is True:
+        return Security.temporary()
+    return security or None
+
+
 class AzureBatchCluster(SpecCluster):
     """A Dask cluster whose workers are tasks on an Azure Batch pool.
 
@@ -176,12 +185,8 @@ class AzureBatchCluster(SpecCluster):
         self.reserved_slots = 1 if inside and os.environ["AZ_BATCH_POOL_ID"] == self.pool_id else 0
         self._claim: PoolClaim | None = None  # what ensure_pool found and did
         self._watcher: PeriodicCallback | None = None
-        if security is None:  # e.g. for `vegdask run --cluster azure-batch`
-            tls = config.get("azure.tls")
-            security = str(tls).lower() in ("1", "true", "yes")
-        if security is True:
-            security = Security.temporary()
-        self._tls = WorkerTls.of(security or None, sas_hours)
+        security = _security(security)
+        self._tls = WorkerTls.of(security, sas_hours)
         if self._tls.pems:  # fail now, not when the first worker starts
             _storage_conn(storage_connection_string)
         host = config.get("azure.scheduler-host") or "127.0.0.1"
@@ -194,7 +199,7 @@ class AzureBatchCluster(SpecCluster):
             options.update(security=security, protocol="tls://")
         scheduler = {"cls": Scheduler, "options": options}
         worker = {"cls": BatchWorker, "options": self._worker_options()}
-        super().__init__(scheduler=scheduler, worker=worker, security=security or None, **kwargs)
+        super().__init__(scheduler=scheduler, worker=worker, security=security, **kwargs)
 
     # -- what a worker gets -------------------------------------------------------------
     def _worker_options(self) -> dict[str, Any]:
@@ -375,8 +380,8 @@ class AzureBatchCluster(SpecCluster):
             for task in self.batch_client.list_tasks(self.job_id):
                 if task.state != "completed":
                     self.batch_client.terminate_task(self.job_id, task.id)
-            options = {"terminateReason": "vegdask cluster closed"}  # BatchJobTerminateOptions
-            send(self.batch_client.begin_terminate_job, self.job_id, options)
+            reason = {"terminateReason": "vegdask cluster closed"}  # BatchJobTerminateOptions
+            send(self.batch_client.begin_terminate_job, self.job_id, reason)
         with contextlib.suppress(HttpResponseError):
             if self._claim is not None and self._claim.created:
                 send(self.batch_client.begin_delete_pool, self.pool_id)

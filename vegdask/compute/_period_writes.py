@@ -107,7 +107,7 @@ def dataset_from_periods(
         values = np.empty(var.shape, dtype=var.dtype)
         axis = var.dims.index("time")
         for index, blocks in periods.items():
-            for region, block in blocks[name]:
+            for region, block in blocks[str(name)]:
                 values[_in_period(region, axis, index)] = block
         data[name] = var.copy(data=values)
     return xr.Dataset(data, coords=loaded_coords(template), attrs=template.attrs)
@@ -135,8 +135,8 @@ def _period_tasks(
     targets: Targets = {}
     sources: dict[tuple[str, str], Any] = {}
     for url, dataset in stores.items():
-        for name, target in _store_targets(dataset, url, options).items():
-            targets[url, name] = target
+        for name, array in _store_targets(dataset, url, options).items():
+            targets[url, name] = array
             sources[url, name] = dataset[name].data
     graph = graph_of(sources.values())
     lazy = bool(graph)
@@ -177,7 +177,7 @@ def _store_targets(
                 f"{name} is {var.dtype} but the store at {url} holds {array.dtype}; write it "
                 "with the dtype of the template the store was created from"
             )
-        targets[name] = (array, var.dims.index("time"))
+        targets[str(name)] = (array, var.dims.index("time"))
     return targets
 
 

@@ -209,7 +209,9 @@ def tile_metrics(
     )
     dims = ("time", "tile_y", "tile_x")
     q = num_quantiles
-    data = {"feature_vec": ((*dims, "quantile"), blocks[..., :q])}
+    data: dict[str, tuple[tuple[str, ...], Any]] = {
+        "feature_vec": ((*dims, "quantile"), blocks[..., :q])
+    }
     for i, name in enumerate((*METRICS, "tie_sensitivity", *_PER_TILE)):
         data[name] = (dims, blocks[..., q + i])
     data["valid"] = (dims, blocks[..., -1] > 0)

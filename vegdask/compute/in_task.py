@@ -12,7 +12,7 @@ processes. What several shares need is computed once, as its own task, and hande
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Hashable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import dask
@@ -21,10 +21,9 @@ from dask.core import get_dependencies
 from dask.delayed import Delayed
 from dask.highlevelgraph import HighLevelGraph
 from dask.optimization import cull
+from dask.typing import Key
 
 __all__ = ["GraphShare", "InTask", "graph_of", "graph_shares"]
-
-Key = Hashable
 
 
 class InTask:

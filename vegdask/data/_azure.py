@@ -15,6 +15,7 @@ throttles (HTTP 503) rather than fails.
 
 from __future__ import annotations
 
+import importlib
 from typing import Any
 
 from vegdask import config as settings
@@ -140,10 +141,9 @@ def blob_service(
     """
     if options is None:
         options = storage_options(url)
-    if asynchronous:
-        from azure.storage.blob.aio import BlobServiceClient
-    else:
-        from azure.storage.blob import BlobServiceClient
+    # the SDK's synchronous or asynchronous (azure.storage.blob.aio) client, alike in use
+    blob = importlib.import_module("azure.storage.blob" + (".aio" if asynchronous else ""))
+    BlobServiceClient = blob.BlobServiceClient
     keywords = {**retry_keywords(retries), "connection_timeout": CONNECTION_TIMEOUT}
     if options.get("connection_string"):
         return BlobServiceClient.from_connection_string(options["connection_string"], **keywords)
@@ -164,8 +164,5 @@ def blob_service(
 
 
 def _default_credential(asynchronous: bool) -> Any:
-    if asynchronous:
-        from azure.identity.aio import DefaultAzureCredential
-    else:
-        from azure.identity import DefaultAzureCredential
-    return DefaultAzureCredential()
+    identity = importlib.import_module("azure.identity" + (".aio" if asynchronous else ""))
+    return identity.DefaultAzureCredential()

@@ -8,6 +8,7 @@ Dask workers like adlfs'.
 from __future__ import annotations
 
 import contextlib
+import re
 import weakref
 from typing import Any
 
@@ -18,9 +19,38 @@ from vegdask.data._azure import CONNECTION_TIMEOUT, blob_service
 __all__ = ["AzureBlobFileSystem"]
 
 
+# adlfs closes its clients in weakref finalizers that need fsspec's event loop; when that loop is
+# gone at exit each prints "Loop is not running": fsspec/adlfs#495, open in adlfs 2026.8.0, the
+# newest release checked. Up to that release vegdask keeps closing them, quietly; a newer adlfs
+# is left as it is (raise this once a newer release is checked and still needs it).
+_ADLFS_FINALIZERS_FAIL_UNTIL = (2026, 8, 0)
+
+
+def _finalizers_fail(adlfs_version: str) -> bool:
+    """Whether this adlfs release has fsspec/adlfs#495.
+
+    Examples
+    --------
+    >>> _finalizers_fail("2024.12.0"), _finalizers_fail("2026.8.0"), _finalizers_fail("2027.1.0")
+    (True, True, False)
+    """
+    release = tuple(int(part) for part in re.findall(r"\d+", adlfs_version)[:3])
+    return release <= _ADLFS_FINALIZERS_FAIL_UNTIL
+
+
 def _quietly(func: Any, *args: Any, **kwargs: Any) -> None:
     with contextlib.suppress(RuntimeError):
         func(*args, **kwargs)
+
+
+def _close_quietly(fs: Any) -> None:
+    """Replace adlfs' finalizers of ``fs`` by ones that close its clients without the noise."""
+    registry = weakref.finalize._registry  # type: ignore[attr-defined] # no public way to them
+    for finalizer in list(registry):
+        found = finalizer.peek()
+        if found is not None and found[0] is fs:
+            _, func, args, kwargs = finalizer.detach()
+            weakref.finalize(fs, _quietly, func, *args, **kwargs)
 
 
 class AzureBlobFileSystem(adlfs.AzureBlobFileSystem):
@@ -32,14 +62,8 @@ class AzureBlobFileSystem(adlfs.AzureBlobFileSystem):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("connection_timeout", CONNECTION_TIMEOUT)
         super().__init__(*args, **kwargs)
-        # adlfs closes its clients in finalizers that need fsspec's event loop; when that loop
-        # is gone at exit each prints "Loop is not running" (fsspec/adlfs#495): keep closing
-        # them, quietly.
-        for finalizer in list(weakref.finalize._registry):
-            found = finalizer.peek()
-            if found is not None and found[0] is self:
-                _, func, args, kwargs = finalizer.detach()
-                weakref.finalize(self, _quietly, func, *args, **kwargs)
+        if _finalizers_fail(adlfs.__version__):
+            _close_quietly(self)
 
     def do_connect(self) -> None:
         """Connect with :func:`blob_service`'s asynchronous client and adlfs' own credential."""

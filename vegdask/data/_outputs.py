@@ -79,6 +79,7 @@ def load_manifest(store: RunStore) -> dict[str, Any]:
 
 
 def _check_manifest(manifest: Any, where: str) -> None:
+    problem: str | None
     if not isinstance(manifest, dict):
         problem = f"is a JSON {type(manifest).__name__}, expected an object"
     elif "stages" not in manifest:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from datetime import date, timedelta
+from typing import Any
 
 import pandas as pd
 from dateutil.relativedelta import relativedelta
@@ -36,7 +37,8 @@ def parse_period(period: str) -> relativedelta:
             f"period {period!r} is not valid; use a positive count and a unit d, w, m or y, "
             "e.g. '1m'"
         )
-    return relativedelta(**{_UNITS[match.group(2).lower()]: int(match.group(1))})
+    step: dict[str, Any] = {_UNITS[match.group(2).lower()]: int(match.group(1))}
+    return relativedelta(**step)
 
 
 def _as_date(value: str | date, name: str) -> date:

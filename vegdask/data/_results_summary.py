@@ -67,19 +67,41 @@ def pyveg_keys(vegetation: str, weather: str | None) -> tuple[str, str | None]:
 
 
 def results_summary(
-    tiles: xr.Dataset, weather: xr.Dataset | None, config: dict[str, Any]
+    tiles: xr.Dataset,
+    weather: xr.Dataset | None,
+    *,
+    start: str,
+    end: str,
+    period: str,
+    centre: tuple[float, float],
 ) -> dict[str, Any]:
     """Pyveg's ``results_summary.json`` (weather, vegetation, metadata; NDVI as 0-255 means).
 
     The collections are written under keys pyveg's analysis reads (:func:`pyveg_keys`); the
     metadata names the collections exactly, the source kind, and whether the data are synthetic.
     A source without weather (local files) gives a summary without the weather entry.
+
+    Parameters
+    ----------
+    tiles : xarray.Dataset
+        A run's tile metrics (tiles.zarr).
+    weather : xarray.Dataset, optional
+        Its weather (weather.zarr), one value a period.
+    start, end, period : str
+        The job's dates and period (``[time]``), recorded in the metadata.
+    centre : (float, float)
+        The job's longitude and latitude, recorded unless the tiles name their scene's own
+        (a local folder's).
     """
     dates = [str(t)[:10] for t in tiles["time"].values]
     veg_collection = tiles.attrs.get("collection", "unknown")
     weather_collection = None if weather is None else weather.attrs.get("collection", "unknown")
     veg_key, weather_key = pyveg_keys(veg_collection, weather_collection)
-    weather_entry = {} if weather is None else _weather_entry(weather, dates, weather_key)
+    weather_entry = (
+        {}
+        if weather is None or weather_key is None
+        else _weather_entry(weather, dates, weather_key)
+    )
     # pyveg's record keys -> tiles.zarr variables, each read once as a numpy array.
     centrality = {k: tiles[v].values for k, v in RECORD_CENTRALITY.items()}
     ndvi = {k: tiles[v].values for k, v in _RECORD_NDVI.items()}
@@ -103,18 +125,14 @@ def results_summary(
     n_points = sum(1 for d in dates if veg_series[d] is not None)
     # The scene's centre as its source recorded it (a local folder's own, not the config's).
     place = tiles.attrs.get("location")
-    longitude_centre, latitude_centre = (
-        (float(v) for v in place.split(","))
-        if place
-        else (config["location"]["longitude"], config["location"]["latitude"])
-    )
+    longitude_centre, latitude_centre = (float(v) for v in place.split(",")) if place else centre
     return {
         **weather_entry,
         veg_key: {"type": "vegetation", "time-series-data": veg_series},
         "metadata": {
-            "start_date": config["time"]["start"],
-            "end_date": config["time"]["end"],
-            "time_per_point": config["time"]["period"],
+            "start_date": start,
+            "end_date": end,
+            "time_per_point": period,
             "longitude": longitude_centre,
             "latitude": latitude_centre,
             "collection": veg_collection,

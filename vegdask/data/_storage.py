@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 import warnings
-from typing import Any
+from typing import Any, Literal
 
 import dask.array
 import fsspec
@@ -158,7 +158,8 @@ def _container_exists(fs: fsspec.AbstractFileSystem, container: str, url: str) -
             raise
         raise PermissionError(
             f"blob storage refused the credentials for {url} (HTTP {err.status_code}, "
-            f"{err.error_code}); check AZURE_STORAGE_CONNECTION_STRING, the account name and key, "
+            f"{getattr(err, 'error_code', None)}); check AZURE_STORAGE_CONNECTION_STRING, the "
+            "account name and key, "
             "or the SAS token and its permissions"
         ) from None
     except ServiceRequestError as err:
@@ -204,7 +205,7 @@ def _to_zarr(dataset: xr.Dataset, url: str, options: dict[str, Any] | None, **kw
         grid_mapping = var.encoding.get("grid_mapping") or var.attrs.get("grid_mapping")
         if grid_mapping in dataset.coords:
             coords = [c for c in var.coords if c not in var.dims and c != grid_mapping]
-            dataset[name].encoding["coordinates"] = " ".join([*coords, grid_mapping])
+            dataset[name].encoding["coordinates"] = " ".join(map(str, [*coords, grid_mapping]))
     with warnings.catch_warnings():
         # zarr 3 writes consolidated metadata in zarr.json, as xarray and zarr read them.
         warnings.filterwarnings("ignore", "Consolidated metadata is currently not part")
@@ -259,7 +260,9 @@ def _zarr_chunks(var: xr.DataArray) -> tuple[int, ...]:
     return tuple(chunks)
 
 
-def open_zarr_group(url: str, options: dict[str, Any] | None = None, mode: str = "r+") -> Any:
+def open_zarr_group(
+    url: str, options: dict[str, Any] | None = None, mode: Literal["r", "r+"] = "r+"
+) -> Any:
     """The Zarr group of the store at ``url``, open for writing its arrays (or ``mode="r"``)."""
     import zarr
 
@@ -281,7 +284,7 @@ def open_store(url: str, *, options: dict[str, Any] | None = None) -> xr.Dataset
 
 def loaded_coords(dataset: xr.Dataset) -> dict[str, xr.DataArray]:
     """``dataset``'s coordinates in memory (computed here if lazy: they are small)."""
-    return {name: dataset[name].load(scheduler=_HERE) for name in dataset.coords}
+    return {str(name): dataset[name].load(scheduler=_HERE) for name in dataset.coords}
 
 
 def load_store(url: str, *, options: dict[str, Any] | None = None) -> xr.Dataset:

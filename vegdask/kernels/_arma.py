@@ -109,7 +109,10 @@ def fit_arma(
             if p + q == 0:
                 continue
             design = np.hstack(
-                [_lagged(v, p, rows), _lagged(innov, q, rows) if q else _lagged(v, 0, rows)]
+                [
+                    _lagged(v, p, rows),
+                    _lagged(innov, q, rows) if q and innov is not None else _lagged(v, 0, rows),
+                ]
             )
             coef, resid = _lstsq(design, v[rows])
             ar, ma = coef[:p], coef[p:]

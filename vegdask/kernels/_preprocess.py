@@ -9,6 +9,8 @@ borders for the box mean and the median), checked pixel-for-pixel against OpenCV
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import numpy.typing as npt
 from numba import njit
@@ -153,9 +155,9 @@ def _box_sum(padded: npt.NDArray[np.uint8], size: int) -> npt.NDArray[np.signedi
     In int32 while 255 x the pixel count fits (4x faster than int64), else in int64.
     """
     dtype = np.int32 if 255 * padded.size < np.iinfo(np.int32).max else np.int64
-    sums = padded
+    sums: npt.NDArray[Any] = padded
     for axis in (0, 1):
-        running = np.moveaxis(np.cumsum(sums, axis=axis, dtype=dtype), axis, 0)
+        running: npt.NDArray[Any] = np.moveaxis(np.cumsum(sums, axis=axis, dtype=dtype), axis, 0)
         window = np.concatenate([running[size - 1 : size], running[size:] - running[:-size]])
         sums = np.moveaxis(window, 0, axis)
     return sums

@@ -171,4 +171,5 @@ def rietkerk_evolve(
             f"dt={dt} is unstable for these parameters; "
             f"use 0 < dt <= {parameters.max_stable_dt():g}"
         )
-    return _evolve(*arrays, rain, int(steps), float(dt), parameters.as_array())
+    p, w, o = arrays
+    return _evolve(p, w, o, rain, int(steps), float(dt), parameters.as_array())

@@ -25,7 +25,7 @@ def surrogate_test(
     n_surrogates: int = 1000,
     seed: int = 0,
     arma: ArmaFit | None = None,
-) -> dict[str, dict[str, Any]]:
+) -> dict[str, Any]:
     """Significance of the Kendall-tau trend of rolling indicators against ARMA surrogates.
 
     An ARMA(p, q) model is fitted to the residuals (:func:`fit_arma`, AIC over earlywarnings-R's
@@ -79,7 +79,7 @@ def surrogate_test(
     sur = simulate_arma(model, v.size, n_surrogates, seed=seed)
     sur[:, np.isnan(v)] = np.nan
     simulated = rolling_indicators(sur, window, ar1=ar1)
-    out: dict[str, dict[str, Any]] = {}
+    out: dict[str, Any] = {}
     for name in indicators:
         tau_obs = float(kendall_tau(observed[name])[0])
         taus = kendall_tau(simulated[name])[0]

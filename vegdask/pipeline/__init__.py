@@ -35,6 +35,7 @@ from vegdask.pipeline._plan import (
 )
 from vegdask.pipeline._quiet import drop_unclosed_session_notes
 from vegdask.pipeline._run import check_credentials, run_job
+from vegdask.pipeline._types import JobConfig, Manifest, StageEntry
 
 __all__ = [
     "DEMO_CAMPAIGN",
@@ -45,8 +46,11 @@ __all__ = [
     "Calibration",
     "Campaign",
     "ConfigError",
+    "JobConfig",
+    "Manifest",
     "OutputInUseError",
     "Site",
+    "StageEntry",
     "calibrate",
     "campaign_client",
     "campaign_to_compute",

@@ -29,6 +29,7 @@ from vegdask.pipeline._interleave import interleave, ranked
 from vegdask.pipeline._lock import check_output
 from vegdask.pipeline._manifest import STAGES, check_job, read_manifest, stages_to_compute
 from vegdask.pipeline._run import run_job
+from vegdask.pipeline._types import JobConfig, StageEntry
 
 __all__ = [
     "DEMO_CAMPAIGN",
@@ -69,7 +70,7 @@ class Site:
     """One location of a campaign: its id, validated job config and synthetic rainfall path."""
 
     id: str
-    config: dict[str, Any]
+    config: JobConfig
     synthetic_rainfall: str | None = None
 
     @property
@@ -81,7 +82,7 @@ class Site:
 class Campaign:
     """A validated campaign: the shared config (output, cluster, ...) and its sites."""
 
-    config: dict[str, Any]
+    config: JobConfig
     sites: tuple[Site, ...]
 
     @property
@@ -244,7 +245,7 @@ def _site(raw: dict[str, Any], table: dict[str, Any], output: str) -> Site:
     """One location's job config: the shared sections with its place, size, dates and output."""
     name = table["id"]
     job = copy.deepcopy(raw)
-    place = {k: table[k] for k in ("longitude", "latitude", "size") if k in table}
+    place: dict[str, Any] = {k: table[k] for k in ("longitude", "latitude", "size") if k in table}
     if "longitude" not in table:
         place["id"] = name
     size = (raw.get("location") or {}).get("size")
@@ -270,7 +271,7 @@ def _site(raw: dict[str, Any], table: dict[str, Any], output: str) -> Site:
 
 def load_job(
     path: str | Path | None, *, overrides: dict[str, dict[str, Any]] | None = None
-) -> dict[str, Any] | Campaign:
+) -> JobConfig | Campaign:
     """A config file as a validated job config, or as a :class:`Campaign` if it has [campaign].
 
     A relative ``campaign.locations_file`` is read from the config file's folder.
@@ -461,7 +462,7 @@ def _outcome(site: Site, until: str) -> dict[str, Any]:
         manifest["synthetic_rainfall"] = site.synthetic_rainfall
         store.write_json("run.json", manifest)
     stages = manifest.get("stages", {})
-    process = stages.get("process", {})
+    fetch, process = stages.get("fetch"), stages.get("process")
     return {
         "status": "done",
         "error": None,
@@ -469,8 +470,8 @@ def _outcome(site: Site, until: str) -> dict[str, Any]:
         "stage_cpu_seconds": {
             name: stages[name].get("cpu_seconds") for name in STAGES if name in stages
         },
-        "periods": len(stages.get("fetch", {}).get("periods_completed", [])),
-        "valid_tiles": process.get("valid_tiles"),
+        "periods": len(fetch["periods_completed"]) if fetch else 0,
+        "valid_tiles": process.get("valid_tiles") if process else None,
         "verdict": _verdict(store) if until == "analyse" else None,
     }
 
@@ -501,13 +502,19 @@ def _verdict(store: RunStore) -> dict[str, Any] | None:
 
 def _error_line(site: Site, err: BaseException, until: str) -> str:
     """One line: the stage that failed (the first incomplete one) and the error's first line."""
-    stages = read_manifest(site.output).get("stages", {}) if _readable(site) else {}
+    stages: dict[str, StageEntry] = (
+        read_manifest(site.output).get("stages", {}) if _readable(site) else {}
+    )
     stage = next(
-        (s for s in STAGES[: STAGES.index(until) + 1] if not stages.get(s, {}).get("complete")),
+        (s for s in STAGES[: STAGES.index(until) + 1] if not _complete(stages.get(s))),
         until,
     )
     lines = str(err).strip().splitlines()
     return f"{stage}: {type(err).__name__}: {lines[0] if lines else 'no message'}"
+
+
+def _complete(entry: StageEntry | None) -> bool:
+    return bool(entry and entry.get("complete"))
 
 
 def _readable(site: Site) -> bool:

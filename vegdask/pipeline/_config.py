@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import copy
 import tomllib
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from vegdask._options import ANALYSIS_OPTIONS, ANALYSIS_PARAMETERS
 from vegdask.compute import GRAPH_CLASSES
@@ -29,6 +30,7 @@ from vegdask.data import (
     region_pixels,
     source_defaults,
 )
+from vegdask.pipeline._types import AnalysisConfig, JobConfig
 
 __all__ = [
     "DEMO_CONFIG",
@@ -123,7 +125,7 @@ _SCHEMA: dict[str, dict[str, Option]] = {
 }
 
 
-def analysis_arguments(analysis: dict[str, Any]) -> dict[str, Any]:
+def analysis_arguments(analysis: AnalysisConfig) -> dict[str, Any]:
     """Keyword arguments of :func:`vegdask.analysis.analyse_results` from an [analysis] section.
 
     Examples
@@ -149,12 +151,12 @@ def _check_field(section: str, key: str, value: Any, option: Option | None = Non
         raise ConfigError(error)
 
 
-def validate_config(config: dict[str, Any]) -> dict[str, Any]:
+def validate_config(config: dict[str, Any]) -> JobConfig:
     """Merge ``config`` over the demo's defaults and validate every field.
 
     Returns
     -------
-    dict
+    JobConfig
         The effective config.
 
     Raises
@@ -197,7 +199,7 @@ def validate_config(config: dict[str, Any]) -> dict[str, Any]:
         make_periods(time["start"], time["end"], time["period"])
     except ValueError as err:
         raise ConfigError(f"time: {err}") from err
-    return effective
+    return cast(JobConfig, effective)
 
 
 def _check_size(size: int) -> None:
@@ -220,7 +222,7 @@ def _check_size(size: int) -> None:
         )
 
 
-def config_warnings(config: dict[str, Any]) -> list[str]:
+def config_warnings(config: JobConfig) -> list[str]:
     """What a user must know before a job runs: simulated data standing in for a real site.
 
     Examples
@@ -349,7 +351,7 @@ def read_config(
 
 def load_config(
     path: str | Path | None, *, overrides: dict[str, dict[str, Any]] | None = None
-) -> dict[str, Any]:
+) -> JobConfig:
     """Read and validate a TOML job config; ``None`` gives the demo's.
 
     Parameters
@@ -373,7 +375,7 @@ def load_config(
     return validate_config(read_config(path, overrides=overrides))
 
 
-def dump_config(config: dict[str, dict[str, Any]]) -> str:
+def dump_config(config: Mapping[str, Any]) -> str:
     """A job config (tables of scalars) as TOML: the inverse of :func:`load_config`.
 
     Examples

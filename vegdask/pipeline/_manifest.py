@@ -16,9 +16,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from importlib.metadata import version
-from typing import Any
+from typing import Any, cast
 
 import dask
 import xarray as xr
@@ -33,6 +33,7 @@ from vegdask.data import (
     load_manifest,
     remove_outputs,
 )
+from vegdask.pipeline._types import JobConfig, Manifest, StageEntry
 
 __all__ = [
     "STAGES",
@@ -59,7 +60,7 @@ def _hash(params: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(params, sort_keys=True).encode()).hexdigest()[:16]
 
 
-def _stage_params(config: dict[str, Any], stage: str) -> dict[str, Any]:
+def _stage_params(config: JobConfig, stage: str) -> dict[str, Any]:
     fetch = {k: config[k] for k in ("location", "time", "source")}
     if stage == "fetch":
         return fetch
@@ -71,16 +72,23 @@ def _stage_params(config: dict[str, Any], stage: str) -> dict[str, Any]:
     return {**process, "analysis": config["analysis"], "analysis_settings": settings}
 
 
-def _unchanged(entry: dict[str, Any] | None, config: dict[str, Any], stage: str) -> bool:
-    """Whether a manifest entry is complete with the parameters ``config`` gives ``stage``."""
-    return bool(entry and entry.get("complete")) and entry.get("params_hash") == _hash(
-        _stage_params(config, stage)
+def stage_hashes(config: JobConfig) -> dict[str, str]:
+    """Per stage, the hash of the parameters ``config`` gives it (as run.json records it)."""
+    return {stage: _hash(_stage_params(config, stage)) for stage in STAGES}
+
+
+def _unchanged(entry: StageEntry | None, params_hash: str) -> bool:
+    """Whether a manifest entry is complete, with parameters of hash ``params_hash``."""
+    return (
+        entry is not None
+        and bool(entry.get("complete"))
+        and entry.get("params_hash") == params_hash
     )
 
 
 def stages_to_compute(
-    config: dict[str, Any], until: str = "analyse", force: bool = False, verify: bool = False
-) -> list:
+    config: JobConfig, until: str = "analyse", force: bool = False, verify: bool = False
+) -> list[str]:
     """The stages :func:`~vegdask.pipeline.run_job` would compute; the others it skips.
 
     A stage is skipped when it is complete with unchanged parameters, its outputs match their
@@ -93,20 +101,25 @@ def stages_to_compute(
     >>> stages_to_compute(validate_config({"output": {"url": "memory://nothing-yet"}}))
     ['fetch', 'process', 'analyse']
     """
-    stages = list(STAGES[: STAGES.index(until) + 1])
     if force:
-        return stages
+        return list(STAGES[: STAGES.index(until) + 1])
     store = RunStore(config["output"]["url"])
     manifest = read_manifest(store)
     _reset_damaged(manifest, _damaged_stages(store, manifest, verify=verify))
+    return _pending(manifest, stage_hashes(config), until)
+
+
+def _pending(manifest: Manifest, hashes: dict[str, str], until: str) -> list[str]:
+    """The stages up to ``until`` from the first not complete with these parameters on."""
+    stages = list(STAGES[: STAGES.index(until) + 1])
     entries = manifest.get("stages", {})
     for i, name in enumerate(stages):
-        if not _unchanged(entries.get(name), config, name):
+        if not _unchanged(entries.get(name), hashes[name]):
             return stages[i:]
     return []
 
 
-def check_job(config: dict[str, Any], until: str = "analyse", *, force: bool = False) -> None:
+def check_job(config: JobConfig, until: str = "analyse", *, force: bool = False) -> None:
     """Refuse an output that holds what this job's run would wrongly replace.
 
     That is: a run.json that is not a vegdask run's, another job's outputs, or outputs (of the
@@ -121,16 +134,29 @@ def check_job(config: dict[str, Any], until: str = "analyse", *, force: bool = F
     """
     if force:
         return
-    url = config["output"]["url"].rstrip("/")
-    store = RunStore(url)
+    store = RunStore(config["output"]["url"])
+    _check_job(config, store, _manifest_of_job(store, force), until, stage_hashes(config))
+
+
+def _manifest_of_job(store: RunStore, force: bool) -> Manifest:
+    """The run.json a job resumes; with ``force``, one vegdask cannot read counts as none."""
     try:
-        manifest = read_manifest(store)
+        return read_manifest(store)
     except ManifestError as err:
+        if force:
+            return {}
         raise ManifestError(
             f"{err}: pass --force to replace it and the outputs beside it"
         ) from None
+
+
+def _check_job(
+    config: JobConfig, store: RunStore, manifest: Manifest, until: str, hashes: dict[str, str]
+) -> None:
+    """:func:`check_job` on the run.json read already."""
     if not manifest:
         return  # check_output covers an output without run.json
+    url = config["output"]["url"].rstrip("/")
     hint = "choose another --output, or pass --force to replace them"
     old = manifest.get("config")
     difference = _difference(old, config) if isinstance(old, dict) else None
@@ -140,7 +166,7 @@ def check_job(config: dict[str, Any], until: str = "analyse", *, force: bool = F
         )
     for stage in STAGES[: STAGES.index(until) + 1]:
         entry = manifest["stages"].get(stage)
-        if _writes_nothing_new(entry, config, stage):
+        if _writes_nothing_new(entry, config, stage, hashes[stage]):
             continue
         for name in STAGE_OUTPUTS[stage]:
             if store.exists(name) and not _accounted(entry, name):
@@ -150,10 +176,10 @@ def check_job(config: dict[str, Any], until: str = "analyse", *, force: bool = F
                 )
 
 
-def _difference(old: dict[str, Any], new: dict[str, Any]) -> str | None:
+def _difference(old: Mapping[str, Any], new: JobConfig) -> str | None:
     """The first fetch parameter (location, dates, source) set in both configs that differs."""
     for section in ("location", "time", "source"):
-        before, after = old.get(section), new[section]
+        before, after = old.get(section), cast(dict[str, Any], new[section])
         if not isinstance(before, dict):
             continue
         for key in sorted(before.keys() & after.keys()):
@@ -162,17 +188,19 @@ def _difference(old: dict[str, Any], new: dict[str, Any]) -> str | None:
     return None
 
 
-def _writes_nothing_new(entry: dict[str, Any] | None, config: dict[str, Any], stage: str) -> bool:
+def _writes_nothing_new(
+    entry: StageEntry | None, config: JobConfig, stage: str, params_hash: str
+) -> bool:
     """Whether ``stage`` writes nothing beyond its record (its outputs need no accounting).
 
     It is complete with unchanged parameters (recomputed, it writes what it recorded) or, for
     the analysis, disabled.
     """
     disabled = stage == "analyse" and not config["analysis"]["enabled"]
-    return disabled or _unchanged(entry, config, stage)
+    return disabled or _unchanged(entry, params_hash)
 
 
-def _accounted(entry: dict[str, Any] | None, name: str) -> bool:
+def _accounted(entry: StageEntry | None, name: str) -> bool:
     """Whether the stage entry ``entry`` accounts for its output ``name``.
 
     A stage under way may have written any of its outputs; a complete one wrote what it
@@ -185,7 +213,7 @@ def _accounted(entry: dict[str, Any] | None, name: str) -> bool:
     return name in entry["outputs"]
 
 
-def read_manifest(output: str | RunStore) -> dict[str, Any]:
+def read_manifest(output: str | RunStore) -> Manifest:
     """The run manifest at ``<output>/run.json`` (empty if there is none).
 
     Raises
@@ -194,11 +222,11 @@ def read_manifest(output: str | RunStore) -> dict[str, Any]:
         If run.json is not a vegdask run's manifest (one line naming it and what is wrong).
     """
     store = output if isinstance(output, RunStore) else RunStore(output)
-    return load_manifest(store)
+    return cast(Manifest, load_manifest(store))
 
 
 def _damaged_stages(
-    store: RunStore, manifest: dict[str, Any], *, verify: bool = False
+    store: RunStore, manifest: Manifest, *, verify: bool = False
 ) -> dict[str, list[Damage]]:
     """Per complete stage, its outputs that no longer match their record in run.json.
 
@@ -217,7 +245,7 @@ def _damaged_stages(
     return damaged
 
 
-def _reset_damaged(manifest: dict[str, Any], damaged: dict[str, list[Damage]]) -> list[str]:
+def _reset_damaged(manifest: Manifest, damaged: dict[str, list[Damage]]) -> list[str]:
     """Mark the damaged stages (and what depends on them) to be recomputed; one line a stage.
 
     A Zarr store's damaged periods are taken out of the stage's completed periods (and, for the
@@ -252,15 +280,21 @@ def _reset_damaged(manifest: dict[str, Any], damaged: dict[str, list[Damage]]) -
 
 
 class Run:
-    """State of one job: its output store, manifest and client."""
+    """State of one job: its output store, manifest and client.
+
+    run.json is read, checked (:func:`check_job`) and its damaged stages reset once, here,
+    before anything is written; :attr:`to_compute` is then what :func:`stages_to_compute` says.
+    The damaged stages' lines wait in :attr:`repairs` until the run starts (:meth:`start`).
+    """
 
     def __init__(
         self,
-        config: dict[str, Any],
+        config: JobConfig,
         store: RunStore,
         client: Any,
         log: Callable[[str], None],
         *,
+        until: str = "analyse",
         force: bool = False,
         verify: bool = False,
     ):
@@ -268,51 +302,54 @@ class Run:
         self.store = store
         self.client = client
         self.log = log
-        try:
-            self.manifest = read_manifest(store)
-        except ManifestError:
-            if not force:
-                raise
-            self.manifest = {}  # --force: a run.json vegdask cannot read is replaced
+        self.hashes = stage_hashes(config)
+        self.manifest = _manifest_of_job(store, force)
+        self.repairs: list[str] = []
+        self.to_compute = list(STAGES[: STAGES.index(until) + 1])
         if not force:
-            for line in _reset_damaged(
-                self.manifest, _damaged_stages(store, self.manifest, verify=verify)
-            ):
-                log(line)
-        self.manifest.update(
-            vegdask_version=__version__,
-            config=config,
-            packages={name: version(name) for name in _PACKAGES},
-        )
-        self.manifest.setdefault("stages", {})
+            _check_job(config, store, self.manifest, until, self.hashes)
+            damaged = _damaged_stages(store, self.manifest, verify=verify)
+            self.repairs = _reset_damaged(self.manifest, damaged)
+            self.to_compute = _pending(self.manifest, self.hashes, until)
         self.computing = False  # once a stage computes, every later one does (its inputs moved)
 
-    def stage(self, name: str, force: bool) -> dict[str, Any]:
+    def start(self) -> None:
+        """Log the repairs and write run.json with this vegdask, its packages and the config."""
+        for line in self.repairs:
+            self.log(line)
+        self.manifest["vegdask_version"] = __version__
+        self.manifest["config"] = self.config
+        self.manifest["packages"] = {name: version(name) for name in _PACKAGES}
+        self.manifest.setdefault("stages", {})
+        self.save()
+
+    def stage(self, name: str, force: bool) -> StageEntry:
         """The manifest entry of stage ``name``, reset if its parameters changed or ``force``."""
-        params_hash = _hash(_stage_params(self.config, name))
-        entry = self.manifest["stages"].get(name)
+        params_hash = self.hashes[name]
+        stages = self.manifest["stages"]
+        entry = stages.get(name)
         if entry and entry.get("params_hash") != params_hash and not force:
             self.log(f"{name}: parameters changed since the last run; recomputing this stage")
         if force or not entry or entry.get("params_hash") != params_hash:
             removed = []
             for stage in STAGES[STAGES.index(name) :]:
-                old = self.manifest["stages"].pop(stage, None) or {}
-                removed += remove_outputs(self.store, old.get("outputs", {}))
+                old = stages.pop(stage, None)
+                removed += remove_outputs(self.store, old.get("outputs", {}) if old else {})
             if removed and not force:
                 self.log(
                     f"{name}: removed the outputs of the earlier parameters: {', '.join(removed)}"
                 )
             entry = {"params_hash": params_hash, "periods_completed": [], "complete": False}
-            self.manifest["stages"][name] = entry
+            stages[name] = entry
             self.save()  # before the stage writes: what it writes is then accounted for
         return entry
 
-    def skip(self, name: str, entry: dict[str, Any]) -> bool:
+    def skip(self, name: str, entry: StageEntry) -> bool:
         """Whether stage ``name`` is skipped (complete, unchanged, no earlier stage computed).
 
         Its entry records ``last_run``: ``"skipped"`` or ``"computed"``.
         """
-        skip = not self.computing and _unchanged(entry, self.config, name)
+        skip = not self.computing and _unchanged(entry, self.hashes[name])
         self.computing = not skip
         entry["last_run"] = "skipped" if skip else "computed"
         if skip:
@@ -325,7 +362,7 @@ class Run:
 
     def write_periods(
         self,
-        entry: dict[str, Any],
+        entry: StageEntry,
         datasets: dict[str, xr.Dataset],
         progress: Callable[[int], None],
         returning: str | None = None,

@@ -6,13 +6,14 @@ from collections.abc import Callable
 from typing import Any
 
 from vegdask.data import RunStore
-from vegdask.pipeline._manifest import STAGES, Run, check_job, stages_to_compute
+from vegdask.pipeline._manifest import STAGES, Run
 from vegdask.pipeline._stages import analyse, fetch, open_job_source, process, source_options
+from vegdask.pipeline._types import JobConfig, Manifest
 
 __all__ = ["check_credentials", "run_job"]
 
 
-def check_credentials(config: dict[str, Any]) -> None:
+def check_credentials(config: JobConfig) -> None:
     """Sign in to the config's source if it needs an account, before anything is written.
 
     Earth Engine is initialised here (once a process) so that missing credentials stop the job
@@ -30,7 +31,7 @@ def check_credentials(config: dict[str, Any]) -> None:
 
 
 def run_job(
-    config: dict[str, Any],
+    config: JobConfig,
     *,
     client: Any,
     force: bool = False,
@@ -38,12 +39,12 @@ def run_job(
     progress: bool = True,
     log: Callable[[str], None] = print,
     until: str = "analyse",
-) -> dict[str, Any]:
+) -> Manifest:
     """Run fetch -> process -> analyse into ``config["output"]["url"]``, resuming what exists.
 
     Parameters
     ----------
-    config : dict
+    config : JobConfig
         A validated job config (see :func:`vegdask.pipeline.load_config`).
     client : distributed.Client or None
         Where the work runs; None will do when :func:`stages_to_compute` is empty (a stage that
@@ -63,20 +64,21 @@ def run_job(
 
     Returns
     -------
-    dict
+    Manifest
         The manifest, as written to ``<output>/run.json``.
     """
     if until not in STAGES:
         raise ValueError(f"until must be one of {STAGES}, got {until!r}")
     source = open_job_source(config)  # bad source settings fail here, before anything is written
-    check_job(config, until, force=force)  # first: an unreadable run.json is named with --force
-    if "fetch" in stages_to_compute(config, until, force=force):
+    store = RunStore(config["output"]["url"])
+    # run.json read and checked once: an unreadable one is named with --force, another job's
+    # outputs or files it does not account for are refused
+    run = Run(config, store, client, log, until=until, force=force, verify=verify)
+    if "fetch" in run.to_compute:
         check_credentials(config)
     _check_tile_fits(source[0], config["processing"]["tile_size"])
-    store = RunStore(config["output"]["url"])
     store.ensure_container()
-    run = Run(config, store, client, log, force=force, verify=verify)
-    run.save()
+    run.start()
     scene = fetch(run, source, force, progress)
     if until != "fetch":
         process(run, scene, force, progress)

@@ -21,6 +21,7 @@ from vegdask.pipeline._config import analysis_arguments
 from vegdask.pipeline._cpu import CpuMeter
 from vegdask.pipeline._manifest import STAGE_OUTPUTS, Run
 from vegdask.pipeline._tables import write_tables
+from vegdask.pipeline._types import JobConfig
 
 __all__ = ["analyse", "fetch", "open_job_source", "process", "source_options"]
 
@@ -32,7 +33,7 @@ def _progress_bar(total: int, stage: str, show: bool) -> tuple[Callable[[int], N
     return bar.update, bar
 
 
-def source_options(config: dict[str, Any]) -> dict[str, Any]:
+def source_options(config: JobConfig) -> dict[str, Any]:
     """Keyword arguments of the config's source function (:func:`vegdask.data.open_source`)."""
     place = config["location"]
     return source_arguments(
@@ -43,7 +44,7 @@ def source_options(config: dict[str, Any]) -> dict[str, Any]:
     )
 
 
-def open_job_source(config: dict[str, Any]) -> tuple[xr.Dataset, xr.Dataset | None]:
+def open_job_source(config: JobConfig) -> tuple[xr.Dataset, xr.Dataset | None]:
     """The lazy Scene and weather of a job config's source (nothing is read yet)."""
     time = config["time"]
     return open_source(
@@ -73,11 +74,13 @@ def fetch(
     empty = stored["cloud_mask"].all(dim=("y", "x")).values
     times = _dates(stored)
     entry.update(
-        complete=True,
-        seconds=round(time.perf_counter() - started, 2),
-        cpu_seconds=meter.seconds(),
-        empty_periods=[t for t, e in zip(times, empty, strict=True) if e],
-        outputs=record_outputs(run.store, STAGE_OUTPUTS["fetch"], times),
+        {
+            "complete": True,
+            "seconds": round(time.perf_counter() - started, 2),
+            "cpu_seconds": meter.seconds(),
+            "empty_periods": [t for t, e in zip(times, empty, strict=True) if e],
+            "outputs": record_outputs(run.store, STAGE_OUTPUTS["fetch"], times),
+        }
     )
     run.save()
     return stored
@@ -116,18 +119,20 @@ def process(run: Run, scene: xr.Dataset, force: bool, show: bool) -> xr.Dataset:
     valid = result["valid"].values
     times = _dates(result)
     entry.update(
-        complete=True,
-        seconds=round(time.perf_counter() - started, 2),
-        cpu_seconds=meter.seconds(),
-        tiles_per_period=int(valid[0].size),
-        valid_tiles=int(valid.sum()),
-        invalid_tiles=int((~valid).sum()),
-        empty_periods=[t for t, v in zip(times, valid, strict=True) if not v.any()],
-        dropped_edge_pixels={
-            "y": int(scene.sizes["y"] % processing["tile_size"]),
-            "x": int(scene.sizes["x"] % processing["tile_size"]),
-        },
-        outputs=record_outputs(run.store, STAGE_OUTPUTS["process"], times),
+        {
+            "complete": True,
+            "seconds": round(time.perf_counter() - started, 2),
+            "cpu_seconds": meter.seconds(),
+            "tiles_per_period": int(valid[0].size),
+            "valid_tiles": int(valid.sum()),
+            "invalid_tiles": int((~valid).sum()),
+            "empty_periods": [t for t, v in zip(times, valid, strict=True) if not v.any()],
+            "dropped_edge_pixels": {
+                "y": int(scene.sizes["y"] % processing["tile_size"]),
+                "x": int(scene.sizes["x"] % processing["tile_size"]),
+            },
+            "outputs": record_outputs(run.store, STAGE_OUTPUTS["process"], times),
+        }
     )
     run.save()
     # Tables rewritten from unchanged tiles (one was missing) leave the analysis' inputs as is.
@@ -146,7 +151,7 @@ def analyse(run: Run, force: bool) -> dict[str, Any] | None:
     if run.skip("analyse", entry):
         return None
     if not run.config["analysis"]["enabled"]:
-        entry.update(complete=True, skipped="disabled in the config", outputs={})
+        entry.update({"complete": True, "skipped": "disabled in the config", "outputs": {}})
         run.save()
         return None
     from vegdask.analysis import analyse_results
@@ -158,11 +163,13 @@ def analyse(run: Run, force: bool) -> dict[str, Any] | None:
     # The pyveg preset and report = false write no report.html.
     report = arguments.get("report", True) and arguments.get("preset") is None
     entry.update(
-        complete=True,
-        seconds=round(time.perf_counter() - started, 2),
-        cpu_seconds=meter.seconds(),
-        report=report,
-        outputs=record_outputs(run.store, STAGE_OUTPUTS["analyse"], before=before),
+        {
+            "complete": True,
+            "seconds": round(time.perf_counter() - started, 2),
+            "cpu_seconds": meter.seconds(),
+            "report": report,
+            "outputs": record_outputs(run.store, STAGE_OUTPUTS["analyse"], before=before),
+        }
     )
     run.save()
     return resilience

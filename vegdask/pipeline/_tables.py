@@ -23,5 +23,13 @@ def write_tables(run: Run, tiles: xr.Dataset, weather: xr.Dataset | None) -> Non
     run.store.write_parquet("tiles.parquet", flat)
     # One line: a table of every tile and period is no easier to read indented, and takes 4x as
     # long to write (json's C encoder does not indent) at twice the size.
-    summary = results_summary(tiles, weather, run.config)
+    time, place = run.config["time"], run.config["location"]
+    summary = results_summary(
+        tiles,
+        weather,
+        start=time["start"],
+        end=time["end"],
+        period=time["period"],
+        centre=(place["longitude"], place["latitude"]),
+    )
     run.store.write_json("results_summary.json", summary, indent=None)

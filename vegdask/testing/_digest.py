@@ -157,7 +157,9 @@ def _json_skeleton(value: object) -> object:
 
 def _json_records(path: Path) -> dict[str, dict[str, Any]]:
     content = json.loads(path.read_bytes())
-    records = {".structure": {"sha": _sha(json.dumps(_json_skeleton(content)).encode())}}
+    records: dict[str, dict[str, Any]] = {
+        ".structure": {"sha": _sha(json.dumps(_json_skeleton(content)).encode())}
+    }
     groups: dict[str, list[float]] = {}
     for name, number in _json_floats(content):
         groups.setdefault(name, []).append(number)

@@ -6,6 +6,8 @@ The validity and power of :func:`vegdask.analysis.pooled_early_warning` are meas
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 
@@ -72,7 +74,7 @@ def simulated_site(
     if not 0.0 <= missing < 1.0:
         raise ValueError(f"missing must be in [0, 1), got {missing}")
     rng = np.random.default_rng(seed)
-    first, last = (phi, phi) if np.isscalar(phi) else phi
+    first, last = (phi, phi) if isinstance(phi, (int, float, np.floating)) else phi
     path = np.linspace(first, last, n_periods)
     shared = _ar1_paths(rng, path, 1)
     own = _ar1_paths(rng, path, n_tiles)
@@ -93,7 +95,7 @@ def pooled_rejection_rate(
     n_surrogates: int = 1000,
     alpha: float = 0.05,
     remove_site_mean: bool = True,
-    **site: float,
+    **site: Any,
 ) -> float:
     """Share of simulated sites whose pooled AR(1) test rejects at ``alpha``.
 

@@ -65,9 +65,9 @@ def _read_text(href: str, sign: Callable[[str], str] | None, timeout: float) -> 
             f"cannot read the STAC catalogue file {strip_query(href)}: {reason}"
         ) from None
     except (urllib.error.URLError, OSError, UnicodeDecodeError) as err:
-        reason = getattr(err, "reason", err)
+        why = getattr(err, "reason", err)
         raise ValueError(
-            f"cannot read the STAC catalogue file {strip_query(href)}: {redact(str(reason))}"
+            f"cannot read the STAC catalogue file {strip_query(href)}: {redact(str(why))}"
         ) from None
 
 

@@ -7,8 +7,8 @@ odc-stac (signing on read), composite each period, assemble the Scene.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from datetime import date, timedelta
-from typing import Any
+from datetime import date, datetime, timedelta
+from typing import Any, cast
 
 import dask.array as da
 import pandas as pd
@@ -200,7 +200,8 @@ def _acquisition_keys(
     return [
         (
             index,
-            (item_time(item) + timedelta(hours=lon / 15)).date(),
+            # select_items keeps only items with a time
+            (cast(datetime, item_time(item)) + timedelta(hours=lon / 15)).date(),
             reflectance_offset(item, red, collection),
         )
         for index, item in selected

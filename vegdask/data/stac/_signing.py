@@ -193,7 +193,7 @@ def resolve_signer(
                 "sign='planetary-computer' needs the planetary-computer package: "
                 "pip install planetary-computer"
             ) from err
-        return planetary_computer.sign  # type: ignore[no-any-return]
+        return planetary_computer.sign
     if spec.startswith("sas:"):
         name = spec[4:]
         token = (os.environ if environ is None else environ).get(name, "")
