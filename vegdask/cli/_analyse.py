@@ -90,7 +90,7 @@ class _SettingHelp:
         self.option = option
 
     @property
-    def help(self) -> str:
+    def help(self) -> str | None:
         return self.option.help_text()  # reads the settings (dask config): only for --help
 
     @help.setter

@@ -48,12 +48,16 @@ def _band_names(value: dict[str, Any]) -> bool:
     return all(isinstance(v, str) and v in SCENE_VARIABLES for v in value.values())
 
 
-def _name(**flags: bool) -> Option:
-    return Option(str, lambda v: bool(v.strip()), "a non-empty string", **flags)
+def _non_empty(value: str) -> bool:
+    return bool(value.strip())
 
 
-def _number(check: Callable[[Any], bool] | None, allowed: str, **flags: bool) -> Option:
-    return Option((int, float), check, allowed, **flags)
+def _name(*, required: bool = False, shown: bool = False) -> Option:
+    return Option(str, _non_empty, "a non-empty string", required=required, shown=shown)
+
+
+def _number(check: Callable[[Any], bool] | None, allowed: str, *, shown: bool = False) -> Option:
+    return Option((int, float), check, allowed, shown=shown)
 
 
 _POSITIVE = _number(lambda v: v > 0, "a number > 0")

@@ -311,8 +311,11 @@ def calibrate(log: Any = print) -> tuple[Calibration, Path]:
             seconds.append([manifest["stages"][s]["cpu_seconds"] for s in STAGES])
     solved = np.linalg.solve(np.array(rows), np.array(seconds)).clip(min=0.0)
     costs = [{s: round(float(v), 6) for s, v in zip(STAGES, row, strict=True)} for row in solved]
+    per_location, per_period, per_tile = costs
     result = Calibration(
-        *costs,
+        per_location,
+        per_period,
+        per_tile,
         machine=machine_key(),
         date=date.today().isoformat(),
         label="cached",
