@@ -61,7 +61,6 @@ def _run(args: argparse.Namespace, until: str) -> int:
         ConfigError,
         OutputInUseError,
         check_credentials,
-        check_job,
         check_output,
         config_warnings,
         job_client,
@@ -94,9 +93,9 @@ def _run(args: argparse.Namespace, until: str) -> int:
     try:
         ensure_container(output)  # storage that refuses or does not answer: before the cluster
         check_output(output, force=args.force)  # a file, or a folder vegdask did not write
-        check_job(config, until, force=args.force)  # another job's outputs, or files of others
-        # A finished job reruns without a cluster: every stage is complete and unchanged.
-        needed = stages_to_compute(config, until, force=args.force, verify=args.verify)
+        # Refused: another job's outputs, or files of others. A finished job reruns without a
+        # cluster: every stage is complete and unchanged. (run_job checks again under the lock.)
+        needed = stages_to_compute(config, until, force=args.force, verify=args.verify, check=True)
         if "fetch" in needed:  # signed in to the source before the output folder is created
             check_credentials(config)
         dask_client = job_client(cluster["kind"], cluster["workers"], output) if needed else None

@@ -3,13 +3,14 @@
 from vegdask.compute._accessor import VegAccessor
 from vegdask.compute._mask import binary_image, vegetation_mask
 from vegdask.compute._period_writes import dataset_from_periods, period_writes, write_period
-from vegdask.compute._tiles import GRAPH_CLASSES, METRICS, tile_metrics
+from vegdask.compute._tiles import GRAPH_CLASSES, METRICS, check_tile_fits, tile_metrics
 
 __all__ = [
     "GRAPH_CLASSES",
     "METRICS",
     "VegAccessor",
     "binary_image",
+    "check_tile_fits",
     "dataset_from_periods",
     "period_writes",
     "tile_metrics",

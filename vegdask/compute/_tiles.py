@@ -20,7 +20,7 @@ from vegdask.compute._mask import binary_image
 from vegdask.data import TILE_SIZE
 from vegdask.kernels import ndvi_to_uint8, tile_feature_vectors
 
-__all__ = ["GRAPH_CLASSES", "METRICS", "tile_metrics"]
+__all__ = ["GRAPH_CLASSES", "METRICS", "check_tile_fits", "tile_metrics"]
 
 GRAPH_CLASSES = ("bare", "vegetation")
 METRICS = ("offset50", "slope", "offset", "fv_mean", "fv_std")
@@ -32,6 +32,33 @@ _PER_TILE = (
     "ndvi_veg_uint8_mean",
     "masked_fraction",
 )
+# What a tile's metrics are, by name, in the order of a block's last axis after the quantiles;
+# the centrality ones (and the feature vector) are NaN where the tile is invalid.
+_CENTRALITY = (*METRICS, "tie_sensitivity")
+_COLUMNS = (*_CENTRALITY, *_PER_TILE, "valid")
+
+
+def check_tile_fits(tile_size: int, height: int, width: int) -> None:
+    """A ``tile_size`` tile fits in a ``height`` x ``width`` scene (or a ValueError saying so).
+
+    The one check of the tile's size against the scene's: the job config's (a scene of
+    ``location.size``), a run's (the scene its source opened) and :func:`tile_metrics`'.
+
+    Examples
+    --------
+    >>> check_tile_fits(50, 100, 60)
+    >>> try:
+    ...     check_tile_fits(100, 60, 60)
+    ... except ValueError as err:
+    ...     print(err)
+    tile_size = 100 is larger than the scene (60 x 60 pixels); expected an integer in [4, 60]
+    """
+    smaller = min(height, width)
+    if tile_size > smaller:
+        raise ValueError(
+            f"tile_size = {tile_size} is larger than the scene ({height} x {width} pixels); "
+            f"expected an integer in [4, {smaller}]"
+        )
 
 
 def _tile_means(values: np.ndarray, weights: np.ndarray, tile: int) -> np.ndarray:
@@ -60,6 +87,8 @@ def _block_metrics(
 ) -> np.ndarray:
     """All metrics of the tiles of one block of one period: (ty, tx, Q + 12) float64.
 
+    The feature vector's ``Q`` values, then the columns named in ``_COLUMNS``, in that order.
+
     ``period_ok`` (1, 1, 1) is False when the whole period is masked beyond its threshold: then
     every tile is invalid.
     """
@@ -73,33 +102,28 @@ def _block_metrics(
         with_tie_sensitivity=True,
     )
     q = num_quantiles
-    metrics = np.stack(
-        [
-            fv[..., -1] - fv[..., q // 2],  # offset50
-            (fv[..., -1] - fv[..., 0]) / q,  # slope
-            fv[..., -1] - fv[..., 0],  # offset
-            fv.mean(axis=-1),
-            fv.std(axis=-1),
-            ties,
-        ],
-        axis=-1,
-    )
     clear = ~cloud & np.isfinite(ndvi)
     ndvi0 = np.where(clear, ndvi, 0.0).astype(np.float64)
-    ndvi_mean = _tile_means(ndvi0, clear.astype(np.float64), tile)
     veg_weights = (clear & (image == 0)).astype(np.float64)
-    ndvi_veg = _tile_means(ndvi0, veg_weights, tile)
     ndvi8 = ndvi_to_uint8(ndvi).astype(np.float64)
-    ndvi8_mean = _tile_means(ndvi8, clear.astype(np.float64), tile)
-    ndvi8_veg = _tile_means(ndvi8, veg_weights, tile)
-    ones = np.ones(cloud.shape)
-    masked = _tile_means((~clear).astype(np.float64), ones, tile)
+    masked = _tile_means((~clear).astype(np.float64), np.ones(cloud.shape), tile)
     valid = (masked < max_masked) & bool(period_ok.item())
-    out = np.concatenate(
-        [fv, metrics, np.stack([ndvi_mean, ndvi_veg, ndvi8_mean, ndvi8_veg, masked, valid], -1)],
-        axis=-1,
-    )
-    out[~valid, : q + len(METRICS) + 1] = np.nan
+    columns = {
+        "offset50": fv[..., -1] - fv[..., q // 2],
+        "slope": (fv[..., -1] - fv[..., 0]) / q,
+        "offset": fv[..., -1] - fv[..., 0],
+        "fv_mean": fv.mean(axis=-1),
+        "fv_std": fv.std(axis=-1),
+        "tie_sensitivity": ties,
+        "ndvi_mean": _tile_means(ndvi0, clear.astype(np.float64), tile),
+        "ndvi_veg_mean": _tile_means(ndvi0, veg_weights, tile),
+        "ndvi_uint8_mean": _tile_means(ndvi8, clear.astype(np.float64), tile),
+        "ndvi_veg_uint8_mean": _tile_means(ndvi8, veg_weights, tile),
+        "masked_fraction": masked,
+        "valid": valid,
+    }
+    out = np.concatenate([fv, np.stack([columns[name] for name in _COLUMNS], -1)], axis=-1)
+    out[~valid, : q + len(_CENTRALITY)] = np.nan
     return out[None]
 
 
@@ -148,8 +172,8 @@ def tile_metrics(
     Raises
     ------
     ValueError
-        For an unknown ``graph_class``, a fraction outside (0, 1], a Scene without CRS, or chunks
-        that are not multiples of the tile size.
+        For an unknown ``graph_class``, a fraction outside (0, 1], a Scene without CRS or smaller
+        than a tile (:func:`check_tile_fits`), or chunks that are not multiples of the tile size.
     """
     if graph_class not in GRAPH_CLASSES:
         raise ValueError(f"graph_class must be one of {GRAPH_CLASSES}, got {graph_class!r}")
@@ -167,9 +191,8 @@ def tile_metrics(
             "the Scene has no CRS, so tile longitude/latitude cannot be computed; open a run's "
             "scene.zarr with vegdask.data.open_store, or set one: scene.rio.write_crs(...)"
         )
+    check_tile_fits(tile_size, scene.sizes["y"], scene.sizes["x"])
     ty, tx = scene.sizes["y"] // tile_size, scene.sizes["x"] // tile_size
-    if ty == 0 or tx == 0:
-        raise ValueError(f"the Scene ({dict(scene.sizes)}) is smaller than one {tile_size}px tile")
     chunks = dict(zip(scene["ndvi"].dims, scene["ndvi"].chunks or (), strict=False))
     if not chunks:
         raise ValueError("the Scene is not chunked; open it lazily or call scene.chunk(...)")
@@ -184,7 +207,7 @@ def tile_metrics(
     image = binary_image(scene).data[window]
     ndvi = scene["ndvi"].data[window]
     cloud = scene["cloud_mask"].data[window]
-    per_tile = num_quantiles + len(METRICS) + 1 + len(_PER_TILE) + 1
+    per_tile = num_quantiles + len(_COLUMNS)
     # A period masked beyond the period threshold is empty: all its tiles are invalid.
     period_masked = (cloud | ~da.isfinite(ndvi)).mean(axis=(1, 2), keepdims=True)
     blocks = image.map_blocks(
@@ -212,9 +235,8 @@ def tile_metrics(
     data: dict[str, tuple[tuple[str, ...], Any]] = {
         "feature_vec": ((*dims, "quantile"), blocks[..., :q])
     }
-    for i, name in enumerate((*METRICS, "tie_sensitivity", *_PER_TILE)):
-        data[name] = (dims, blocks[..., q + i])
-    data["valid"] = (dims, blocks[..., -1] > 0)
+    for i, name in enumerate(_COLUMNS, start=q):
+        data[name] = (dims, blocks[..., i] > 0 if name == "valid" else blocks[..., i])
     lon, lat = _tile_centres(scene.isel(y=window[1], x=window[2]), tile_size)
     coords = {
         "time": scene["time"].values,

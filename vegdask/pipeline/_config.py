@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, cast
 
 from vegdask._options import ANALYSIS_OPTIONS, ANALYSIS_PARAMETERS
-from vegdask.compute import GRAPH_CLASSES
+from vegdask.compute import GRAPH_CLASSES, check_tile_fits
 from vegdask.config import Option
 from vegdask.data import (
     EARTHENGINE_COLLECTIONS,
@@ -245,11 +245,11 @@ def _check_tiles(effective: dict[str, Any]) -> None:
     """The tile fits in the scene, and a tile has pixels enough for the quantiles asked for."""
     processing, size = effective["processing"], effective["location"]["size"]
     tile_size = processing["tile_size"]
-    if effective["source"]["kind"] != "local" and tile_size > size:  # a folder's size is its own
-        raise ConfigError(
-            f"processing.tile_size = {tile_size} is larger than the scene (location.size = {size} "
-            f"pixels); expected an integer in [4, {size}]"
-        )
+    if effective["source"]["kind"] != "local":  # a folder's size is its own: run_job checks it
+        try:
+            check_tile_fits(tile_size, size, size)
+        except ValueError as err:
+            raise ConfigError(f"processing.{err} (location.size = {size})") from None
     pixels = tile_size * tile_size
     if processing["num_quantiles"] > pixels:
         raise ConfigError(

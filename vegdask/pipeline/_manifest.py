@@ -87,13 +87,19 @@ def _unchanged(entry: StageEntry | None, params_hash: str) -> bool:
 
 
 def stages_to_compute(
-    config: JobConfig, until: str = "analyse", force: bool = False, verify: bool = False
+    config: JobConfig,
+    until: str = "analyse",
+    force: bool = False,
+    verify: bool = False,
+    *,
+    check: bool = False,
 ) -> list[str]:
     """The stages :func:`~vegdask.pipeline.run_job` would compute; the others it skips.
 
     A stage is skipped when it is complete with unchanged parameters, its outputs match their
     record (the full check with ``verify``) and no earlier stage is computed; so an empty list
-    means nothing to compute (no cluster needed).
+    means nothing to compute (no cluster needed). With ``check``, the output is first checked
+    as :func:`check_job` does, on the same read of run.json.
 
     Examples
     --------
@@ -104,9 +110,7 @@ def stages_to_compute(
     if force:
         return list(STAGES[: STAGES.index(until) + 1])
     store = RunStore(config["output"]["url"])
-    manifest = read_manifest(store)
-    _reset_damaged(manifest, _damaged_stages(store, manifest, verify=verify))
-    return _pending(manifest, stage_hashes(config), until)
+    return Run(config, store, None, print, until=until, verify=verify, check=check).to_compute
 
 
 def _pending(manifest: Manifest, hashes: dict[str, str], until: str) -> list[str]:
@@ -282,9 +286,10 @@ def _reset_damaged(manifest: Manifest, damaged: dict[str, list[Damage]]) -> list
 class Run:
     """State of one job: its output store, manifest and client.
 
-    run.json is read, checked (:func:`check_job`) and its damaged stages reset once, here,
-    before anything is written; :attr:`to_compute` is then what :func:`stages_to_compute` says.
-    The damaged stages' lines wait in :attr:`repairs` until the run starts (:meth:`start`).
+    run.json is read, checked (:func:`check_job`, unless not ``check``) and its damaged stages
+    reset once, here, before anything is written; :attr:`to_compute` is then what
+    :func:`stages_to_compute` says. The damaged stages' lines wait in :attr:`repairs` until the
+    run starts (:meth:`start`).
     """
 
     def __init__(
@@ -297,17 +302,19 @@ class Run:
         until: str = "analyse",
         force: bool = False,
         verify: bool = False,
+        check: bool = True,
     ):
         self.config = config
         self.store = store
         self.client = client
         self.log = log
         self.hashes = stage_hashes(config)
-        self.manifest = _manifest_of_job(store, force)
+        self.manifest = _manifest_of_job(store, force) if check else read_manifest(store)
         self.repairs: list[str] = []
         self.to_compute = list(STAGES[: STAGES.index(until) + 1])
         if not force:
-            _check_job(config, store, self.manifest, until, self.hashes)
+            if check:
+                _check_job(config, store, self.manifest, until, self.hashes)
             damaged = _damaged_stages(store, self.manifest, verify=verify)
             self.repairs = _reset_damaged(self.manifest, damaged)
             self.to_compute = _pending(self.manifest, self.hashes, until)

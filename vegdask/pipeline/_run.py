@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from vegdask.compute import check_tile_fits
 from vegdask.data import RunStore
 from vegdask.pipeline._manifest import STAGES, Run
 from vegdask.pipeline._stages import analyse, fetch, open_job_source, process, source_options
@@ -76,7 +77,12 @@ def run_job(
     run = Run(config, store, client, log, until=until, force=force, verify=verify)
     if "fetch" in run.to_compute:
         check_credentials(config)
-    _check_tile_fits(source[0], config["processing"]["tile_size"])
+    if config["source"]["kind"] == "local":  # the config checked the others' location.size
+        scene = source[0]
+        try:
+            check_tile_fits(config["processing"]["tile_size"], scene.sizes["y"], scene.sizes["x"])
+        except ValueError as err:
+            raise ValueError(f"processing.{err}") from None
     store.ensure_container()
     run.start()
     scene = fetch(run, source, force, progress)
@@ -85,16 +91,3 @@ def run_job(
     if until == "analyse":
         analyse(run, force)
     return run.manifest
-
-
-def _check_tile_fits(scene: Any, tile_size: int) -> None:
-    """The tile fits in the scene (a local folder's is as large as its files).
-
-    The config's check of ``location.size`` covers the other sources.
-    """
-    smaller = min(scene.sizes["y"], scene.sizes["x"])
-    if tile_size > smaller:
-        raise ValueError(
-            f"processing.tile_size = {tile_size} is larger than the scene ({scene.sizes['y']} x "
-            f"{scene.sizes['x']} pixels); expected an integer in [4, {smaller}]"
-        )
