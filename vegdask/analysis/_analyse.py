@@ -50,7 +50,8 @@ from vegdask.analysis._series import (
 from vegdask.analysis._spatial import spatial_task
 from vegdask.analysis._tasks import compute_tasks, start_imports
 from vegdask.analysis._tile_maps import tile_indicator_maps
-from vegdask.data import RunStore, to_strict_json
+from vegdask.data import RunStore
+from vegdask.data.storage import to_strict_json
 from vegdask.kernels import rolling_indicators
 
 __all__ = ["POOLED_SERIES", "RESILIENCE_SERIES", "analyse_results", "output_location"]

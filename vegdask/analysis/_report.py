@@ -26,7 +26,7 @@ from vegdask.analysis._verdict import (
     series_label,
     verdict_tests,
 )
-from vegdask.data import to_strict_json
+from vegdask.data.storage import to_strict_json
 
 __all__ = ["figure_tasks", "pdf_bytes", "report_html", "require_weasyprint", "write_figures"]
 

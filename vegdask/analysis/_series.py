@@ -20,14 +20,8 @@ import xarray as xr
 
 from vegdask import config
 from vegdask._options import DESEASONALISE_METHODS
-from vegdask.data import (
-    RECORD_SERIES,
-    WEATHER_VARIABLES,
-    RunStore,
-    load_manifest,
-    tiles_from_results_summary,
-    unanalysable,
-)
+from vegdask.data import RECORD_SERIES, WEATHER_VARIABLES, RunStore, tiles_from_results_summary
+from vegdask.data.storage import load_manifest, unanalysable
 from vegdask.kernels import loess_smooth
 
 __all__ = [

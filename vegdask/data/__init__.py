@@ -3,16 +3,7 @@
 from vegdask.data._image_files import read_image
 from vegdask.data._local import local_scene
 from vegdask.data._locations import Location, location, locations, region_pixels
-from vegdask.data._outputs import (
-    Damage,
-    ManifestError,
-    check_outputs,
-    load_manifest,
-    record_outputs,
-    remove_outputs,
-    snapshot,
-    unanalysable,
-)
+from vegdask.data._outputs import ManifestError
 from vegdask.data._patterns import binarise_biomass, load_parameters, simulate_pattern
 from vegdask.data._periods import make_periods, parse_period
 from vegdask.data._results_summary import (
@@ -20,7 +11,7 @@ from vegdask.data._results_summary import (
     results_summary,
     tiles_from_results_summary,
 )
-from vegdask.data._run_store import RunStore, to_strict_json
+from vegdask.data._run_store import RunStore
 from vegdask.data._scene import (
     BANDS,
     CLOUD_MASK,
@@ -79,7 +70,6 @@ __all__ = [
     "SYNTHETIC_RAINFALL_END",
     "TILE_SIZE",
     "WEATHER_VARIABLES",
-    "Damage",
     "EarthEngineAuthError",
     "Location",
     "ManifestError",
@@ -87,14 +77,12 @@ __all__ = [
     "SasSigner",
     "azure_sas_signer",
     "binarise_biomass",
-    "check_outputs",
     "check_region",
     "compute_ndvi",
     "create_store",
     "default_chunks",
     "earthengine_scene",
     "initialize_earthengine",
-    "load_manifest",
     "load_parameters",
     "load_store",
     "local_scene",
@@ -106,25 +94,20 @@ __all__ = [
     "parse_period",
     "period_coords",
     "read_image",
-    "record_outputs",
     "reflectance_offset",
     "region_pixels",
-    "remove_outputs",
     "resolve_signer",
     "results_summary",
     "sanitise_container_name",
     "sas_signer",
     "scene_grid",
     "simulate_pattern",
-    "snapshot",
     "source_arguments",
     "source_defaults",
     "stac_scene",
     "synthetic_location",
     "synthetic_scene",
     "tiles_from_results_summary",
-    "to_strict_json",
-    "unanalysable",
     "utm_epsg",
     "validate_scene",
     "validate_weather",

@@ -6,7 +6,7 @@ at any point resumes where it stopped and gives the same result as an uninterrup
 parameter invalidates that stage and the stages after it (their recorded outputs are removed);
 ``force`` recomputes everything.
 
-A complete stage records what it wrote (``outputs``: :func:`vegdask.data.record_outputs`). A
+A complete stage records what it wrote (``outputs``: :func:`vegdask.data.storage.record_outputs`). A
 rerun checks those records (sizes; every chunk and checksum with ``verify``) and recomputes what
 is missing or changed: the periods of a Zarr store whose chunks changed, or the whole output.
 Nothing the manifest does not account for is ever replaced without ``force``.
@@ -25,14 +25,8 @@ import xarray as xr
 
 from vegdask import __version__
 from vegdask.compute import period_writes
-from vegdask.data import (
-    Damage,
-    ManifestError,
-    RunStore,
-    check_outputs,
-    load_manifest,
-    remove_outputs,
-)
+from vegdask.data import ManifestError, RunStore
+from vegdask.data.storage import Damage, check_outputs, load_manifest, remove_outputs
 from vegdask.pipeline._types import JobConfig, Manifest, StageEntry
 
 __all__ = [

@@ -9,14 +9,8 @@ from typing import Any
 import xarray as xr
 
 from vegdask.compute import binary_image, dataset_from_periods, tile_metrics
-from vegdask.data import (
-    RunStore,
-    default_chunks,
-    open_source,
-    record_outputs,
-    snapshot,
-    source_arguments,
-)
+from vegdask.data import RunStore, default_chunks, open_source, source_arguments
+from vegdask.data.storage import record_outputs, snapshot
 from vegdask.pipeline._config import analysis_arguments
 from vegdask.pipeline._cpu import CpuMeter
 from vegdask.pipeline._manifest import STAGE_OUTPUTS, Run

@@ -105,7 +105,8 @@ class StageEntry(TypedDict):
     """A stage's entry in ``run.json``: its parameters' hash, progress and what it wrote.
 
     The keys after ``complete`` are written as the stage goes (``outputs`` by
-    :func:`vegdask.data.record_outputs` when it completes), the last ones by one stage only.
+    :func:`vegdask.data.storage.record_outputs` when it completes), the last ones by one
+    stage only.
     """
 
     params_hash: str
