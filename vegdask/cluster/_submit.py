@@ -45,6 +45,7 @@ from vegdask.cluster._pool import (
     shell_join,
 )
 from vegdask.cluster._pool import NODE_SITE as _SITE
+from vegdask.data.storage import blob_service, storage_options
 
 __all__ = ["SUBMIT_CONTAINER", "SubmittedJob", "batch_credentials", "driver_script", "submit_job"]
 
@@ -386,11 +387,12 @@ def task_log(
 
     with contextlib.suppress(HttpResponseError):
         return b"".join(client.download_task_file(job_id, task_id, name)).decode(errors="replace")
+    url = f"abfs://{SUBMIT_CONTAINER}"
     try:
-        from azure.storage.blob import BlobServiceClient
-
-        service = BlobServiceClient.from_connection_string(_storage_conn(storage_connection_string))
-        blob = service.get_blob_client(SUBMIT_CONTAINER, f"{job_id}/{task_id}/{name}")
+        options = storage_options(url, connection_string=storage_connection_string)
+        blob = blob_service(url, options).get_blob_client(
+            SUBMIT_CONTAINER, f"{job_id}/{task_id}/{name}"
+        )
         return blob.download_blob().readall().decode(errors="replace")
     except (ValueError, HttpResponseError):
         return None
@@ -410,8 +412,6 @@ def dashboard_link(log: str | None) -> str | None:
 
 def _finish(argv: Sequence[str] | None = None) -> int:
     """End of a submitted task: keep its logs, delete its secrets, give the pool back its size."""
-    from azure.storage.blob import BlobServiceClient
-
     parser = argparse.ArgumentParser(prog="python -m vegdask.cluster._submit finish")
     parser.add_argument("--drop", required=True, help="job id: the blob folder of its inputs")
     parser.add_argument("--pool", default=None)
@@ -419,17 +419,14 @@ def _finish(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     task_dir = os.environ.get("AZ_BATCH_TASK_DIR", ".")
     task_id = os.environ.get("AZ_BATCH_TASK_ID", "driver")
-    conn = os.environ.get("AZURE_STORAGE_CONNECTION_STRING")
-    if conn:  # a SAS connection string is enough: no signing here
+    with contextlib.suppress(Exception):  # the task's SAS connection string: no signing here
+        service = blob_service(f"abfs://{SUBMIT_CONTAINER}")
+        container = service.get_container_client(SUBMIT_CONTAINER)
         with contextlib.suppress(Exception):
-            container = BlobServiceClient.from_connection_string(conn).get_container_client(
-                SUBMIT_CONTAINER
-            )
-            with contextlib.suppress(Exception):
-                container.delete_blob(f"{args.drop}/{_SECRETS}")
-            for name in ("stdout.txt", "stderr.txt"):
-                with open(os.path.join(task_dir, name), "rb") as fh:
-                    container.upload_blob(f"{args.drop}/{task_id}/{name}", fh, overwrite=True)
+            container.delete_blob(f"{args.drop}/{_SECRETS}")
+        for name in ("stdout.txt", "stderr.txt"):
+            with open(os.path.join(task_dir, name), "rb") as fh:
+                container.upload_blob(f"{args.drop}/{task_id}/{name}", fh, overwrite=True)
     if args.pool and args.restore:  # this node leaves once this task ends
         restore_pool(batch_client(), args.pool, tuple(args.restore))
     return 0
