@@ -22,6 +22,11 @@ FILES = sorted(p.stem for p in (ROOT / "benchmarks").glob("bench_*.py"))
 # One benchmark a file: its set-up and one call, small.
 CALLS = {
     "bench_analysis": "b = m.RollingIndicators(); b.setup(120); b.time_detrend_and_indicators(120)",
+    "bench_campaign": (
+        "r = m.campaign_against_single(locations=2, size=100)\n"
+        "assert r['worker_peak_mib'] > 50 and r['seconds']['campaign'] > 0, r\n"
+        "assert m.Campaign().track_process_rate_share_of_single_location({'tiny': r}) > 0"
+    ),
     "bench_cli": "exec(m.timeraw_version())",  # and through make bench, below
     "bench_cluster": (
         "b = m.ScaleUp(); b.setup(1)\n"
