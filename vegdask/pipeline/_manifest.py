@@ -66,17 +66,27 @@ def _stage_params(config: JobConfig, stage: str) -> dict[str, Any]:
     return {**process, "analysis": config["analysis"], "analysis_settings": settings}
 
 
-def stage_hashes(config: JobConfig) -> dict[str, str]:
-    """Per stage, the hash of the parameters ``config`` gives it (as run.json records it)."""
-    return {stage: _hash(_stage_params(config, stage)) for stage in STAGES}
+class _StageHashes(dict[str, str]):
+    """Per stage, the hash of the parameters a config gives it (as run.json records it).
+
+    Each is computed once, when first asked for (a stage without a complete entry never is).
+    """
+
+    def __init__(self, config: JobConfig) -> None:
+        super().__init__()
+        self.config = config
+
+    def __missing__(self, stage: str) -> str:
+        self[stage] = _hash(_stage_params(self.config, stage))
+        return self[stage]
 
 
-def _unchanged(entry: StageEntry | None, params_hash: str) -> bool:
-    """Whether a manifest entry is complete, with parameters of hash ``params_hash``."""
+def _unchanged(entry: StageEntry | None, hashes: dict[str, str], stage: str) -> bool:
+    """Whether ``stage``'s manifest entry is complete, with parameters of hash ``hashes[stage]``."""
     return (
         entry is not None
         and bool(entry.get("complete"))
-        and entry.get("params_hash") == params_hash
+        and entry.get("params_hash") == hashes[stage]
     )
 
 
@@ -112,7 +122,7 @@ def _pending(manifest: Manifest, hashes: dict[str, str], until: str) -> list[str
     stages = list(STAGES[: STAGES.index(until) + 1])
     entries = manifest.get("stages", {})
     for i, name in enumerate(stages):
-        if not _unchanged(entries.get(name), hashes[name]):
+        if not _unchanged(entries.get(name), hashes, name):
             return stages[i:]
     return []
 
@@ -133,7 +143,7 @@ def check_job(config: JobConfig, until: str = "analyse", *, force: bool = False)
     if force:
         return
     store = RunStore(config["output"]["url"])
-    _check_job(config, store, _manifest_of_job(store, force), until, stage_hashes(config))
+    _check_job(config, store, _manifest_of_job(store, force), until, _StageHashes(config))
 
 
 def _manifest_of_job(store: RunStore, force: bool) -> Manifest:
@@ -164,7 +174,7 @@ def _check_job(
         )
     for stage in STAGES[: STAGES.index(until) + 1]:
         entry = manifest["stages"].get(stage)
-        if _writes_nothing_new(entry, config, stage, hashes[stage]):
+        if _writes_nothing_new(entry, config, stage, hashes):
             continue
         for name in STAGE_OUTPUTS[stage]:
             if store.exists(name) and not _accounted(entry, name):
@@ -187,7 +197,7 @@ def _difference(old: Mapping[str, Any], new: JobConfig) -> str | None:
 
 
 def _writes_nothing_new(
-    entry: StageEntry | None, config: JobConfig, stage: str, params_hash: str
+    entry: StageEntry | None, config: JobConfig, stage: str, hashes: dict[str, str]
 ) -> bool:
     """Whether ``stage`` writes nothing beyond its record (its outputs need no accounting).
 
@@ -195,7 +205,7 @@ def _writes_nothing_new(
     the analysis, disabled.
     """
     disabled = stage == "analyse" and not config["analysis"]["enabled"]
-    return disabled or _unchanged(entry, params_hash)
+    return disabled or _unchanged(entry, hashes, stage)
 
 
 def _accounted(entry: StageEntry | None, name: str) -> bool:
@@ -302,7 +312,7 @@ class Run:
         self.store = store
         self.client = client
         self.log = log
-        self.hashes = stage_hashes(config)
+        self.hashes = _StageHashes(config)
         self.manifest = _manifest_of_job(store, force) if check else read_manifest(store)
         self.repairs: list[str] = []
         self.to_compute = list(STAGES[: STAGES.index(until) + 1])
@@ -350,7 +360,7 @@ class Run:
 
         Its entry records ``last_run``: ``"skipped"`` or ``"computed"``.
         """
-        skip = not self.computing and _unchanged(entry, self.hashes[name])
+        skip = not self.computing and _unchanged(entry, self.hashes, name)
         self.computing = not skip
         entry["last_run"] = "skipped" if skip else "computed"
         if skip:
