@@ -2,13 +2,19 @@
 
 import json
 import math
+import re
 from datetime import date
+from pathlib import Path
 
 import dask.config
 import pytest
+import yaml
 
 from vegdask.cli import main
-from vegdask.pipeline._plan import VM_PRICES, machine_key
+from vegdask.pipeline import VM_PRICES, vm_price
+from vegdask.pipeline._plan import machine_key
+
+ROOT = Path(__file__).resolve().parents[2]
 
 CAMPAIGN = """
 [campaign]
@@ -33,20 +39,14 @@ spatial_permutations = 9
 [cluster]
 workers = 3
 """
-# A calibration written by hand: CPU seconds per location, period and tile-period by stage, with
-# the analysis settings it ran with (twice the series surrogates and the same tile work as above).
+# A calibration written by hand: CPU seconds per location, period and tile-period by stage (for
+# the analysis, per period squared and per tile-period times periods).
 CALIBRATION = {
     "per_location": {"fetch": 0.5, "process": 0.25, "analyse": 3.0},
     "per_period": {"fetch": 0.05, "process": 0.02, "analyse": 0.1},
     "per_tile": {"fetch": 0.001, "process": 0.004, "analyse": 0.002},
     "machine": "a test machine",
     "date": "2026-01-02",
-    "analysis": {
-        "n_surrogates": 20,
-        "sensitivity_surrogates": 10,
-        "tile_surrogates": 15,
-        "spatial_permutations": 4,
-    },
 }
 
 
@@ -70,8 +70,6 @@ def test_plan_figures_follow_the_closed_form(tmp_path, cache, capsys):
     plan = plan_json(capsys, str(config), "--vm-size", "Standard_A2_v2")
     # periods from the dates: 36 months 2016-2018, 24 from 2017; tiles from size // 50
     expected = {"00": (36, (120 // 50) ** 2, 120), "big": (24, (330 // 50) ** 2, 330)}
-    series_factor = (40 + 20) / (20 + 10)
-    tile_factor = (10 + 9 + 1) / (15 + 4 + 1)
     here = {"fetch": 0.0, "process": 0.0, "analyse": 0.0}
     for name, (periods, tiles_a_period, size) in expected.items():
         site = plan["locations"][name]
@@ -82,7 +80,7 @@ def test_plan_figures_follow_the_closed_form(tmp_path, cache, capsys):
         cost = {
             "fetch": 0.5 + 0.05 * periods + 0.001 * tiles,
             "process": 0.25 + 0.02 * periods + 0.004 * tiles,
-            "analyse": 3.0 + 0.1 * periods * series_factor + 0.002 * tiles * tile_factor,
+            "analyse": 3.0 + 0.1 * periods**2 + 0.002 * tiles * periods,
         }
         for stage, seconds in cost.items():
             assert site["cpu_seconds"][stage] == pytest.approx(seconds, abs=0.01)
@@ -147,6 +145,7 @@ def test_an_unknown_vm_size_is_one_line_and_exit_2(where, cache, capsys):
     )
 
 
+@pytest.mark.slow
 def test_calibrate_writes_the_cache_that_plan_then_uses(cache, capsys):
     assert main(["plan", "--calibrate"]) == 0
     assert "cached in" in capsys.readouterr().out
@@ -161,7 +160,7 @@ def test_calibrate_writes_the_cache_that_plan_then_uses(cache, capsys):
     assert all(fields["per_location"][s] + fields["per_period"][s] + fields["per_tile"][s] > 0
                for s in ("fetch", "process", "analyse"))  # fmt: skip
     assert main(["plan"]) == 0
-    assert f"calibration: cached, {date.today().isoformat()}, {machine_key()}" in (
+    assert f"calibration: cached, measured {date.today().isoformat()} on {machine_key()}" in (
         capsys.readouterr().out
     )
 
@@ -204,3 +203,33 @@ def test_a_campaign_on_batch_is_planned_on_the_pool_it_adapts_to(tmp_path, cache
         assert plan_json(capsys, str(config))["workers"] == 5
     with dask.config.set({"vegdask.azure.max-nodes": 50}):
         assert plan_json(capsys, str(config))["workers"] == 26
+
+
+def azure_section():
+    text = (ROOT / "docs" / "azure.md").read_text()
+    return text.split("### Planning pyveg's study: `vegdask plan`", 1)[1].split("\n## ", 1)[0]
+
+
+def test_docs_azure_plan_of_pyvegs_study_as_written(tmp_path, cache, capsys, monkeypatch):
+    """docs/azure.md's config and command, and the output it shows (the bundled calibration)."""
+    section = azure_section()
+    config = re.search(r"```toml\n(.*?)```", section, re.S).group(1)
+    console = re.search(r"```console\n(.*?)```", section, re.S).group(1).splitlines()
+    assert console[0] == "$ vegdask plan pyveg.toml --workers 100"
+    (tmp_path / "pyveg.toml").write_text(config)
+    monkeypatch.chdir(tmp_path)
+    assert main(console[0].split()[2:]) == 0
+    assert capsys.readouterr().out.splitlines() == console[1:]
+    plan = plan_json(capsys, "pyveg.toml", "--workers", "100")
+    # pyveg's study: 67 locations x 48 periods x 17 x 17 tiles
+    assert len(plan["locations"]) == 67
+    assert plan["total"]["tiles"] == 67 * 48 * (890 // 50) ** 2
+
+
+def test_docs_azure_vm_prices_setting_as_written():
+    block = re.search(r"```yaml\n(.*?)```", azure_section(), re.S).group(1)
+    with dask.config.set(yaml.safe_load(block)):
+        entry = vm_price("Standard_D2s_v5")
+    assert (entry["vcpus"], entry["speed"], entry["dedicated"], entry["spot"]) == (
+        2, 1.95, 0.096, 0.0192,
+    )  # fmt: skip

@@ -6,8 +6,10 @@ Scene to fetch. Each stage's CPU seconds on this machine are
 
     per_location + per_period * periods + per_tile * tiles
 
-with the costs of a :class:`Calibration` (``vegdask plan --calibrate`` measures them here; the
-analysis' per-period and per-tile costs are scaled by the config's surrogates and permutations).
+(``tiles``: tile-periods; for the analysis, both terms times the periods) with the costs of a
+:class:`Calibration`, which ``vegdask plan --calibrate`` measures here with the default analysis
+settings (the surrogate counts hardly change the analysis' cost: measured, 9.3 s of CPU for a
+48-period location with 10 surrogates a series test, 10.5 s with 1,000, 9.6 s with 3,000).
 On a Batch VM size they are multiplied by ``machine_speed / vm_speed`` (relative core speeds,
 Azure compute units / 100: A1 v2 = 1.0); the wall time spreads them over N one-core workers,
 and the cost is the node-hours of that wall time times the size's hourly price.
@@ -24,7 +26,7 @@ import platform
 import tempfile
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -33,6 +35,7 @@ from vegdask import config as settings
 from vegdask.data import make_periods
 from vegdask.pipeline._campaign_cluster import campaign_workers
 from vegdask.pipeline._manifest import STAGES
+from vegdask.pipeline._types import Manifest
 
 __all__ = [
     "BUNDLED_CALIBRATION",
@@ -120,8 +123,9 @@ def vm_price(name: str | None = None) -> dict[str, Any]:
 class Calibration:
     """CPU seconds of each stage on one machine: per location, per period and per tile-period.
 
-    ``analysis`` holds the analysis settings the calibration ran with (the analysis' costs are
-    scaled from them).
+    The analysis grows faster than the periods (rolling windows of a fixed share of the series,
+    over a sensitivity grid): its ``per_period`` is a cost per period squared and its
+    ``per_tile`` one per tile-period times periods.
     """
 
     per_location: dict[str, float]
@@ -130,82 +134,44 @@ class Calibration:
     machine: str
     date: str
     label: str
-    analysis: dict[str, int] = field(default_factory=dict)
 
-    def stage_seconds(self, periods: int, tiles: int, analysis: dict[str, int]) -> dict[str, float]:
-        """CPU seconds of each stage of one location on this machine.
+    def stage_seconds(self, periods: int, tiles: int) -> dict[str, float]:
+        """CPU seconds of each stage of one location (``tiles``: tile-periods) on this machine.
 
         Examples
         --------
         >>> cal = Calibration({"fetch": 1.0, "process": 0.0, "analyse": 2.0},
-        ...                   {"fetch": 0.1, "process": 0.2, "analyse": 0.5},
-        ...                   {"fetch": 0.0, "process": 0.01, "analyse": 0.02},
-        ...                   "m", "2026-01-01", "test", {"n_surrogates": 10,
-        ...                   "sensitivity_surrogates": 10, "tile_surrogates": 9,
-        ...                   "spatial_permutations": 0})
-        >>> cal.stage_seconds(10, 100, {"n_surrogates": 30, "sensitivity_surrogates": 10,
-        ...                   "tile_surrogates": 19, "spatial_permutations": 0})
-        {'fetch': 2.0, 'process': 3.0, 'analyse': 16.0}
+        ...                   {"fetch": 0.1, "process": 0.2, "analyse": 0.01},
+        ...                   {"fetch": 0.0, "process": 0.01, "analyse": 0.001},
+        ...                   "m", "2026-01-01", "test")
+        >>> cal.stage_seconds(10, 100)
+        {'fetch': 2.0, 'process': 3.0, 'analyse': 4.0}
         """
-        series, tiles_factor = _analysis_factors(analysis, self.analysis)
-        scale = {"analyse": (series, tiles_factor)}
-        seconds = {}
-        for stage in STAGES:
-            by_period, by_tile = scale.get(stage, (1.0, 1.0))
-            seconds[stage] = (
-                self.per_location[stage]
-                + self.per_period[stage] * periods * by_period
-                + self.per_tile[stage] * tiles * by_tile
-            )
-        return seconds
-
-
-def _analysis_factors(target: dict[str, int], calibrated: dict[str, int]) -> tuple[float, float]:
-    """How much more the analysis' series and tile work is than in the calibration run.
-
-    Series work grows with the surrogates of the series tests and of the sensitivity grid, tile
-    work with each tile's surrogates and the spatial permutations (plus the observed series).
-    """
-    if not target or not calibrated:
-        return 1.0, 1.0
-
-    def series(a: dict[str, int]) -> float:
-        return a["n_surrogates"] + a["sensitivity_surrogates"]
-
-    def tiles(a: dict[str, int]) -> float:
-        return a["tile_surrogates"] + a["spatial_permutations"] + 1
-
-    return series(target) / series(calibrated), tiles(target) / tiles(calibrated)
+        return {
+            stage: self.per_location[stage]
+            + (self.per_period[stage] * periods + self.per_tile[stage] * tiles)
+            * (periods if stage == "analyse" else 1)
+            for stage in STAGES
+        }
 
 
 #: Measured with ``vegdask plan --calibrate`` on this project's 2-core machine (an Intel Xeon
 #: virtual machine shared with other jobs); used until this machine has its own calibration.
 BUNDLED_CALIBRATION = Calibration(
-    per_location={"fetch": 0.0, "process": 0.13, "analyse": 2.27},
-    per_period={"fetch": 0.040333, "process": 0.028556, "analyse": 0.0},
-    per_tile={"fetch": 0.001333, "process": 0.003944, "analyse": 0.0},
+    per_location={"fetch": 0.0, "process": 0.07, "analyse": 0.49},
+    per_period={"fetch": 0.043194444, "process": 0.051736111, "analyse": 0.005590278},
+    per_tile={"fetch": 0.0, "process": 0.001597222, "analyse": 0.0},
     machine="this project's 2-core machine (Intel Xeon)",
     date="2026-12-07",
     label="bundled default",
-    analysis={
-        "n_surrogates": 10,
-        "sensitivity_surrogates": 5,
-        "tile_surrogates": 5,
-        "spatial_permutations": 4,
-    },
 )
 
 
 # --- calibration ----------------------------------------------------------------------------
 
-# The small synthetic runs: (scene side in pixels, months); three unknowns per stage.
-_CALIBRATION_RUNS = ((50, 12), (200, 12), (50, 24))
-_CALIBRATION_ANALYSIS = {
-    "n_surrogates": 10,
-    "sensitivity_surrogates": 5,
-    "tile_surrogates": 5,
-    "spatial_permutations": 4,
-}
+# The small synthetic runs (scene side in pixels, months), analysed with the default settings:
+# three unknowns per stage. The analysis skips tests on short series, so they are 2 to 4 years.
+_CALIBRATION_RUNS = ((50, 48), (100, 48), (50, 24))
 
 
 def machine_key() -> str:
@@ -262,6 +228,22 @@ def _quiet_distributed() -> Iterator[None]:
         logger.setLevel(level)
 
 
+def _calibration_run(client: Any, output: str, size: int, months: int) -> Manifest:
+    """One small synthetic job with the calibration's analysis; its manifest."""
+    from vegdask.pipeline._config import validate_config
+    from vegdask.pipeline._run import run_job
+
+    config = validate_config(
+        {
+            "location": {"longitude": 27.94, "latitude": 11.58, "size": size},
+            "time": {"start": "2016-01-01", "end": f"{2016 + months // 12}-01-01"},
+            "output": {"url": output},
+            "analysis": {"enabled": True},
+        }
+    )
+    return run_job(config, client=client, progress=False, log=lambda line: None)
+
+
 def _warm_up() -> None:
     """Import what a run imports on first use, so that no calibration run pays for it."""
     import matplotlib.pyplot  # noqa: F401
@@ -274,44 +256,38 @@ def _warm_up() -> None:
 def calibrate(log: Any = print) -> tuple[Calibration, Path]:
     """Measure the stages' CPU costs here with small synthetic runs; cache and return them.
 
-    Three runs on a one-thread in-process Dask cluster give each stage's per-location,
-    per-period and per-tile CPU seconds, solved from the three; a negative solution (noise) is
-    taken as 0. What a first run alone would pay (imports) is paid before.
+    Three runs (:data:`_CALIBRATION_RUNS`) on a local cluster of one single-threaded worker
+    process (as ``vegdask run``'s, so that the CPU of its Dask machinery counts too) give each
+    stage's per-location, per-period and per-tile costs (none negative: with noise, the
+    non-negative least-squares fit). What a first run alone would pay (imports) is paid before.
     """
     import numpy as np
-    from distributed import Client
+    from scipy.optimize import nnls
 
-    from vegdask.pipeline._config import validate_config
-    from vegdask.pipeline._run import run_job
+    from vegdask.pipeline._dask_client import job_client
 
     rows, seconds = [], []
     with (
         _quiet_distributed(),
         tempfile.TemporaryDirectory(prefix="vegdask-calibrate-") as folder,
-        Client(
-            processes=False, n_workers=1, threads_per_worker=1, dashboard_address=":0"
-        ) as client,
+        job_client("local", 1, folder) as client,
     ):
         _warm_up()
         for number, (size, months) in enumerate(_CALIBRATION_RUNS, start=1):
-            config = validate_config(
-                {
-                    "location": {"longitude": 27.94, "latitude": 11.58, "size": size},
-                    "time": {"start": "2016-01-01", "end": f"{2016 + months // 12}-01-01"},
-                    "output": {"url": str(Path(folder) / f"run{number}")},
-                    "analysis": {"enabled": True, **_CALIBRATION_ANALYSIS},
-                }
-            )
             started = time.perf_counter()
-            manifest = run_job(config, client=client, progress=False, log=lambda line: None)
+            manifest = _calibration_run(client, str(Path(folder) / f"run{number}"), size, months)
             log(f"calibration run {number}: {size} px, {months} periods, "
                 f"{time.perf_counter() - started:.1f} s")  # fmt: skip
-            tiles = (size // config["processing"]["tile_size"]) ** 2 * months
-            rows.append((1.0, months, tiles))
+            rows.append((months, (size // 50) ** 2 * months))
             seconds.append([manifest["stages"][s]["cpu_seconds"] for s in STAGES])
-    solved = np.linalg.solve(np.array(rows), np.array(seconds)).clip(min=0.0)
-    costs = [{s: round(float(v), 6) for s, v in zip(STAGES, row, strict=True)} for row in solved]
-    per_location, per_period, per_tile = costs
+    costs = []
+    for column, stage in enumerate(STAGES):
+        scale = [months if stage == "analyse" else 1 for months, _ in rows]
+        terms = np.array([(1.0, m * k, t * k) for (m, t), k in zip(rows, scale, strict=True)])
+        costs.append(nnls(terms, np.array(seconds)[:, column])[0])
+    per_location, per_period, per_tile = (
+        {s: round(float(c[i]), 9) for s, c in zip(STAGES, costs, strict=True)} for i in range(3)
+    )
     result = Calibration(
         per_location,
         per_period,
@@ -319,7 +295,6 @@ def calibrate(log: Any = print) -> tuple[Calibration, Path]:
         machine=machine_key(),
         date=date.today().isoformat(),
         label="cached",
-        analysis=dict(_CALIBRATION_ANALYSIS),
     )
     path = _cache_file()
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -331,14 +306,6 @@ def calibrate(log: Any = print) -> tuple[Calibration, Path]:
 # --- the plan -------------------------------------------------------------------------------
 
 _BYTES_PER_PIXEL = 5 * 4 + 1  # red, green, blue, nir, ndvi as float32, cloud_mask as bool
-
-
-def _analysis_counts(analysis: dict[str, Any]) -> dict[str, int]:
-    """The surrogate and permutation counts of an [analysis] section (settings fill the gaps)."""
-    return {
-        key: int(settings.get(f"analysis.{key.replace('_', '-')}", analysis.get(key)))
-        for key in _CALIBRATION_ANALYSIS
-    }
 
 
 def location_workload(config: dict[str, Any]) -> dict[str, int]:
@@ -396,9 +363,7 @@ def make_plan(
     for name, config in sites:
         work = location_workload(config)
         enabled = config["analysis"]["enabled"]
-        seconds = cal.stage_seconds(
-            work["periods"], work["tiles"], _analysis_counts(config["analysis"])
-        )
+        seconds = cal.stage_seconds(work["periods"], work["tiles"])
         if not enabled:
             seconds["analyse"] = 0.0
         per_site[name] = {**work, "cpu_seconds": {s: round(v, 2) for s, v in seconds.items()}}
@@ -422,6 +387,7 @@ def make_plan(
         "node_hours": node_hours,
         "vm": vm,
         "machine_speed": machine_speed,
+        "sources": sorted({config["source"]["kind"] for _, config in sites}),
         "calibration": {
             "label": cal.label,
             "date": cal.date,
@@ -469,6 +435,10 @@ def _size(count: float) -> str:
     raise AssertionError  # unreachable
 
 
+def _usd(amount: float) -> str:
+    return f"{amount:,.2f}" if amount >= 1 else f"{amount:.2g}"
+
+
 def _duration(hours: float) -> str:
     seconds = hours * 3600
     if seconds < 120:
@@ -484,45 +454,58 @@ def format_plan(plan: dict[str, Any]) -> list[str]:
     Examples
     --------
     >>> from vegdask.pipeline import validate_config
-    >>> cal = Calibration(*[{"fetch": 0.5, "process": 0.5, "analyse": 1.0}] * 3, machine="m",
-    ...                   date="2026-01-01", label="test")
+    >>> costs = {"fetch": 0.5, "process": 0.5, "analyse": 0.01}
+    >>> cal = Calibration(costs, costs, costs, machine="m", date="2026-01-01", label="test")
     >>> plan = make_plan([("a", validate_config({}))], workers=2, calibration=cal)
-    >>> for line in format_plan(plan)[:2]:
+    >>> for line in format_plan(plan)[:3]:
     ...     print(line)
     plan: 1 location, 48 periods, 4,800 tiles, 97 tasks, 252 MB to fetch
-    calibration: test, 2026-01-01, m
+    calibration: test, measured 2026-01-01 on m
+    CPU-hours here: fetch 0.673, process 0.673, analyse 0.646, total 1.99
     """
     total, vm = plan["total"], plan["vm"]
     count = len(plan["locations"])
     cal = plan["calibration"]
-    cpu = total["cpu_hours"]
-    slower = plan["machine_speed"] / vm["speed"]
+    faster = vm["speed"] / plan["machine_speed"]
     price_date = f", prices of {vm['date']}" if vm.get("date") else ""
+    cost = plan["cost_usd"]
+
+    def hours(values: dict[str, float]) -> str:
+        listed = ", ".join(f"{s} {values[s]:.3g}" for s in STAGES)
+        return f"{listed}, total {sum(values.values()):.3g}"
+
     lines = [
         f"plan: {count} location{'s' if count != 1 else ''}, {total['periods']:,} periods, "
         f"{total['tiles']:,} tiles, {total['tasks']:,} tasks, {_size(total['bytes'])} to fetch",
-        f"calibration: {cal['label']}, {cal['date']}, {cal['machine']}",
-        f"CPU-hours on {vm['name']}: "
-        + ", ".join(f"{s} {cpu[s]:.3g}" for s in STAGES)
-        + f", total {sum(cpu.values()):.3g} (this machine's core {slower:.2g}x as fast)",
+        f"calibration: {cal['label']}, measured {cal['date']} on {cal['machine']}",
+        f"CPU-hours here: {hours({s: v / 3600 for s, v in total['cpu_seconds'].items()})}",
+        f"CPU-hours on {vm['name']}: {hours(total['cpu_hours'])} (its core {faster:.2g}x as "
+        "fast as this machine's)",
         f"wall time on {plan['workers']} workers ({plan['nodes']} {vm['name']} nodes): "
         f"{_duration(plan['wall_hours'])}, {plan['node_hours']:.3g} node-hours",
-        f"cost: US${plan['cost_usd']['dedicated']:.2f} dedicated, "
-        f"US${plan['cost_usd']['spot']:.2f} Spot (US${vm['dedicated']:g} and US${vm['spot']:g} "
-        f"a node-hour{price_date}; pool allocation and idle nodes not included)",
+        f"cost: US${_usd(cost['dedicated'])} dedicated, US${_usd(cost['spot'])} Spot "
+        f"(US${vm['dedicated']:g} and US${vm['spot']:g} a node-hour{price_date}); pool "
+        "allocation and idle nodes not included",
     ]
+    downloaded = sorted(set(plan.get("sources", [])) - {"synthetic"})
+    if downloaded:
+        lines.append(
+            "note: fetch is costed as the synthetic source's CPU; the time to download "
+            f"{_size(total['bytes'])} from {' and '.join(downloaded)} is not in the estimate"
+        )
     groups: dict[tuple[Any, ...], list[str]] = {}
     for name, site in plan["locations"].items():
         key = (site["periods"], site["tiles"], site["tasks"], site["bytes"])
         groups.setdefault(key, []).append(name)
     lines.append(
-        "locations: periods, tiles, tasks, bytes, CPU seconds here (fetch/process/analyse)"
+        "per location: periods, tiles, tasks, bytes to fetch, CPU seconds here "
+        "(fetch/process/analyse)"
     )
     for (periods, tiles, tasks, nbytes), names in groups.items():
         seconds = plan["locations"][names[0]]["cpu_seconds"]
-        who = names[0] if len(names) == 1 else f"{names[0]}..{names[-1]} ({len(names)}, each)"
+        alike = f"{names[0]} ... {names[-1]} ({len(names)} alike, each)"
         lines.append(
-            f"  {who}: {periods}, {tiles:,}, {tasks}, {_size(nbytes)}, "
-            + "/".join(f"{seconds[s]:.3g}" for s in STAGES)
+            f"  {names[0] if len(names) == 1 else alike}: {periods}, {tiles:,}, {tasks}, "
+            f"{_size(nbytes)}, " + "/".join(f"{seconds[s]:.3g}" for s in STAGES)
         )
     return lines
