@@ -65,3 +65,75 @@ def test_chunks_follow_the_tile_grid():
     assert scene.chunks["x"] == (150, 150)
     with pytest.raises(ValueError, match="multiples"):
         validate_scene(scene, tile_size=40)
+
+
+def test_rainfall_seasonality_is_the_seasonal_cycle_amplitude():
+    """Closed form: rain(s) - rain(0) = trend * s * cos(2 pi (month - 8) / 12), trend linear."""
+    _, flat = small(rainfall=(1.2, 0.6), rainfall_seasonality=0.0)
+    _, seasonal = small(rainfall=(1.2, 0.6), rainfall_seasonality=0.1)
+    _, default = small(rainfall=(1.2, 0.6))
+    days = (flat["time"].to_index().days_in_month).to_numpy()
+    months = flat["time"].to_index().month.to_numpy()
+    trend = np.linspace(1.2, 0.6, len(months))
+    cycle = np.cos(2 * np.pi * (months - 8) / 12)
+    difference = (seasonal["total_precipitation"] - flat["total_precipitation"]).values / days
+    np.testing.assert_allclose(difference, trend * 0.1 * cycle, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(
+        (default["total_precipitation"] - flat["total_precipitation"]).values / days,
+        trend * 0.25 * cycle, rtol=1e-9, atol=1e-12,
+    )  # fmt: skip
+
+
+def test_patchy_rain_varies_between_places_and_keeps_the_site_rain():
+    from vegdask.data._synthetic import _rain_field
+
+    assert _rain_field(1.3, (60, 60), 0.0, 10.0, seed=1, t=0) == 1.3
+    field = _rain_field(1.3, (60, 60), 0.05, 10.0, seed=1, t=0)
+    assert field.shape == (60, 60)
+    assert field.mean() == pytest.approx(1.3, rel=0.002)
+    assert field.std() / field.mean() == pytest.approx(0.05, rel=0.1)  # lognormal: ~patchiness
+    # smooth: neighbouring cells get nearly the same rain, cells 40 apart do not
+    assert np.corrcoef(field[:, :-1].ravel(), field[:, 1:].ravel())[0, 1] > 0.9
+    assert abs(np.corrcoef(field[:, :-40].ravel(), field[:, 40:].ravel())[0, 1]) < 0.5
+    assert not np.array_equal(field, _rain_field(1.3, (60, 60), 0.05, 10.0, seed=1, t=1))
+    plain, weather = small(seed=2)
+    patchy, patchy_weather = small(seed=2, rainfall_patchiness=0.05)
+    np.testing.assert_array_equal(
+        weather["total_precipitation"], patchy_weather["total_precipitation"]
+    )
+    assert not np.array_equal(plain["ndvi"].values, patchy["ndvi"].values)
+    np.testing.assert_array_equal(
+        plain["ndvi"].values, small(seed=2, rainfall_patchiness=0.0)[0]["ndvi"].values
+    )
+
+
+def test_patchy_rain_slows_the_recovery_as_rainfall_nears_collapse():
+    """Critical slowing down in the simulation itself: the monthly AR(1) of the tiles' cover.
+
+    96 months at 1.3 mm/day, the rainfall lowered in steps of 0.05 mm/day (1,500 days each) to
+    0.5 mm/day, 96 more months: each 500 m tile's cover anomaly from the site mean, Gaussian
+    detrended (sigma 6 months), is far more autocorrelated near collapse (benchmarks/
+    campaign_truth.py ``slowing`` gives the whole curve).
+    """
+    from dataclasses import replace
+
+    from vegdask.analysis import detrend
+    from vegdask.data._synthetic import _simulate_biomass
+    from vegdask.kernels import PUBLISHED_PARAMETERS
+
+    steps_down = np.round(np.arange(1.25, 0.49, -0.05), 2)
+    rainfall = np.concatenate([np.full(96, 1.3), steps_down, np.full(96, 0.5)])
+    days = np.concatenate([np.full(96, 30), np.full(steps_down.size, 1500), np.full(96, 30)])
+    parameters = replace(PUBLISHED_PARAMETERS, dx=25.0)
+    biomass = _simulate_biomass((60, 60), rainfall, days, 3000, parameters, 0, patchiness=0.05)
+
+    def tiles_ar1(p):
+        cover = p / (p + 10.0)
+        tiles = cover.reshape(len(p), 3, 20, 3, 20).mean(axis=(2, 4)).reshape(len(p), 9).T
+        anomalies = tiles - tiles.mean(axis=0)
+        resid = anomalies - detrend(anomalies)
+        return np.mean([np.corrcoef(r[1:], r[:-1])[0, 1] for r in resid])
+
+    wet, dry = tiles_ar1(biomass[:96]), tiles_ar1(biomass[-96:])
+    assert (biomass[-1] > 1).any()  # still alive: approaching collapse, not past it
+    assert dry > wet + 0.3, (wet, dry)

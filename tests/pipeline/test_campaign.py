@@ -429,3 +429,11 @@ def test_docs_campaign_commands_as_written(tmp_path, expected_headline):
     summary = (tmp_path / "camp" / "summary" / "summary.csv").read_text().splitlines()
     assert len(summary) == 1 + 8
     print("verdicts (truth, significant):", counts)
+    # the counts docs/pipeline.md gives (the synthetic truth against the verdicts)
+    text = " ".join((ROOT / "docs" / "pipeline.md").read_text().split())
+    documented = re.search(
+        r"significant for (\d) of the 4 declining locations .*? and for (\d) of the 4 stable", text
+    )
+    assert documented, "docs/pipeline.md no longer gives the demo campaign's counts"
+    assert counts.get(("declining", True), 0) == int(documented.group(1))
+    assert counts.get(("stable", True), 0) == int(documented.group(2))

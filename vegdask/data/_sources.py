@@ -69,6 +69,8 @@ SOURCE_OPTIONS: dict[str, dict[str, Option]] = {
         "seed": Option(int, lambda v: v >= 0, "an integer >= 0", shown=True),
         "rainfall_start": _number(lambda v: v > 0, "a number > 0 (mm/day)", shown=True),
         "rainfall_end": _number(lambda v: v > 0, "a number > 0 (mm/day)", shown=True),
+        "rainfall_seasonality": _number(lambda v: 0 <= v < 1, "a number in [0, 1)"),
+        "rainfall_patchiness": _number(lambda v: 0 <= v <= 1, "a number in [0, 1]"),
     },
     "earthengine": {
         "collection": _name(shown=True),

@@ -42,8 +42,12 @@ _SOIL = {"red": 0.22, "green": 0.16, "blue": 0.10, "nir": 0.28}
 _VEGETATION = {"red": 0.05, "green": 0.10, "blue": 0.05, "nir": 0.38}
 _CLOUD = 0.55
 _HALF_COVER = 10.0  # g/m^2 of biomass for half vegetation cover
+_RAIN_CORRELATION = 250.0  # metres: the size of a patch of more or less rain (half a tile)
 #: Rainfall (mm/day) at the end of a ``"declining"`` location's path (:func:`synthetic_location`).
 SYNTHETIC_RAINFALL_END = 0.5
+# A campaign site's seasonal cycle and rain patchiness (synthetic_location).
+_SITE_SEASONALITY = 0.1
+_SITE_PATCHINESS = 0.05
 
 
 def synthetic_location(location_id: str) -> tuple[str, dict[str, Any]]:
@@ -54,26 +58,60 @@ def synthetic_location(location_id: str) -> tuple[str, dict[str, Any]]:
     level. The level (1.1 to 1.4 mm/day) and the seed of the initial pattern come from the id
     too, so every location has its own pattern.
 
+    Every site's rain also varies between places (``rainfall_patchiness``: patches of ~250 m
+    getting about 5 % more or less than the site's mean, afresh every month) and has a milder
+    seasonal cycle than the single-location demo's (``rainfall_seasonality``: +-10 %). The
+    patches are the perturbations the vegetation recovers from, slower and slower as a declining
+    site nears collapse (critical slowing down: the AR(1) of its tiles rises), at the same pace
+    throughout at a stable site. A stronger seasonal cycle, which every tile answers in its own
+    way, hides the slowing down from the pooled test of 9 tiles (docs/pipeline.md, campaigns).
+
     Returns
     -------
     path : {"declining", "stable"}
         The rainfall path: the known truth of the location.
     options : dict
-        The synthetic source's ``seed``, ``rainfall_start`` and ``rainfall_end``.
+        The synthetic source's ``seed``, ``rainfall_start``, ``rainfall_end``,
+        ``rainfall_seasonality`` and ``rainfall_patchiness``.
 
     Examples
     --------
-    >>> synthetic_location("00")
-    ('stable', {'seed': 544, 'rainfall_start': 1.24, 'rainfall_end': 1.24})
-    >>> synthetic_location("04")
-    ('declining', {'seed': 19737, 'rainfall_start': 1.19, 'rainfall_end': 0.5})
+    >>> synthetic_location("00")[0], synthetic_location("04")[0]
+    ('stable', 'declining')
+    >>> synthetic_location("04")[1]  # doctest: +NORMALIZE_WHITESPACE
+    {'seed': 19737, 'rainfall_start': 1.19, 'rainfall_end': 0.5,
+     'rainfall_seasonality': 0.1, 'rainfall_patchiness': 0.05}
     """
     digest = zlib.crc32(str(location_id).encode())
     level = round(float(np.random.default_rng(digest).uniform(1.1, 1.4)), 2)
     declining = digest % 2 == 1
     end = SYNTHETIC_RAINFALL_END if declining else level
-    options = {"seed": digest % 100_000, "rainfall_start": level, "rainfall_end": end}
+    options = {
+        "seed": digest % 100_000,
+        "rainfall_start": level,
+        "rainfall_end": end,
+        "rainfall_seasonality": _SITE_SEASONALITY,
+        "rainfall_patchiness": _SITE_PATCHINESS,
+    }
     return ("declining" if declining else "stable"), options
+
+
+def _rain_field(
+    rainfall: float, shape: tuple[int, int], patchiness: float, cells: float, seed: int, t: int
+) -> float | npt.NDArray[np.float64]:
+    """Period t's rain (mm/day): ``rainfall`` everywhere, or varying between places.
+
+    With ``patchiness`` > 0 the rain is ``rainfall * exp(patchiness * g - patchiness**2 / 2)``,
+    ``g`` a smooth Gaussian random field of mean 0 and variance 1 over the scene (correlation
+    length ``cells`` cells) drawn afresh every period: the mean over places stays ``rainfall``
+    (to ~0.1 %), its coefficient of variation between places is about ``patchiness``.
+    """
+    if not patchiness:
+        return rainfall
+    rng = np.random.default_rng([seed, 4, t])
+    field = ndimage.gaussian_filter(rng.standard_normal(shape), sigma=cells, mode="wrap")
+    field = (field - field.mean()) / field.std()
+    return rainfall * np.exp(patchiness * field - patchiness**2 / 2)
 
 
 def _simulate_biomass(
@@ -83,9 +121,11 @@ def _simulate_biomass(
     spinup_steps: int,
     parameters: RietkerkParameters,
     seed: int,
+    patchiness: float = 0.0,
 ) -> npt.NDArray[np.float32]:
     """Biomass at the end of each period, (T, cells_y, cells_x)."""
     rng = np.random.default_rng([seed, 0])
+    rain_cells = _RAIN_CORRELATION / parameters.dx
     first = float(rainfall[0])
     p = np.where(rng.random(shape) > 0.9, 90.0, 0.0)
     w = np.full(shape, first / parameters.rw)
@@ -93,9 +133,8 @@ def _simulate_biomass(
     p, w, o = rietkerk_evolve(p, w, o, rainfall=first, steps=spinup_steps, parameters=parameters)
     out = np.empty((len(rainfall), *shape), dtype=np.float32)
     for t, (r, steps) in enumerate(zip(rainfall, steps_per_period, strict=True)):
-        p, w, o = rietkerk_evolve(
-            p, w, o, rainfall=float(r), steps=int(steps), parameters=parameters
-        )
+        rain = _rain_field(float(r), shape, patchiness, rain_cells, seed, t)
+        p, w, o = rietkerk_evolve(p, w, o, rainfall=rain, steps=int(steps), parameters=parameters)
         out[t] = p
     return out
 
@@ -122,11 +161,11 @@ def _period_bands(
 
 
 def _demo_rainfall(
-    mids: pd.DatetimeIndex, start: float, stop: float, seed: int
+    mids: pd.DatetimeIndex, start: float, stop: float, seed: int, seasonality: float = 0.25
 ) -> npt.NDArray[np.float64]:
     """A linear decline with a seasonal cycle (wet season peaking in August) and 10 % noise."""
     trend = np.linspace(start, stop, len(mids))
-    season = 0.25 * np.cos(2 * np.pi * (mids.month.to_numpy() - 8) / 12)
+    season = seasonality * np.cos(2 * np.pi * (mids.month.to_numpy() - 8) / 12)
     noise = np.random.default_rng([seed, 3]).normal(0.0, 0.1, len(mids))
     return np.clip(trend * (1 + season + noise), 0.05, None)
 
@@ -145,6 +184,8 @@ def synthetic_scene(
     spinup_steps: int = 3000,
     cloud_chance: float = 0.1,
     seed: int = 0,
+    rainfall_seasonality: float = 0.25,
+    rainfall_patchiness: float = 0.0,
     chunks: dict[str, int] | None = None,
 ) -> tuple[xr.Dataset, xr.Dataset]:
     """A lazy synthetic Scene and its weather.
@@ -172,6 +213,13 @@ def synthetic_scene(
         Probability that a period has clouds (covering 5-60 % of the scene).
     seed : int, default 0
         Seed of the initial pattern, noise and clouds.
+    rainfall_seasonality : float, default 0.25
+        Amplitude of the seasonal cycle as a share of the mean (wettest month ``1 +`` it).
+    rainfall_patchiness : float, default 0
+        How much each period's rain varies between places (its coefficient of variation over
+        patches of ~250 m, drawn afresh every period; the mean over places is unchanged): the
+        perturbations from which the vegetation recovers, slower as it nears collapse. 0: the
+        same rain everywhere.
     chunks : dict, optional
         Scene chunks; :func:`vegdask.data.default_chunks` by default.
 
@@ -192,10 +240,10 @@ def synthetic_scene(
     mids = pd.DatetimeIndex(periods["mid"])
     days = (periods["end"] - periods["start"]).dt.days.to_numpy()
     parameters = parameters or replace(PUBLISHED_PARAMETERS, dx=cell_size)
-    daily_rain = _demo_rainfall(mids, *rainfall, seed)
+    daily_rain = _demo_rainfall(mids, *rainfall, seed, rainfall_seasonality)
     cells = max(round(size * resolution / parameters.dx), 2)
     biomass = dask.delayed(_simulate_biomass, pure=True)(
-        (cells, cells), daily_rain, days, spinup_steps, parameters, seed
+        (cells, cells), daily_rain, days, spinup_steps, parameters, seed, rainfall_patchiness
     )
     shape = (size, size)
     per_period = [
