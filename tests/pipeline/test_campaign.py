@@ -114,6 +114,12 @@ def test_synthetic_sites_get_their_own_rainfall_path_and_pattern():
     )
     assert {s.config["source"]["rainfall_end"] for s in given.sites} == {1.0}
     assert {s.synthetic_rainfall for s in given.sites} == {None}
+    # the rain's other options given in [source] apply too, the sites keeping their own paths
+    seasonal = validate_campaign(
+        {"campaign": {"locations": ["00", "04"]}, "source": {"rainfall_seasonality": 0.3}}
+    )
+    assert {s.config["source"]["rainfall_seasonality"] for s in seasonal.sites} == {0.3}
+    assert {s.synthetic_rainfall for s in seasonal.sites} == {"stable", "declining"}
 
 
 def test_locations_file_is_read_beside_the_config(tmp_path):

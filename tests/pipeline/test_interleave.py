@@ -7,6 +7,7 @@ import tomllib
 import warnings
 
 import numpy as np
+import psutil
 import pytest
 import xarray as xr
 from distributed import Client, LocalCluster
@@ -136,7 +137,9 @@ def test_interleaved_campaign_equals_each_location_alone(tmp_path):
     ) as cluster, Client(cluster) as client:  # fmt: skip
         priorities = Priorities(cluster.scheduler)
         cluster.scheduler.add_plugin(priorities)
+        before = psutil.Process().cpu_times()  # the cluster is in this process
         record = run_campaign(campaign, client=client, progress=False, log=lambda m: None)
+        after = psutil.Process().cpu_times()
         # every task of location k ran at its rank's priority, its analysis' statistics one above
         assert {0, 1, -RANK_STEP, -RANK_STEP + 1} <= priorities.seen
         assert priorities.seen <= {0, 1, -RANK_STEP, -RANK_STEP + 1, 10}  # 10: start_imports
@@ -147,6 +150,13 @@ def test_interleaved_campaign_equals_each_location_alone(tmp_path):
             run_job(config, client=client, progress=False, log=lambda m: None)
             alone[site.id] = stores(tmp_path / "alone" / site.id)
     assert [e["status"] for e in record["locations"].values()] == ["done", "done"]
+    # the campaign's CPU is measured once, not summed over the locations' overlapping stages
+    spent = after.user + after.system - before.user - before.system
+    actual = record["actual"]
+    assert 0 < actual["campaign_cpu_seconds"] <= spent + 0.05
+    assert sum(actual["cpu_seconds"].values()) == pytest.approx(
+        actual["campaign_cpu_seconds"], abs=0.05
+    )
     for site in campaign.sites:
         tiles, resilience, series = stores(tmp_path / "camp" / "locations" / site.id)
         expected_tiles, expected_resilience, expected_series = alone[site.id]

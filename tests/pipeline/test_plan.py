@@ -184,13 +184,18 @@ def test_a_campaign_prints_its_plan_first_and_records_plan_and_actual(tmp_path, 
     assert set(plan["cost_usd"]) == {"dedicated", "spot"}
     assert all(isinstance(v, float) and v > 0 for v in plan["cost_usd"].values())
     assert plan["total"]["cpu_seconds"]["analyse"] == 0  # disabled
-    # measured: the driver's and the workers' CPU seconds per stage, summed over locations
+    # measured: the driver's and the workers' CPU seconds over the campaign, split over the
+    # stages as the locations' own stage figures are
     assert set(actual["cpu_seconds"]) == {"fetch", "process", "analyse"}
     assert actual["cpu_seconds"]["fetch"] > 0
     assert actual["cpu_seconds"]["process"] > 0
+    assert sum(actual["cpu_seconds"].values()) == pytest.approx(
+        actual["campaign_cpu_seconds"], abs=0.05
+    )
     per_location = [e["stage_cpu_seconds"] for e in record["locations"].values()]
-    assert actual["cpu_seconds"]["process"] == pytest.approx(
-        sum(e["process"] for e in per_location), abs=0.02
+    fetch, process = (sum(e[stage] for e in per_location) for stage in ("fetch", "process"))
+    assert actual["cpu_seconds"]["process"] / actual["cpu_seconds"]["fetch"] == pytest.approx(
+        process / fetch, rel=0.02
     )
 
 

@@ -25,6 +25,7 @@ from vegdask import config as settings
 from vegdask.data import RunStore, location, locations, synthetic_location
 from vegdask.data.storage import join_url
 from vegdask.pipeline._config import ConfigError, read_config, validate_config
+from vegdask.pipeline._cpu import CpuMeter
 from vegdask.pipeline._interleave import interleave, ranked
 from vegdask.pipeline._lock import check_output
 from vegdask.pipeline._manifest import STAGES, check_job, read_manifest, stages_to_compute
@@ -261,7 +262,7 @@ def _site(raw: dict[str, Any], table: dict[str, Any], output: str) -> Site:
     if synthetic and not any(k in source for k in _SYNTHETIC_KEYS):
         # each location its own pattern and rainfall path: the campaign's known truth
         path, options = synthetic_location(name)
-        source.update(options)
+        source.update({k: v for k, v in options.items() if k not in source})  # the config's win
     try:
         config = validate_config(job)
     except ConfigError as err:
@@ -372,14 +373,18 @@ def run_campaign(
         return _run_site(site, client, until, rank, stopped, log=log, **options)
 
     sites = [site for site in campaign.sites if site.id in todo]
+    # One meter for the whole campaign: a location's own stage figures overlap the others' when
+    # several run at once (each counts every process during its stage)
+    meter = CpuMeter(client) if sites else None
     for site, outcome in interleave(sites, run, in_flight):
         entries[site.id].update(outcome)
         store.write_json("campaign.json", record)
+    campaign_cpu = meter.seconds() if meter is not None else None
     if until == "analyse" and (todo or not store.exists("summary/summary.csv")):
         record["summary"] = _summary(campaign, entries)
     elif "summary" in last:
         record["summary"] = last["summary"]
-    actual = _actual(entries, time.perf_counter() - started)
+    actual = _actual(entries, time.perf_counter() - started, campaign_cpu)
     if not todo and "actual" in last:  # a rerun that computed nothing keeps the last measures
         actual = {**last["actual"], **{k: actual[k] for k in ("done", "failed", "pending")}}
     record["actual"] = actual
@@ -535,11 +540,15 @@ def _summary(campaign: Campaign, entries: dict[str, dict[str, Any]]) -> dict[str
     return {"locations": len(table), "error": None, "output": "summary"}
 
 
-def _actual(entries: dict[str, dict[str, Any]], seconds: float) -> dict[str, Any]:
+def _actual(
+    entries: dict[str, dict[str, Any]], seconds: float, campaign_cpu: float | None
+) -> dict[str, Any]:
     """Measured totals: the run's wall time, the stages' seconds summed over locations, counts.
 
-    Wall (``stage_seconds``) and CPU seconds (``cpu_seconds``: the driver's and the workers', to
-    set beside the plan's ``total.cpu_seconds``).
+    Wall (``stage_seconds``) and CPU seconds: ``campaign_cpu_seconds`` is the driver's and the
+    workers' CPU while its locations ran, one meter; ``cpu_seconds`` splits it over the stages
+    in proportion to the locations' own stage figures (which, summed, count a stage's CPU once
+    per location running at the same time), to set beside the plan's ``total.cpu_seconds``.
     """
 
     def summed(key: str) -> dict[str, float]:
@@ -552,9 +561,13 @@ def _actual(entries: dict[str, dict[str, Any]], seconds: float) -> dict[str, Any
     counts = {
         s: sum(e["status"] == s for e in entries.values()) for s in ("done", "failed", "pending")
     }
+    stage_cpu = summed("stage_cpu_seconds")
+    measured = sum(stage_cpu.values()) if campaign_cpu is None else campaign_cpu
+    share = measured / sum(stage_cpu.values()) if sum(stage_cpu.values()) else 0.0
     return {
         "wall_seconds": round(seconds, 2),
         "stage_seconds": summed("stage_seconds"),
-        "cpu_seconds": summed("stage_cpu_seconds"),
+        "campaign_cpu_seconds": round(measured, 2),
+        "cpu_seconds": {name: round(value * share, 2) for name, value in stage_cpu.items()},
         **counts,
     }
