@@ -159,8 +159,11 @@ def test_the_pool_grows_and_is_released_when_a_location_fails(
             "DASK_VEGDASK__AZURE__POOL_ID": "grows",
             "DASK_VEGDASK__AZURE__LOW_PRIORITY": "true",
             "DASK_VEGDASK__AZURE__MAX_NODES": "3",
-            # adapt asks for a worker per second of queued work (5 s by default)
-            "DASK_DISTRIBUTED__ADAPTIVE__TARGET_DURATION": "1s",
+            # adapt asks for a worker per 10 ms of queued work (5 s by default), so for one a
+            # ready task, checked every 0.1 s (1 s): on a quiet machine the tiny campaign's
+            # work lasts about a second
+            "DASK_DISTRIBUTED__ADAPTIVE__TARGET_DURATION": "10ms",
+            "DASK_DISTRIBUTED__ADAPTIVE__INTERVAL": "100ms",
         }
         stop, targets = threading.Event(), []
         watcher = threading.Thread(

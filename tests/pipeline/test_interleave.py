@@ -6,6 +6,7 @@ import threading
 import tomllib
 import warnings
 
+import dask
 import numpy as np
 import psutil
 import pytest
@@ -14,7 +15,8 @@ from distributed import Client, LocalCluster
 from distributed.diagnostics.plugin import SchedulerPlugin
 
 from vegdask.pipeline import run_campaign, run_job, validate_campaign
-from vegdask.pipeline._interleave import RANK_STEP, interleave
+from vegdask.pipeline._interleave import RANK_STEP, interleave, ranked
+from vegdask.testing import wait_until
 
 # 12 monthly periods of a 100x100-pixel scene (4 tiles), analysed with few surrogates and no
 # figures: enough for every analysis output, small enough for a test.
@@ -32,6 +34,37 @@ sensitivity_surrogates = 5
 tile_surrogates = 5
 spatial_permutations = 3
 """
+
+
+def test_a_stopped_campaign_leaves_no_scheduler_setting_behind():
+    # A location's thread still running when Ctrl-C stops the campaign ends after its client
+    # has closed: the process' scheduler setting must then be as before the client.
+    entered, release = threading.Event(), threading.Event()
+
+    def run(item, rank, stopped):
+        with ranked(client, rank):
+            if item == "first":
+                entered.wait(60)
+                raise KeyboardInterrupt
+            entered.set()
+            release.wait(60)  # still inside when the client closes
+        return item
+
+    before = dask.config.get("scheduler", None)
+    with (
+        LocalCluster(
+            n_workers=1, threads_per_worker=1, processes=False, dashboard_address=":0"
+        ) as cluster,
+        Client(cluster) as client,
+        pytest.raises(KeyboardInterrupt),
+    ):
+        list(interleave(["first", "second"], run, in_flight=2))
+    release.set()
+    wait_until(
+        lambda: not [t for t in threading.enumerate() if t.name.startswith("vegdask-interleave")],
+        timeout=60,
+    )
+    assert dask.config.get("scheduler", None) == before
 
 
 def test_at_most_in_flight_items_run_at_once_each_with_its_rank():

@@ -48,9 +48,29 @@ def ranked(client: Any, rank: int) -> Iterator[None]:
     threads of their own keep their ranks apart. The analysis adds to the priority it finds
     (:func:`vegdask.analysis.analyse_results`).
     """
-    current = client.as_current() if client is not None else contextlib.nullcontext()
-    with current, dask.annotate(priority=-RANK_STEP * rank):
+    with _current(client), dask.annotate(priority=-RANK_STEP * rank):
         yield
+
+
+@contextlib.contextmanager
+def _current(client: Any) -> Iterator[None]:
+    """``client`` the thread's current client, as ``Client.as_current`` makes it, but only that.
+
+    ``as_current`` also sets the process-wide ``scheduler`` setting, which each thread's exit
+    restores: a location's thread still ending after a stopped campaign closed its client set
+    it back to "dask.distributed", and every later ``dask.compute`` in the process asked for a
+    client that was gone. The client (a default one) keeps that setting while it is open.
+    """
+    if client is None:
+        yield
+        return
+    from distributed.client import _current_client
+
+    token = _current_client.set(client)
+    try:
+        yield
+    finally:
+        _current_client.reset(token)
 
 
 def interleave(
