@@ -2,6 +2,7 @@
 
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -20,8 +21,14 @@ def test_a_second_run_on_the_same_output_is_refused(small_job, tmp_path, vegdask
     out = tmp_path / "out"
     first = vegdask("run", str(small_job), "--output", str(out))
     first_line(first)  # it holds the lock and its cluster is up
-    second = vegdask("run", str(small_job), "--output", str(out))
-    _, err = second.communicate(timeout=300)
+    # held still (its workers too) until the second has tried: a small job can end before
+    # the second run has even started, and that run then resumes a finished job
+    os.killpg(first.pid, signal.SIGSTOP)
+    try:
+        second = vegdask("run", str(small_job), "--output", str(out))
+        _, err = second.communicate(timeout=300)
+    finally:
+        os.killpg(first.pid, signal.SIGCONT)
     assert second.returncode == 2
     lines = err.strip().splitlines()
     assert len(lines) == 1, err

@@ -96,3 +96,57 @@ def test_finished_fetch_reruns_without_a_cluster(tmp_path, capsys):
     assert "nothing to compute" in out
     assert "dashboard" not in out
     assert "fetch: complete, inputs and parameters unchanged; skipped" in out
+
+
+def test_a_rerun_checks_once(tmp_path, client, monkeypatch):
+    """`vegdask fetch` on a finished fetch: run.json read once, the fetch stage's parameters
+    hashed once and the output's container made sure of once (were twice each: a check before
+    the cluster, then run_job's own)."""
+    import vegdask.data._run_store as run_store
+    import vegdask.data.storage as storage
+    import vegdask.pipeline._manifest as manifest
+    from vegdask.data import RunStore
+
+    out = tmp_path / "out"
+    config = validate_config({**SMALL, "output": {"url": str(out)}})
+    run_job(config, client=client, progress=False, log=lambda m: None, until="fetch")
+    job = tmp_path / "job.toml"
+    job.write_text(
+        '[location]\nsize = 100\n[time]\nstart = "2016-01-01"\nend = "2016-07-01"\n'
+        f'period = "1m"\n[output]\nurl = "{out}"\n'
+    )
+    calls = {"run.json": 0, "hash": 0, "container": 0}
+
+    def counting(name, function, only=None):
+        def wrapped(*args, **kwargs):
+            if only is None or only in args:
+                calls[name] += 1
+            return function(*args, **kwargs)
+
+        return wrapped
+
+    monkeypatch.setattr(
+        RunStore, "read_bytes", counting("run.json", RunStore.read_bytes, "run.json")
+    )
+    monkeypatch.setattr(manifest, "_hash", counting("hash", manifest._hash))
+    for module in (run_store, storage):
+        monkeypatch.setattr(
+            module, "ensure_container", counting("container", module.ensure_container)
+        )
+    assert main(["fetch", str(job), "--no-progress"]) == 0
+    assert calls == {"run.json": 1, "hash": 1, "container": 1}
+
+
+def test_a_run_json_written_after_the_checks_refuses_the_run(tmp_path):
+    """What prepare_job checked is what run_job runs: another run writing run.json in between
+    (before this one took the output's lock) stops it before it writes anything."""
+    from vegdask.pipeline import OutputInUseError, prepare_job
+
+    config = validate_config({**SMALL, "output": {"url": str(tmp_path)}})
+    job = prepare_job(config)
+    assert job.to_compute == ["fetch", "process", "analyse"]
+    (tmp_path / "run.json").write_text('{"stages": {}}')  # another run's start
+    with pytest.raises(OutputInUseError, match="changed after this run checked it"):
+        run_job(config, client=None, progress=False, prepared=job)
+    assert [p.name for p in tmp_path.iterdir()] == ["run.json"]
+    assert (tmp_path / "run.json").read_text() == '{"stages": {}}'

@@ -54,20 +54,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def _run(args: argparse.Namespace, until: str) -> int:
     from vegdask.cluster import WorkersLostError
-    from vegdask.data import EarthEngineAuthError
-    from vegdask.data.storage import ensure_container, is_remote
+    from vegdask.data import EarthEngineAuthError, RunStore
+    from vegdask.data.storage import is_remote
     from vegdask.pipeline import (
         Campaign,
         ConfigError,
         OutputInUseError,
-        check_credentials,
         check_output,
         config_warnings,
         job_client,
         load_job,
         output_lock,
+        prepare_job,
         run_job,
-        stages_to_compute,
     )
 
     overrides = {
@@ -91,14 +90,17 @@ def _run(args: argparse.Namespace, until: str) -> int:
     started = time.perf_counter()
     cluster = config["cluster"]
     try:
-        ensure_container(output)  # storage that refuses or does not answer: before the cluster
+        store = RunStore(output)
+        store.ensure_container()  # storage that refuses or does not answer: before the cluster
         check_output(output, force=args.force)  # a file, or a folder vegdask did not write
-        # Refused: another job's outputs, or files of others. A finished job reruns without a
-        # cluster: every stage is complete and unchanged. (run_job checks again under the lock.)
-        needed = stages_to_compute(config, until, force=args.force, verify=args.verify, check=True)
-        if "fetch" in needed:  # signed in to the source before the output folder is created
-            check_credentials(config)
-        dask_client = job_client(cluster["kind"], cluster["workers"], output) if needed else None
+        # run.json read and every check done once, before anything is written: another job's
+        # outputs or files of others refused, the source signed in to. A finished job reruns
+        # without a cluster: every stage is complete and unchanged. (run_job refuses the job if
+        # another run wrote run.json since.)
+        job = prepare_job(config, until=until, force=args.force, verify=args.verify, store=store)
+        dask_client = (
+            job_client(cluster["kind"], cluster["workers"], output) if job.to_compute else None
+        )
         with output_lock(output), dask_client or contextlib.nullcontext() as client:
             where_runs = (
                 "nothing to compute" if client is None else f"dashboard {client.dashboard_link}"
@@ -108,9 +110,10 @@ def _run(args: argparse.Namespace, until: str) -> int:
                 config,
                 client=client,
                 force=args.force,
-                verify=args.verify and bool(needed),  # found whole just now: the sizes suffice
+                verify=args.verify,
                 progress=not args.no_progress,
                 until=until,
+                prepared=job,
             )
     except WorkersLostError as err:
         raise CLIError(f"{err}; stopped (rerun the same command to resume)") from err

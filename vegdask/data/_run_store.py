@@ -7,6 +7,7 @@ analysis and the command line reach a run's files the same way, local or on Azur
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 from typing import Any
@@ -79,7 +80,16 @@ class RunStore:
     def __init__(self, url: Any, *, options: dict[str, Any] | None = None):
         self.url = str(url)
         self.options = storage_options(self.url) if options is None else options
-        self.path = filesystem(self.url, options=self.options)[1].rstrip("/")
+        self._container_ready = False
+
+    @functools.cached_property
+    def path(self) -> str:
+        """The run's folder on :attr:`fs`.
+
+        Found when first needed: a store of an unsupported URL fails in
+        :meth:`ensure_container` with its one line, not when made.
+        """
+        return filesystem(self.url, options=self.options)[1].rstrip("/")
 
     @property
     def fs(self) -> fsspec.AbstractFileSystem:
@@ -108,8 +118,24 @@ class RunStore:
         return self.fs.exists(self.path_of(name))
 
     def ensure_container(self) -> None:
-        """Create the Azure container of a blob-storage run if it does not exist."""
-        ensure_container(self.url, options=self.options)
+        """Create the Azure container of a blob-storage run if it does not exist.
+
+        Once a store: its later calls return at once (the run's checks and its start share it).
+        """
+        if not self._container_ready:
+            ensure_container(self.url, options=self.options)
+            self._container_ready = True
+
+    def stamp(self, name: str) -> tuple[Any, ...] | None:
+        """What changes when the file ``name`` is written again (None if there is none).
+
+        Its size, modification time, inode or ETag: cheaper than reading it.
+        """
+        try:
+            info = self.fs.info(self.path_of(name))
+        except FileNotFoundError:
+            return None
+        return tuple(info.get(key) for key in ("size", "mtime", "ino", "etag", "last_modified"))
 
     def makedirs(self, name: str = "") -> None:
         """Create the folder ``name`` (default the run's own) if it does not exist."""

@@ -34,7 +34,7 @@ from vegdask.pipeline._plan import (
     vm_price,
 )
 from vegdask.pipeline._quiet import drop_unclosed_session_notes
-from vegdask.pipeline._run import check_credentials, run_job
+from vegdask.pipeline._run import PreparedJob, check_credentials, prepare_job, run_job
 from vegdask.pipeline._types import JobConfig, Manifest, StageEntry
 
 __all__ = [
@@ -49,6 +49,7 @@ __all__ = [
     "JobConfig",
     "Manifest",
     "OutputInUseError",
+    "PreparedJob",
     "Site",
     "StageEntry",
     "calibrate",
@@ -69,6 +70,7 @@ __all__ = [
     "make_plan",
     "output_lock",
     "plan_job",
+    "prepare_job",
     "read_config",
     "read_manifest",
     "run_campaign",

@@ -28,7 +28,7 @@ from vegdask.pipeline._config import ConfigError, read_config, validate_config
 from vegdask.pipeline._cpu import CpuMeter
 from vegdask.pipeline._interleave import interleave, ranked
 from vegdask.pipeline._lock import check_output
-from vegdask.pipeline._manifest import STAGES, check_job, read_manifest, stages_to_compute
+from vegdask.pipeline._manifest import STAGES, read_manifest, stages_to_compute
 from vegdask.pipeline._run import run_job
 from vegdask.pipeline._types import JobConfig, StageEntry
 
@@ -419,8 +419,7 @@ def _run_site(
     options["log"] = tell
     started = time.perf_counter()
     try:
-        check_output(site.output, force=options["force"])
-        check_job(site.config, until, force=options["force"])
+        check_output(site.output, force=options["force"])  # run_job checks its run.json
         with ranked(client, rank):
             run_job(site.config, client=client, until=until, **options)
     except WorkersLostError:  # the cluster, not the location: the campaign stops

@@ -95,15 +95,13 @@ def stages_to_compute(
     until: str = "analyse",
     force: bool = False,
     verify: bool = False,
-    *,
-    check: bool = False,
 ) -> list[str]:
     """The stages :func:`~vegdask.pipeline.run_job` would compute; the others it skips.
 
     A stage is skipped when it is complete with unchanged parameters, its outputs match their
     record (the full check with ``verify``) and no earlier stage is computed; so an empty list
-    means nothing to compute (no cluster needed). With ``check``, the output is first checked
-    as :func:`check_job` does, on the same read of run.json.
+    means nothing to compute (no cluster needed). The output is not checked: :func:`check_job`
+    does that, and :func:`~vegdask.pipeline.prepare_job` both on one read of run.json.
 
     Examples
     --------
@@ -114,7 +112,7 @@ def stages_to_compute(
     if force:
         return list(STAGES[: STAGES.index(until) + 1])
     store = RunStore(config["output"]["url"])
-    return Run(config, store, None, print, until=until, verify=verify, check=check).to_compute
+    return Run(config, store, None, print, until=until, verify=verify, check=False).to_compute
 
 
 def _pending(manifest: Manifest, hashes: dict[str, str], until: str) -> list[str]:

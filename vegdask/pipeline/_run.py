@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
+
+import xarray as xr
 
 from vegdask.compute import check_tile_fits
 from vegdask.data import RunStore
+from vegdask.pipeline._lock import OutputInUseError
 from vegdask.pipeline._manifest import STAGES, Run
 from vegdask.pipeline._stages import analyse, fetch, open_job_source, process, source_options
 from vegdask.pipeline._types import JobConfig, Manifest
 
-__all__ = ["check_credentials", "run_job"]
+__all__ = ["PreparedJob", "check_credentials", "prepare_job", "run_job"]
 
 
 def check_credentials(config: JobConfig) -> None:
@@ -31,6 +35,86 @@ def check_credentials(config: JobConfig) -> None:
         initialize_earthengine(source_options(config).get("project"))
 
 
+@dataclass(frozen=True)
+class PreparedJob:
+    """A job whose every check before writing is done, once: what :func:`run_job` will compute.
+
+    Made by :func:`prepare_job`; pass it to :func:`run_job` as ``prepared`` so that run.json is
+    read, the output checked and the stages' parameters hashed once on the run path. ``stamp``
+    is what run.json was like when read (:meth:`~vegdask.data.RunStore.stamp`).
+    """
+
+    config: JobConfig
+    until: str
+    force: bool
+    verify: bool
+    run: Run
+    source: tuple[xr.Dataset, xr.Dataset | None]
+    stamp: tuple[Any, ...] | None
+
+    @property
+    def to_compute(self) -> list[str]:
+        """The stages the run computes (:func:`stages_to_compute`); empty: no cluster needed."""
+        return self.run.to_compute
+
+
+def prepare_job(
+    config: JobConfig,
+    *,
+    until: str = "analyse",
+    force: bool = False,
+    verify: bool = False,
+    log: Callable[[str], None] = print,
+    store: RunStore | None = None,
+) -> PreparedJob:
+    """Check a job once before it writes anything or needs a cluster.
+
+    The output's container is made sure of, the source opened (bad source settings fail here),
+    run.json read and checked (:func:`check_job`, an unreadable one named with ``--force``), its
+    damaged stages found (every chunk and checksum with ``verify``), a local folder's scene
+    checked to hold a tile, and the source signed in to when the fetch stage computes. Nothing
+    is written (but a missing container), so a refused job leaves the output as it was;
+    :func:`run_job` refuses the job if run.json changed since (another run wrote it).
+
+    Parameters
+    ----------
+    config, until, force, verify, log
+        As :func:`run_job`'s.
+    store : RunStore, optional
+        The output's store, when the caller has one (e.g. whose container it made sure of
+        before taking the lock: a store does that once).
+
+    Returns
+    -------
+    PreparedJob
+        Its ``to_compute`` lists the stages to compute (empty: no cluster is needed).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from vegdask.pipeline import validate_config
+    >>> job = prepare_job(validate_config({"output": {"url": tempfile.mkdtemp()}}))
+    >>> job.to_compute
+    ['fetch', 'process', 'analyse']
+    """
+    if until not in STAGES:
+        raise ValueError(f"until must be one of {STAGES}, got {until!r}")
+    store = store or RunStore(config["output"]["url"])
+    store.ensure_container()  # storage that refuses or does not answer fails first
+    source = open_job_source(config)  # bad source settings fail here, before anything is written
+    stamp = store.stamp("run.json")  # before the read: a write during it shows too
+    run = Run(config, store, None, log, until=until, force=force, verify=verify)
+    if config["source"]["kind"] == "local":  # the config checked the others' location.size
+        scene = source[0]
+        try:
+            check_tile_fits(config["processing"]["tile_size"], scene.sizes["y"], scene.sizes["x"])
+        except ValueError as err:
+            raise ValueError(f"processing.{err}") from None
+    if "fetch" in run.to_compute:
+        check_credentials(config)
+    return PreparedJob(config, until, force, verify, run, source, stamp)
+
+
 def run_job(
     config: JobConfig,
     *,
@@ -40,6 +124,7 @@ def run_job(
     progress: bool = True,
     log: Callable[[str], None] = print,
     until: str = "analyse",
+    prepared: PreparedJob | None = None,
 ) -> Manifest:
     """Run fetch -> process -> analyse into ``config["output"]["url"]``, resuming what exists.
 
@@ -62,30 +147,33 @@ def run_job(
         Receives one-line messages for the user.
     until : {"fetch", "process", "analyse"}, default "analyse"
         The last stage to run.
+    prepared : PreparedJob, optional
+        :func:`prepare_job`'s answer for this config, ``until``, ``force`` and ``verify`` (a
+        caller that needed its ``to_compute`` to choose ``client``): its checks are not
+        repeated. Made here when not given.
+
+    Raises
+    ------
+    OutputInUseError
+        If run.json changed since ``prepared`` read it: another run wrote to the output.
 
     Returns
     -------
     Manifest
         The manifest, as written to ``<output>/run.json``.
     """
-    if until not in STAGES:
-        raise ValueError(f"until must be one of {STAGES}, got {until!r}")
-    source = open_job_source(config)  # bad source settings fail here, before anything is written
-    store = RunStore(config["output"]["url"])
-    # run.json read and checked once: an unreadable one is named with --force, another job's
-    # outputs or files it does not account for are refused
-    run = Run(config, store, client, log, until=until, force=force, verify=verify)
-    if "fetch" in run.to_compute:
-        check_credentials(config)
-    if config["source"]["kind"] == "local":  # the config checked the others' location.size
-        scene = source[0]
-        try:
-            check_tile_fits(config["processing"]["tile_size"], scene.sizes["y"], scene.sizes["x"])
-        except ValueError as err:
-            raise ValueError(f"processing.{err}") from None
-    store.ensure_container()
+    job = prepared or prepare_job(config, until=until, force=force, verify=verify, log=log)
+    if (job.config, job.until, job.force, job.verify) != (config, until, force, verify):
+        raise ValueError("prepared is prepare_job's answer for another config or options")
+    run = job.run
+    if prepared is not None and run.store.stamp("run.json") != job.stamp:
+        raise OutputInUseError(
+            f"output {run.store.url} changed after this run checked it (another run wrote its "
+            "run.json meanwhile); run the command again"
+        )
+    run.client, run.log = client, log
     run.start()
-    scene = fetch(run, source, force, progress)
+    scene = fetch(run, job.source, force, progress)
     if until != "fetch":
         process(run, scene, force, progress)
     if until == "analyse":
