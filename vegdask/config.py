@@ -20,7 +20,7 @@ import yaml
 
 _DEFAULTS_FILE = Path(__file__).with_name("vegdask.yaml")
 
-__all__ = ["ENVIRONMENT", "Option", "get"]
+__all__ = ["ENVIRONMENT", "Option", "flag", "get"]
 
 #: Settings that also come from a standard environment variable (after dask config).
 ENVIRONMENT: dict[str, str] = {
@@ -83,6 +83,24 @@ def get(key: str, value: Any = None) -> Any:
     if found is None:
         found = dask.config.get(name, default=None, config=_packaged_defaults())
     return found
+
+
+def flag(key: str, value: bool | None = None) -> bool:
+    """A yes/no setting: ``value`` if given, else :func:`get`'s, however it is spelled.
+
+    YAML and ``dask.config.set`` give a bool; an environment variable (``DASK_VEGDASK__...``)
+    gives text: ``1``, ``true`` and ``yes`` (any case) are yes, anything else no.
+
+    Examples
+    --------
+    >>> import dask
+    >>> flag("azure.low-priority"), flag("azure.low-priority", True)
+    (False, True)
+    >>> with dask.config.set({"vegdask.azure.low-priority": "Yes"}):
+    ...     flag("azure.low-priority"), flag("azure.low-priority", False)
+    (True, False)
+    """
+    return str(get(key, value)).lower() in ("1", "true", "yes")
 
 
 @dataclass(frozen=True)

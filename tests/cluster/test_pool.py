@@ -25,6 +25,17 @@ def test_vm_size_is_the_setting_unless_given():
         assert PoolSettings(vm_size="Standard_D2s_v3").vm_size == "Standard_D2s_v3"
 
 
+def test_low_priority_is_the_setting_unless_given():
+    assert PoolSettings().low_priority is False
+    assert PoolSettings().target == "targetDedicatedNodes"
+    with dask.config.set({"vegdask.azure.low-priority": True}):
+        assert PoolSettings().low_priority is True
+        assert PoolSettings().target == "targetLowPriorityNodes"
+        assert PoolSettings(low_priority=False).low_priority is False  # the argument wins
+    with dask.config.set({"vegdask.azure.low-priority": "true"}):  # as DASK_VEGDASK__... gives it
+        assert PoolSettings().low_priority is True
+
+
 def test_settings_refuse_a_node_without_slots():
     with pytest.raises(ValueError, match="slots_per_node must be 1 or more, got 0"):
         PoolSettings(slots_per_node=0)

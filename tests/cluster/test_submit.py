@@ -3,6 +3,7 @@
 import json
 import sys
 
+import dask
 import pytest
 import xarray as xr
 from azure.storage.blob import BlobServiceClient
@@ -213,3 +214,34 @@ def test_submitted_secrets_reach_the_command_and_nothing_batch_shows(
     assert f"{job.job_id}/job.toml" in left
     assert f"{job.job_id}/vegdask-secrets.env" not in left
     wait_until(lambda: batch.get_pool("secret-pool").target_dedicated_nodes == 0, timeout=30)
+
+
+def test_submit_sizes_the_pool_by_the_low_priority_setting_unless_told(
+    batch_emulator, azurite, monkeypatch, capsys, batch_environment, shared_key_client
+):
+    """`vegdask submit` reads vegdask.azure.low-priority as the cluster does; the flag wins. The
+    driver's workers get the same kind of node and VM size (the task's environment)."""
+    emu = batch_emulator
+    for name, value in batch_environment(emu, azurite).items():
+        monkeypatch.setenv(name, value)
+    batch = shared_key_client(emu)
+    # an interpreter the node lacks: the task ends at once, its pool left as submit sized it
+    args = ["submit", "--output", "abfs://runs-spot/site", "--python", "/no/such/python"]
+    jobs = {}
+    for pool, flag in (("spot", []), ("dedicated", ["--no-low-priority"])):
+        with dask.config.set({"vegdask.azure.low-priority": True}):
+            assert main([*args, "--pool", pool, "--vm-size", "Standard_A2_v2", *flag]) == 0
+        jobs[pool] = capsys.readouterr().out.split("submitted job ")[1].split()[0]
+    nodes = {
+        pool: (batch.get_pool(pool).target_dedicated_nodes or 0,
+               batch.get_pool(pool).target_low_priority_nodes or 0)
+        for pool in jobs
+    }  # fmt: skip
+    assert nodes == {"spot": (0, 1), "dedicated": (1, 0)}
+    for pool, job_id in jobs.items():
+        driver = batch.get_task(job_id, "driver")
+        environment = {s.name: s.value for s in driver.environment_settings}
+        assert environment["DASK_VEGDASK__AZURE__LOW_PRIORITY"] == str(pool == "spot").lower()
+        assert environment["DASK_VEGDASK__AZURE__VM_SIZE"] == "Standard_A2_v2"
+        wait_until(lambda j=job_id: batch.get_task(j, "driver").state == "completed", timeout=60)
+    wait_until(lambda: emu.pids() == [], timeout=30)

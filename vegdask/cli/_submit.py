@@ -47,7 +47,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--vm-size", default=None, help="VM size of a created pool (default vegdask.azure.vm-size)"
     )
-    parser.add_argument("--low-priority", action="store_true", help="Spot nodes")
+    parser.add_argument(
+        "--low-priority",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="Spot nodes, or dedicated ones (default vegdask.azure.low-priority)",
+    )
     parser.add_argument(
         "--hours",
         type=float,

@@ -62,7 +62,7 @@ logger = logging.getLogger(__name__)
 def _security(security: bool | Security | None) -> Security | None:
     """The cluster's TLS: as given, a temporary one for True; None means the azure.tls setting."""
     if security is None:  # e.g. for `vegdask run --cluster azure-batch`
-        security = str(config.get("azure.tls")).lower() in ("1", "true", "yes")
+        security = config.flag("azure.tls")
     if security is True:
         return Security.temporary()
     return security or None
@@ -131,7 +131,7 @@ class AzureBatchCluster(SpecCluster):
         slots_per_node: int = 1,
         min_nodes: int = 0,
         max_nodes: int | None = None,
-        low_priority: bool = False,
+        low_priority: bool | None = None,
         contact_address: str | None = None,
         scheduler_options: dict[str, Any] | None = None,
         start_task: dict[str, Any] | None = None,

@@ -251,8 +251,9 @@ class PoolSettings:
         Interpreter on the nodes; default ``vegdask.azure.worker-python`` (``python3``).
     slots_per_node : int
         Task slots per node of a created pool: workers (or tasks) sharing one node.
-    low_priority : bool
-        Size the pool with low-priority (Spot) nodes instead of dedicated ones.
+    low_priority : bool, optional
+        Size the pool with low-priority (Spot) nodes instead of dedicated ones; default
+        ``vegdask.azure.low-priority`` (false).
     start_task : dict, optional
         Start task of a created pool, as Batch JSON (``commandLine``, ``resourceFiles``, ...),
         instead of the one installing ``wheel``.
@@ -283,7 +284,7 @@ class PoolSettings:
     vm_size: str | None = None
     python: str | None = None
     slots_per_node: int = 1
-    low_priority: bool = False
+    low_priority: bool | None = None
     start_task: dict[str, Any] | None = None
     auto_scale_formula: str | None = None
     wheel: str | os.PathLike | None = None
@@ -296,6 +297,7 @@ class PoolSettings:
             "pool_id": config.get("azure.pool-id", self.pool_id),
             "vm_size": config.get("azure.vm-size", self.vm_size),
             "python": config.get("azure.worker-python", self.python),
+            "low_priority": config.flag("azure.low-priority", self.low_priority),
             "slots_per_node": int(self.slots_per_node),
             "wheel": None if self.wheel is None else check_wheel(self.wheel),
         }

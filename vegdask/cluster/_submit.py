@@ -150,7 +150,7 @@ def submit_job(
     storage_connection_string: str | None = None,
     vm_size: str | None = None,
     slots_per_node: int = 1,
-    low_priority: bool = False,
+    low_priority: bool | None = None,
     scheduler_host: str | None = None,
     sas_hours: float = 2.0,
     max_hours: float | None = None,

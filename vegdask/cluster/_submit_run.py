@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from vegdask import config as settings
 from vegdask.cluster._blobs import sas_connection_string, storage_connection_string
+from vegdask.cluster._pool import PoolSettings
 from vegdask.cluster._submit import SubmittedJob, batch_credentials, submit_job
 
 __all__ = ["submit_run"]
@@ -20,6 +20,8 @@ def submit_run(
     force: bool = False,
     pool_id: str | None = None,
     python: str | None = None,
+    vm_size: str | None = None,
+    low_priority: bool | None = None,
     hours: float = 24.0,
     batch_url: str | None = None,
     account_name: str | None = None,
@@ -42,15 +44,16 @@ def submit_run(
         Workers as Batch tasks on the pool, or local to the driver's node.
     force : bool
         Recompute every stage.
-    pool_id, python
-        Default ``vegdask.azure.pool-id`` and ``vegdask.azure.worker-python``.
+    pool_id, python, vm_size, low_priority
+        The pool, as `PoolSettings` documents them (default ``vegdask.azure.*``); the driver's
+        `AzureBatchCluster` gets the same settings.
     hours : float
         The task's wall-clock limit and the lifetime of its storage SAS.
     batch_url, account_name
         The Batch account (default: dask config, then ``AZURE_BATCH_*``).
     **submit
-        Further keywords of `submit_job` (``wheel``, ``install_dependencies``, ``vm_size``,
-        ``low_priority``, ``scheduler_host``, ``sas_hours``).
+        Further keywords of `submit_job` (``wheel``, ``install_dependencies``,
+        ``scheduler_host``, ``sas_hours``).
     """
     command = ["-m", "vegdask.cli", "run"]
     files = {}
@@ -65,20 +68,23 @@ def submit_run(
         **batch_credentials(batch_url, account_name),
         "AZURE_STORAGE_CONNECTION_STRING": sas_connection_string(storage, hours),
     }
-    pool = pool_id or settings.get("azure.pool-id")
-    python = python or settings.get("azure.worker-python")
+    pool = PoolSettings(pool_id, vm_size, python, low_priority=low_priority)
     return submit_job(
         command,
         files=files,
         secrets=secrets,
-        environment={
-            "DASK_VEGDASK__AZURE__POOL_ID": pool,
-            "DASK_VEGDASK__AZURE__WORKER_PYTHON": python,
+        environment={  # the driver's workers on the same pool and nodes
+            "DASK_VEGDASK__AZURE__POOL_ID": str(pool.pool_id),
+            "DASK_VEGDASK__AZURE__WORKER_PYTHON": str(pool.python),
+            "DASK_VEGDASK__AZURE__VM_SIZE": str(pool.vm_size),
+            "DASK_VEGDASK__AZURE__LOW_PRIORITY": str(pool.low_priority).lower(),
         },
         batch_url=batch_url,
         account_name=account_name,
-        pool_id=pool,
-        python=python,
+        pool_id=pool.pool_id,
+        python=pool.python,
+        vm_size=pool.vm_size,
+        low_priority=pool.low_priority,
         storage_connection_string=storage,
         max_hours=hours,
         metadata={"output": output},

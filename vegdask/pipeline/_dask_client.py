@@ -74,7 +74,6 @@ def job_client(
             # as a LocalCluster: the scheduler here logs warnings, not every worker's arrival
             AzureBatchCluster(
                 max_nodes=settings.get("azure.max-nodes"),
-                low_priority=_true(settings.get("azure.low-priority")),
                 worker_modules=WORKER_MODULES,
                 silence_logs=logging.WARNING,
             ) as cluster,
@@ -91,11 +90,6 @@ def job_client(
         return
     with Client(kind) as client:
         yield client
-
-
-def _true(value: Any) -> bool:
-    """A setting's yes/no, as YAML, dask config or an environment variable gives it."""
-    return str(value).lower() in ("1", "true", "yes")
 
 
 async def _load_tile_kernels() -> None:
