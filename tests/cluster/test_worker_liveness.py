@@ -7,7 +7,6 @@ without ``distributed`` (a fresh virtual environment), as a node image without v
 import os
 import subprocess
 import sys
-import time
 import venv
 
 import pytest
@@ -39,16 +38,13 @@ def test_workers_without_distributed_stop_the_run_with_their_missing_module(
             "DASK_VEGDASK__AZURE__WORKER_PYTHON": bare_python,
             "DASK_VEGDASK__CLUSTER__MAX_WORKER_LOSSES": "3",
         }
-        started = time.monotonic()
         done = subprocess.run(
             [sys.executable, "-m", "vegdask.cli", "run", str(config), "--cluster", "azure-batch",
              "--workers", "1", "--output", "abfs://runs-liveness/site", "--no-progress"],
             env=env, capture_output=True, text=True, timeout=300,
         )  # fmt: skip
-        took = time.monotonic() - started
         assert emu.pids() == []  # the cluster closed: no task process left behind
     assert done.returncode == 2, done.stderr[-3000:]
-    assert took < 120
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1, done.stderr
     assert lines[0].startswith(
@@ -101,15 +97,13 @@ def test_a_pool_whose_start_task_fails_stops_the_watch_naming_the_node(
             worker_python=bare_python, wheel=vegdask_wheel,
             storage_connection_string=azurite.connection_string,
         )  # fmt: skip
-        started = time.monotonic()
         with cluster, Client(cluster) as client:
             cluster.scale(1)
             with (
                 pytest.raises(WorkersLostError) as lost,
                 watch_workers(cluster, no_worker_timeout=5),
             ):
-                client.submit(sum, [1, 2]).result(timeout=120)
-        assert time.monotonic() - started < 100
+                client.submit(sum, [1, 2]).result(timeout=120)  # the watchdog's error first
     message = str(lost.value)
     assert message.startswith("no Dask worker was alive for 5 s (last: the pool's start task ")
     assert "failed on node " in message

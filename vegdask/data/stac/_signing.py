@@ -8,6 +8,8 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from vegdask.data._azure import retry_keywords
+
 __all__ = [
     "SasSigner",
     "azure_sas_signer",
@@ -140,7 +142,8 @@ def azure_sas_signer(
     elif isinstance(credential, UserDelegationKey):
         key_kwargs = {"user_delegation_key": credential}
     elif hasattr(credential, "get_token"):
-        service = BlobServiceClient(account_url, credential=credential)
+        # vegdask's one retry policy (vegdask.storage.retries), as blob_service gives it
+        service = BlobServiceClient(account_url, credential=credential, **retry_keywords())
         key_kwargs = {"user_delegation_key": service.get_user_delegation_key(start, end)}
     else:
         raise ValueError(
