@@ -75,7 +75,12 @@ def _slowing(args: argparse.Namespace) -> None:
         biomass = []
         for t in range(96):
             rain = _rain_field(
-                rainfall, shape, args.patchiness, _RAIN_CORRELATION / parameters.dx, args.seed, t
+                rainfall,
+                shape,
+                args.patchiness,
+                _RAIN_CORRELATION / parameters.dx,
+                (args.seed, 4),
+                t,
             )
             state = rietkerk_evolve(*state, rainfall=rain, steps=30, parameters=parameters)
             biomass.append(state[0])

@@ -87,15 +87,15 @@ def test_rainfall_seasonality_is_the_seasonal_cycle_amplitude():
 def test_patchy_rain_varies_between_places_and_keeps_the_site_rain():
     from vegdask.data._synthetic import _rain_field
 
-    assert _rain_field(1.3, (60, 60), 0.0, 10.0, seed=1, t=0) == 1.3
-    field = _rain_field(1.3, (60, 60), 0.05, 10.0, seed=1, t=0)
+    assert _rain_field(1.3, (60, 60), 0.0, 10.0, stream=(1, 4), t=0) == 1.3
+    field = _rain_field(1.3, (60, 60), 0.05, 10.0, stream=(1, 4), t=0)
     assert field.shape == (60, 60)
     assert field.mean() == pytest.approx(1.3, rel=0.002)
     assert field.std() / field.mean() == pytest.approx(0.05, rel=0.1)  # lognormal: ~patchiness
     # smooth: neighbouring cells get nearly the same rain, cells 40 apart do not
     assert np.corrcoef(field[:, :-1].ravel(), field[:, 1:].ravel())[0, 1] > 0.9
     assert abs(np.corrcoef(field[:, :-40].ravel(), field[:, 40:].ravel())[0, 1]) < 0.5
-    assert not np.array_equal(field, _rain_field(1.3, (60, 60), 0.05, 10.0, seed=1, t=1))
+    assert not np.array_equal(field, _rain_field(1.3, (60, 60), 0.05, 10.0, stream=(1, 4), t=1))
     plain, weather = small(seed=2)
     patchy, patchy_weather = small(seed=2, rainfall_patchiness=0.05)
     np.testing.assert_array_equal(
@@ -137,3 +137,61 @@ def test_patchy_rain_slows_the_recovery_as_rainfall_nears_collapse():
     wet, dry = tiles_ar1(biomass[:96]), tiles_ar1(biomass[-96:])
     assert (biomass[-1] > 1).any()  # still alive: approaching collapse, not past it
     assert dry > wet + 0.3, (wet, dry)
+
+
+def test_spinup_years_run_the_record_regime_before_start_unrecorded():
+    """The warm-up: the record's rain regime (level, season, noise, patches) before ``start``.
+
+    Reference: the warm-up and the record written out here, rietkerk_evolve period by period.
+    """
+    from dataclasses import replace
+
+    import pandas as pd
+
+    from vegdask.data._synthetic import (
+        _RAIN_CORRELATION,
+        _rain_field,
+        _simulate_biomass,
+        _warmup_rainfall,
+    )
+    from vegdask.kernels import PUBLISHED_PARAMETERS, rietkerk_evolve
+
+    options = dict(seed=5, rainfall=(1.2, 1.2), rainfall_patchiness=0.05)
+    plain, weather = small(**options)
+    warmed, warmed_weather = small(spinup_years=1, **options)
+    np.testing.assert_array_equal(  # the record's rain is unchanged
+        weather["total_precipitation"], warmed_weather["total_precipitation"]
+    )
+    assert not np.array_equal(plain["ndvi"].values, warmed["ndvi"].values)
+    np.testing.assert_array_equal(plain["ndvi"].values, small(spinup_years=0, **options)[0]["ndvi"])
+
+    # 2015's months: 1.2 mm/day with the seasonal cycle (+-25 %) and noise of their own
+    months = pd.date_range("2015-01-01", periods=12, freq="MS")
+    days = months.days_in_month.to_numpy()
+    season = 0.25 * np.cos(2 * np.pi * (months.month.to_numpy() - 8) / 12)
+    noise = np.random.default_rng([5, 5]).normal(0.0, 0.1, 12)
+    warm_rain = 1.2 * (1 + season + noise)
+    warmup = _warmup_rainfall("2016-01-01", "1m", 1, 1.2, 5, 0.25)
+    np.testing.assert_allclose(warmup[0], warm_rain, rtol=1e-12)
+    np.testing.assert_array_equal(warmup[1], days)
+
+    parameters = replace(PUBLISHED_PARAMETERS, dx=25.0)
+    cells = _RAIN_CORRELATION / parameters.dx
+    record_rain, record_days = np.array([1.1, 1.3, 1.2]), np.array([31, 29, 31])
+    p = np.where(np.random.default_rng([5, 0]).random((40, 40)) > 0.9, 90.0, 0.0)
+    w = np.full((40, 40), 1.1 / parameters.rw)
+    o = np.full((40, 40), 1.1 / (parameters.alpha * parameters.w0))
+    state = rietkerk_evolve(p, w, o, rainfall=1.1, steps=300, parameters=parameters)
+    for t in range(12):
+        rain = _rain_field(warm_rain[t], (40, 40), 0.05, cells, (5, 5), t)
+        state = rietkerk_evolve(*state, rainfall=rain, steps=int(days[t]), parameters=parameters)
+    expected = []
+    for t in range(3):
+        rain = _rain_field(record_rain[t], (40, 40), 0.05, cells, (5, 4), t)
+        state = rietkerk_evolve(*state, rainfall=rain, steps=int(record_days[t]),
+                                parameters=parameters)  # fmt: skip
+        expected.append(state[0])
+    biomass = _simulate_biomass(
+        (40, 40), record_rain, record_days, 300, parameters, 5, 0.05, warmup=warmup
+    )
+    np.testing.assert_allclose(biomass, np.array(expected), rtol=1e-6, atol=1e-6)

@@ -71,6 +71,7 @@ SOURCE_OPTIONS: dict[str, dict[str, Option]] = {
         "rainfall_end": _number(lambda v: v > 0, "a number > 0 (mm/day)", shown=True),
         "rainfall_seasonality": _number(lambda v: 0 <= v < 1, "a number in [0, 1)"),
         "rainfall_patchiness": _number(lambda v: 0 <= v <= 1, "a number in [0, 1]"),
+        "spinup_years": Option(int, lambda v: 0 <= v <= 50, "an integer in [0, 50]"),
     },
     "earthengine": {
         "collection": _name(shown=True),

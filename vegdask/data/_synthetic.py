@@ -48,6 +48,11 @@ SYNTHETIC_RAINFALL_END = 0.5
 # A campaign site's seasonal cycle and rain patchiness (synthetic_location).
 _SITE_SEASONALITY = 0.1
 _SITE_PATCHINESS = 0.05
+_SITE_SPINUP_YEARS = 2
+# The model's state: biomass, soil water, surface water.
+_State = tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.float64]]
+# The warm-up's random streams (rain noise, patches), apart from the record's (3, 4).
+_WARMUP_STREAM = 5
 
 
 def synthetic_location(location_id: str) -> tuple[str, dict[str, Any]]:
@@ -97,18 +102,24 @@ def synthetic_location(location_id: str) -> tuple[str, dict[str, Any]]:
 
 
 def _rain_field(
-    rainfall: float, shape: tuple[int, int], patchiness: float, cells: float, seed: int, t: int
+    rainfall: float,
+    shape: tuple[int, int],
+    patchiness: float,
+    cells: float,
+    stream: tuple[int, int],
+    t: int,
 ) -> float | npt.NDArray[np.float64]:
     """Period t's rain (mm/day): ``rainfall`` everywhere, or varying between places.
 
     With ``patchiness`` > 0 the rain is ``rainfall * exp(patchiness * g - patchiness**2 / 2)``,
     ``g`` a smooth Gaussian random field of mean 0 and variance 1 over the scene (correlation
-    length ``cells`` cells) drawn afresh every period: the mean over places stays ``rainfall``
-    (to ~0.1 %), its coefficient of variation between places is about ``patchiness``.
+    length ``cells`` cells) drawn afresh every period (seeded by ``(*stream, t)``): the mean over
+    places stays ``rainfall`` (to ~0.1 %), its coefficient of variation between places is about
+    ``patchiness``.
     """
     if not patchiness:
         return rainfall
-    rng = np.random.default_rng([seed, 4, t])
+    rng = np.random.default_rng([*stream, t])
     field = ndimage.gaussian_filter(rng.standard_normal(shape), sigma=cells, mode="wrap")
     field = (field - field.mean()) / field.std()
     return rainfall * np.exp(patchiness * field - patchiness**2 / 2)
@@ -122,21 +133,44 @@ def _simulate_biomass(
     parameters: RietkerkParameters,
     seed: int,
     patchiness: float = 0.0,
+    warmup: tuple[npt.NDArray[np.float64], npt.NDArray[np.int64]] | None = None,
 ) -> npt.NDArray[np.float32]:
-    """Biomass at the end of each period, (T, cells_y, cells_x)."""
+    """Biomass at the end of each period, (T, cells_y, cells_x).
+
+    ``spinup_steps`` days at the first period's mean rain form the pattern, then the ``warmup``
+    periods' rain and days (:func:`_warmup_rainfall`) run unrecorded.
+    """
     rng = np.random.default_rng([seed, 0])
-    rain_cells = _RAIN_CORRELATION / parameters.dx
     first = float(rainfall[0])
     p = np.where(rng.random(shape) > 0.9, 90.0, 0.0)
     w = np.full(shape, first / parameters.rw)
     o = np.full(shape, first / (parameters.alpha * parameters.w0))
-    p, w, o = rietkerk_evolve(p, w, o, rainfall=first, steps=spinup_steps, parameters=parameters)
+    state = rietkerk_evolve(p, w, o, rainfall=first, steps=spinup_steps, parameters=parameters)
+    if warmup is not None:
+        state = _run_periods(state, *warmup, parameters, patchiness, (seed, _WARMUP_STREAM))
     out = np.empty((len(rainfall), *shape), dtype=np.float32)
-    for t, (r, steps) in enumerate(zip(rainfall, steps_per_period, strict=True)):
-        rain = _rain_field(float(r), shape, patchiness, rain_cells, seed, t)
-        p, w, o = rietkerk_evolve(p, w, o, rainfall=rain, steps=int(steps), parameters=parameters)
-        out[t] = p
+    _run_periods(state, rainfall, steps_per_period, parameters, patchiness, (seed, 4), out)
     return out
+
+
+def _run_periods(
+    state: _State,
+    rainfall: npt.NDArray[np.float64],
+    steps_per_period: npt.NDArray[np.int64],
+    parameters: RietkerkParameters,
+    patchiness: float,
+    stream: tuple[int, int],
+    out: npt.NDArray[np.float32] | None = None,
+) -> _State:
+    """The state after the periods (each its mean rain and days), their biomass into ``out``."""
+    cells = _RAIN_CORRELATION / parameters.dx
+    shape = state[0].shape
+    for t, (r, steps) in enumerate(zip(rainfall, steps_per_period, strict=True)):
+        rain = _rain_field(float(r), shape, patchiness, cells, stream, t)
+        state = rietkerk_evolve(*state, rainfall=rain, steps=int(steps), parameters=parameters)
+        if out is not None:
+            out[t] = state[0]
+    return state
 
 
 def _period_bands(
@@ -161,13 +195,29 @@ def _period_bands(
 
 
 def _demo_rainfall(
-    mids: pd.DatetimeIndex, start: float, stop: float, seed: int, seasonality: float = 0.25
+    mids: pd.DatetimeIndex,
+    start: float,
+    stop: float,
+    seed: int,
+    seasonality: float = 0.25,
+    stream: int = 3,
 ) -> npt.NDArray[np.float64]:
     """A linear decline with a seasonal cycle (wet season peaking in August) and 10 % noise."""
     trend = np.linspace(start, stop, len(mids))
     season = seasonality * np.cos(2 * np.pi * (mids.month.to_numpy() - 8) / 12)
-    noise = np.random.default_rng([seed, 3]).normal(0.0, 0.1, len(mids))
+    noise = np.random.default_rng([seed, stream]).normal(0.0, 0.1, len(mids))
     return np.clip(trend * (1 + season + noise), 0.05, None)
+
+
+def _warmup_rainfall(
+    start: str, period: str, years: int, level: float, seed: int, seasonality: float
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.int64]]:
+    """The ``years`` before ``start``: their periods' mean rain (``level``, season, noise), days."""
+    first = (pd.Timestamp(start) - pd.DateOffset(years=years)).strftime("%Y-%m-%d")
+    periods = make_periods(first, start, period)
+    mids = pd.DatetimeIndex(periods["mid"])
+    days = (periods["end"] - periods["start"]).dt.days.to_numpy()
+    return _demo_rainfall(mids, level, level, seed, seasonality, _WARMUP_STREAM), days
 
 
 def synthetic_scene(
@@ -186,6 +236,7 @@ def synthetic_scene(
     seed: int = 0,
     rainfall_seasonality: float = 0.25,
     rainfall_patchiness: float = 0.0,
+    spinup_years: int = 0,
     chunks: dict[str, int] | None = None,
 ) -> tuple[xr.Dataset, xr.Dataset]:
     """A lazy synthetic Scene and its weather.
@@ -220,6 +271,11 @@ def synthetic_scene(
         patches of ~250 m, drawn afresh every period; the mean over places is unchanged): the
         perturbations from which the vegetation recovers, slower as it nears collapse. 0: the
         same rain everywhere.
+    spinup_years : int, default 0
+        Years simulated after the spin-up days and before ``start``, unrecorded, under the
+        record's rain regime at its first level (the seasonal cycle, the monthly noise and the
+        patches; periods as the record's), so that the record starts where the vegetation has
+        settled into that regime rather than in the transient of switching it on.
     chunks : dict, optional
         Scene chunks; :func:`vegdask.data.default_chunks` by default.
 
@@ -242,8 +298,20 @@ def synthetic_scene(
     parameters = parameters or replace(PUBLISHED_PARAMETERS, dx=cell_size)
     daily_rain = _demo_rainfall(mids, *rainfall, seed, rainfall_seasonality)
     cells = max(round(size * resolution / parameters.dx), 2)
+    warmup = None
+    if spinup_years:
+        warmup = _warmup_rainfall(
+            start, period, spinup_years, rainfall[0], seed, rainfall_seasonality
+        )
     biomass = dask.delayed(_simulate_biomass, pure=True)(
-        (cells, cells), daily_rain, days, spinup_steps, parameters, seed, rainfall_patchiness
+        (cells, cells),
+        daily_rain,
+        days,
+        spinup_steps,
+        parameters,
+        seed,
+        rainfall_patchiness,
+        warmup,
     )
     shape = (size, size)
     per_period = [
