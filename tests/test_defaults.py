@@ -5,69 +5,170 @@ take their defaults from the settings; a keyword left as None follows ``dask.con
 """
 
 import argparse
+import importlib
 import inspect
+import pkgutil
 
 import dask
 import numpy as np
 import pandas as pd
 import pytest
 
+import vegdask
 import vegdask.analysis
 from vegdask import config
 from vegdask._options import ANALYSIS_OPTIONS, ANALYSIS_PARAMETERS
 from vegdask.cli import build_parser
 
-# The keywords of vegdask.analysis' public functions that are settings, by name. A function's
-# keyword named here must default to None (its setting) wherever it appears.
+
+def _settings(node=None, prefix=""):
+    """Every setting declared in vegdask.yaml: key (without ``vegdask.``) -> packaged value."""
+    node = config._packaged_defaults()["vegdask"] if node is None else node
+    for name, value in node.items():
+        if isinstance(value, dict) and name != "vm-prices":
+            yield from _settings(value, f"{prefix}{name}.")
+        else:
+            yield f"{prefix}{name}", value
+
+
+SETTINGS = dict(_settings())
+
+# A public keyword named as a setting's last part (window, num_quantiles, pool_id, ...) is that
+# setting; these other names are settings too.
 KEYWORD_SETTINGS = {
-    "window": "analysis.window",
-    "detrend": "analysis.detrend",
+    **{key.rsplit(".", 1)[1].replace("-", "_"): key for key in SETTINGS},
     "detrend_method": "analysis.detrend",
-    "bandwidth": "analysis.bandwidth",
-    "bandwidth_convention": "analysis.bandwidth-convention",
     "convention": "analysis.bandwidth-convention",
     "span": "analysis.loess-span",
-    "ar1": "analysis.ar1",
     "deseasonalise_method": "analysis.deseasonalise",
-    "method": "analysis.deseasonalise or analysis.detrend",
-    "n_surrogates": "analysis.n-surrogates (tile- and sensitivity- where those apply)",
-    "seed": "analysis.seed",
-    "interpolate_gaps": "analysis.interpolate-gaps",
+    "n_surrogates": "analysis.n-surrogates",
     "grid": "analysis.sensitivity-grid",
-    "sensitivity_grid": "analysis.sensitivity-grid",
-    "sensitivity_surrogates": "analysis.sensitivity-surrogates",
-    "tile_surrogates": "analysis.tile-surrogates",
-    "outlier_sigmas": "analysis.outlier-sigmas",
     "sigmas": "analysis.outlier-sigmas",
-    "spatial_permutations": "analysis.spatial-permutations",
     "n_permutations": "analysis.spatial-permutations",
     "subsize": "analysis.spatial-subsize",
-    "alpha": "analysis.alpha",
-    "figure_formats": "analysis.figure-formats",
+    "python": "azure.worker-python",
+    "max_losses": "cluster.max-worker-losses",
+    "expiry_hours": "azure.sas-hours",
+    "hours": "azure.sas-hours",
+    "seed": "analysis.seed",
+}
+# Where a name means another setting than the one above.
+SPECIFIC_SETTINGS = {
+    ("simulate_pattern", "rainfall"): "simulate.rainfall",
+    ("simulate_pattern", "steps"): "simulate.steps",
+    ("simulate_pattern", "size"): "simulate.size",
+    ("simulate_pattern", "seed"): "simulate.seed",
+    ("submit_run", "hours"): "azure.job-hours",
+    ("submit_run", "cluster"): "azure.job-cluster",
+    ("deseasonalise", "method"): "analysis.deseasonalise",
+    ("detrend", "method"): "analysis.detrend",
+    ("tile_indicator_maps", "n_surrogates"): "analysis.tile-surrogates",
+    ("sensitivity", "n_surrogates"): "analysis.sensitivity-surrogates",
+}
+# Public keywords named as a setting that are another quantity, and why.
+NOT_SETTINGS = {
+    ("RietkerkParameters", "alpha"): "the Rietkerk model's infiltration parameter",
+    ("synthetic_scene", "seed"): "a synthetic source's option (its [source] seed)",
+    ("synthetic_scene", "size"): "a scene's side (the demo's location.size)",
+    ("synthetic_scene", "rainfall"): "a synthetic source's rainfall path",
+    ("earthengine_scene", "size"): "a scene's side (the demo's location.size)",
+    ("stac_scene", "size"): "a scene's side (the demo's location.size)",
+    ("simulated_site", "seed"): "a test helper's simulated site",
+    ("BatchEmulator", "account_name"): "the emulator's own account, served (not a client's)",
+    ("BatchEmulator", "tls"): "the emulator serving HTTPS (a managed identity's endpoint)",
+    ("tile_indicator_maps", "deseasonalise"): "on/off of the tile maps' monthly climatology "
+    "(the setting names the series' method; STL is per series only)",
 }
 
 
-def _public_functions():
-    for name in vegdask.analysis.__all__:
-        obj = getattr(vegdask.analysis, name)
-        if inspect.isfunction(obj):
-            yield name, obj
+def _public_modules():
+    for found in pkgutil.walk_packages(vegdask.__path__, "vegdask."):
+        parts = found.name.split(".")
+        if not any(p.startswith("_") for p in parts) and parts[1] != "cli":
+            yield importlib.import_module(found.name)
 
 
-def test_every_public_keyword_that_is_a_setting_defaults_to_none():
-    checked = 0
-    for name, function in _public_functions():
-        for parameter in inspect.signature(function).parameters.values():
-            if (
-                parameter.name in KEYWORD_SETTINGS
-                and parameter.default is not inspect.Parameter.empty
-            ):
-                assert parameter.default is None, (
-                    f"{name}({parameter.name}={parameter.default!r}): a literal default; "
-                    f"None takes {KEYWORD_SETTINGS[parameter.name]}"
-                )
-                checked += 1
-    assert checked > 40  # the walk found the analysis' keywords
+def _callables():
+    """(public name, callable) of every subpackage's ``__all__``: functions, classes' __init__
+    (a dataclass's fields) and public methods."""
+    for module in _public_modules():
+        for name in getattr(module, "__all__", ()):
+            obj = getattr(module, name)
+            if inspect.isfunction(obj):
+                yield module.__name__, name, obj
+            elif inspect.isclass(obj) and obj.__module__.startswith("vegdask"):
+                yield module.__name__, name, obj
+                for attr, member in vars(obj).items():
+                    if inspect.isfunction(member) and not attr.startswith("_"):
+                        yield module.__name__, name, member
+
+
+def _keyword_defaults():
+    """(module, public name, keyword, default) of every keyword with a default."""
+    for module, name, function in _callables():
+        try:
+            parameters = inspect.signature(function).parameters.values()
+        except (TypeError, ValueError):
+            continue
+        for parameter in parameters:
+            if parameter.default is not inspect.Parameter.empty:
+                yield module, name, parameter.name, parameter.default
+
+
+def _setting_of(name, keyword):
+    if (name, keyword) in NOT_SETTINGS:
+        return None
+    return SPECIFIC_SETTINGS.get((name, keyword), KEYWORD_SETTINGS.get(keyword))
+
+
+def default_mismatches(keyword_defaults):
+    """What is wrong with each keyword default that is a setting: outside the kernels it must be
+    None (the setting, resolved by the function); a kernel (numpy/numba only, no settings) may
+    write the setting's value as a literal, which must then be the packaged one."""
+    wrong, checked = [], 0
+    for module, name, keyword, default in keyword_defaults:
+        setting = _setting_of(name, keyword)
+        if setting is None:
+            continue
+        checked += 1
+        if default is None:
+            continue
+        if module != "vegdask.kernels":
+            wrong.append(f"{module}.{name}({keyword}={default!r}): None takes {setting}")
+        elif default != SETTINGS[setting]:
+            wrong.append(
+                f"{module}.{name}({keyword}={default!r}) but {setting} = {SETTINGS[setting]!r}"
+            )
+    return wrong, checked
+
+
+def test_every_public_keyword_that_is_a_setting_defaults_to_it():
+    wrong, checked = default_mismatches(_keyword_defaults())
+    assert wrong == []
+    assert checked > 140  # the walk found the keywords of every subpackage
+
+
+def test_a_planted_mismatch_is_found():
+    found = list(_keyword_defaults())
+    planted = [
+        ("vegdask.compute", "tile_metrics", "num_quantiles", 20),  # a literal outside kernels
+        ("vegdask.kernels", "surrogate_test", "window", 0.6),  # a kernel's wrong literal
+        ("vegdask.cluster", "submit_run", "hours", 24.0),
+    ]
+    wrong, _ = default_mismatches(found + planted)
+    assert wrong == [
+        "vegdask.compute.tile_metrics(num_quantiles=20): None takes processing.num-quantiles",
+        "vegdask.kernels.surrogate_test(window=0.6) but analysis.window = 0.5",
+        "vegdask.cluster.submit_run(hours=24.0): None takes azure.job-hours",
+    ]
+
+
+def test_every_setting_and_exception_named_here_exists():
+    for setting in [*KEYWORD_SETTINGS.values(), *SPECIFIC_SETTINGS.values()]:
+        assert setting in SETTINGS, setting
+    walked = {(name, keyword) for _, name, keyword, _ in _keyword_defaults()}
+    assert set(SPECIFIC_SETTINGS) - walked == set()
+    assert set(NOT_SETTINGS) - walked == set()
 
 
 def _series(n=72, seed=0):
@@ -169,6 +270,62 @@ def _options(parser, prefix=()):
             yield prefix, action
 
 
+# Command-line options named as a setting that are another quantity, and why.
+CLI_NOT_SETTINGS = {
+    ("batch-emulator", "account_name"): "the emulator's own account, served (not a client's)",
+    ("batch-emulator", "account_key"): "the emulator's own account key",
+    ("config", "size"): "vegdask config new's location.size",
+}
+
+
+def _flag_settings(action):
+    """The setting an option is declared with (None: not declared with one)."""
+    option = getattr(action, "option", None)
+    return None if option is None else option.setting
+
+
+def cli_mismatches(options):
+    """What is wrong with each command-line option that is a setting: it must be generated
+    from its declaration (default None: the setting; help and choices the declaration's) and
+    an option named as a setting must be declared with it."""
+    wrong, checked = [], 0
+    for prefix, action in options:
+        command = " ".join(prefix)
+        setting = _flag_settings(action)
+        if setting is None:
+            named = KEYWORD_SETTINGS.get(action.dest)
+            if named and (*prefix[:1], action.dest) not in CLI_NOT_SETTINGS:
+                wrong.append(f"vegdask {command} {action.option_strings[0]}: not from {named}")
+            continue
+        checked += 1
+        option = action.option
+        if setting not in SETTINGS:
+            wrong.append(f"vegdask {command} {action.option_strings[0]}: no setting {setting}")
+        if action.default is not None:
+            wrong.append(f"vegdask {command} {action.option_strings[0]}={action.default!r}")
+        if action.choices != option.choices or action.help != option.help_text():
+            wrong.append(f"vegdask {command} {action.option_strings[0]}: not the declaration's")
+    return wrong, checked
+
+
+def test_every_cli_option_that_is_a_setting_is_generated_from_its_declaration():
+    options = list(_options(build_parser()))
+    wrong, checked = cli_mismatches(options)
+    assert wrong == []
+    assert checked > 35  # analyse's, run's, fetch's, submit's, plan's, batch's, ...
+    assert set(CLI_NOT_SETTINGS) <= {(*prefix[:1], action.dest) for prefix, action in options}
+
+
+def test_a_planted_cli_mismatch_is_found():
+    parser = argparse.ArgumentParser(prog="vegdask")
+    sub = parser.add_subparsers().add_parser("simulate")
+    sub.add_argument("--seed", type=int, default=0, help="seed")
+    action = sub._actions[-1]
+    assert cli_mismatches([(("simulate",), action)])[0] == [
+        "vegdask simulate --seed: not from analysis.seed"
+    ]
+
+
 def test_analyse_options_are_generated_from_the_declarations():
     actions = {
         action.dest: action for prefix, action in _options(build_parser()) if prefix == ("analyse",)
@@ -178,9 +335,7 @@ def test_analyse_options_are_generated_from_the_declarations():
     for key in declared:
         option = ANALYSIS_OPTIONS[key]
         action = actions[ANALYSIS_PARAMETERS.get(key, key)]
-        assert action.default is None, key  # None: analyse_results takes the setting
-        assert action.choices == option.choices, key
-        assert action.help == option.help_text(), key
+        assert action.option is option, key
         assert f"(default: {config.get(option.setting)})" in action.help
 
 

@@ -39,13 +39,17 @@ def _packaged_defaults() -> dict[str, Any]:
         return yaml.safe_load(f)
 
 
-def _declared(name: str) -> bool:
+_UNDECLARED = object()
+
+
+def _packaged(name: str) -> Any:
+    """The packaged default of ``vegdask.<key>`` (``_UNDECLARED`` if there is no such key)."""
     node: Any = _packaged_defaults()
     for part in name.split("."):
         if not isinstance(node, dict) or part not in node:
-            return False
+            return _UNDECLARED
         node = node[part]
-    return True
+    return node
 
 
 def get(key: str, value: Any = None) -> Any:
@@ -75,7 +79,7 @@ def get(key: str, value: Any = None) -> Any:
     import dask.config  # here: the command line's help and options need no dask
 
     name = f"vegdask.{key}"
-    if not _declared(name):
+    if _packaged(name) is _UNDECLARED:
         raise KeyError(f"no configuration setting {name!r} is declared in vegdask.yaml")
     found = dask.config.get(name, default=None)
     if found is None and key in ENVIRONMENT:
@@ -111,8 +115,12 @@ class Option:
     the user (in :meth:`error`); ``choices`` (when the value is one of a few strings) gives both
     and the command line's ``choices``. ``setting`` is the ``vegdask.yaml`` key (without
     ``vegdask.``) holding the option's default, read by :meth:`default`; ``help`` is the
-    command line's help text, which :meth:`help_text` completes with that default. A
-    ``required`` option has no default; a ``shown`` one is written into the effective config.
+    command line's help text, which :meth:`help_text` completes with that default (in place of
+    ``{default}`` if it has one, else at its end), or with ``unset`` (what applies instead) while
+    the setting has no value; ``{setting}`` in it names the setting and its packaged value
+    instead, without reading the settings (no dask import: ``vegdask run --help`` starts
+    fast). A ``required`` option has no default; a ``shown`` one is written into the effective
+    config.
 
     Examples
     --------
@@ -122,6 +130,13 @@ class Option:
     >>> ar1 = Option.choice(("ols", "acf"), setting="analysis.ar1", help="AR(1) estimator")
     >>> ar1.error("ar1", "ols") is None, ar1.help_text()
     (True, 'AR(1) estimator (default: ols)')
+    >>> host = Option(str, None, "a host", setting="azure.scheduler-host", help="address",
+    ...               unset="the node's IP address")
+    >>> host.help_text()
+    "address (default: the node's IP address)"
+    >>> workers = Option(int, None, "a count", setting="cluster.workers", help="N ({setting})")
+    >>> workers.help_text()
+    'N (vegdask.cluster.workers, 2 as packaged)'
     """
 
     types: type | tuple[type, ...]
@@ -132,6 +147,7 @@ class Option:
     help: str = ""
     required: bool = False
     shown: bool = False
+    unset: str = ""
 
     @classmethod
     def choice(cls, choices: tuple[str, ...], **fields: Any) -> Option:
@@ -151,14 +167,23 @@ class Option:
         return f"{name} = {value!r} is not valid; expected {self.allowed}"
 
     def default(self) -> Any:
-        """The value of the option's setting (None: it has none)."""
-        return None if self.setting is None else get(self.setting)
+        """The value of the option's setting (None: it has none); a yes/no one as :func:`flag`."""
+        if self.setting is None:
+            return None
+        return flag(self.setting) if self.types is bool else get(self.setting)
 
     def help_text(self) -> str:
         """:attr:`help`, with the setting's value as the default."""
         if self.setting is None:
             return self.help
+        if "{setting}" in self.help:
+            packaged = _packaged(f"vegdask.{self.setting}")
+            return self.help.replace("{setting}", f"vegdask.{self.setting}, {packaged} as packaged")
         default = self.default()
-        if isinstance(default, list):
+        if default is None:
+            default = self.unset or "none"
+        elif isinstance(default, list):
             default = ",".join(map(str, default))
+        if "{default}" in self.help:
+            return self.help.replace("{default}", str(default))
         return f"{self.help} (default: {default})".lstrip()

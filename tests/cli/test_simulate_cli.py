@@ -57,7 +57,8 @@ def test_pyveg_parameter_file_keys(tmp_path):
     ("args", "message"),
     [
         (["out.gif"], "unsupported output format"),
-        (["out.npy", "--steps", "-1"], "--steps must be"),
+        (["out.npy", "--steps", "-1"], "--steps = -1 is not valid; expected an integer >= 0"),
+        (["out.npy", "--rainfall", "nan"], "--rainfall = nan is not valid; expected a number >= 0"),
         (["out.npy", "--parameters", "missing.json"], "cannot read parameters"),
     ],
 )

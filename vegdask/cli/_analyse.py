@@ -11,7 +11,7 @@ from typing import Any
 import vegdask
 from vegdask._options import ANALYSIS_OPTIONS, ANALYSIS_PARAMETERS
 from vegdask.cli._common import CLIError, check_writable
-from vegdask.config import Option
+from vegdask.cli._settings import add_setting_option, value
 
 # Options' other names: --surrogates, as vegdask analyse first called --n-surrogates.
 _ALIASES: dict[str, tuple[str, ...]] = {"n_surrogates": ("--surrogates",)}
@@ -55,67 +55,21 @@ def _method_options() -> dict[str, str]:
     }
 
 
-def _flag(key: str) -> str:
-    return f"--{key.replace('_', '-')}"
-
-
 def _add_method_options(parser: argparse.ArgumentParser) -> None:
     """One option per declared method option: its name, type, choices, help and default."""
     group = parser.add_argument_group(
         "method", "the analysis' method; each default is its vegdask.analysis setting"
     )
     for key, dest in _method_options().items():
-        option = ANALYSIS_OPTIONS[key]
-        flags = [_flag(key), *_ALIASES.get(key, ())]
-        if option.types is bool:
-            group.add_argument(*flags, dest=dest, action=_SettingFlag, option=option)
-            continue
-        kind = option.types if isinstance(option.types, type) else float
-        group.add_argument(
-            *flags,
-            dest=dest,
-            type=kind,
-            choices=option.choices,
-            metavar=None if option.choices else {int: "N", float: "X"}[kind],
-            action=_SettingValue,
-            option=option,
-        )
-
-
-class _SettingHelp:
-    """An option's help, written when shown: its declaration's, with its setting's value."""
-
-    def __init__(self, *args: Any, option: Option, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.option = option
-
-    @property
-    def help(self) -> str | None:
-        return self.option.help_text()  # reads the settings (dask config): only for --help
-
-    @help.setter
-    def help(self, value: str | None) -> None:
-        pass  # the declaration's
-
-
-class _SettingValue(_SettingHelp, argparse._StoreAction):
-    """A method option taking a value."""
-
-
-class _SettingFlag(_SettingHelp, argparse.BooleanOptionalAction):
-    """A method option that is on or off (``--name`` / ``--no-name``)."""
+        add_setting_option(group, key, ANALYSIS_OPTIONS[key], *_ALIASES.get(key, ()), dest=dest)
 
 
 def _method_arguments(args: argparse.Namespace) -> dict[str, Any]:
     """``analyse_results``' method keywords from the options (None: the setting), checked."""
-    arguments = {}
-    for key, dest in _method_options().items():
-        value = getattr(args, dest)
-        error = None if value is None else ANALYSIS_OPTIONS[key].error(_flag(key), value)
-        if error:
-            raise CLIError(error)
-        arguments[dest] = value
-    return arguments
+    return {
+        dest: value(args, key, ANALYSIS_OPTIONS[key], dest)
+        for key, dest in _method_options().items()
+    }
 
 
 def run(args: argparse.Namespace) -> int:

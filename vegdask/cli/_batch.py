@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 from collections import Counter
 
+from vegdask._options import AZURE_OPTIONS
 from vegdask.cli._common import CLIError
+from vegdask.cli._settings import add_setting_option
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -18,8 +20,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "AZURE_BATCH_URL, AZURE_BATCH_ACCOUNT, AZURE_BATCH_KEY (the key is never a flag)."
         ),
     )
-    parser.add_argument("--batch-url", default=None, help="Batch account URL")
-    parser.add_argument("--account-name", default=None, help="Batch account name")
+    add_setting_option(parser, "batch_url", AZURE_OPTIONS["batch_url"])
+    add_setting_option(parser, "account_name", AZURE_OPTIONS["account_name"])
     actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
     status = actions.add_parser("status", help="pools, and task counts of vegdask jobs")
     status.add_argument("--job", default=None, help="only this job, with its tasks")

@@ -10,8 +10,10 @@ import argparse
 import contextlib
 import threading
 
+from vegdask._options import AZURE_OPTIONS
 from vegdask.cli._batch import batch_client_for
 from vegdask.cli._common import CLIError
+from vegdask.cli._settings import add_setting_option
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -56,8 +58,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     preempt.add_argument("pool", help="pool id")
     preempt.add_argument("--node", default=None, help="node id (default: the busiest)")
-    preempt.add_argument("--batch-url", default=None, help="the emulator's URL")
-    preempt.add_argument("--account-name", default=None, help="its account name")
+    add_setting_option(preempt, "batch_url", AZURE_OPTIONS["batch_url"])
+    add_setting_option(preempt, "account_name", AZURE_OPTIONS["account_name"])
     preempt.set_defaults(func=run_preempt)
 
 

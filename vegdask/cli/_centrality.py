@@ -10,7 +10,9 @@ import json
 import sys
 from typing import TYPE_CHECKING
 
+from vegdask._options import PROCESSING_OPTIONS
 from vegdask.cli._common import CLIError
+from vegdask.cli._settings import add_setting_option, value
 
 if TYPE_CHECKING:  # numpy, vegdask.data and numba are imported when the command runs
     import numpy as np
@@ -42,17 +44,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--invert", action="store_true", help="signal pixels are those < THRESHOLD instead"
     )
-    parser.add_argument(
-        "--diagonal",
-        action="store_true",
-        help="diagonal neighbours are adjacent too (8-neighbours)",
-    )
-    parser.add_argument(
-        "--quantiles",
-        type=int,
-        default=20,
-        help="length of the feature vector (default: %(default)s)",
-    )
+    add_setting_option(parser, "diagonal", PROCESSING_OPTIONS["diagonal"])
+    add_setting_option(parser, "quantiles", PROCESSING_OPTIONS["num_quantiles"])
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.set_defaults(func=run)
 
@@ -80,10 +73,16 @@ def run(args: argparse.Namespace) -> int:
     from vegdask.kernels import feature_vector, feature_vector_metrics
 
     """Compute and print the feature vector of ``args.image``."""
+    from vegdask import config
+
+    diagonal = config.flag("processing.diagonal", args.diagonal)
+    quantiles = config.get(
+        "processing.num-quantiles", value(args, "quantiles", PROCESSING_OPTIONS["num_quantiles"])
+    )
     try:
         image = read_image(args.image)
         mask = _signal(image, args)
-        fv = feature_vector(mask, diagonal=args.diagonal, num_quantiles=args.quantiles)
+        fv = feature_vector(mask, diagonal=diagonal, num_quantiles=quantiles)
     except ValueError as err:
         raise CLIError(str(err)) from err
     metrics = feature_vector_metrics(fv)
@@ -102,7 +101,7 @@ def run(args: argparse.Namespace) -> int:
                     "image": str(args.image),
                     "shape": list(mask.shape),
                     "signal_pixels": signal,
-                    "diagonal": args.diagonal,
+                    "diagonal": diagonal,
                     "feature_vec": fv.tolist(),
                     **metrics,
                 }
@@ -111,6 +110,6 @@ def run(args: argparse.Namespace) -> int:
     else:
         print(f"{args.image}: {signal} signal pixels of {mask.size}")
         print("feature_vec: " + " ".join(f"{v:g}" for v in fv))
-        for key, value in metrics.items():
-            print(f"{key}: {value:g}")
+        for key, metric in metrics.items():
+            print(f"{key}: {metric:g}")
     return 0

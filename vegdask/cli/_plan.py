@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 import json
 
+from vegdask._options import AZURE_OPTIONS, CLUSTER_OPTIONS
 from vegdask.cli._common import CLIError
+from vegdask.cli._settings import add_setting_option, value
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -17,12 +19,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "per stage, wall time on N workers and the cost on a Batch VM size (dedicated and Spot).",
     )
     parser.add_argument("config", nargs="?", help="TOML job or campaign config (default: the demo)")
-    parser.add_argument(
-        "--workers", type=int, help="workers (default: the config's cluster.workers)"
-    )
-    parser.add_argument(
-        "--vm-size", help="Batch VM size (default: the setting vegdask.azure.vm-size)"
-    )
+    add_setting_option(parser, "workers", CLUSTER_OPTIONS["workers"])
+    add_setting_option(parser, "vm_size", AZURE_OPTIONS["vm_size"])
     parser.add_argument("--json", action="store_true", help="the plan as JSON")
     parser.add_argument(
         "--calibrate",
@@ -36,6 +34,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def _plan(args: argparse.Namespace) -> int:
     from vegdask.pipeline import ConfigError, calibrate, format_plan, load_job, plan_job, vm_price
 
+    value(args, "workers", CLUSTER_OPTIONS["workers"])
     try:
         vm_price(args.vm_size)  # a bad size before anything is measured
         job = load_job(args.config) if args.config or not args.calibrate else None

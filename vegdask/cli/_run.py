@@ -8,17 +8,16 @@ import sys
 import time
 from pathlib import Path
 
+from vegdask._options import CLUSTER_OPTIONS
 from vegdask.cli._common import CLIError
+from vegdask.cli._settings import add_setting_option
 
 
 def _add_job_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("config", nargs="?", help="TOML job config (default: the offline demo)")
     parser.add_argument("--output", help="output folder or abfs:// URL (overrides the config)")
-    parser.add_argument(
-        "--cluster",
-        help="'local' (default), 'azure-batch' (docs/azure.md) or a scheduler address (tcp://host:8786)",
-    )
-    parser.add_argument("--workers", type=int, help="local workers (default 2)")
+    add_setting_option(parser, "cluster", CLUSTER_OPTIONS["kind"])
+    add_setting_option(parser, "workers", CLUSTER_OPTIONS["workers"])
     parser.add_argument(
         "--force",
         action="store_true",

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import math
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from vegdask._options import SIMULATE_OPTIONS
 from vegdask.cli._common import CLIError
+from vegdask.cli._settings import add_setting_option, value
 
 if TYPE_CHECKING:  # numpy is imported when the command runs
     import numpy as np
@@ -24,14 +25,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "biomass (and optionally pyveg's black-and-white pattern) as PNG, CSV or NPY.",
     )
     parser.add_argument("output", help="output file: .png, .csv or .npy")
-    parser.add_argument("--rainfall", type=float, default=1.0, help="mm/day (default: %(default)s)")
-    parser.add_argument(
-        "--steps", type=int, default=1000, help="days of 1 step (default: %(default)s)"
-    )
-    parser.add_argument(
-        "--size", type=int, default=50, help="cells per side (default: %(default)s)"
-    )
-    parser.add_argument("--seed", type=int, default=0, help="seed of the random start")
+    for key, option in SIMULATE_OPTIONS.items():
+        add_setting_option(parser, key, option)
     parser.add_argument("--parameters", help="JSON/TOML parameter file (pyveg's keys accepted)")
     parser.add_argument("--start", help="CSV of a starting biomass pattern (overrides --size)")
     parser.add_argument(
@@ -67,15 +62,11 @@ def run(args: argparse.Namespace) -> int:
     for path in outputs:
         if path.suffix.lower() not in _FORMATS:
             raise CLIError(f"{path}: unsupported output format; use one of {', '.join(_FORMATS)}")
-    if args.steps < 0 or args.size < 3 or not (math.isfinite(args.rainfall) and args.rainfall >= 0):
-        raise CLIError("--steps must be >= 0, --size >= 3 and --rainfall a number >= 0")
+    chosen = {key: value(args, key, option) for key, option in SIMULATE_OPTIONS.items()}
     try:
         parameters = load_parameters(args.parameters) if args.parameters else PYVEG_PARAMETERS
         start = read_image(args.start).astype(np.float64) if args.start else None
-        biomass = simulate_pattern(
-            rainfall=args.rainfall, steps=args.steps, size=args.size, seed=args.seed,
-            parameters=parameters, start=start,
-        )  # fmt: skip
+        biomass = simulate_pattern(**chosen, parameters=parameters, start=start)
     except ValueError as err:
         raise CLIError(str(err)) from err
     _write(outputs[0], biomass, grey=True)

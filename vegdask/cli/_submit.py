@@ -7,7 +7,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from vegdask._options import AZURE_OPTIONS, CLUSTER_OPTIONS
 from vegdask.cli._common import CLIError
+from vegdask.cli._settings import add_setting_option, value
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -27,53 +29,38 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("config", nargs="?", help="TOML job config (default: the offline demo)")
     parser.add_argument("--output", help="abfs://container/prefix (overrides the config)")
-    parser.add_argument(
-        "--cluster",
-        default="azure-batch",
-        choices=("azure-batch", "local"),
-        help="azure-batch: workers as Batch tasks on the pool; local: on the driver's node "
-        "(default: %(default)s)",
-    )
-    parser.add_argument("--workers", type=int, help="workers (default: the config's)")
+    add_setting_option(parser, "cluster", AZURE_OPTIONS["cluster"])
+    add_setting_option(parser, "workers", CLUSTER_OPTIONS["workers"])
     parser.add_argument("--force", action="store_true", help="recompute every stage")
-    parser.add_argument("--pool", default=None, help="pool id (default vegdask.azure.pool-id)")
-    parser.add_argument("--python", default=None, help="interpreter on the nodes")
+    add_setting_option(parser, "pool", AZURE_OPTIONS["pool_id"])
+    add_setting_option(parser, "python", AZURE_OPTIONS["python"])
     parser.add_argument(
         "--wheel", default=None, help="this vegdask's wheel, installed by a created pool"
     )
     parser.add_argument(
         "--no-deps", action="store_true", help="the node image has the dependencies"
     )
-    parser.add_argument(
-        "--vm-size", default=None, help="VM size of a created pool (default vegdask.azure.vm-size)"
-    )
-    parser.add_argument(
-        "--low-priority",
-        action=argparse.BooleanOptionalAction,
-        default=None,
-        help="Spot nodes, or dedicated ones (default vegdask.azure.low-priority)",
-    )
-    parser.add_argument(
-        "--hours",
-        type=float,
-        default=24.0,
-        help="the task's wall-clock limit and the lifetime of its storage SAS, in hours "
-        "(default: %(default)s)",
-    )
-    parser.add_argument(
-        "--sas-hours",
-        type=float,
-        default=2.0,
-        help="lifetime of the SAS URLs of the config and credentials files, in hours "
-        "(default: %(default)s)",
-    )
-    parser.add_argument(
-        "--scheduler-host", default=None, help="scheduler address (default: the node's IP)"
-    )
-    parser.add_argument("--batch-url", default=None, help="Batch account URL")
-    parser.add_argument("--account-name", default=None, help="Batch account name")
+    add_setting_option(parser, "vm_size", AZURE_OPTIONS["vm_size"])
+    add_setting_option(parser, "low_priority", AZURE_OPTIONS["low_priority"])
+    for key in ("hours", "sas_hours", "scheduler_host", "batch_url", "account_name"):
+        add_setting_option(parser, key, AZURE_OPTIONS[key])
     parser.add_argument("--wait", action="store_true", help="wait for the job to end")
     parser.set_defaults(func=run)
+
+
+# flag (its dest) -> the AZURE_OPTIONS key, submit_run's keyword
+_AZURE_FLAGS = {
+    "cluster": "cluster",
+    "pool": "pool_id",
+    "python": "python",
+    "vm_size": "vm_size",
+    "low_priority": "low_priority",
+    "hours": "hours",
+    "sas_hours": "sas_hours",
+    "scheduler_host": "scheduler_host",
+    "batch_url": "batch_url",
+    "account_name": "account_name",
+}
 
 
 def _job_config(args: argparse.Namespace) -> tuple[str, int]:
@@ -83,7 +70,7 @@ def _job_config(args: argparse.Namespace) -> tuple[str, int]:
 
     overrides = {
         "output": {"url": args.output} if args.output else {},
-        "cluster": {"workers": args.workers} if args.workers is not None else {},
+        "cluster": {"workers": args.workers} if args.workers is not None else {},  # checked there
     }
     try:
         config = load_config(args.config, overrides=overrides)
@@ -104,25 +91,19 @@ def run(args: argparse.Namespace) -> int:
 
     from vegdask.cluster import submit_run
 
+    azure = {
+        key: value(args, flag, AZURE_OPTIONS[key]) for flag, key in _AZURE_FLAGS.items()
+    }  # a wrong value: one line, before anything is submitted
     output, workers = _job_config(args)
     try:
         job = submit_run(
             output,
             config=Path(args.config).read_bytes() if args.config else None,
             workers=workers,
-            cluster=args.cluster,
             force=args.force,
-            pool_id=args.pool,
-            python=args.python,
-            hours=args.hours,
-            batch_url=args.batch_url,
-            account_name=args.account_name,
             wheel=args.wheel,
             install_dependencies=not args.no_deps,
-            vm_size=args.vm_size,
-            low_priority=args.low_priority,
-            scheduler_host=args.scheduler_host,
-            sas_hours=args.sas_hours,
+            **azure,
         )
     except ValueError as err:
         raise CLIError(str(err)) from err

@@ -32,7 +32,7 @@ import math
 import os
 import secrets
 import weakref
-from typing import Any
+from typing import Any, cast
 
 from distributed import Security
 from distributed.deploy.spec import SpecCluster
@@ -139,7 +139,7 @@ class AzureBatchCluster(SpecCluster):
         wheel: str | os.PathLike | None = None,
         storage_connection_string: str | None = None,
         install_dependencies: bool = True,
-        sas_hours: float = 2.0,
+        sas_hours: float | None = None,
         worker_nthreads: int | None = None,
         worker_memory: str | None = None,
         death_timeout: float = 60.0,
@@ -186,7 +186,7 @@ class AzureBatchCluster(SpecCluster):
         self._claim: PoolClaim | None = None  # what ensure_pool found and did
         self._watcher: PeriodicCallback | None = None
         security = _security(security)
-        self._tls = WorkerTls.of(security, sas_hours)
+        self._tls = WorkerTls.of(security, cast(float, self.pool.sas_hours))  # resolved
         if self._tls.pems:  # fail now, not when the first worker starts
             _storage_conn(storage_connection_string)
         host = config.get("azure.scheduler-host") or "127.0.0.1"

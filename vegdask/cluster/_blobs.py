@@ -12,6 +12,7 @@ import contextlib
 import datetime as dt
 from typing import Any
 
+from vegdask import config
 from vegdask.data.storage import blob_service, storage_options
 
 __all__ = ["BlobDrop", "sas_connection_string", "storage_connection_string"]
@@ -83,8 +84,11 @@ class BlobDrop:
         )
         self.names.append(name)
 
-    def url(self, name: str, hours: float = 2.0) -> str:
-        """A read-only SAS URL of ``name`` expiring in ``hours`` (signed locally, no request)."""
+    def url(self, name: str, hours: float | None = None) -> str:
+        """A read-only SAS URL of ``name`` expiring in ``hours`` (signed locally, no request).
+
+        ``hours`` None: the setting ``vegdask.azure.sas-hours``.
+        """
         from azure.storage.blob import BlobSasPermissions, generate_blob_sas
 
         blob = self.service.get_blob_client(self.container, self._blob(name))
@@ -94,12 +98,17 @@ class BlobDrop:
             blob_name=self._blob(name),
             account_key=self.service.credential.account_key,
             permission=BlobSasPermissions(read=True),
-            expiry=_expiry(hours),
+            expiry=_expiry(config.get("azure.sas-hours", hours)),
         )
         return f"{blob.url}?{sas}"
 
-    def resource_files(self, paths: dict[str, str], hours: float = 2.0) -> list[dict[str, str]]:
-        """Batch ``resourceFiles`` fetching blob ``name`` to ``filePath`` for each of ``paths``."""
+    def resource_files(
+        self, paths: dict[str, str], hours: float | None = None
+    ) -> list[dict[str, str]]:
+        """Batch ``resourceFiles`` fetching blob ``name`` to ``filePath`` for each of ``paths``.
+
+        Their SAS URLs expire in ``hours`` (None: the setting ``vegdask.azure.sas-hours``).
+        """
         return [{"httpUrl": self.url(n, hours), "filePath": path} for n, path in paths.items()]
 
     def delete(self) -> None:

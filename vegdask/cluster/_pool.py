@@ -173,7 +173,7 @@ def wheel_start_task(
     connection_string: str | None = None,
     *,
     install_dependencies: bool = True,
-    sas_hours: float = 2.0,
+    sas_hours: float | None = None,
     extras: str = "azure",
     modules: tuple[str, ...] = NODE_MODULES,
 ) -> dict[str, Any]:
@@ -184,7 +184,8 @@ def wheel_start_task(
     ``$AZ_BATCH_NODE_SHARED_DIR/vegdask-site`` first on ``PYTHONPATH``. The wheel goes in
     without its dependencies; with ``install_dependencies``, when the node's Python then lacks
     one of ``modules``, ``vegdask[extras]`` is installed with its dependencies. Last, ``modules``
-    are checked: a start task whose node still lacks one fails with one line naming it.
+    are checked: a start task whose node still lacks one fails with one line naming it. The
+    wheel's SAS URL expires in ``sas_hours`` (None: the setting ``vegdask.azure.sas-hours``).
     """
     url = upload_wheel(wheel, connection_string, expiry_hours=sas_hours)
     name = os.path.basename(wheel)
@@ -226,9 +227,12 @@ def upload_wheel(
     connection_string: str | None = None,
     *,
     container: str = "vegdask-software",
-    expiry_hours: float = 2.0,
+    expiry_hours: float | None = None,
 ) -> str:
-    """Upload a wheel to blob storage; return a read-only SAS URL expiring in ``expiry_hours``."""
+    """Upload a wheel to blob storage; return a read-only SAS URL expiring in ``expiry_hours``.
+
+    ``expiry_hours`` None: the setting ``vegdask.azure.sas-hours``.
+    """
     drop = BlobDrop(storage_connection_string(connection_string), container)
     name = os.path.basename(wheel)
     with open(wheel, "rb") as fh:
@@ -270,8 +274,9 @@ class PoolSettings:
     storage_connection_string : str, optional
         Storage with the account key, for the files handed to nodes and their SAS URLs; default
         ``vegdask.azure.storage-connection-string``, else ``AZURE_STORAGE_CONNECTION_STRING``.
-    sas_hours : float
-        Lifetime of the SAS URLs of the files handed to nodes: a task must start within it.
+    sas_hours : float, optional
+        Lifetime of the SAS URLs of the files handed to nodes: a task must start within it;
+        default ``vegdask.azure.sas-hours``.
 
     Examples
     --------
@@ -290,7 +295,7 @@ class PoolSettings:
     wheel: str | os.PathLike | None = None
     install_dependencies: bool = True
     storage_connection_string: str | None = None
-    sas_hours: float = 2.0
+    sas_hours: float | None = None
 
     def __post_init__(self) -> None:
         resolved = {
@@ -298,6 +303,7 @@ class PoolSettings:
             "vm_size": config.get("azure.vm-size", self.vm_size),
             "python": config.get("azure.worker-python", self.python),
             "low_priority": config.flag("azure.low-priority", self.low_priority),
+            "sas_hours": float(config.get("azure.sas-hours", self.sas_hours)),
             "slots_per_node": int(self.slots_per_node),
             "wheel": None if self.wheel is None else check_wheel(self.wheel),
         }

@@ -152,7 +152,7 @@ def submit_job(
     slots_per_node: int = 1,
     low_priority: bool | None = None,
     scheduler_host: str | None = None,
-    sas_hours: float = 2.0,
+    sas_hours: float | None = None,
     max_hours: float | None = None,
     metadata: Mapping[str, str] | None = None,
     modules: Sequence[str] = NODE_MODULES,
@@ -224,7 +224,7 @@ def submit_job(
         pool_id=claim.pool_id,
         restore=restore,
     )
-    inputs = drop.resource_files({name: name for name in drop.names}, sas_hours)
+    inputs = drop.resource_files({name: name for name in drop.names}, pool.sas_hours)
     task = _driver_task(script, inputs, environment or {}, max_hours)
     client.create_job(models.BatchJobCreateOptions(_job(job_id, claim.pool_id, metadata or {})))
     client.create_task(job_id, models.BatchTaskCreateOptions(task))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from vegdask import config as settings
 from vegdask.cluster._blobs import sas_connection_string, storage_connection_string
 from vegdask.cluster._pool import PoolSettings
 from vegdask.cluster._submit import SubmittedJob, batch_credentials, submit_job
@@ -16,13 +17,13 @@ def submit_run(
     *,
     config: bytes | None = None,
     workers: int,
-    cluster: str = "azure-batch",
+    cluster: str | None = None,
     force: bool = False,
     pool_id: str | None = None,
     python: str | None = None,
     vm_size: str | None = None,
     low_priority: bool | None = None,
-    hours: float = 24.0,
+    hours: float | None = None,
     batch_url: str | None = None,
     account_name: str | None = None,
     **submit: Any,
@@ -40,21 +41,25 @@ def submit_run(
         The TOML job config (default: the demo's).
     workers : int
         Dask workers.
-    cluster : {"azure-batch", "local"}
-        Workers as Batch tasks on the pool, or local to the driver's node.
+    cluster : {"azure-batch", "local"}, optional
+        Workers as Batch tasks on the pool, or local to the driver's node; default
+        ``vegdask.azure.job-cluster``.
     force : bool
         Recompute every stage.
     pool_id, python, vm_size, low_priority
         The pool, as `PoolSettings` documents them (default ``vegdask.azure.*``); the driver's
         `AzureBatchCluster` gets the same settings.
-    hours : float
-        The task's wall-clock limit and the lifetime of its storage SAS.
+    hours : float, optional
+        The task's wall-clock limit and the lifetime of its storage SAS; default
+        ``vegdask.azure.job-hours``.
     batch_url, account_name
         The Batch account (default: dask config, then ``AZURE_BATCH_*``).
     **submit
         Further keywords of `submit_job` (``wheel``, ``install_dependencies``,
         ``scheduler_host``, ``sas_hours``).
     """
+    cluster = settings.get("azure.job-cluster", cluster)
+    hours = float(settings.get("azure.job-hours", hours))
     command = ["-m", "vegdask.cli", "run"]
     files = {}
     if config is not None:

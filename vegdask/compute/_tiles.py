@@ -16,13 +16,13 @@ import numpy as np
 import xarray as xr
 from dask.base import is_dask_collection
 
+from vegdask import config
+from vegdask._options import GRAPH_CLASSES
 from vegdask.compute._mask import binary_image
-from vegdask.data import TILE_SIZE
 from vegdask.kernels import ndvi_to_uint8, tile_feature_vectors
 
 __all__ = ["GRAPH_CLASSES", "METRICS", "check_tile_fits", "tile_metrics"]
 
-GRAPH_CLASSES = ("bare", "vegetation")
 METRICS = ("offset50", "slope", "offset", "fv_mean", "fv_std")
 # NDVI means in real units, and as pyveg reported them (means of the 8-bit image, 0-255).
 _PER_TILE = (
@@ -130,34 +130,38 @@ def _block_metrics(
 def tile_metrics(
     scene: xr.Dataset,
     *,
-    tile_size: int = TILE_SIZE,
-    num_quantiles: int = 20,
-    diagonal: bool = False,
-    graph_class: Literal["bare", "vegetation"] = "bare",
-    max_masked_fraction: float = 0.05,
-    max_masked_period_fraction: float = 1.0,
+    tile_size: int | None = None,
+    num_quantiles: int | None = None,
+    diagonal: bool | None = None,
+    graph_class: Literal["bare", "vegetation"] | None = None,
+    max_masked_fraction: float | None = None,
+    max_masked_period_fraction: float | None = None,
 ) -> xr.Dataset:
     """Per-tile network-centrality and NDVI metrics of every period of a Scene, lazily.
+
+    Every keyword left as None takes its ``vegdask.processing`` setting (``vegdask.yaml``; the
+    packaged default in brackets).
 
     Parameters
     ----------
     scene : xarray.Dataset
         A Scene (``ndvi`` and ``cloud_mask``, a CRS), chunked ``time=1`` and y/x in multiples of
         ``tile_size``.
-    tile_size : int, default 50
-        Tile side in pixels; partial tiles at the lower and right edges are dropped.
-    num_quantiles : int, default 20
-        Length of the feature vector.
-    diagonal : bool, default False
-        8-neighbour graph instead of 4-neighbour.
-    graph_class : {"bare", "vegetation"}, default "bare"
-        Which pixels are the graph's nodes: pyveg's white (bare soil) pixels, or vegetation.
-    max_masked_fraction : float, default 0.05
-        A tile with this share of masked pixels or more is invalid (pyveg's gate: 5 %); its
-        centrality metrics are NaN.
-    max_masked_period_fraction : float, default 1
+    tile_size : int, optional
+        Tile side in pixels (50); partial tiles at the lower and right edges are dropped.
+    num_quantiles : int, optional
+        Length of the feature vector (20).
+    diagonal : bool, optional
+        8-neighbour graph instead of 4-neighbour (False).
+    graph_class : {"bare", "vegetation"}, optional
+        Which pixels are the graph's nodes: pyveg's white (bare soil) pixels, or vegetation
+        ("bare").
+    max_masked_fraction : float, optional
+        A tile with this share of masked pixels or more is invalid (pyveg's gate: 5 %, 0.05);
+        its centrality metrics are NaN.
+    max_masked_period_fraction : float, optional
         A period whose whole scene has this share of masked pixels or more is empty: every tile is
-        invalid. The default empties only entirely masked periods.
+        invalid. The default (1.0) empties only entirely masked periods.
 
     Returns
     -------
@@ -175,6 +179,14 @@ def tile_metrics(
         For an unknown ``graph_class``, a fraction outside (0, 1], a Scene without CRS or smaller
         than a tile (:func:`check_tile_fits`), or chunks that are not multiples of the tile size.
     """
+    tile_size = config.get("processing.tile-size", tile_size)
+    num_quantiles = config.get("processing.num-quantiles", num_quantiles)
+    diagonal = config.flag("processing.diagonal", diagonal)
+    graph_class = config.get("processing.graph-class", graph_class)
+    max_masked_fraction = config.get("processing.max-masked-fraction", max_masked_fraction)
+    max_masked_period_fraction = config.get(
+        "processing.max-masked-period-fraction", max_masked_period_fraction
+    )
     if graph_class not in GRAPH_CLASSES:
         raise ValueError(f"graph_class must be one of {GRAPH_CLASSES}, got {graph_class!r}")
     for name, value in (

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
+from vegdask import config
 from vegdask.kernels import PYVEG_PARAMETERS, RietkerkParameters, rietkerk_evolve
 
 __all__ = ["binarise_biomass", "load_parameters", "simulate_pattern"]
@@ -64,10 +65,10 @@ def load_parameters(path: str | Path) -> RietkerkParameters:
 
 def simulate_pattern(
     *,
-    rainfall: float = 1.0,
-    steps: int = 1000,
-    size: int = 50,
-    seed: int = 0,
+    rainfall: float | None = None,
+    steps: int | None = None,
+    size: int | None = None,
+    seed: int | None = None,
     parameters: RietkerkParameters = PYVEG_PARAMETERS,
     start: npt.ArrayLike | None = None,
     dt: float = 1.0,
@@ -75,7 +76,9 @@ def simulate_pattern(
     """Plant biomass after ``steps`` days at constant rainfall.
 
     The start is ``start`` (rescaled to a maximum of 90 g/m^2, as pyveg did) or, seeded, 90 g/m^2 on
-    about 10 % of the cells; the water starts at its bare-soil equilibrium.
+    about 10 % of the cells; the water starts at its bare-soil equilibrium. ``rainfall``
+    (mm/day), ``steps``, ``size`` (cells per side) and ``seed`` left as None take their settings
+    ``vegdask.simulate.*`` (1.0, 1000, 50, 0).
 
     Examples
     --------
@@ -83,8 +86,11 @@ def simulate_pattern(
     >>> p.shape, bool(p.max() > 0)
     ((20, 20), True)
     """
+    rainfall = config.get("simulate.rainfall", rainfall)
+    steps = config.get("simulate.steps", steps)
     if start is None:
-        rng = np.random.default_rng(seed)
+        size = config.get("simulate.size", size)
+        rng = np.random.default_rng(config.get("simulate.seed", seed))
         biomass = np.where(rng.random((size, size)) > 0.9, 90.0, 0.0)
     else:
         biomass = np.asarray(start, dtype=np.float64)

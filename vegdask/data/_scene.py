@@ -25,12 +25,13 @@ import pandas as pd
 import rioxarray  # noqa: F401  (registers the .rio accessor)
 import xarray as xr
 
+from vegdask import config
+
 BANDS: tuple[str, ...] = ("red", "green", "blue", "nir")
 SCENE_VARIABLES: tuple[str, ...] = (*BANDS, "ndvi")
 CLOUD_MASK = "cloud_mask"
 SCENE_ATTRS: tuple[str, ...] = ("source", "collection", "location", "resolution")
 WEATHER_VARIABLES: tuple[str, ...] = ("total_precipitation", "mean_2m_air_temperature")
-TILE_SIZE = 50
 # 10 x 10 tiles a chunk: 1 MB per float32 band and a few hundred ms of centrality kernel work.
 DEFAULT_CHUNK_PIXELS = 500
 
@@ -40,7 +41,6 @@ __all__ = [
     "DEFAULT_CHUNK_PIXELS",
     "SCENE_ATTRS",
     "SCENE_VARIABLES",
-    "TILE_SIZE",
     "WEATHER_VARIABLES",
     "assemble_scene",
     "check_region",
@@ -70,8 +70,10 @@ def compute_ndvi(red: Any, nir: Any) -> Any:
         return ((nir - red) / total).astype(np.float32)
 
 
-def default_chunks(tile_size: int = TILE_SIZE) -> dict[str, int]:
+def default_chunks(tile_size: int | None = None) -> dict[str, int]:
     """Return the default Scene chunks: one period, the largest multiple of the tile <= 500 px.
+
+    ``tile_size`` None: the setting ``vegdask.processing.tile-size`` (50).
 
     Examples
     --------
@@ -80,7 +82,8 @@ def default_chunks(tile_size: int = TILE_SIZE) -> dict[str, int]:
     >>> default_chunks(64)
     {'time': 1, 'y': 448, 'x': 448}
     """
-    side = max(tile_size, DEFAULT_CHUNK_PIXELS // tile_size * tile_size)
+    tile = int(config.get("processing.tile-size", tile_size))
+    side = max(tile, DEFAULT_CHUNK_PIXELS // tile * tile)
     return {"time": 1, "y": side, "x": side}
 
 
@@ -237,8 +240,10 @@ def assemble_scene(
     return xr.Dataset(data_vars, coords=coords, attrs=dict(attrs)).rio.write_crs(crs)
 
 
-def validate_scene(scene: xr.Dataset, *, tile_size: int = TILE_SIZE) -> xr.Dataset:
+def validate_scene(scene: xr.Dataset, *, tile_size: int | None = None) -> xr.Dataset:
     """Check that ``scene`` follows the Scene conventions and return it.
+
+    ``tile_size`` None: the setting ``vegdask.processing.tile-size`` (50).
 
     Raises
     ------
@@ -263,7 +268,7 @@ def validate_scene(scene: xr.Dataset, *, tile_size: int = TILE_SIZE) -> xr.Datas
             raise ValueError(f"Scene variable {name!r} has dtype {var.dtype}; expected float32")
     if scene.rio.crs is None:
         raise ValueError("Scene has no CRS; set one with scene.rio.write_crs(...)")
-    _check_chunks(scene, tile_size)
+    _check_chunks(scene, int(config.get("processing.tile-size", tile_size)))
     return scene
 
 

@@ -50,7 +50,6 @@ DEMO_CAMPAIGN: dict[str, Any] = {
     "time": {"start": "2016-01-01", "end": "2020-01-01", "period": "1m"},
     "source": {"kind": "synthetic"},
     "output": {"url": "vegdask-campaign"},
-    "cluster": {"kind": "local", "workers": 2},
     "analysis": {
         "enabled": True,
         "n_surrogates": 200,

@@ -2,7 +2,9 @@
 
 A config has the sections ``location``, ``time``, ``source``, ``output``, ``cluster``,
 ``processing`` and ``analysis``; every key is optional except where the demo's default would be
-meaningless. ``DEMO_CONFIG`` is the embedded offline demo.
+meaningless. ``DEMO_CONFIG`` is the embedded offline demo: where, when, what source and where
+to; the ``[processing]`` and ``[cluster]`` keys a config leaves out take their settings
+(``vegdask.yaml``'s ``processing`` and ``cluster``), resolved once, into the effective config.
 
 A location is a catalogue id (``id = "17"``, see :func:`vegdask.data.locations`) or a longitude
 and latitude; ``size`` is the scene side in pixels (for a catalogue id, pyveg's 0.08-degree region
@@ -17,14 +19,18 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, cast
 
-from vegdask._options import ANALYSIS_OPTIONS, ANALYSIS_PARAMETERS
-from vegdask.compute import GRAPH_CLASSES, check_tile_fits
+from vegdask._options import (
+    ANALYSIS_OPTIONS,
+    ANALYSIS_PARAMETERS,
+    CLUSTER_OPTIONS,
+    PROCESSING_OPTIONS,
+)
+from vegdask.compute import check_tile_fits
 from vegdask.config import Option
 from vegdask.data import (
     EARTHENGINE_COLLECTIONS,
     SOURCE_KINDS,
     SOURCE_OPTIONS,
-    TILE_SIZE,
     location,
     make_periods,
     region_pixels,
@@ -61,15 +67,6 @@ DEMO_CONFIG: dict[str, Any] = {
     "time": {"start": "2016-01-01", "end": "2020-01-01", "period": "1m"},
     "source": {"kind": "synthetic", **source_defaults("synthetic")},
     "output": {"url": "vegdask-demo"},
-    "cluster": {"kind": "local", "workers": 2},
-    "processing": {
-        "tile_size": TILE_SIZE,
-        "num_quantiles": 20,
-        "diagonal": False,
-        "graph_class": "bare",
-        "max_masked_fraction": 0.05,
-        "max_masked_period_fraction": 1.0,
-    },
     "analysis": {"enabled": True},
 }
 
@@ -91,7 +88,6 @@ def _text(check: Any, allowed: str) -> Option:
 
 
 _FLAG = Option(bool, None, "true or false")
-_FRACTION = _number(lambda v: 0 < v <= 1, "a number in (0, 1]")
 
 #: Per section, each key's :class:`vegdask.config.Option` (``[source]``'s: per kind, in
 #: :data:`vegdask.data.SOURCE_OPTIONS`; ``[analysis]``'s: the analysis' declared options).
@@ -109,18 +105,8 @@ _SCHEMA: dict[str, dict[str, Option]] = {
     },
     "source": {"kind": Option.choice(SOURCE_KINDS)},
     "output": {"url": _text(lambda v: bool(v.strip()), "a local path or abfs:// URL")},
-    "cluster": {
-        "kind": _text(lambda v: bool(v.strip()), "'local', 'azure-batch' or a scheduler address"),
-        "workers": Option(int, lambda v: v >= 1, "an integer >= 1"),
-    },
-    "processing": {
-        "tile_size": Option(int, lambda v: v >= 4, "an integer >= 4"),
-        "num_quantiles": Option(int, lambda v: 2 <= v <= 100, "an integer from 2 to 100"),
-        "diagonal": _FLAG,
-        "graph_class": Option.choice(GRAPH_CLASSES),
-        "max_masked_fraction": _FRACTION,
-        "max_masked_period_fraction": _FRACTION,
-    },
+    "cluster": CLUSTER_OPTIONS,
+    "processing": PROCESSING_OPTIONS,
     "analysis": {"enabled": _FLAG, **ANALYSIS_OPTIONS},
 }
 
@@ -174,7 +160,7 @@ def validate_config(config: dict[str, Any]) -> JobConfig:
     ...     print(err)
     processing.graph_class = 'trees' is not valid; expected one of ['bare', 'vegetation']
     """
-    effective = copy.deepcopy(DEMO_CONFIG)
+    effective = _defaults()
     for section, values in config.items():
         if section not in _SCHEMA:
             raise ConfigError(f"unknown section [{section}]; allowed: {sorted(_SCHEMA)}")
@@ -200,6 +186,14 @@ def validate_config(config: dict[str, Any]) -> JobConfig:
     except ValueError as err:
         raise ConfigError(f"time: {err}") from err
     return cast(JobConfig, effective)
+
+
+def _defaults() -> dict[str, Any]:
+    """The demo's config with the settings of ``[cluster]`` and ``[processing]``, read now."""
+    effective = copy.deepcopy(DEMO_CONFIG)
+    for section in ("cluster", "processing"):
+        effective[section] = {key: option.default() for key, option in _SCHEMA[section].items()}
+    return {section: effective[section] for section in _SCHEMA}
 
 
 def _check_size(size: int) -> None:

@@ -92,8 +92,8 @@ def pooled_rejection_rate(
     sites: int,
     *,
     ramp: bool,
-    n_surrogates: int = 1000,
-    alpha: float = 0.05,
+    n_surrogates: int | None = None,
+    alpha: float | None = None,
     remove_site_mean: bool = True,
     **site: Any,
 ) -> float:
@@ -103,15 +103,18 @@ def pooled_rejection_rate(
     by :func:`vegdask.analysis.pooled_early_warning` with ``seed=i`` and its defaults but
     ``n_surrogates`` and ``remove_site_mean`` (AR(1) alone: its p-value does not depend on the
     other indicators, the surrogates' phases depend on the seed only). ``ramp=False`` gives the
-    false-positive rate, ``ramp=True`` the power.
+    false-positive rate, ``ramp=True`` the power. ``n_surrogates`` and ``alpha`` left as None
+    take the settings ``vegdask.analysis.n-surrogates`` and ``vegdask.analysis.alpha``.
 
     Examples
     --------
     >>> pooled_rejection_rate(2, ramp=True, n_surrogates=99, n_tiles=20)
     1.0
     """
+    from vegdask import config
     from vegdask.analysis import pooled_early_warning
 
+    alpha = config.get("analysis.alpha", alpha)
     hits = 0
     for seed in range(sites):
         panel = simulated_site(phi=RAMP if ramp else NULL_PHI, seed=seed, **site)
