@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from vegdask.compute import dataset_from_periods, period_writes, tile_metrics
+from vegdask.compute import dataset_from_periods, grouped_period_writes, period_writes, tile_metrics
 from vegdask.data import create_store, load_store, open_store, synthetic_scene
 
 
@@ -49,6 +49,35 @@ def test_returned_periods_make_the_dataset_the_store_holds(tmp_path, scene, chun
         dataset_from_periods(tiles, {i: r for i, r in enumerate(returned) if i != 1})
     with pytest.raises(ValueError, match="not one of the stores"):
         period_writes(stores, returning=str(tmp_path / "other.zarr"))
+
+
+def test_grouped_periods_write_what_one_task_a_period_writes(tmp_path, scene):
+    # 4 periods of 100x100 px, 3 of them pending: 2 runs of consecutive periods, at most 2 a task
+    tiles = tile_metrics(scene, tile_size=25)
+    mask = (scene["ndvi"] > 0.3).to_dataset(name="vegetation")
+    urls = {}
+    for way in ("one", "grouped"):
+        urls[way] = {str(tmp_path / f"{way}-{n}.zarr"): d for n, d in (("t", tiles), ("m", mask))}
+        for url, template in urls[way].items():
+            create_store(template, url)
+    one = dict(zip([0, 1, 3], dask.compute(*period_writes(urls["one"], [0, 1, 3])), strict=True))
+    tasks = grouped_period_writes(urls["grouped"], [3, 0, 1], elements_per_task=2 * 100 * 100)
+    assert [periods for periods, _ in tasks] == [[0, 1], [3]]
+    for write in (task for _, task in tasks):  # the group's periods run inside one task
+        names = [str(key) for key in dict(write.dask) if str(key).startswith("_compute_and_write")]
+        assert len(names) == 1
+    dask.compute(*(task for _, task in tasks))
+    for (a, _), (b, _) in zip(urls["one"].items(), urls["grouped"].items(), strict=True):
+        xr.testing.assert_identical(load_store(a), load_store(b))
+    # what each period's task returns, and per period in a group's task
+    url = next(iter(urls["grouped"]))
+    tasks = grouped_period_writes(urls["grouped"], returning=url, elements_per_task=30000)
+    assert [periods for periods, _ in tasks] == [[0, 1], [2, 3]]  # at most 3: 2 and 2, not 3 and 1
+    grouped = dask.compute(*(task for _, task in tasks))
+    returned = dict(enumerate(r for results in grouped for r in results))
+    xr.testing.assert_identical(dataset_from_periods(tiles, returned), load_store(url))
+    assert all(set(blocks) == set(tiles.data_vars) for blocks in returned.values())  # no mask's
+    assert set(one.values()) == {None}  # nothing returned without ``returning``
 
 
 def test_what_periods_share_is_computed_once_and_each_period_once(tmp_path):

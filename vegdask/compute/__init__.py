@@ -2,7 +2,12 @@
 
 from vegdask.compute._accessor import VegAccessor
 from vegdask.compute._mask import binary_image, vegetation_mask
-from vegdask.compute._period_writes import dataset_from_periods, period_writes, write_period
+from vegdask.compute._period_writes import (
+    dataset_from_periods,
+    grouped_period_writes,
+    period_writes,
+    write_period,
+)
 from vegdask.compute._tiles import GRAPH_CLASSES, METRICS, check_tile_fits, tile_metrics
 
 __all__ = [
@@ -12,6 +17,7 @@ __all__ = [
     "binary_image",
     "check_tile_fits",
     "dataset_from_periods",
+    "grouped_period_writes",
     "period_writes",
     "tile_metrics",
     "vegetation_mask",

@@ -1,4 +1,4 @@
-"""Writing stores period by period: one dask task a period computes that period and writes it.
+"""Writing stores period by period: one dask task a period (or a few) computes them and writes.
 
 A period's chunks of the demo take a few hundred milliseconds of work between them; scheduled as
 their own tasks (reads, the mask, the tile metrics, a slice per variable: ~26 a period), Dask's
@@ -6,11 +6,18 @@ per-task cost came to half the kernels' time. So each period's part of the graph
 one task (the in-task executor, :mod:`vegdask.compute.in_task`), and its results go straight
 into the stores' arrays (opened once, in the driver). What several periods share (the synthetic
 source's simulation) is computed once, as its own task, and handed to each period's task.
+
+A period of a small scene is too little work for a task of its own: 4 tiles of a 100x100-px
+scene took 10 ms a tile against 4 ms in a 256-tile period, the task's and the writes' fixed costs
+spread over 4 tiles. :func:`grouped_period_writes` puts consecutive periods in one task until its
+largest variable holds about :data:`ELEMENTS_PER_TASK` values (a 500x500-px period: a few hundred
+ms of work), and writes each variable's blocks of those periods in one region write.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import itertools
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import dask
@@ -21,22 +28,31 @@ from dask.base import is_dask_collection
 from vegdask.compute.in_task import GraphShare, graph_of, graph_shares
 from vegdask.data.storage import loaded_coords, open_zarr_group
 
-__all__ = ["dataset_from_periods", "period_writes", "write_period"]
+__all__ = ["dataset_from_periods", "grouped_period_writes", "period_writes", "write_period"]
+
+#: A task of :func:`grouped_period_writes` holds consecutive periods up to about this many values
+#: of its largest variable (pixels of a Scene's band): 25 periods of a 100x100-px scene, 1 of a
+#: 500x500-px one (100 tiles of 50 px, ~0.4 s of work).
+ELEMENTS_PER_TASK = 250_000
 
 Region = tuple[slice, ...]
 # (store URL, variable) -> that variable's store array and the axis of time in it.
 Targets = dict[tuple[str, str], tuple[Any, int]]
 
 
-class _Period:
-    """A period's share of the graph and where its blocks go, carried into its task as is."""
+class _Periods:
+    """Consecutive periods' share of the graph and where their blocks go, carried into the task.
+
+    ``parts`` holds, per period of the group (in order), each target's blocks: where each goes
+    (time left as ``:``) and its key.
+    """
 
     __slots__ = ("parts", "returning", "share")
 
     def __init__(
         self,
         share: GraphShare,
-        parts: dict[tuple[str, str], list[tuple[Region, Any]]],
+        parts: list[dict[tuple[str, str], list[tuple[Region, Any]]]],
         returning: str | None,
     ) -> None:
         self.share = share
@@ -73,11 +89,87 @@ def period_writes(
         One task a period that computes the period in-process and writes every store's share;
         its result is None, or the blocks of ``returning``.
     """
-    first = next(iter(stores.values()))
-    periods = range(first.sizes["time"]) if periods is None else periods
+    periods = _periods(stores, periods, returning)
+    return _period_tasks(
+        stores, [[(i, i)] for i in periods], options, returning, _compute_and_write_one
+    )
+
+
+def grouped_period_writes(
+    stores: Mapping[str, xr.Dataset],
+    periods: Sequence[int] | None = None,
+    *,
+    options: dict[str, Any] | None = None,
+    returning: str | None = None,
+    elements_per_task: int = ELEMENTS_PER_TASK,
+) -> list[tuple[list[int], Any]]:
+    """:func:`period_writes` with consecutive periods grouped, a few hundred ms of work a task.
+
+    Consecutive periods are grouped while a task's largest variable holds at most
+    ``elements_per_task`` values (one period at least), in groups of nearly equal size; each
+    variable's blocks of a group's periods are written in one region write. What is written is what
+    :func:`period_writes` writes.
+
+    Returns
+    -------
+    list of (list of int, dask.delayed.Delayed)
+        Per task, its periods and the task; its result is a list holding, per period in that
+        order, what :func:`period_writes`' task of the period returns.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from vegdask.data import create_store
+    >>> data = xr.Dataset({"v": (("time", "x"), dask.array.ones((5, 4), chunks=(1, 2)))})
+    >>> url = f"{tempfile.mkdtemp()}/v.zarr"
+    >>> create_store(data, url)
+    >>> tasks = grouped_period_writes({url: data}, [0, 1, 3, 4], elements_per_task=8)
+    >>> [periods for periods, _ in tasks]  # 4 values a period: 2 periods a task, 2 runs
+    [[0, 1], [3, 4]]
+    """
+    periods = _periods(stores, periods, returning)
+    size = max(1, elements_per_task // _elements_per_period(stores))
+    groups = [group for run in _runs(periods) for group in _split(run, size)]
+    pairs = [[(i, i) for i in group] for group in groups]
+    tasks = _period_tasks(stores, pairs, options, returning, _compute_and_write)
+    return list(zip(groups, tasks, strict=True))
+
+
+def _periods(
+    stores: Mapping[str, xr.Dataset], periods: Sequence[int] | None, returning: str | None
+) -> Sequence[int]:
+    """``periods``, default all of the stores' datasets; ``returning`` checked to be a store."""
     if returning is not None and returning not in stores:
         raise ValueError(f"returning={returning!r} is not one of the stores {list(stores)}")
-    return _period_tasks(stores, [(i, i) for i in periods], options, returning)
+    return range(next(iter(stores.values())).sizes["time"]) if periods is None else periods
+
+
+def _elements_per_period(stores: Mapping[str, xr.Dataset]) -> int:
+    """The most values a variable of ``stores`` with a time dimension has in one period."""
+    sizes = [1]
+    for dataset in stores.values():
+        for var in dataset.data_vars.values():
+            if "time" in var.dims:
+                sizes.append(var.size // max(1, var.sizes["time"]))
+    return max(sizes)
+
+
+def _runs(periods: Sequence[int]) -> list[list[int]]:
+    """``periods`` sorted, in runs of consecutive ones."""
+    runs: list[list[int]] = []
+    for index in sorted(periods):
+        if runs and runs[-1][-1] == index - 1:
+            runs[-1].append(index)
+        else:
+            runs.append([index])
+    return runs
+
+
+def _split(run: list[int], size: int) -> list[list[int]]:
+    """``run`` in the fewest groups of at most ``size``, their sizes differing by one at most."""
+    count = -(-len(run) // size)
+    bounds = [round(i * len(run) / count) for i in range(count + 1)]
+    return [run[a:b] for a, b in itertools.pairwise(bounds)]
 
 
 def dataset_from_periods(
@@ -121,17 +213,21 @@ def write_period(
     Returns the dask delayed write when ``dataset`` is lazy, so several periods can be written in
     one compute; writes at once otherwise.
     """
-    (task,) = _period_tasks({url: dataset}, [(0, index)], options, None)
+    (task,) = _period_tasks({url: dataset}, [[(0, index)]], options, None, _compute_and_write_one)
     return task
 
 
 def _period_tasks(
     stores: Mapping[str, xr.Dataset],
-    periods: Sequence[tuple[int, int]],
+    groups: Sequence[Sequence[tuple[int, int]]],
     options: dict[str, Any] | None,
     returning: str | None,
+    write: Callable[..., Any],
 ) -> list[Any]:
-    """One write task per (period in the datasets, period in the stores); done now if not lazy."""
+    """A task ``write`` per group of (period in the datasets, period in the stores).
+
+    The periods of a group are consecutive in the stores. Done now if nothing is lazy.
+    """
     targets: Targets = {}
     sources: dict[tuple[str, str], Any] = {}
     for url, dataset in stores.items():
@@ -141,24 +237,26 @@ def _period_tasks(
     graph = graph_of(sources.values())
     lazy = bool(graph)
     blocks = []
-    for source, _ in periods:
-        parts = {}
-        for target, data in sources.items():
-            parts[target] = _blocks(data, targets[target][1], source, graph, (*target, source))
-        blocks.append(parts)
-    keys = [[key for parts in b.values() for _, key in parts] for b in blocks]
+    for group in groups:
+        periods = []
+        for source, _ in group:
+            parts = {}
+            for target, data in sources.items():
+                parts[target] = _blocks(data, targets[target][1], source, graph, (*target, source))
+            periods.append(parts)
+        blocks.append(periods)
+    keys = [[key for parts in b for p in parts.values() for _, key in p] for b in blocks]
     shares = graph_shares(graph, keys)
+    firsts = [group[0][1] for group in groups]
     if not lazy:  # numpy only: nothing to schedule
         return [
-            _compute_and_write(targets, index, _Period(share, parts, returning), inputs)
-            for (_, index), parts, (share, inputs) in zip(periods, blocks, shares, strict=True)
+            write(targets, first, _Periods(share, parts, returning), inputs)
+            for first, parts, (share, inputs) in zip(firsts, blocks, shares, strict=True)
         ]
     arrays = dask.delayed(targets, traverse=False)  # one key: each worker gets them once
     return [
-        dask.delayed(_compute_and_write, pure=False)(
-            arrays, index, _Period(share, parts, returning), inputs
-        )
-        for (_, index), parts, (share, inputs) in zip(periods, blocks, shares, strict=True)
+        dask.delayed(write, pure=False)(arrays, first, _Periods(share, parts, returning), inputs)
+        for first, parts, (share, inputs) in zip(firsts, blocks, shares, strict=True)
     ]
 
 
@@ -214,19 +312,37 @@ def _in_period(region: Region, axis: int, index: int) -> Region:
 
 def _compute_and_write(
     targets: Targets,
-    index: int,
-    period: _Period,
+    first: int,
+    periods: _Periods,
     inputs: dict[Any, Any],
-) -> dict[str, list[tuple[Region, Any]]] | None:
-    values = period.share.run(inputs)
-    for target, blocks in period.parts.items():
+) -> list[dict[str, list[tuple[Region, Any]]] | None]:
+    """Compute the group's periods (stores' periods ``first`` on) and write them.
+
+    A block's region is written once for all the group's periods. Returns, per period, its
+    blocks of the store ``returning`` (None without it).
+    """
+    values = periods.share.run(inputs)
+    count = len(periods.parts)
+    for target in periods.parts[0]:
         array, axis = targets[target]
-        for region, key in blocks:
-            array[_in_period(region, axis, index)] = values[key]
-    if period.returning is None:
-        return None
-    return {
-        name: [(region, values[key]) for region, key in blocks]
-        for (url, name), blocks in period.parts.items()
-        if url == period.returning
-    }
+        for i, (region, _) in enumerate(periods.parts[0][target]):
+            stacked = [values[parts[target][i][1]] for parts in periods.parts]
+            where = (*region[:axis], slice(first, first + count), *region[axis + 1 :])
+            array[where] = stacked[0] if count == 1 else np.concatenate(stacked, axis=axis)
+    if periods.returning is None:
+        return [None] * count
+    return [
+        {
+            name: [(region, values[key]) for region, key in blocks]
+            for (url, name), blocks in parts.items()
+            if url == periods.returning
+        }
+        for parts in periods.parts
+    ]
+
+
+def _compute_and_write_one(
+    targets: Targets, index: int, period: _Periods, inputs: dict[Any, Any]
+) -> dict[str, list[tuple[Region, Any]]] | None:
+    """:func:`_compute_and_write` of a single period: its result alone."""
+    return _compute_and_write(targets, index, period, inputs)[0]

@@ -14,6 +14,7 @@ switched off: its invalidation bug (adlfs 2026.8) makes reopened stores look emp
 from __future__ import annotations
 
 import re
+import uuid
 import warnings
 from typing import Any, Literal
 
@@ -226,20 +227,25 @@ def create_store(template: xr.Dataset, url: str, *, options: dict[str, Any] | No
     Coordinates are written now (computed first if lazy: they are small), the per-period ones
     included.
     """
-    template = template.assign_coords(loaded_coords(template))
-    for name, var in template.data_vars.items():
-        if is_dask_collection(var.data):
-            template[name] = _stand_in(var)
-    _to_zarr(template, url, options, compute=False)
+    variables = {
+        name: _stand_in(template[name]) if is_dask_collection(var.data) else var
+        for name, var in template.data_vars.variables.items()
+    }
+    # One Dataset made at once (no merge a variable): a tiny location's two stores took 0.2 s.
+    stand_ins = xr.Dataset(variables, coords=loaded_coords(template), attrs=template.attrs)
+    _to_zarr(stand_ins, url, options, compute=False)
 
 
-def _stand_in(var: xr.DataArray) -> xr.DataArray:
+def _stand_in(var: xr.DataArray) -> xr.Variable:
     """``var`` as a one-chunk dask array of its shape and dtype, its chunks given to Zarr.
 
     ``to_zarr(compute=False)`` builds a write task per chunk out of the whole graph behind the
-    data (0.3 s for the demo's tile metrics); the stand-in's graph is one task, never computed.
+    data (0.3 s for the demo's tile metrics); the stand-in's graph is one task, never computed,
+    and named at random rather than by a hash of its arguments (tokenising: 5 ms a variable).
     """
-    stand_in = var.copy(data=dask.array.empty(var.shape, dtype=var.dtype, chunks=-1))
+    name = f"stand-in-{uuid.uuid4().hex}"
+    data = dask.array.empty(var.shape, dtype=var.dtype, chunks=-1, name=name)
+    stand_in = var.variable.copy(data=data)
     stand_in.encoding["chunks"] = _zarr_chunks(var)
     return stand_in
 

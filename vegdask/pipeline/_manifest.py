@@ -24,7 +24,7 @@ import dask
 import xarray as xr
 
 from vegdask import __version__
-from vegdask.compute import period_writes
+from vegdask.compute import grouped_period_writes
 from vegdask.data import ManifestError, RunStore
 from vegdask.data.storage import Damage, check_outputs, load_manifest, remove_outputs
 from vegdask.pipeline._types import JobConfig, Manifest, StageEntry
@@ -378,10 +378,11 @@ class Run:
     ) -> dict[int, Any]:
         """Write every pending period of ``datasets`` (store name -> lazy Dataset) by region.
 
-        Stores are (re)created when the stage starts afresh; each period is recorded in the
-        manifest as soon as all its stores are written. Returns, for each period written now (by
-        index), what its task returned: the blocks of the store ``returning`` (see
-        :func:`~vegdask.compute.period_writes`).
+        Stores are (re)created when the stage starts afresh. Consecutive periods of a small
+        scene share a task (:func:`~vegdask.compute.grouped_period_writes`); a task's periods
+        are recorded in the manifest (one write of run.json) as soon as it has written them.
+        Returns, for each period written now (by index), what its task returned for it: the
+        blocks of the store ``returning`` (see :func:`~vegdask.compute.period_writes`).
         """
         times = [str(t)[:10] for t in next(iter(datasets.values()))["time"].values]
         done = set(entry["periods_completed"])
@@ -394,18 +395,19 @@ class Run:
             return {}
         from distributed import as_completed
 
-        # Every period's writes in one graph, submitted once: one task a period.
+        # Every period's writes in one graph, submitted once: one task a few periods.
         stores = {self.store.url_of(name): dataset for name, dataset in datasets.items()}
         url = None if returning is None else self.store.url_of(returning)
-        writes = period_writes(stores, pending, options=self.store.options, returning=url)
-        futures = dict(zip(self.client.compute(writes), pending, strict=True))
-        written = {}
+        tasks = grouped_period_writes(stores, pending, options=self.store.options, returning=url)
+        futures = dict(zip(self.client.compute([t for _, t in tasks]), tasks, strict=True))
+        written: dict[int, Any] = {}
         for future in as_completed(list(futures)):
             # raise a failed write here, before anything is recorded
-            written[futures[future]] = future.result()
+            periods = futures[future][0]
+            written.update(zip(periods, future.result(), strict=True))
             entry["periods_completed"] = sorted(
-                {*entry["periods_completed"], times[futures[future]]}
+                {*entry["periods_completed"], *(times[i] for i in periods)}
             )
             self.save()
-            progress(1)
+            progress(len(periods))
         return written
