@@ -75,6 +75,10 @@ NOT_SETTINGS = {
     ("stac_scene", "size"): "a scene's side (the demo's location.size)",
     ("simulated_site", "seed"): "a test helper's simulated site",
     ("BatchEmulator", "account_name"): "the emulator's own account, served (not a client's)",
+    ("BatchEmulator", "account_key"): "the emulator's own key (None: a random one)",
+    ("IndicatorTest", "n_surrogates"): "a result's record (None: no surrogate test ran)",
+    ("BatchWorker", "tls"): "the TLS files a worker task receives (None: plain TCP)",
+    ("azure_sas_signer", "account_name"): "a storage account's (None: from the URL)",
     ("BatchEmulator", "tls"): "the emulator serving HTTPS (a managed identity's endpoint)",
     ("tile_indicator_maps", "deseasonalise"): "on/off of the tile maps' monthly climatology "
     "(the setting names the series' method; STL is per series only)",
@@ -146,6 +150,28 @@ def test_every_public_keyword_that_is_a_setting_defaults_to_it():
     wrong, checked = default_mismatches(_keyword_defaults())
     assert wrong == []
     assert checked > 140  # the walk found the keywords of every subpackage
+
+
+def _documents_its_setting(text, setting):
+    section = setting.split(".")[0]
+    return setting in text or f"vegdask.{section}" in text or "setting" in text
+
+
+def test_every_keyword_left_as_none_for_its_setting_says_so():
+    """A docstring (the function's, or its class's) names the setting a None keyword takes."""
+    undocumented = []
+    for module, name, function in _callables():
+        try:
+            parameters = inspect.signature(function).parameters.values()
+        except (TypeError, ValueError):
+            continue
+        owner = getattr(importlib.import_module(module), name)
+        text = (inspect.getdoc(function) or "") + (inspect.getdoc(owner) or "")
+        for parameter in parameters:
+            setting = _setting_of(name, parameter.name)
+            if setting and parameter.default is None and not _documents_its_setting(text, setting):
+                undocumented.append(f"{module}.{function.__qualname__}({parameter.name})")
+    assert undocumented == []
 
 
 def test_a_planted_mismatch_is_found():

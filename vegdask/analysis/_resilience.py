@@ -406,6 +406,9 @@ def sensitivity(
     ewstools 1.0.0 (sigma = bandwidth x n), ``"earlywarnings"`` as R ``ksmooth`` (ewstools >=
     1.0.1). Returns a Dataset with ``kendall_tau`` and ``p_value`` (indicator, bandwidth,
     window) and attrs ``share_significant_<indicator>`` (share of cells with p < alpha).
+    ``grid``, ``ar1``, ``n_surrogates``, ``seed`` and ``alpha`` left as None take the
+    ``vegdask.analysis`` settings ``sensitivity-grid``, ``ar1``, ``sensitivity-surrogates``,
+    ``seed`` and ``alpha``.
 
     Examples
     --------

@@ -201,7 +201,8 @@ def tile_panel(tiles: xr.Dataset, var: str, *, outlier_sigmas: float | None = No
     """A variable's tiles as a panel (rows periods, columns ``(tile_y, tile_x)``).
 
     The values the aggregate series averages (:func:`aggregate_series`): tiles flagged
-    ``valid == False`` masked, each tile's outliers removed (``outlier_sigmas`` as there).
+    ``valid == False`` masked, each tile's outliers removed (``outlier_sigmas`` as there; None:
+    the setting ``vegdask.analysis.outlier-sigmas``).
 
     Examples
     --------

@@ -427,7 +427,9 @@ def spatial_indicators_through_time(
     periods, in its process. ``masks``
     (one vegetation mask per period, or None, optional; lazy ones too) are the periods' patch
     masks; without them the defaults of :func:`spatial_indicators` apply (``patch_*`` columns
-    only when there is a patch summary).
+    only when there is a patch summary). ``subsize``, ``n_permutations`` and ``seed`` left as
+    None take the ``vegdask.analysis`` settings ``spatial-subsize``, ``spatial-permutations``
+    and ``seed``.
 
     Examples
     --------

@@ -381,7 +381,9 @@ def task_log(
     """A task's ``stdout.txt``/``stderr.txt``: from Batch, else the copy a submitted task left.
 
     Batch keeps task files only while the node exists; a submitted task copies its own to
-    ``vegdask-submit/<job>/`` when it ends. None when neither is available.
+    ``vegdask-submit/<job>/`` when it ends. None when neither is available. That copy is read
+    with ``storage_connection_string`` (None: the setting
+    ``vegdask.azure.storage-connection-string``, else ``AZURE_STORAGE_CONNECTION_STRING``).
     """
     from azure.core.exceptions import HttpResponseError
 

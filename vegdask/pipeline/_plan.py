@@ -340,6 +340,9 @@ def make_plan(
 ) -> dict[str, Any]:
     """The plan of the locations ``sites`` (id, validated job config) on ``workers`` workers.
 
+    Costed on ``vm_size`` (None: the setting ``vegdask.azure.vm-size``), with ``calibration``
+    (None: this machine's cached one, else the bundled one).
+
     Returns
     -------
     dict
@@ -404,7 +407,8 @@ def plan_job(job: Any, *, workers: int | None = None, vm_size: str | None = None
     """:func:`make_plan` of a validated job config or a campaign (its sites).
 
     ``workers`` defaults to the config's ``cluster.workers``; a campaign on Azure Batch, to the
-    workers its pool adapts to (:func:`~vegdask.pipeline.campaign_workers`).
+    workers its pool adapts to (:func:`~vegdask.pipeline.campaign_workers`); ``vm_size`` to the
+    setting ``vegdask.azure.vm-size``.
 
     Examples
     --------
