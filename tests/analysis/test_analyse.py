@@ -515,6 +515,24 @@ def test_location_entry_is_the_pooled_test_of_the_valid_tiles(tmp_path, write_ru
         assert set(res["offset50_mean"][ind]) <= set(entry[ind])
 
 
+@pytest.mark.parametrize("method", ["none", "stl"])
+def test_tile_maps_deseasonalise_unless_the_method_is_none(tmp_path, write_run, method):
+    run = write_run(tmp_path / "run", n_time=48, with_scene=False)
+    analyse_results(str(run), report=False, deseasonalise_method=method, tile_surrogates=0)
+    stored = xr.open_zarr(run / "analysis" / "indicators.zarr", consolidated=False).load()
+    tiles = xr.open_zarr(run / "tiles.zarr", consolidated=False).load()
+    offset50 = tiles["offset50"].where(tiles["valid"])
+    # A month's climatology removed or not: the two maps differ, and the stored one is the
+    # one the method asks for.
+    kept, removed = (
+        tile_indicator_maps(offset50, n_surrogates=0, deseasonalise=flag) for flag in (False, True)
+    )
+    expected, other = (kept, removed) if method == "none" else (removed, kept)
+    written = stored["tile_offset50_ar1"].rename(tile_time="time")
+    np.testing.assert_allclose(written, expected["ar1"].transpose(*written.dims), equal_nan=True)
+    assert not np.allclose(written, other["ar1"].transpose(*written.dims), equal_nan=True)
+
+
 def test_never_valid_tile_gives_nan_not_warnings(tiles):
     tiles = tiles.copy(deep=True)
     tiles["valid"][:, 0, 0] = False

@@ -319,6 +319,7 @@ def _analysis_graph(res: Results, frame: pd.DataFrame, settings: _Settings) -> _
                 ar1=ews.ar1,
                 n_surrogates=settings.tile_surrogates,
                 seed=ews.seed,
+                deseasonalise=settings.deseasonalise != "none",
                 alpha=settings.alpha,
             )
     return _Graph(outcomes, pooled, full_frame, scene, spatial, maps)
