@@ -150,3 +150,14 @@ def test_a_run_json_written_after_the_checks_refuses_the_run(tmp_path):
         run_job(config, client=None, progress=False, prepared=job)
     assert [p.name for p in tmp_path.iterdir()] == ["run.json"]
     assert (tmp_path / "run.json").read_text() == '{"stages": {}}'
+
+
+def test_run_job_refuses_stores_it_did_not_write(tmp_path):
+    """From Python as from the command line (prepare_job checks the output): a folder holding a
+    store without the run.json of the run that wrote it is refused, and left as it was."""
+    (tmp_path / "scene.zarr").mkdir()
+    (tmp_path / "scene.zarr" / "mine").write_text("mine")
+    config = validate_config({**SMALL, "output": {"url": str(tmp_path)}})
+    with pytest.raises(FileExistsError, match=r"scene.zarr exists but .* has no run.json"):
+        run_job(config, client=None, progress=False)
+    assert sorted(p.name for p in tmp_path.rglob("*")) == ["mine", "scene.zarr"]

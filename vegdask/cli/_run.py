@@ -59,7 +59,6 @@ def _run(args: argparse.Namespace, until: str) -> int:
         Campaign,
         ConfigError,
         OutputInUseError,
-        check_output,
         config_warnings,
         job_client,
         load_job,
@@ -91,9 +90,8 @@ def _run(args: argparse.Namespace, until: str) -> int:
     try:
         store = RunStore(output)
         store.ensure_container()  # storage that refuses or does not answer: before the cluster
-        check_output(output, force=args.force)  # a file, or a folder vegdask did not write
-        # run.json read and every check done once, before anything is written: another job's
-        # outputs or files of others refused, the source signed in to. A finished job reruns
+        # run.json read and every check done once, before anything is written: a file, another
+        # job's outputs or files of others refused, the source signed in to. A finished job reruns
         # without a cluster: every stage is complete and unchanged. (run_job refuses the job if
         # another run wrote run.json since.)
         job = prepare_job(config, until=until, force=args.force, verify=args.verify, store=store)

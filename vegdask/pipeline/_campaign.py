@@ -27,7 +27,6 @@ from vegdask.data.storage import join_url
 from vegdask.pipeline._config import ConfigError, read_config, validate_config
 from vegdask.pipeline._cpu import CpuMeter
 from vegdask.pipeline._interleave import interleave, ranked
-from vegdask.pipeline._lock import check_output
 from vegdask.pipeline._manifest import STAGES, read_manifest, stages_to_compute
 from vegdask.pipeline._run import run_job
 from vegdask.pipeline._types import JobConfig, StageEntry
@@ -418,7 +417,6 @@ def _run_site(
     options["log"] = tell
     started = time.perf_counter()
     try:
-        check_output(site.output, force=options["force"])  # run_job checks its run.json
         with ranked(client, rank):
             run_job(site.config, client=client, until=until, **options)
     except WorkersLostError:  # the cluster, not the location: the campaign stops

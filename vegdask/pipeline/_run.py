@@ -10,7 +10,7 @@ import xarray as xr
 
 from vegdask.compute import check_tile_fits
 from vegdask.data import RunStore
-from vegdask.pipeline._lock import OutputInUseError
+from vegdask.pipeline._lock import OutputInUseError, check_output
 from vegdask.pipeline._manifest import STAGES, Run
 from vegdask.pipeline._stages import analyse, fetch, open_job_source, process, source_options
 from vegdask.pipeline._types import JobConfig, Manifest
@@ -69,8 +69,9 @@ def prepare_job(
 ) -> PreparedJob:
     """Check a job once before it writes anything or needs a cluster.
 
-    The output's container is made sure of, the source opened (bad source settings fail here),
-    run.json read and checked (:func:`check_job`, an unreadable one named with ``--force``), its
+    The output's container is made sure of and the output checked (:func:`check_output`), the
+    source opened (bad source settings fail here), run.json read and checked
+    (:func:`check_job`, an unreadable one named with ``--force``), its
     damaged stages found (every chunk and checksum with ``verify``), a local folder's scene
     checked to hold a tile, and the source signed in to when the fetch stage computes. Nothing
     is written (but a missing container), so a refused job leaves the output as it was;
@@ -101,6 +102,7 @@ def prepare_job(
         raise ValueError(f"until must be one of {STAGES}, got {until!r}")
     store = store or RunStore(config["output"]["url"])
     store.ensure_container()  # storage that refuses or does not answer fails first
+    check_output(store.url, force=force)  # a file, or a folder of stores vegdask did not write
     source = open_job_source(config)  # bad source settings fail here, before anything is written
     stamp = store.stamp("run.json")  # before the read: a write during it shows too
     run = Run(config, store, None, log, until=until, force=force, verify=verify)
