@@ -12,7 +12,7 @@ import pytest
 from distributed import Client, LocalCluster
 
 from vegdask.cli import main
-from vegdask.data import location, locations
+from vegdask.data import RunStore, location, locations
 from vegdask.data.storage import ensure_container
 from vegdask.pipeline import (
     Campaign,
@@ -328,7 +328,7 @@ def test_fetch_acquires_every_location_only(tmp_path, capsys):
     assert not (out / "summary").exists()
 
 
-def test_location_output_is_a_single_run_that_other_commands_read(tmp_path, client):
+def test_location_output_is_a_single_run_that_other_commands_read(tmp_path, client, monkeypatch):
     campaign = validate_campaign(
         {
             "campaign": {"locations": ["05"]},
@@ -336,7 +336,16 @@ def test_location_output_is_a_single_run_that_other_commands_read(tmp_path, clie
             "output": {"url": str(tmp_path)},
         }
     )
+    reads, read_bytes = [], RunStore.read_bytes
+
+    def counted(store, name):
+        reads.append(name)
+        return read_bytes(store, name)
+
+    monkeypatch.setattr(RunStore, "read_bytes", counted)
     record = run_campaign(campaign, client=client, progress=False, log=lambda m: None)
+    monkeypatch.undo()
+    assert "run.json" not in reads  # none before the run; after it, its manifest is at hand
     assert record["locations"]["05"]["status"] == "done"
     site = tmp_path / "locations" / "05"
     assert main(["analyse", str(site)]) == 0  # an existing command, on a location's output

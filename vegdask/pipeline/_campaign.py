@@ -29,7 +29,7 @@ from vegdask.pipeline._cpu import CpuMeter
 from vegdask.pipeline._interleave import interleave, ranked
 from vegdask.pipeline._manifest import STAGES, read_manifest, stages_to_compute
 from vegdask.pipeline._run import run_job
-from vegdask.pipeline._types import JobConfig, StageEntry
+from vegdask.pipeline._types import JobConfig, Manifest, StageEntry
 
 __all__ = [
     "DEMO_CAMPAIGN",
@@ -418,14 +418,14 @@ def _run_site(
     started = time.perf_counter()
     try:
         with ranked(client, rank):
-            run_job(site.config, client=client, until=until, **options)
+            manifest = run_job(site.config, client=client, until=until, **options)
     except WorkersLostError:  # the cluster, not the location: the campaign stops
         raise
     except Exception as err:  # isolated: recorded, and the other locations go on
         outcome = {"status": "failed", "error": _error_line(site, err, until), "verdict": None}
         tell(f"failed: {outcome['error']}")
     else:
-        outcome = _outcome(site, until)
+        outcome = _outcome(site, until, manifest)  # the run's own: not read again
         tell(f"done in {time.perf_counter() - started:.1f} s")
     return {**outcome, "seconds": round(time.perf_counter() - started, 2)}
 
@@ -455,10 +455,13 @@ def _entry(site: Site, previous: dict[str, Any] | None, to_compute: bool) -> dic
     return entry
 
 
-def _outcome(site: Site, until: str) -> dict[str, Any]:
-    """A done location's entry: its stages' timings, tiles and verdict; run.json notes the truth."""
+def _outcome(site: Site, until: str, manifest: Manifest | None = None) -> dict[str, Any]:
+    """A done location's entry: its stages' timings, tiles and verdict; run.json notes the truth.
+
+    ``manifest`` is its run.json when the caller has it (read here otherwise).
+    """
     store = RunStore(site.output)
-    manifest = read_manifest(store)
+    manifest = read_manifest(store) if manifest is None else manifest
     if manifest.get("synthetic_rainfall") != site.synthetic_rainfall:
         manifest["synthetic_rainfall"] = site.synthetic_rainfall
         store.write_json("run.json", manifest)
