@@ -19,13 +19,18 @@ import vegdask.analysis
 from vegdask import config
 from vegdask._options import ANALYSIS_OPTIONS, ANALYSIS_PARAMETERS
 from vegdask.cli import build_parser
+from vegdask.data import SOURCE_OPTIONS, source_defaults
+from vegdask.data._sources import _PACKED, _SOURCES
+
+# Settings whose value is a mapping (not a section of settings).
+MAPPINGS = ("vm-prices", "bands")
 
 
 def _settings(node=None, prefix=""):
     """Every setting declared in vegdask.yaml: key (without ``vegdask.``) -> packaged value."""
     node = config._packaged_defaults()["vegdask"] if node is None else node
     for name, value in node.items():
-        if isinstance(value, dict) and name != "vm-prices":
+        if isinstance(value, dict) and name not in MAPPINGS:
             yield from _settings(value, f"{prefix}{name}.")
         else:
             yield f"{prefix}{name}", value
@@ -34,9 +39,14 @@ def _settings(node=None, prefix=""):
 SETTINGS = dict(_settings())
 
 # A public keyword named as a setting's last part (window, num_quantiles, pool_id, ...) is that
-# setting; these other names are settings too.
+# setting (a source's settings are its function's only: SOURCE_SETTINGS); these other names are
+# settings too.
 KEYWORD_SETTINGS = {
-    **{key.rsplit(".", 1)[1].replace("-", "_"): key for key in SETTINGS},
+    **{
+        key.rsplit(".", 1)[1].replace("-", "_"): key
+        for key in SETTINGS
+        if not key.startswith("source.")
+    },
     "detrend_method": "analysis.detrend",
     "convention": "analysis.bandwidth-convention",
     "span": "analysis.loess-span",
@@ -52,8 +62,24 @@ KEYWORD_SETTINGS = {
     "hours": "azure.sas-hours",
     "seed": "analysis.seed",
 }
+
+
+def _source_settings():
+    """(source function, keyword) -> setting of every declared ``[source]`` option (the
+    synthetic rainfall's two options are one keyword: the walk needs its default None)."""
+    for kind, options in SOURCE_OPTIONS.items():
+        if kind == "synthetic":  # its keywords take their settings in the next step
+            continue
+        function = _SOURCES[kind][1]
+        for key, option in options.items():
+            if not option.required:
+                yield (function, _PACKED.get(kind, {}).get(key, (key,))[0]), option.setting
+
+
+SOURCE_SETTINGS = dict(_source_settings())
 # Where a name means another setting than the one above.
 SPECIFIC_SETTINGS = {
+    **SOURCE_SETTINGS,
     ("simulate_pattern", "rainfall"): "simulate.rainfall",
     ("simulate_pattern", "steps"): "simulate.steps",
     ("simulate_pattern", "size"): "simulate.size",
@@ -180,12 +206,15 @@ def test_a_planted_mismatch_is_found():
         ("vegdask.compute", "tile_metrics", "num_quantiles", 20),  # a literal outside kernels
         ("vegdask.kernels", "surrogate_test", "window", 0.6),  # a kernel's wrong literal
         ("vegdask.cluster", "submit_run", "hours", 24.0),
+        ("vegdask.data.earthengine", "earthengine_scene", "cloud_threshold", 0.6),  # a source's
     ]
     wrong, _ = default_mismatches(found + planted)
     assert wrong == [
         "vegdask.compute.tile_metrics(num_quantiles=20): None takes processing.num-quantiles",
         "vegdask.kernels.surrogate_test(window=0.6) but analysis.window = 0.5",
         "vegdask.cluster.submit_run(hours=24.0): None takes azure.job-hours",
+        "vegdask.data.earthengine.earthengine_scene(cloud_threshold=0.6): None takes "
+        "source.earthengine.cloud-threshold",
     ]
 
 
@@ -195,6 +224,48 @@ def test_every_setting_and_exception_named_here_exists():
     walked = {(name, keyword) for _, name, keyword, _ in _keyword_defaults()}
     assert set(SPECIFIC_SETTINGS) - walked == set()
     assert set(NOT_SETTINGS) - walked == set()
+
+
+def test_every_source_option_but_a_required_one_is_a_setting():
+    declared = {
+        option.setting
+        for options in SOURCE_OPTIONS.values()
+        for option in options.values()
+        if not option.required
+    }
+    assert declared == {key for key in SETTINGS if key.startswith("source.")}
+    assert len(declared) > 20  # every kind's
+    required = [k for options in SOURCE_OPTIONS.values() for k, o in options.items() if o.required]
+    assert sorted(required) == ["catalog", "path"]
+    assert source_defaults("synthetic") == {
+        "seed": SETTINGS["source.synthetic.seed"],
+        "rainfall_start": SETTINGS["source.synthetic.rainfall-start"],
+        "rainfall_end": SETTINGS["source.synthetic.rainfall-end"],
+    }
+
+
+def test_a_source_option_left_out_follows_its_setting():
+    from vegdask.data import earthengine_scene
+    from vegdask.pipeline import validate_config
+
+    def built():
+        scene, weather = earthengine_scene(
+            "2020-01-01", "2020-03-01", location=(27.94, 11.58), size=100
+        )
+        return scene.attrs["cloud_masking"], weather is None
+
+    assert built() == ("Cloud Score+ cs_cdf >= 0.6", False)
+    stac = {"source": {"kind": "stac", "catalog": "https://example.com/stac"}}
+    assert validate_config(stac)["source"]["resolution"] == 10.0
+    with dask.config.set(
+        {
+            "vegdask.source.earthengine.cloud-threshold": 0.45,
+            "vegdask.source.earthengine.weather": False,
+            "vegdask.source.stac.resolution": 20.0,
+        }
+    ):
+        assert built() == ("Cloud Score+ cs_cdf >= 0.45", True)
+        assert validate_config(stac)["source"]["resolution"] == 20.0  # the effective config's
 
 
 def _series(n=72, seed=0):

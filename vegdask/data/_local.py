@@ -28,6 +28,7 @@ import numpy.typing as npt
 import pandas as pd
 import xarray as xr
 
+from vegdask import config
 from vegdask.data._periods import make_periods
 from vegdask.data._scene import (
     BANDS,
@@ -38,10 +39,10 @@ from vegdask.data._scene import (
 )
 from vegdask.data._storage import open_store
 
-__all__ = ["PYVEG_SENTINEL2_BANDS", "local_scene"]
+__all__ = ["local_scene"]
 
-# File band name -> Scene band, for pyveg's Sentinel-2 and Landsat 8 downloads and vegdask's names.
-PYVEG_SENTINEL2_BANDS: dict[str, str] = {"B4": "red", "B3": "green", "B2": "blue", "B8": "nir"}
+# File band name -> Scene band: vegdask's own names, always recognised (pyveg's Sentinel-2 names
+# are the setting vegdask.source.local.bands).
 _OWN_NAMES = {name: name for name in (*BANDS, "ndvi")} | {"NDVI": "ndvi"}
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _TIFF_SUFFIXES = (".tif", ".tiff")
@@ -54,13 +55,16 @@ def local_scene(
     *,
     path: str | Path,
     bands: Mapping[str, str] | None = None,
-    scale: float = 1.0,
-    offset: float = 0.0,
-    collection: str = "local",
+    scale: float | None = None,
+    offset: float | None = None,
+    collection: str | None = None,
     chunks: dict[str, int] | None = None,
     drop_partial: bool = False,
 ) -> tuple[xr.Dataset, None]:
     """A lazy Scene from a folder of GeoTIFFs per date, or from an existing Zarr Scene.
+
+    A keyword left as None takes its setting, ``vegdask.source.local.<keyword>``
+    (``vegdask.yaml``).
 
     Parameters
     ----------
@@ -70,13 +74,16 @@ def local_scene(
         A folder of per-date GeoTIFFs, or a Zarr Scene (a ``*.zarr`` path or URL, e.g. one written
         by ``vegdask fetch``), whose periods between ``start`` and ``end`` are kept.
     bands : mapping, optional
-        File band name -> Scene band (``red``, ``green``, ``blue``, ``nir``, ``ndvi``); pyveg's
-        Sentinel-2 names (``B4``, ``B3``, ``B2``, ``B8``) by default. Files named after the
+        File band name -> Scene band (``red``, ``green``, ``blue``, ``nir``, ``ndvi``); the
+        setting by default (pyveg's Sentinel-2 names ``B4``, ``B3``, ``B2``, ``B8`` as
+        packaged). Files named after the
         Scene's bands (``red.tif``, ``NDVI.tif``) are always recognised.
-    scale, offset : float
-        Reflectance = ``DN * scale + offset`` (``1e-4`` and ``0`` for Sentinel-2 digital numbers).
-    collection : str
-        Recorded in the Scene's ``collection`` attribute.
+    scale, offset : float, optional
+        Reflectance = ``DN * scale + offset`` (``1e-4`` and ``0`` for Sentinel-2 digital numbers);
+        the settings (1 and 0 as packaged) by default.
+    collection : str, optional
+        Recorded in the Scene's ``collection`` attribute; the setting (``local`` as packaged) by
+        default.
     chunks : dict, optional
         Scene chunks; :func:`vegdask.data.default_chunks` by default.
     drop_partial : bool
@@ -112,7 +119,10 @@ def local_scene(
     periods = make_periods(start, end, period, drop_partial=drop_partial)
     if str(path).rstrip("/").endswith(".zarr"):
         return _zarr_scene(str(path), periods), None
-    files = _dated_files(Path(path), {**_OWN_NAMES, **(bands or PYVEG_SENTINEL2_BANDS)})
+    bands = config.get("source.local.bands", bands)
+    scale = config.get("source.local.scale", scale)
+    offset = config.get("source.local.offset", offset)
+    files = _dated_files(Path(path), {**_OWN_NAMES, **bands})
     grid = _common_grid([p for by_band in files.values() for p in by_band.values()])
     chunks = chunks or default_chunks()
     shape = (grid["height"], grid["width"])
@@ -125,7 +135,7 @@ def local_scene(
         per_period.append(da.from_delayed(stack, shape=(6, *shape), dtype=np.float32))
     attrs = {
         "source": "local",
-        "collection": collection,
+        "collection": config.get("source.local.collection", collection),
         "location": _centre(grid),
         "resolution": float(abs(grid["transform"].a)),
     }

@@ -2,7 +2,8 @@
 
 Each source declares here, once, the options a job config's ``[source]`` table may give it
 (:data:`SOURCE_OPTIONS`, each a :class:`vegdask.config.Option`, as every option is declared);
-their defaults are the source function's own (:func:`source_defaults`), and
+each optional one's default is the setting ``vegdask.source.<kind>.<option>`` (``vegdask.yaml``;
+:func:`source_defaults`), which the source function's keyword left as None takes too, and
 :func:`source_arguments` turns them into the function's keyword arguments.
 """
 
@@ -11,6 +12,7 @@ from __future__ import annotations
 import importlib
 import inspect
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 import xarray as xr
@@ -63,8 +65,18 @@ def _number(check: Callable[[Any], bool] | None, allowed: str, *, shown: bool = 
 _POSITIVE = _number(lambda v: v > 0, "a number > 0")
 _FLAG = Option(bool, None, "true or false")
 
-#: Per source kind: the options of its ``[source]`` table (as the function's keyword arguments).
-SOURCE_OPTIONS: dict[str, dict[str, Option]] = {
+
+def _with_settings(kind: str, options: dict[str, Option]) -> dict[str, Option]:
+    """``options``, each optional one's default the setting ``source.<kind>.<option>``."""
+    return {
+        name: option
+        if option.required
+        else replace(option, setting=f"source.{kind}.{name.replace('_', '-')}")
+        for name, option in options.items()
+    }
+
+
+_DECLARED: dict[str, dict[str, Option]] = {
     "synthetic": {
         "seed": Option(int, lambda v: v >= 0, "an integer >= 0", shown=True),
         "rainfall_start": _number(lambda v: v > 0, "a number > 0 (mm/day)", shown=True),
@@ -100,6 +112,11 @@ SOURCE_OPTIONS: dict[str, dict[str, Option]] = {
         "bands": Option(dict, _band_names, "a table of file band name = Scene band"),
     },
 }
+#: Per source kind: the options of its ``[source]`` table (as the function's keyword arguments),
+#: each optional one's default the setting ``vegdask.source.<kind>.<option>``.
+SOURCE_OPTIONS: dict[str, dict[str, Option]] = {
+    kind: _with_settings(kind, options) for kind, options in _DECLARED.items()
+}
 # Options that are one element of a function argument: kind -> {option: (argument, index)}.
 _PACKED = {"synthetic": {"rainfall_start": ("rainfall", 0), "rainfall_end": ("rainfall", 1)}}
 
@@ -112,22 +129,18 @@ def _function(kind: str) -> Callable[..., tuple[xr.Dataset, xr.Dataset | None]]:
 
 
 def source_defaults(kind: str) -> dict[str, Any]:
-    """The defaults of source ``kind``'s shown options: its function's own.
+    """The defaults of source ``kind``'s shown options: their settings (``vegdask.source.*``).
 
     Examples
     --------
     >>> source_defaults("synthetic")
     {'seed': 0, 'rainfall_start': 1.3, 'rainfall_end': 0.6}
+    >>> import dask
+    >>> with dask.config.set({"vegdask.source.stac.resolution": 20.0}):
+    ...     source_defaults("stac")
+    {'collection': 'sentinel-2-l2a', 'resolution': 20.0}
     """
-    parameters = inspect.signature(_function(kind)).parameters
-    packed = _PACKED.get(kind, {})
-    defaults = {}
-    for key, option in SOURCE_OPTIONS[kind].items():
-        if option.shown:
-            argument, index = packed.get(key, (key, None))
-            value = parameters[argument].default
-            defaults[key] = value if index is None else value[index]
-    return defaults
+    return {key: option.default() for key, option in SOURCE_OPTIONS[kind].items() if option.shown}
 
 
 def source_arguments(

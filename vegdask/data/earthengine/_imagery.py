@@ -32,7 +32,6 @@ from vegdask.data.earthengine._session import import_ee, initialize_earthengine,
 __all__ = [
     "BYTES_PER_PIXEL",
     "FETCHED",
-    "MAX_REQUEST_BYTES",
     "MAX_REQUEST_SIDE",
     "ImageSpec",
     "block_stack",
@@ -44,9 +43,8 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 # Request limits of computePixels: about 48 MB a response and 32768 pixels a side. The default
-# stays well under the byte limit.
-MAX_REQUEST_BYTES = 32 * 1024 * 1024
-
+# bytes a request (the setting vegdask.source.earthengine.max-request-bytes) stay well under the
+# byte limit.
 MAX_REQUEST_SIDE = 32768
 
 # Bands fetched for a composite: the four reflectances and the clear-observation flag.

@@ -10,12 +10,12 @@ from typing import Any
 
 import xarray as xr
 
+from vegdask import config
 from vegdask.data._periods import make_periods
 from vegdask.data._scene import assemble_scene, check_region, default_chunks, scene_grid
 from vegdask.data.earthengine._collections import check_collection, check_dates
 from vegdask.data.earthengine._imagery import (
     BYTES_PER_PIXEL,
-    MAX_REQUEST_BYTES,
     ImageSpec,
     block_stack,
     masking_description,
@@ -36,22 +36,23 @@ def earthengine_scene(
     location: tuple[float, float],
     size: int = 500,
     resolution: float | None = None,
-    collection: str = "COPERNICUS/S2_SR_HARMONIZED",
-    weather: bool = True,
+    collection: str | None = None,
+    weather: bool | None = None,
     project: str | None = None,
     chunks: dict[str, int] | None = None,
     drop_partial: bool = False,
-    cloud_threshold: float = 0.6,
-    cloud_score_band: str = "cs_cdf",
-    mask_snow: bool = True,
-    max_request_bytes: int = MAX_REQUEST_BYTES,
+    cloud_threshold: float | None = None,
+    cloud_score_band: str | None = None,
+    mask_snow: bool | None = None,
+    max_request_bytes: int | None = None,
     **options: Any,
 ) -> tuple[xr.Dataset, xr.Dataset | None]:
     """A lazy Scene of per-period median composites from Google Earth Engine, and its weather.
 
     Building the Scene sends nothing; computing it sends one ``computePixels`` request per
     (period, chunk) (more if a chunk exceeds ``max_request_bytes``) from whichever process runs
-    the task, each initialising Earth Engine itself.
+    the task, each initialising Earth Engine itself. A keyword left as None takes its setting,
+    ``vegdask.source.earthengine.<keyword>`` (``vegdask.yaml``; ``_`` written ``-``).
 
     Parameters
     ----------
@@ -63,26 +64,31 @@ def earthengine_scene(
     size : int, default 500
         Scene side in pixels.
     resolution : float, optional
-        Pixel size in metres; 10 for Sentinel-2 and 30 for Landsat by default.
-    collection : str, default "COPERNICUS/S2_SR_HARMONIZED"
-        One of :data:`EARTHENGINE_COLLECTIONS`.
-    weather : bool, default True
+        Pixel size in metres; the setting (null as packaged: the collection's own, 10 for
+        Sentinel-2 and 30 for Landsat) by default.
+    collection : str, optional
+        One of :data:`EARTHENGINE_COLLECTIONS`; the setting (``COPERNICUS/S2_SR_HARMONIZED``) by
+        default.
+    weather : bool, optional
         Also return ERA5-Land weather (precipitation in mm and mean 2 m temperature in K per
-        period); ``None`` otherwise.
+        period); ``None`` otherwise. The setting (true) by default.
     project : str, optional
-        Google Cloud project registered for Earth Engine (requests are billed to it).
+        Google Cloud project registered for Earth Engine (requests are billed to it); the
+        setting (null as packaged: the credentials' quota project) by default.
     chunks : dict, optional
         Scene chunks; :func:`vegdask.data.default_chunks` by default. One request per chunk.
     drop_partial : bool, default False
         Drop a trailing partial period.
-    cloud_threshold : float, default 0.6
-        Sentinel-2: a pixel is clear where the Cloud Score+ band is >= this (0..1).
-    cloud_score_band : {"cs_cdf", "cs"}, default "cs_cdf"
-        Sentinel-2: the Cloud Score+ band used.
-    mask_snow : bool, default True
-        Landsat: also mask QA_PIXEL's snow bit.
-    max_request_bytes : int, default 32 MiB
-        Largest response asked for in one request (Earth Engine's limit is about 48 MB).
+    cloud_threshold : float, optional
+        Sentinel-2: a pixel is clear where the Cloud Score+ band is >= this (0..1); the
+        setting (0.6) by default.
+    cloud_score_band : {"cs_cdf", "cs"}, optional
+        Sentinel-2: the Cloud Score+ band used; the setting (``cs_cdf``) by default.
+    mask_snow : bool, optional
+        Landsat: also mask QA_PIXEL's snow bit; the setting (true) by default.
+    max_request_bytes : int, optional
+        Largest response asked for in one request (Earth Engine's limit is about 48 MB); the
+        setting (32 MiB) by default.
     **options
         Rejected: any other keyword is an error naming the allowed ones.
 
@@ -118,7 +124,13 @@ def earthengine_scene(
         raise ValueError(
             f"unknown Earth Engine option(s) {sorted(options)}; allowed: {', '.join(OPTIONS)}"
         )
+    collection = config.get("source.earthengine.collection", collection)
+    project = config.get("source.earthengine.project", project)
+    cloud_threshold = config.get("source.earthengine.cloud-threshold", cloud_threshold)
+    cloud_score_band = config.get("source.earthengine.cloud-score-band", cloud_score_band)
+    max_request_bytes = config.get("source.earthengine.max-request-bytes", max_request_bytes)
     spec_collection = check_collection(collection)
+    resolution = config.get("source.earthengine.resolution", resolution)
     if resolution is None:
         resolution = spec_collection.resolution
     lon, lat = check_region(location, size, resolution)
@@ -135,7 +147,7 @@ def earthengine_scene(
         footprint=_footprint(x, y, float(resolution)),
         cloud_threshold=float(cloud_threshold),
         cloud_score_band=cloud_score_band,
-        mask_snow=bool(mask_snow),
+        mask_snow=config.flag("source.earthengine.mask-snow", mask_snow),
         project=project,
         max_request_bytes=int(max_request_bytes),
     )
@@ -149,7 +161,7 @@ def earthengine_scene(
     }
     stack = block_stack(spec, periods, x, y, chunks or default_chunks())
     scene = assemble_scene(stack, periods, x=x, y=y, crs=f"EPSG:{epsg}", attrs=attrs)
-    if not weather:
+    if not config.flag("source.earthengine.weather", weather):
         return scene, None
     weather_spec = WeatherSpec(epsg=epsg, footprint=spec.footprint, project=project)
     return scene, weather_dataset(weather_spec, periods)

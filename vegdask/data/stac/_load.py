@@ -14,6 +14,7 @@ import dask.array as da
 import pandas as pd
 import xarray as xr
 
+from vegdask import config
 from vegdask.data._periods import make_periods
 from vegdask.data._scene import assemble_scene, check_region, default_chunks, scene_grid
 from vegdask.data.stac._catalog import find_items, import_stac, item_time, select_items
@@ -38,19 +39,22 @@ def stac_scene(
     *,
     location: tuple[float, float],
     size: int = 500,
-    resolution: float = 10.0,
+    resolution: float | None = None,
     catalog: str,
-    collection: str = "sentinel-2-l2a",
+    collection: str | None = None,
     sign: Callable[[str], str] | str | None = None,
     max_cloud: float | None = None,
     chunks: dict[str, int] | None = None,
     drop_partial: bool = False,
     assets: Mapping[str, str] | None = None,
     resampling: str = "nearest",
-    timeout: float = 60.0,
+    timeout: float | None = None,
     **options: Any,
 ) -> tuple[xr.Dataset, None]:
     """A lazy Scene of per-period median composites from a STAC catalogue.
+
+    A keyword left as None takes its setting, ``vegdask.source.stac.<keyword>``
+    (``vegdask.yaml``; ``_`` written ``-``).
 
     Parameters
     ----------
@@ -60,31 +64,35 @@ def stac_scene(
         Longitude and latitude of the scene centre.
     size : int, default 500
         Scene side in pixels.
-    resolution : float, default 10
-        Pixel size in metres; the grid is :func:`scene_grid` (UTM, north up).
+    resolution : float, optional
+        Pixel size in metres (the setting, 10 as packaged); the grid is :func:`scene_grid` (UTM,
+        north up).
     catalog : str
         A STAC API URL (e.g. ``https://planetarycomputer.microsoft.com/api/stac/v1``) or the URL
         or path (``file://`` too) of a static ``catalog.json``/``collection.json``. A SAS query
         string on the URL is used to read the catalogue and the assets in the same container.
-    collection : str, default "sentinel-2-l2a"
-        The collection; see ``COLLECTIONS`` for those with a band mapping.
+    collection : str, optional
+        The collection (the setting, ``sentinel-2-l2a`` as packaged); see ``COLLECTIONS`` for
+        those with a band mapping.
     sign : callable or str, optional
         ``href -> signed href``, applied when an asset (or a static catalogue file over http) is
         read: ``planetary_computer.sign``, :func:`sas_signer` or :func:`azure_sas_signer`; or a
-        config string for :func:`resolve_signer` (``"planetary-computer"``, ``"sas:<ENV_VAR>"``).
+        config string for :func:`resolve_signer` (``"planetary-computer"``, ``"sas:<ENV_VAR>"``);
+        the setting by default (null as packaged: the catalogue URL's SAS, if it has one).
     max_cloud : float, optional
-        Skip items whose ``eo:cloud_cover`` exceeds this percentage (0-100).
+        Skip items whose ``eo:cloud_cover`` exceeds this percentage (0-100); the setting by
+        default (null as packaged: none skipped).
     chunks : dict, optional
         Scene chunks; :func:`default_chunks` by default (``time`` is always 1).
     drop_partial : bool, default False
         Drop a trailing partial period (see :func:`make_periods`).
     assets : dict, optional
         Asset keys overriding the band mapping, e.g. ``{"red": "B04_10m"}``; keys among red,
-        green, blue, nir and scl.
+        green, blue, nir and scl; the setting by default (null as packaged: none).
     resampling : str, default "nearest"
         odc-stac resampling of the bands (the SCL layer is always resampled by nearest).
-    timeout : float, default 60
-        Seconds before a catalogue request fails.
+    timeout : float, optional
+        Seconds before a catalogue request fails; the setting (60 as packaged) by default.
     **options
         Passed on to :func:`odc.stac.load` (e.g. ``pool``).
 
@@ -110,8 +118,15 @@ def stac_scene(
     ...
     ValueError: collection 'landsat' has no band mapping; known collections: ['sentinel-2-l2a']
     """
+    collection = config.get("source.stac.collection", collection)
+    resolution = config.get("source.stac.resolution", resolution)
+    assets = config.get("source.stac.assets", assets)
+    max_cloud = config.get("source.stac.max-cloud", max_cloud)
+    timeout = config.get("source.stac.timeout", timeout)
     spec = collection_spec(collection)
-    sign = _check_options(location, size, resolution, sign, assets, max_cloud)
+    sign = _check_options(
+        location, size, resolution, config.get("source.stac.sign", sign), assets, max_cloud
+    )
     chunks = {**default_chunks(), **(chunks or {}), "time": 1}
     periods = make_periods(start, end, period, drop_partial=drop_partial)
     import_stac()
