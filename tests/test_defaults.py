@@ -68,8 +68,6 @@ def _source_settings():
     """(source function, keyword) -> setting of every declared ``[source]`` option (the
     synthetic rainfall's two options are one keyword: the walk needs its default None)."""
     for kind, options in SOURCE_OPTIONS.items():
-        if kind == "synthetic":  # its keywords take their settings in the next step
-            continue
         function = _SOURCES[kind][1]
         for key, option in options.items():
             if not option.required:
@@ -94,9 +92,7 @@ SPECIFIC_SETTINGS = {
 # Public keywords named as a setting that are another quantity, and why.
 NOT_SETTINGS = {
     ("RietkerkParameters", "alpha"): "the Rietkerk model's infiltration parameter",
-    ("synthetic_scene", "seed"): "a synthetic source's option (its [source] seed)",
     ("synthetic_scene", "size"): "a scene's side (the demo's location.size)",
-    ("synthetic_scene", "rainfall"): "a synthetic source's rainfall path",
     ("earthengine_scene", "size"): "a scene's side (the demo's location.size)",
     ("stac_scene", "size"): "a scene's side (the demo's location.size)",
     ("simulated_site", "seed"): "a test helper's simulated site",
@@ -245,7 +241,7 @@ def test_every_source_option_but_a_required_one_is_a_setting():
 
 
 def test_a_source_option_left_out_follows_its_setting():
-    from vegdask.data import earthengine_scene
+    from vegdask.data import earthengine_scene, synthetic_scene
     from vegdask.pipeline import validate_config
 
     def built():
@@ -254,7 +250,15 @@ def test_a_source_option_left_out_follows_its_setting():
         )
         return scene.attrs["cloud_masking"], weather is None
 
+    def synthetic():
+        scene, weather = synthetic_scene("2016-01-01", "2016-03-01", size=20, spinup_steps=1)
+        return scene.attrs["seed"], weather["total_precipitation"].to_numpy()
+
     assert built() == ("Cloud Score+ cs_cdf >= 0.6", False)
+    seed, rain = synthetic()
+    _, given = synthetic_scene(
+        "2016-01-01", "2016-03-01", size=20, spinup_steps=1, seed=3, rainfall=(1.0, 0.5)
+    )
     stac = {"source": {"kind": "stac", "catalog": "https://example.com/stac"}}
     assert validate_config(stac)["source"]["resolution"] == 10.0
     with dask.config.set(
@@ -262,8 +266,14 @@ def test_a_source_option_left_out_follows_its_setting():
             "vegdask.source.earthengine.cloud-threshold": 0.45,
             "vegdask.source.earthengine.weather": False,
             "vegdask.source.stac.resolution": 20.0,
+            "vegdask.source.synthetic.seed": 3,
+            "vegdask.source.synthetic.rainfall-start": 1.0,
+            "vegdask.source.synthetic.rainfall-end": 0.5,
         }
     ):
+        assert (seed, synthetic()[0]) == (0, 3)
+        np.testing.assert_allclose(synthetic()[1], given["total_precipitation"].to_numpy())
+        assert not np.allclose(rain, synthetic()[1])  # the setting's rain is another
         assert built() == ("Cloud Score+ cs_cdf >= 0.45", True)
         assert validate_config(stac)["source"]["resolution"] == 20.0  # the effective config's
 

@@ -23,6 +23,7 @@ import rioxarray  # noqa: F401  (registers the .rio accessor)
 import xarray as xr
 from scipy import ndimage
 
+from vegdask import config
 from vegdask.data._periods import make_periods
 from vegdask.data._scene import (
     BANDS,
@@ -199,7 +200,7 @@ def _demo_rainfall(
     start: float,
     stop: float,
     seed: int,
-    seasonality: float = 0.25,
+    seasonality: float,
     stream: int = 3,
 ) -> npt.NDArray[np.float64]:
     """A linear decline with a seasonal cycle (wet season peaking in August) and 10 % noise."""
@@ -228,18 +229,21 @@ def synthetic_scene(
     size: int = 500,
     resolution: float = 10.0,
     location: tuple[float, float] = DEMO_LOCATION,
-    rainfall: tuple[float, float] = (1.3, 0.6),
+    rainfall: tuple[float, float] | None = None,
     parameters: RietkerkParameters | None = None,
     cell_size: float = 25.0,
     spinup_steps: int = 3000,
     cloud_chance: float = 0.1,
-    seed: int = 0,
-    rainfall_seasonality: float = 0.25,
-    rainfall_patchiness: float = 0.0,
-    spinup_years: int = 0,
+    seed: int | None = None,
+    rainfall_seasonality: float | None = None,
+    rainfall_patchiness: float | None = None,
+    spinup_years: int | None = None,
     chunks: dict[str, int] | None = None,
 ) -> tuple[xr.Dataset, xr.Dataset]:
     """A lazy synthetic Scene and its weather.
+
+    A synthetic source's option left as None takes its setting,
+    ``vegdask.source.synthetic.<option>`` (``vegdask.yaml``; ``_`` written ``-``).
 
     Parameters
     ----------
@@ -251,9 +255,10 @@ def synthetic_scene(
         Pixel size in metres (Sentinel-2's 10 m).
     location : (float, float)
         Longitude and latitude of the scene centre (sets the UTM CRS and coordinates).
-    rainfall : (float, float), default (1.3, 0.6)
+    rainfall : (float, float), optional
         Mean rainfall (mm/day) in the first and last period; in between it declines linearly with a
-        seasonal cycle, which takes the pattern from gaps through labyrinths to spots.
+        seasonal cycle, which takes the pattern from gaps through labyrinths to spots. The
+        settings ``rainfall-start`` and ``rainfall-end`` (1.3 and 0.6 as packaged) by default.
     parameters : RietkerkParameters, optional
         The model; the published set (Rietkerk et al. 2002) on ``cell_size`` cells by default.
     cell_size : float, default 25
@@ -262,20 +267,22 @@ def synthetic_scene(
         Days simulated at the first rainfall before the first period.
     cloud_chance : float, default 0.1
         Probability that a period has clouds (covering 5-60 % of the scene).
-    seed : int, default 0
-        Seed of the initial pattern, noise and clouds.
-    rainfall_seasonality : float, default 0.25
-        Amplitude of the seasonal cycle as a share of the mean (wettest month ``1 +`` it).
-    rainfall_patchiness : float, default 0
+    seed : int, optional
+        Seed of the initial pattern, noise and clouds; the setting (0 as packaged) by default.
+    rainfall_seasonality : float, optional
+        Amplitude of the seasonal cycle as a share of the mean (wettest month ``1 +`` it); the
+        setting (0.25 as packaged) by default.
+    rainfall_patchiness : float, optional
         How much each period's rain varies between places (its coefficient of variation over
         patches of ~250 m, drawn afresh every period; the mean over places is unchanged): the
-        perturbations from which the vegetation recovers, slower as it nears collapse. 0: the
-        same rain everywhere.
-    spinup_years : int, default 0
+        perturbations from which the vegetation recovers, slower as it nears collapse. 0 (the
+        setting as packaged): the same rain everywhere.
+    spinup_years : int, optional
         Years simulated after the spin-up days and before ``start``, unrecorded, under the
         record's rain regime at its first level (the seasonal cycle, the monthly noise and the
         patches; periods as the record's), so that the record starts where the vegetation has
-        settled into that regime rather than in the transient of switching it on.
+        settled into that regime rather than in the transient of switching it on. The setting
+        (0 as packaged) by default.
     chunks : dict, optional
         Scene chunks; :func:`vegdask.data.default_chunks` by default.
 
@@ -292,6 +299,15 @@ def synthetic_scene(
     >>> weather["total_precipitation"].dims
     ('time',)
     """
+    seed = config.get("source.synthetic.seed", seed)
+    if rainfall is None:
+        rainfall = (
+            config.get("source.synthetic.rainfall-start"),
+            config.get("source.synthetic.rainfall-end"),
+        )
+    rainfall_seasonality = config.get("source.synthetic.rainfall-seasonality", rainfall_seasonality)
+    rainfall_patchiness = config.get("source.synthetic.rainfall-patchiness", rainfall_patchiness)
+    spinup_years = config.get("source.synthetic.spinup-years", spinup_years)
     periods = make_periods(start, end, period)
     mids = pd.DatetimeIndex(periods["mid"])
     days = (periods["end"] - periods["start"]).dt.days.to_numpy()
