@@ -444,6 +444,10 @@ def test_docs_campaign_commands_as_written(tmp_path, expected_headline):
     summary = (tmp_path / "camp" / "summary" / "summary.csv").read_text().splitlines()
     assert len(summary) == 1 + 8
     print("verdicts (truth, significant):", counts)
+    # the verdicts separate the synthetic truth: no stable site significant, the declining
+    # sites found (15 of 16 declining, 1 of 16 stable over sites 00-31: campaign_truth.py sites)
+    assert counts.get(("stable", True), 0) == 0, counts
+    assert counts.get(("declining", True), 0) >= 3, counts
     # the counts docs/pipeline.md gives (the synthetic truth against the verdicts)
     text = " ".join((ROOT / "docs" / "pipeline.md").read_text().split())
     documented = re.search(

@@ -71,6 +71,8 @@ def synthetic_location(location_id: str) -> tuple[str, dict[str, Any]]:
     site nears collapse (critical slowing down: the AR(1) of its tiles rises), at the same pace
     throughout at a stable site. A stronger seasonal cycle, which every tile answers in its own
     way, hides the slowing down from the pooled test of 9 tiles (docs/pipeline.md, campaigns).
+    Two years of that rain regime run before the record (``spinup_years``), so that it does not
+    start in the transient of switching the seasonal cycle and the patches on.
 
     Returns
     -------
@@ -78,7 +80,7 @@ def synthetic_location(location_id: str) -> tuple[str, dict[str, Any]]:
         The rainfall path: the known truth of the location.
     options : dict
         The synthetic source's ``seed``, ``rainfall_start``, ``rainfall_end``,
-        ``rainfall_seasonality`` and ``rainfall_patchiness``.
+        ``rainfall_seasonality``, ``rainfall_patchiness`` and ``spinup_years``.
 
     Examples
     --------
@@ -86,7 +88,7 @@ def synthetic_location(location_id: str) -> tuple[str, dict[str, Any]]:
     ('stable', 'declining')
     >>> synthetic_location("04")[1]  # doctest: +NORMALIZE_WHITESPACE
     {'seed': 19737, 'rainfall_start': 1.19, 'rainfall_end': 0.5,
-     'rainfall_seasonality': 0.1, 'rainfall_patchiness': 0.05}
+     'rainfall_seasonality': 0.1, 'rainfall_patchiness': 0.05, 'spinup_years': 2}
     """
     digest = zlib.crc32(str(location_id).encode())
     level = round(float(np.random.default_rng(digest).uniform(1.1, 1.4)), 2)
@@ -98,6 +100,7 @@ def synthetic_location(location_id: str) -> tuple[str, dict[str, Any]]:
         "rainfall_end": end,
         "rainfall_seasonality": _SITE_SEASONALITY,
         "rainfall_patchiness": _SITE_PATCHINESS,
+        "spinup_years": _SITE_SPINUP_YEARS,
     }
     return ("declining" if declining else "stable"), options
 

@@ -42,10 +42,11 @@ __all__ = [
 ]
 
 #: The offline demo campaign: 8 catalogue locations, 4 with declining and 4 with stable
-#: synthetic rainfall (see :func:`vegdask.data.synthetic_location`), small scenes.
+#: synthetic rainfall (see :func:`vegdask.data.synthetic_location`), small scenes (25 tiles:
+#: the pooled test's power, docs/pipeline.md).
 DEMO_CAMPAIGN: dict[str, Any] = {
     "campaign": {"locations": ["00", "01", "02", "03", "04", "05", "06", "07"]},
-    "location": {"size": 150},
+    "location": {"size": 250},
     "time": {"start": "2016-01-01", "end": "2020-01-01", "period": "1m"},
     "source": {"kind": "synthetic"},
     "output": {"url": "vegdask-campaign"},
