@@ -127,10 +127,13 @@ class Priorities(SchedulerPlugin):
     def __init__(self, scheduler):
         self.scheduler = scheduler
         self.seen = set()
+        self.jobs = []  # the priorities of the tasks that ran a location's job
 
     def transition(self, key, start, finish, *args, **kwargs):
         if start == "processing" and finish == "memory":
             self.seen.add(-self.scheduler.tasks[key].priority[0])
+            if str(key).startswith("vegdask-location-"):
+                self.jobs.append(-self.scheduler.tasks[key].priority[0])
 
 
 def stores(folder):
@@ -176,6 +179,8 @@ def test_interleaved_campaign_equals_each_location_alone(tmp_path):
         # every task of location k ran at its rank's priority, its analysis' statistics one above
         assert {0, 1, -RANK_STEP, -RANK_STEP + 1} <= priorities.seen
         assert priorities.seen <= {0, 1, -RANK_STEP, -RANK_STEP + 1, 10}  # 10: start_imports
+        # a local campaign's location is one task of the driver's: its job runs on a worker
+        assert sorted(priorities.jobs) == [-RANK_STEP, 0]
         alone = {}
         for site in campaign.sites:
             config = copy.deepcopy(site.config)

@@ -26,9 +26,9 @@ from vegdask.data import RunStore, location, locations, synthetic_location
 from vegdask.data.storage import join_url
 from vegdask.pipeline._config import ConfigError, read_config, validate_config
 from vegdask.pipeline._cpu import CpuMeter
-from vegdask.pipeline._interleave import interleave, ranked
+from vegdask.pipeline._interleave import interleave
 from vegdask.pipeline._manifest import STAGES, read_manifest, stages_to_compute
-from vegdask.pipeline._run import run_job
+from vegdask.pipeline._on_worker import run_location
 from vegdask.pipeline._types import JobConfig, Manifest, StageEntry
 
 __all__ = [
@@ -418,8 +418,7 @@ def _run_site(
     options["log"] = tell
     started = time.perf_counter()
     try:
-        with ranked(client, rank):
-            manifest = run_job(site.config, client=client, until=until, **options)
+        manifest = run_location(site.config, client, rank, until, **options)
     except WorkersLostError:  # the cluster, not the location: the campaign stops
         raise
     except Exception as err:  # isolated: recorded, and the other locations go on

@@ -1,7 +1,9 @@
 """A campaign's locations interleaved on one cluster: a few at once, ranked by Dask priority.
 
 Each location's job runs in a thread of the driver of its own (its stages mostly wait on the
-cluster), at most ``in_flight`` at once, the next one starting as one ends. Every task a
+cluster; a local campaign's thread hands the job to a worker as one task:
+:mod:`vegdask.pipeline._on_worker`), at most ``in_flight`` at once, the next one starting as one
+ends. Every task a
 location's job submits carries the Dask priority of the location's rank (:func:`ranked`): the
 scheduler runs the earliest location's ready tasks first and gives the later ones' the slots it
 leaves idle, so locations finish one after another, each one's analysis starting as soon as its
@@ -20,7 +22,7 @@ from typing import Any, TypeVar
 
 import dask
 
-__all__ = ["RANK_STEP", "interleave", "ranked"]
+__all__ = ["RANK_STEP", "SILENCED", "interleave", "ranked"]
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -34,7 +36,7 @@ RANK_STEP = 10
 # series). Warning filters are the process's, not a thread's: one location leaving its
 # catch_warnings block drops the filter another location's block set, so while locations run in
 # threads these stay filtered for all of them.
-_SILENCED = (
+SILENCED = (
     (r"Consolidated metadata is currently not part", UserWarning),
     (r"", RuntimeWarning),
 )
@@ -102,7 +104,7 @@ def interleave(
 
     waiting = list(enumerate(items))[::-1]
     with warnings.catch_warnings():
-        for message, category in _SILENCED:
+        for message, category in SILENCED:
             warnings.filterwarnings("ignore", message, category)
         yield from _collect(waiting, finished, work, in_flight, stopped)
 
