@@ -99,3 +99,28 @@ def test_make_bench_runs_a_file_as_documented(tmp_path):
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert "bench_cli.timeraw_version" in done.stdout
     assert "failed" not in done.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "lines"),
+    [
+        (["sites", "--first", "3", "--last", "4"], ["stable: ", "declining: ", "NDVI p below"]),
+        (
+            ["warmup", "--first", "3", "--last", "4"],
+            ["| 0 | stable | 1 |", "| 2 | declining | 1 |"],
+        ),
+    ],
+)
+def test_campaign_truth_runs_as_docs_pipeline_runs_it(args, lines):
+    """benchmarks/campaign_truth.py (docs/pipeline.md's figures), on two sites: 03 and 04."""
+    done = subprocess.run(
+        [sys.executable, "benchmarks/campaign_truth.py", *args],
+        cwd=ROOT,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    for line in lines:
+        assert line in done.stdout, done.stdout
