@@ -6,7 +6,13 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from vegdask.compute import dataset_from_periods, grouped_period_writes, period_writes, tile_metrics
+from vegdask.compute import (
+    dataset_from_periods,
+    grouped_period_writes,
+    grouped_task_count,
+    period_writes,
+    tile_metrics,
+)
 from vegdask.data import create_store, load_store, open_store, synthetic_scene
 
 
@@ -73,6 +79,7 @@ def test_grouped_periods_write_what_one_task_a_period_writes(tmp_path, scene):
     url = next(iter(urls["grouped"]))
     tasks = grouped_period_writes(urls["grouped"], returning=url, elements_per_task=30000)
     assert [periods for periods, _ in tasks] == [[0, 1], [2, 3]]  # at most 3: 2 and 2, not 3 and 1
+    assert grouped_task_count(4, 100 * 100, elements_per_task=30000) == len(tasks)  # a plan's count
     grouped = dask.compute(*(task for _, task in tasks))
     returned = dict(enumerate(r for results in grouped for r in results))
     xr.testing.assert_identical(dataset_from_periods(tiles, returned), load_store(url))

@@ -75,7 +75,9 @@ def test_plan_figures_follow_the_closed_form(tmp_path, cache, capsys):
         site = plan["locations"][name]
         tiles = periods * tiles_a_period
         assert (site["periods"], site["tiles"]) == (periods, tiles)
-        assert site["tasks"] == 2 * periods + 1
+        # a stage's task takes as many consecutive periods as fit 500x500 px of values
+        per_task = max(1, 500 * 500 // (size * size))
+        assert site["tasks"] == 2 * -(-periods // per_task) + 1
         assert site["bytes"] == size * size * periods * (5 * 4 + 1)
         cost = {
             "fetch": 0.5 + 0.05 * periods + 0.001 * tiles,
@@ -113,11 +115,12 @@ def test_plan_of_a_single_location_config(tmp_path, cache, capsys):
                       'end = "2016-07-01"\n')  # fmt: skip
     assert main(["plan", str(config)]) == 0
     out = capsys.readouterr().out
-    # 6 periods x 25 tiles; no cached calibration: the bundled one, labelled so
-    assert out.startswith("plan: 1 location, 6 periods, 150 tiles, 13 tasks, ")
+    # 6 periods x 25 tiles, 3 periods of 260x260 px a task: 2 tasks a stage; no cached
+    # calibration: the bundled one, labelled so
+    assert out.startswith("plan: 1 location, 6 periods, 150 tiles, 5 tasks, ")
     assert "calibration: bundled default, " in out
     assert "Standard_A1_v2" in out  # vegdask.azure.vm-size's default
-    assert "\n  17: 6, 150, 13, " in out
+    assert "\n  17: 6, 150, 5, " in out
 
 
 def test_a_vm_size_from_settings_adds_to_the_table(tmp_path, cache, capsys):
@@ -203,7 +206,7 @@ def test_a_campaign_on_batch_is_planned_on_the_pool_it_adapts_to(tmp_path, cache
     config = tmp_path / "c.toml"
     config.write_text('[campaign]\nlocations = ["00", "01"]\n[time]\nstart = "2016-01-01"\n'
                       'end = "2016-07-01"\n[cluster]\nkind = "azure-batch"\n')  # fmt: skip
-    # 2 locations x (6 periods x 2 stages + 1 analysis) = 26 tasks, capped by max-nodes
+    # 2 locations x (6 periods of 500 px x 2 stages + 1 analysis) = 26 tasks, capped by max-nodes
     with dask.config.set({"vegdask.azure.max-nodes": 5}):
         assert plan_json(capsys, str(config))["workers"] == 5
     with dask.config.set({"vegdask.azure.max-nodes": 50}):

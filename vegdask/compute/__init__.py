@@ -5,6 +5,7 @@ from vegdask.compute._mask import binary_image, vegetation_mask
 from vegdask.compute._period_writes import (
     dataset_from_periods,
     grouped_period_writes,
+    grouped_task_count,
     period_writes,
     write_period,
 )
@@ -18,6 +19,7 @@ __all__ = [
     "check_tile_fits",
     "dataset_from_periods",
     "grouped_period_writes",
+    "grouped_task_count",
     "period_writes",
     "tile_metrics",
     "vegetation_mask",

@@ -128,11 +128,34 @@ def grouped_period_writes(
     [[0, 1], [3, 4]]
     """
     periods = _periods(stores, periods, returning)
-    size = max(1, elements_per_task // _elements_per_period(stores))
+    size = _periods_per_task(_elements_per_period(stores), elements_per_task)
     groups = [group for run in _runs(periods) for group in _split(run, size)]
     pairs = [[(i, i) for i in group] for group in groups]
     tasks = _period_tasks(stores, pairs, options, returning, _compute_and_write)
     return list(zip(groups, tasks, strict=True))
+
+
+def grouped_task_count(
+    periods: int, elements_per_period: int, elements_per_task: int = ELEMENTS_PER_TASK
+) -> int:
+    """How many tasks :func:`grouped_period_writes` makes of ``periods`` consecutive periods.
+
+    ``elements_per_period`` is the most values a variable holds in one period (a Scene band's or
+    mask's ``y * x``); a plan counts a stage's tasks with it before any store exists.
+
+    Examples
+    --------
+    >>> grouped_task_count(24, 100 * 100), grouped_task_count(24, 500 * 500)
+    (1, 24)
+    >>> grouped_task_count(48, 200 * 200)  # 6 periods a task
+    8
+    """
+    return -(-periods // _periods_per_task(elements_per_period, elements_per_task))
+
+
+def _periods_per_task(elements_per_period: int, elements_per_task: int) -> int:
+    """The most consecutive periods one task takes (one at least)."""
+    return max(1, elements_per_task // max(1, elements_per_period))
 
 
 def _periods(

@@ -53,7 +53,9 @@ def campaign_workers(
     tasks = 0
     for site in sites:
         work = location_workload(site.config)
-        tasks += work["tasks"] if until == "analyse" else work["periods"] * (1 + (until != "fetch"))
+        tasks += (
+            work["tasks"] if until == "analyse" else work["stage_tasks"] * (1 + (until != "fetch"))
+        )
     wanted = max(tasks, 1)
     return wanted if max_workers is None else max(min(wanted, max_workers), 1)
 

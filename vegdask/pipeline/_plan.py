@@ -1,8 +1,9 @@
 """The plan of a job or campaign before it runs: its work, CPU time, wall time and cost.
 
 Per location the plan counts periods (from the dates), tiles (``(size // tile_size)**2`` a
-period), tasks (one a period for each of fetch and process, one analysis) and the bytes of the
-Scene to fetch. Each stage's CPU seconds on this machine are
+period), tasks (fetch's and process's, consecutive periods of a small scene sharing one as the
+stages group them, and one analysis) and the bytes of the Scene to fetch. Each stage's CPU
+seconds on this machine are
 
     per_location + per_period * periods + per_tile * tiles
 
@@ -32,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from vegdask import config as settings
+from vegdask.compute import grouped_task_count
 from vegdask.data import make_periods
 from vegdask.pipeline._campaign_cluster import campaign_workers
 from vegdask.pipeline._manifest import STAGES
@@ -311,22 +313,28 @@ _BYTES_PER_PIXEL = 5 * 4 + 1  # red, green, blue, nir, ndvi as float32, cloud_ma
 def location_workload(config: dict[str, Any]) -> dict[str, int]:
     """Periods, tiles (tile-periods), tasks and Scene bytes of one validated job config.
 
+    ``tasks`` counts the fetch and process stages' tasks (consecutive periods of a small scene
+    share one: :func:`~vegdask.compute.grouped_task_count`) and the analysis' one;
+    ``stage_tasks`` is one stage's.
+
     Examples
     --------
     >>> from vegdask.pipeline import validate_config
     >>> location_workload(validate_config({"location": {"size": 120}, "time": {
     ...     "start": "2016-01-01", "end": "2016-07-01"}}))
-    {'periods': 6, 'tiles': 24, 'tasks': 13, 'bytes': 1814400}
+    {'periods': 6, 'tiles': 24, 'stage_tasks': 1, 'tasks': 3, 'bytes': 1814400}
     """
     when, size = config["time"], config["location"]["size"]
     drop = bool(config["source"].get("drop_partial", False))
     periods = len(make_periods(when["start"], when["end"], when["period"], drop_partial=drop))
     side = size // config["processing"]["tile_size"]
     analysed = 1 if config["analysis"]["enabled"] else 0
+    stage_tasks = grouped_task_count(periods, size * size)
     return {
         "periods": periods,
         "tiles": side * side * periods,
-        "tasks": 2 * periods + analysed,
+        "stage_tasks": stage_tasks,
+        "tasks": 2 * stage_tasks + analysed,
         "bytes": size * size * periods * _BYTES_PER_PIXEL,
     }
 
