@@ -456,3 +456,51 @@ def test_docs_campaign_commands_as_written(tmp_path, expected_headline):
     assert documented, "docs/pipeline.md no longer gives the demo campaign's counts"
     assert counts.get(("declining", True), 0) == int(documented.group(1))
     assert counts.get(("stable", True), 0) == int(documented.group(2))
+
+
+def test_a_campaign_checks_each_location_once(tmp_path, azurite, monkeypatch, capsys):
+    """`vegdask fetch` then `vegdask run` then the rerun of a 2-location campaign: each
+    location's run.json read once a command (was twice: the plan, then the run or the outcome),
+    and the campaign output's container made sure of once a command (was once by the CLI, once
+    by run_campaign and once a location)."""
+    import vegdask.data._run_store as run_store
+    import vegdask.data.storage as storage
+
+    monkeypatch.setenv("AZURE_STORAGE_CONNECTION_STRING", azurite.connection_string)
+    remote = "abfs://runs-checks/study"
+    reads: dict[str, int] = {}
+    containers = []
+    read_bytes, ensure = RunStore.read_bytes, {m: m.ensure_container for m in (run_store, storage)}
+
+    def counted_read(store, name):
+        if name == "run.json":
+            where = store.url.rsplit("/", 1)[-1]
+            reads[where] = reads.get(where, 0) + 1
+        return read_bytes(store, name)
+
+    def counted_ensure(module):
+        def wrapped(*args, **kwargs):
+            containers.append(args[0])
+            return ensure[module](*args, **kwargs)
+
+        return wrapped
+
+    monkeypatch.setattr(RunStore, "read_bytes", counted_read)
+    for module in ensure:
+        monkeypatch.setattr(module, "ensure_container", counted_ensure(module))
+    # a running scheduler in this process: the locations' reads happen here, counted
+    with LocalCluster(
+        n_workers=1, threads_per_worker=2, processes=False, protocol="tcp", dashboard_address=":0"
+    ) as cluster:
+        small = SMALL.replace("[cluster]\n", f'[cluster]\nkind = "{cluster.scheduler_address}"\n')
+        config = write(
+            tmp_path / "campaign.toml",
+            f'[campaign]\nlocations = ["02", "07"]\n{small}[output]\nurl = "{remote}"\n',
+        )
+        counts = []
+        for command in ("fetch", "run", "run"):
+            reads.clear(), containers.clear()
+            assert main([command, str(config), "--no-progress"]) == 0
+            counts.append((dict(reads), len(containers)))
+    assert "nothing to compute" in capsys.readouterr().out  # the rerun
+    assert counts == [({}, 1), ({"02": 1, "07": 1}, 1), ({"02": 1, "07": 1}, 1)]

@@ -20,12 +20,13 @@ CAMPAIGN_FAILED = 3
 def run_campaign_command(args: argparse.Namespace, campaign: Any, until: str) -> int:
     """Run every location of ``campaign`` on one cluster; exit status 0, or 3 if some failed."""
     from vegdask.cluster import WorkersLostError
-    from vegdask.data import EarthEngineAuthError
-    from vegdask.data.storage import ensure_container, is_remote
+    from vegdask.data import EarthEngineAuthError, RunStore
+    from vegdask.data.storage import is_remote
     from vegdask.pipeline import (
         OutputInUseError,
         campaign_client,
         campaign_to_compute,
+        check_campaign,
         check_credentials,
         check_output,
         config_warnings,
@@ -47,10 +48,13 @@ def run_campaign_command(args: argparse.Namespace, campaign: Any, until: str) ->
     output = campaign.output
     started = time.perf_counter()
     try:
-        ensure_container(output)  # storage that refuses or does not answer: before the cluster
+        store = RunStore(output)  # its container made sure of once, for every location
+        store.ensure_container()  # storage that refuses or does not answer: before the cluster
         check_output(output, force=args.force)
         with output_lock(output):  # one lock for the whole campaign
-            todo = campaign_to_compute(campaign, until, force=args.force, verify=args.verify)
+            checks = {"until": until, "force": args.force, "verify": args.verify, "store": store}
+            campaign = check_campaign(campaign, **checks)  # every run.json read once, here
+            todo = campaign_to_compute(campaign, **checks)
             if todo:  # signed in to the shared source before any location is written
                 check_credentials(todo[0].config)
             # A finished campaign reruns without a cluster: every location is complete. On
@@ -73,6 +77,7 @@ def run_campaign_command(args: argparse.Namespace, campaign: Any, until: str) ->
                     until=until,
                     to_compute=todo,
                     plan=plan,
+                    store=store,
                 )
     except WorkersLostError as err:
         raise CLIError(f"{err}; stopped (rerun the same command to resume)") from err

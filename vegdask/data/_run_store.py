@@ -65,6 +65,9 @@ class RunStore:
     options : dict, optional
         fsspec storage options; default :func:`~vegdask.data.storage.storage_options` of ``url``
         (credentials from the settings). Never log them: they hold secrets.
+    container_ready : bool, default False
+        Whether the caller made sure of the container already (a campaign's, which holds this
+        location's folder): :meth:`ensure_container` then does nothing.
 
     Examples
     --------
@@ -77,10 +80,12 @@ class RunStore:
     True
     """
 
-    def __init__(self, url: Any, *, options: dict[str, Any] | None = None):
+    def __init__(
+        self, url: Any, *, options: dict[str, Any] | None = None, container_ready: bool = False
+    ):
         self.url = str(url)
         self.options = storage_options(self.url) if options is None else options
-        self._container_ready = False
+        self._container_ready = container_ready
 
     @functools.cached_property
     def path(self) -> str:

@@ -5,6 +5,7 @@ from vegdask.pipeline._campaign import (
     Campaign,
     Site,
     campaign_to_compute,
+    check_campaign,
     load_job,
     run_campaign,
     validate_campaign,
@@ -34,7 +35,14 @@ from vegdask.pipeline._plan import (
     vm_price,
 )
 from vegdask.pipeline._quiet import drop_unclosed_session_notes
-from vegdask.pipeline._run import PreparedJob, check_credentials, prepare_job, run_job
+from vegdask.pipeline._run import (
+    JobRead,
+    PreparedJob,
+    check_credentials,
+    prepare_job,
+    read_job,
+    run_job,
+)
 from vegdask.pipeline._types import JobConfig, Manifest, StageEntry
 
 __all__ = [
@@ -47,6 +55,7 @@ __all__ = [
     "Campaign",
     "ConfigError",
     "JobConfig",
+    "JobRead",
     "Manifest",
     "OutputInUseError",
     "PreparedJob",
@@ -56,6 +65,7 @@ __all__ = [
     "campaign_client",
     "campaign_to_compute",
     "campaign_workers",
+    "check_campaign",
     "check_credentials",
     "check_job",
     "check_output",
@@ -72,6 +82,7 @@ __all__ = [
     "plan_job",
     "prepare_job",
     "read_config",
+    "read_job",
     "read_manifest",
     "run_campaign",
     "run_job",

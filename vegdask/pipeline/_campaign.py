@@ -17,7 +17,7 @@ import re
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -27,8 +27,9 @@ from vegdask.data.storage import join_url
 from vegdask.pipeline._config import ConfigError, read_config, validate_config
 from vegdask.pipeline._cpu import CpuMeter
 from vegdask.pipeline._interleave import interleave
-from vegdask.pipeline._manifest import STAGES, read_manifest, stages_to_compute
+from vegdask.pipeline._manifest import STAGES, read_manifest
 from vegdask.pipeline._on_worker import run_location
+from vegdask.pipeline._run import JobRead, read_job
 from vegdask.pipeline._types import JobConfig, Manifest, StageEntry
 
 __all__ = [
@@ -36,6 +37,7 @@ __all__ = [
     "Campaign",
     "Site",
     "campaign_to_compute",
+    "check_campaign",
     "load_job",
     "run_campaign",
     "validate_campaign",
@@ -67,11 +69,15 @@ _SYNTHETIC_KEYS = ("seed", "rainfall_start", "rainfall_end")
 
 @dataclass(frozen=True)
 class Site:
-    """One location of a campaign: its id, validated job config and synthetic rainfall path."""
+    """One location of a campaign: its id, validated job config and synthetic rainfall path.
+
+    ``read`` is its run.json as :func:`check_campaign` read it (None until then).
+    """
 
     id: str
     config: JobConfig
     synthetic_rainfall: str | None = None
+    read: JobRead | None = field(default=None, compare=False, repr=False)
 
     @property
     def output(self) -> str:
@@ -287,11 +293,48 @@ def load_job(
     return validate_campaign(raw, Path(path).parent if path is not None else Path("."))
 
 
+def check_campaign(
+    campaign: Campaign,
+    until: str = "analyse",
+    force: bool = False,
+    verify: bool = False,
+    *,
+    store: RunStore | None = None,
+) -> Campaign:
+    """The campaign with every location's run.json read and checked once (:attr:`Site.read`).
+
+    The output's container is made sure of once (``store``, the campaign output's, when the
+    caller has one), not again by the locations. A location already read with these options is
+    not read again; one whose output is another job's (or a file) is left unread: its run fails
+    with its one line (recorded in campaign.json) while the others go on.
+    """
+    store = store or RunStore(campaign.output)
+    store.ensure_container()
+
+    def checked(site: Site) -> Site:
+        if site.read is not None and site.read.options == (until, force, verify):
+            return site
+        location = RunStore(site.output, container_ready=True)
+        try:
+            read = read_job(site.config, location, until=until, force=force, verify=verify)
+        except (FileExistsError, NotADirectoryError):  # another job's, or a file's place
+            return replace(site, read=None)
+        return replace(site, read=read)
+
+    return replace(campaign, sites=tuple(checked(site) for site in campaign.sites))
+
+
 def campaign_to_compute(
-    campaign: Campaign, until: str = "analyse", force: bool = False, verify: bool = False
-) -> list:
-    """The sites whose job has stages left to compute (:func:`stages_to_compute`)."""
-    return [s for s in campaign.sites if stages_to_compute(s.config, until, force, verify)]
+    campaign: Campaign,
+    until: str = "analyse",
+    force: bool = False,
+    verify: bool = False,
+    *,
+    store: RunStore | None = None,
+) -> list[Site]:
+    """The sites whose job has stages left to compute (:func:`check_campaign` reads them)."""
+    sites = check_campaign(campaign, until, force, verify, store=store).sites
+    return [s for s in sites if s.read is None or s.read.to_compute]
 
 
 def run_campaign(
@@ -306,6 +349,7 @@ def run_campaign(
     to_compute: list[Site] | None = None,
     plan: dict[str, Any] | None = None,
     in_flight: int | None = None,
+    store: RunStore | None = None,
 ) -> dict[str, Any]:
     """Run every location of ``campaign`` on one client; record each in ``campaign.json``.
 
@@ -330,31 +374,40 @@ def run_campaign(
         As :func:`~vegdask.pipeline.run_job`'s, for every location.
     to_compute : list of Site, optional
         :func:`campaign_to_compute`'s answer when the caller has it (it reads every output).
+        Pass it ``campaign`` as :func:`check_campaign` returned it so that the complete
+        locations' run.json is not read again either.
     plan : dict, optional
         The campaign's plan (``vegdask plan``), stored as ``plan``; made here when not given.
     in_flight : int, optional
         Locations running at once (``vegdask.campaign.in-flight``, 3 by default). With more
         than one, a location reports lines instead of progress bars.
+    store : RunStore, optional
+        The campaign output's store, when the caller made sure of its container already.
 
     Returns
     -------
     dict
         The content of ``campaign.json``.
     """
-    store = RunStore(campaign.output)
+    store = store or RunStore(campaign.output)
     store.ensure_container()
     started = time.perf_counter()
     last = store.read_json("campaign.json") if store.exists("campaign.json") else {}
     if to_compute is None:
-        to_compute = campaign_to_compute(campaign, until, force, verify)
+        campaign = check_campaign(campaign, until, force, verify, store=store)
+        to_compute = campaign_to_compute(campaign, until, force, verify, store=store)
     todo = {site.id for site in to_compute}
+    # each location as its run.json was read for the plan: not read again
+    read = {site.id: site for site in to_compute}
+    campaign = replace(campaign, sites=tuple(read.get(s.id, s) for s in campaign.sites))
     previous = last.get("locations", {})
     entries = {
         site.id: _entry(site, previous.get(site.id), site.id in todo) for site in campaign.sites
     }
     for number, site in enumerate(campaign.sites, start=1):
         if site.id not in todo:
-            entries[site.id].update(_outcome(site, until))
+            manifest = site.read.run.manifest if site.read else None  # as read for the plan
+            entries[site.id].update(_outcome(site, until, manifest))
             log(f"location {site.id} ({number}/{len(entries)}): complete; skipped")
     if plan is None:
         from vegdask.pipeline._plan import plan_job
@@ -418,7 +471,7 @@ def _run_site(
     options["log"] = tell
     started = time.perf_counter()
     try:
-        manifest = run_location(site.config, client, rank, until, **options)
+        manifest = run_location(site.config, client, rank, until, read=site.read, **options)
     except WorkersLostError:  # the cluster, not the location: the campaign stops
         raise
     except Exception as err:  # isolated: recorded, and the other locations go on

@@ -23,7 +23,7 @@ from typing import Any
 
 from vegdask.data.storage import is_remote
 from vegdask.pipeline._interleave import RANK_STEP, SILENCED, ranked
-from vegdask.pipeline._run import run_job
+from vegdask.pipeline._run import JobRead, prepare_job, run_job
 from vegdask.pipeline._types import JobConfig, Manifest
 
 __all__ = ["run_location"]
@@ -32,19 +32,28 @@ __all__ = ["run_location"]
 _SOURCES = ("synthetic", "stac")
 
 
-def run_location(config: JobConfig, client: Any, rank: int, until: str, **options: Any) -> Manifest:
+def run_location(
+    config: JobConfig,
+    client: Any,
+    rank: int,
+    until: str,
+    read: JobRead | None = None,
+    **options: Any,
+) -> Manifest:
     """:func:`~vegdask.pipeline.run_job` of a campaign's location at the priority of ``rank``.
 
     As one task on a worker when its output and source allow (its messages then go to
-    ``options["log"]`` when it ends, and it shows no progress bars), else here. Its errors are
-    raised here as run_job raises them. Returns the job's manifest.
+    ``options["log"]`` when it ends, and it shows no progress bars), else here. ``read`` is its
+    run.json as the campaign read it (:func:`~vegdask.pipeline.read_job`: small, it goes to the
+    worker; not read again there). Its errors are raised here as run_job raises them. Returns
+    the job's manifest.
     """
     if client is None or not _on_a_worker(config):
         with ranked(client, rank):
-            return run_job(config, client=client, until=until, **options)
+            return _run(config, client, until, read, **options)
     log = options.pop("log")
     options.pop("progress", None)
-    lines, manifest = _on_worker(config, client, rank, until, options)
+    lines, manifest = _on_worker(config, client, rank, until, {**options, "read": read})
     for line in lines:
         log(line)
     return manifest
@@ -85,7 +94,16 @@ def _job(
     with warnings.catch_warnings(), worker_client() as client, ranked(client, rank):
         for message, category in SILENCED:  # as the driver silences them (interleave)
             warnings.filterwarnings("ignore", message, category)
-        manifest = run_job(
-            config, client=client, until=until, progress=False, log=lines.append, **options
-        )
+        manifest = _run(config, client, until, progress=False, log=lines.append, **options)
     return lines, manifest
+
+
+def _run(
+    config: JobConfig, client: Any, until: str, read: JobRead | None, **options: Any
+) -> Manifest:
+    """run_job, prepared from ``read`` when the campaign read run.json (else it reads it)."""
+    prepared = None
+    if read is not None:
+        checks = {k: options[k] for k in ("force", "verify", "log") if k in options}
+        prepared = prepare_job(config, until=until, read=read, **checks)
+    return run_job(config, client=client, until=until, prepared=prepared, **options)

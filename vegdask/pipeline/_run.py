@@ -15,7 +15,7 @@ from vegdask.pipeline._manifest import STAGES, Run
 from vegdask.pipeline._stages import analyse, fetch, open_job_source, process, source_options
 from vegdask.pipeline._types import JobConfig, Manifest
 
-__all__ = ["PreparedJob", "check_credentials", "prepare_job", "run_job"]
+__all__ = ["JobRead", "PreparedJob", "check_credentials", "prepare_job", "read_job", "run_job"]
 
 
 def check_credentials(config: JobConfig) -> None:
@@ -33,6 +33,51 @@ def check_credentials(config: JobConfig) -> None:
         from vegdask.data import initialize_earthengine
 
         initialize_earthengine(source_options(config).get("project"))
+
+
+@dataclass(frozen=True)
+class JobRead:
+    """A job's run.json as read and checked once (:func:`read_job`), with its stamp.
+
+    Small and picklable (no source, no client): a campaign reads its locations' run.json on the
+    driver and its locations' tasks prepare from it (:func:`prepare_job`'s ``read``).
+    """
+
+    run: Run
+    stamp: tuple[Any, ...] | None
+    options: tuple[str, bool, bool]  # until, force, verify
+
+    @property
+    def to_compute(self) -> list[str]:
+        """The stages the run computes (:func:`stages_to_compute`)."""
+        return self.run.to_compute
+
+
+def read_job(
+    config: JobConfig,
+    store: RunStore,
+    *,
+    until: str = "analyse",
+    force: bool = False,
+    verify: bool = False,
+) -> JobRead:
+    """Read and check ``store``'s run.json for ``config`` once, as :func:`prepare_job` does.
+
+    :func:`check_job`'s refusals and the damaged stages; nothing is written.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from vegdask.pipeline import validate_config
+    >>> out = tempfile.mkdtemp()
+    >>> read_job(validate_config({"output": {"url": out}}), RunStore(out)).to_compute
+    ['fetch', 'process', 'analyse']
+    """
+    if until not in STAGES:
+        raise ValueError(f"until must be one of {STAGES}, got {until!r}")
+    stamp = store.stamp("run.json")  # before the read: a write during it shows too
+    run = Run(config, store, None, print, until=until, force=force, verify=verify)
+    return JobRead(run, stamp, (until, force, verify))
 
 
 @dataclass(frozen=True)
@@ -66,6 +111,7 @@ def prepare_job(
     verify: bool = False,
     log: Callable[[str], None] = print,
     store: RunStore | None = None,
+    read: JobRead | None = None,
 ) -> PreparedJob:
     """Check a job once before it writes anything or needs a cluster.
 
@@ -84,6 +130,9 @@ def prepare_job(
     store : RunStore, optional
         The output's store, when the caller has one (e.g. whose container it made sure of
         before taking the lock: a store does that once).
+    read : JobRead, optional
+        :func:`read_job`'s answer for this config and options, when the caller read run.json
+        already (a campaign, for its plan): it is not read again. Its store is the output's.
 
     Returns
     -------
@@ -100,12 +149,15 @@ def prepare_job(
     """
     if until not in STAGES:
         raise ValueError(f"until must be one of {STAGES}, got {until!r}")
-    store = store or RunStore(config["output"]["url"])
+    if read is not None and (read.run.config, read.options) != (config, (until, force, verify)):
+        raise ValueError("read is read_job's answer for another config or options")
+    store = read.run.store if read else store or RunStore(config["output"]["url"])
     store.ensure_container()  # storage that refuses or does not answer fails first
     check_output(store.url, force=force)  # a file, or a folder of stores vegdask did not write
     source = open_job_source(config)  # bad source settings fail here, before anything is written
-    stamp = store.stamp("run.json")  # before the read: a write during it shows too
-    run = Run(config, store, None, log, until=until, force=force, verify=verify)
+    read = read or read_job(config, store, until=until, force=force, verify=verify)
+    run, stamp = read.run, read.stamp
+    run.log = log
     if config["source"]["kind"] == "local":  # the config checked the others' location.size
         scene = source[0]
         try:
