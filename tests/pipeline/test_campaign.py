@@ -359,6 +359,37 @@ def test_location_output_is_a_single_run_that_other_commands_read(tmp_path, clie
     }
 
 
+def test_a_run_json_written_after_the_plan_fails_its_location_unwritten(tmp_path, client):
+    """A location runs what the plan read: another run writing its run.json in between stops
+    that location (one line in campaign.json, nothing written beside run.json)."""
+    from vegdask.pipeline import campaign_to_compute, check_campaign
+
+    campaign = check_campaign(
+        validate_campaign(
+            {
+                "campaign": {"locations": ["05"]},
+                **tomllib.loads(SMALL),
+                "output": {"url": str(tmp_path)},
+            }
+        )
+    )
+    site = tmp_path / "locations" / "05"
+    site.mkdir(parents=True)
+    (site / "run.json").write_text('{"stages": {}}')  # another run's start, after the plan
+    record = run_campaign(
+        campaign,
+        client=client,
+        progress=False,
+        log=lambda m: None,
+        to_compute=campaign_to_compute(campaign),
+    )
+    entry = record["locations"]["05"]
+    assert entry["status"] == "failed"
+    assert "OutputInUseError" in entry["error"]
+    assert "changed after this run checked it" in entry["error"]
+    assert [p.name for p in site.iterdir()] == ["run.json"]
+
+
 def test_campaign_on_blob_storage(client, azurite, monkeypatch):
     monkeypatch.setenv("AZURE_STORAGE_CONNECTION_STRING", azurite.connection_string)
     remote = "abfs://runs-campaign/study"
