@@ -82,9 +82,10 @@ def campaign_client(
     runs it (Batch and storage settings from ``AZURE_BATCH_*`` and
     ``AZURE_STORAGE_CONNECTION_STRING``; the output an ``abfs://`` URL):
 
-    >>> from vegdask.pipeline import campaign_to_compute, load_job, run_campaign
+    >>> from vegdask.pipeline import campaign_to_compute, check_campaign, load_job, run_campaign
     >>> campaign = load_job("campaign.toml", overrides={"cluster": {"kind": "azure-batch"}})
     ... # doctest: +SKIP
+    >>> campaign = check_campaign(campaign)  # each run.json read once  # doctest: +SKIP
     >>> todo = campaign_to_compute(campaign)  # doctest: +SKIP
     >>> with campaign_client(campaign, todo) as client:  # doctest: +SKIP
     ...     record = run_campaign(campaign, client=client, to_compute=todo)
