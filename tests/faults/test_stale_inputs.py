@@ -14,7 +14,7 @@ from vegdask.data import tiles_from_results_summary
 @pytest.mark.parametrize("rainfall", ["nan", "inf", "-1"])
 def test_simulate_refuses_a_rainfall_that_is_not_a_number_ge_0(tmp_path, refused, rainfall):
     line = refused(["simulate", str(tmp_path / "p.png"), "--rainfall", rainfall], tmp_path)
-    assert "--rainfall a number >= 0" in line
+    assert f"--rainfall = {float(rainfall)} is not valid; expected a number >= 0" in line
     assert not (tmp_path / "p.png").exists()
 
 
