@@ -115,12 +115,11 @@ class Option:
     the user (in :meth:`error`); ``choices`` (when the value is one of a few strings) gives both
     and the command line's ``choices``. ``setting`` is the ``vegdask.yaml`` key (without
     ``vegdask.``) holding the option's default, read by :meth:`default`; ``help`` is the
-    command line's help text, which :meth:`help_text` completes with that default (in place of
-    ``{default}`` if it has one, else at its end), or with ``unset`` (what applies instead) while
-    the setting has no value; ``{setting}`` in it names the setting and its packaged value
-    instead, without reading the settings (no dask import: ``vegdask run --help`` starts
-    fast). A ``required`` option has no default; a ``shown`` one is written into the effective
-    config.
+    command line's help text, which :meth:`help_text` completes with that default (at its end),
+    or with ``unset`` (what applies instead) while the setting has no value; ``{setting}`` in
+    it names the setting and its packaged value instead, without reading the settings (no dask
+    import: ``vegdask run --help`` starts fast). A ``required`` option has no default; a
+    ``shown`` one is written into the effective config.
 
     Examples
     --------
@@ -184,6 +183,4 @@ class Option:
             default = self.unset or "none"
         elif isinstance(default, list):
             default = ",".join(map(str, default))
-        if "{default}" in self.help:
-            return self.help.replace("{default}", str(default))
         return f"{self.help} (default: {default})".lstrip()

@@ -28,3 +28,16 @@ def test_overrides_merge_over_the_file_key_by_key(tmp_path):
 def test_a_bad_override_is_named():
     with pytest.raises(ConfigError, match=r"cluster\.workers = 0"):
         load_config(None, overrides={"cluster": {"workers": 0}})
+
+
+def test_a_config_without_source_follows_the_source_settings_like_one_that_names_it():
+    import dask.config
+
+    from vegdask.pipeline import validate_config
+
+    with dask.config.set({"vegdask.source.synthetic.seed": 3}):
+        implied = validate_config({})["source"]
+        named = validate_config({"source": {"kind": "synthetic"}})["source"]
+    assert implied == named
+    assert implied["seed"] == 3
+    assert validate_config({})["source"]["seed"] == 0  # the packaged setting

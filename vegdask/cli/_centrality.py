@@ -67,13 +67,12 @@ def _signal(image: np.ndarray, args: argparse.Namespace) -> np.ndarray:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Compute and print the feature vector of ``args.image``."""
     import numpy as np
 
+    from vegdask import config
     from vegdask.data import read_image
     from vegdask.kernels import feature_vector, feature_vector_metrics
-
-    """Compute and print the feature vector of ``args.image``."""
-    from vegdask import config
 
     diagonal = config.flag("processing.diagonal", args.diagonal)
     quantiles = config.get(

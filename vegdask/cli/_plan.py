@@ -34,7 +34,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def _plan(args: argparse.Namespace) -> int:
     from vegdask.pipeline import ConfigError, calibrate, format_plan, load_job, plan_job, vm_price
 
-    value(args, "workers", CLUSTER_OPTIONS["workers"])
+    workers = value(args, "workers", CLUSTER_OPTIONS["workers"])
     try:
         vm_price(args.vm_size)  # a bad size before anything is measured
         job = load_job(args.config) if args.config or not args.calibrate else None
@@ -46,7 +46,7 @@ def _plan(args: argparse.Namespace) -> int:
         if job is None:
             return 0
     try:
-        plan = plan_job(job, workers=args.workers, vm_size=args.vm_size)
+        plan = plan_job(job, workers=workers, vm_size=args.vm_size)
     except ValueError as err:
         raise CLIError(str(err)) from err
     print(json.dumps(plan, indent=2) if args.json else "\n".join(format_plan(plan)))

@@ -65,7 +65,7 @@ _BYTES_PER_PIXEL = 100
 DEMO_CONFIG: dict[str, Any] = {
     "location": {"longitude": 27.94, "latitude": 11.58, "size": 500},
     "time": {"start": "2016-01-01", "end": "2020-01-01", "period": "1m"},
-    "source": {"kind": "synthetic", **source_defaults("synthetic")},
+    "source": {"kind": "synthetic"},
     "output": {"url": "vegdask-demo"},
     "analysis": {"enabled": True},
 }
@@ -189,10 +189,11 @@ def validate_config(config: dict[str, Any]) -> JobConfig:
 
 
 def _defaults() -> dict[str, Any]:
-    """The demo's config with the settings of ``[cluster]`` and ``[processing]``, read now."""
+    """The demo's config with the settings of its cluster, processing and source, read now."""
     effective = copy.deepcopy(DEMO_CONFIG)
     for section in ("cluster", "processing"):
         effective[section] = {key: option.default() for key, option in _SCHEMA[section].items()}
+    effective["source"] = _validate_source(effective["source"])
     return {section: effective[section] for section in _SCHEMA}
 
 

@@ -115,6 +115,7 @@ def pooled_rejection_rate(
     from vegdask.analysis import pooled_early_warning
 
     alpha = config.get("analysis.alpha", alpha)
+    n_surrogates = config.get("analysis.n-surrogates", n_surrogates)  # once, not once a site
     hits = 0
     for seed in range(sites):
         panel = simulated_site(phi=RAMP if ramp else NULL_PHI, seed=seed, **site)
