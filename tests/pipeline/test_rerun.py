@@ -137,6 +137,25 @@ def test_a_rerun_checks_once(tmp_path, client, monkeypatch):
     assert calls == {"run.json": 1, "hash": 1, "container": 1}
 
 
+def test_a_finished_fetch_is_prepared_without_opening_its_source(tmp_path, client):
+    """The source is opened (its settings checked) only when the fetch stage computes: a
+    finished fetch's rerun reads scene.zarr instead, and runs the later stages from it."""
+    from vegdask.pipeline import prepare_job
+
+    config = validate_config({**SMALL, "output": {"url": str(tmp_path)}})
+    run_job(config, client=client, progress=False, log=lambda m: None, until="fetch")
+    job = prepare_job(config, until="process")
+    assert (job.to_compute, job.source) == (["process"], None)
+    manifest = run_job(config, client=client, progress=False, until="process", prepared=job)
+    assert [manifest["stages"][s]["last_run"] for s in ("fetch", "process")] == [
+        "skipped",
+        "computed",
+    ]
+    forced = prepare_job(config, until="process", force=True)
+    assert forced.to_compute == ["fetch", "process"]
+    assert forced.source[0].sizes["x"] == 100  # opened
+
+
 def test_a_run_json_written_after_the_checks_refuses_the_run(tmp_path):
     """What prepare_job checked is what run_job runs: another run writing run.json in between
     (before this one took the output's lock) stops it before it writes anything."""

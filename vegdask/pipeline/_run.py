@@ -86,7 +86,8 @@ class PreparedJob:
 
     Made by :func:`prepare_job`; pass it to :func:`run_job` as ``prepared`` so that run.json is
     read, the output checked and the stages' parameters hashed once on the run path. ``stamp``
-    is what run.json was like when read (:meth:`~vegdask.data.RunStore.stamp`).
+    is what run.json was like when read (:meth:`~vegdask.data.RunStore.stamp`); ``source`` is
+    the opened source, None when the fetch stage is skipped (its source is not needed).
     """
 
     config: JobConfig
@@ -94,7 +95,7 @@ class PreparedJob:
     force: bool
     verify: bool
     run: Run
-    source: tuple[xr.Dataset, xr.Dataset | None]
+    source: tuple[xr.Dataset, xr.Dataset | None] | None
     stamp: tuple[Any, ...] | None
 
     @property
@@ -115,11 +116,11 @@ def prepare_job(
 ) -> PreparedJob:
     """Check a job once before it writes anything or needs a cluster.
 
-    The output's container is made sure of and the output checked (:func:`check_output`), the
-    source opened (bad source settings fail here), run.json read and checked
-    (:func:`check_job`, an unreadable one named with ``--force``), its
+    The output's container is made sure of and the output checked (:func:`check_output`),
+    run.json read and checked (:func:`check_job`, an unreadable one named with ``--force``), its
     damaged stages found (every chunk and checksum with ``verify``), a local folder's scene
-    checked to hold a tile, and the source signed in to when the fetch stage computes. Nothing
+    checked to hold a tile, and, when the fetch stage computes, the source opened (bad source
+    settings fail here) and signed in to. Nothing
     is written (but a missing container), so a refused job leaves the output as it was;
     :func:`run_job` refuses the job if run.json changed since (another run wrote it).
 
@@ -154,17 +155,21 @@ def prepare_job(
     store = read.run.store if read else store or RunStore(config["output"]["url"])
     store.ensure_container()  # storage that refuses or does not answer fails first
     check_output(store.url, force=force)  # a file, or a folder of stores vegdask did not write
-    source = open_job_source(config)  # bad source settings fail here, before anything is written
     read = read or read_job(config, store, until=until, force=force, verify=verify)
     run, stamp = read.run, read.stamp
     run.log = log
-    if config["source"]["kind"] == "local":  # the config checked the others' location.size
+    fetching, local = "fetch" in run.to_compute, config["source"]["kind"] == "local"
+    # The source is needed (and bad source settings fail here, before anything is written) when
+    # the fetch stage computes: a changed source setting changes its parameters' hash. A local
+    # source is opened anyway, for its size (the config checked the others' location.size).
+    source = open_job_source(config) if fetching or local else None
+    if local and source is not None:
         scene = source[0]
         try:
             check_tile_fits(config["processing"]["tile_size"], scene.sizes["y"], scene.sizes["x"])
         except ValueError as err:
             raise ValueError(f"processing.{err}") from None
-    if "fetch" in run.to_compute:
+    if fetching:
         check_credentials(config)
     return PreparedJob(config, until, force, verify, run, source, stamp)
 

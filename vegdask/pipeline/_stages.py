@@ -51,12 +51,13 @@ def open_job_source(config: JobConfig) -> tuple[xr.Dataset, xr.Dataset | None]:
 
 
 def fetch(
-    run: Run, source: tuple[xr.Dataset, xr.Dataset | None], force: bool, show: bool
+    run: Run, source: tuple[xr.Dataset, xr.Dataset | None] | None, force: bool, show: bool
 ) -> xr.Dataset:
+    """The stage's Scene; ``source`` (prepare_job's) is None only when the stage is skipped."""
     entry = run.stage("fetch", force)
     if run.skip("fetch", entry):
         return run.store.open_zarr("scene.zarr")
-    scene, weather = source
+    scene, weather = source or open_job_source(run.config)
     started, meter = time.perf_counter(), CpuMeter(run.client)
     update, bar = _progress_bar(scene.sizes["time"], "fetch", show)
     with bar:
