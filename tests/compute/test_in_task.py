@@ -4,6 +4,8 @@ Each graph is split into shares (one a group of output blocks), each share run i
 task, and every block compared with what ``dask.compute`` gives for the whole collection.
 """
 
+import weakref
+
 import dask
 import dask.array as da
 import numpy as np
@@ -135,3 +137,33 @@ def test_in_task_is_not_a_dependency_of_the_task_that_receives_it():
     task = dask.delayed(lambda wrapped: wrapped.get().shape)(InTask(lazy))
     assert not set(lazy.__dask_graph__()) & set(task.dask)  # the reads run inside the task
     assert task.compute() == lazy.shape
+
+
+def test_a_share_drops_a_value_once_every_task_reading_it_has_run():
+    live = weakref.WeakSet()
+
+    class Block:
+        pass
+
+    def make():
+        block = Block()
+        live.add(block)
+        return block
+
+    def read(block):
+        return 1
+
+    def still_held(*_):
+        return len(live)
+
+    graph = {
+        "a": (make,),
+        "b": (read, "a"),
+        "c": (make,),
+        "d": (read, "c"),
+        "n": (still_held, "b", "d"),
+    }
+    ((share, inputs),) = graph_shares(graph, [["n", "c"]])
+    values = share.run(inputs)
+    assert values["n"] == 1  # "a" was dropped; "c" is asked for, so kept
+    assert isinstance(values["c"], Block)
