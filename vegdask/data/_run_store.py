@@ -44,10 +44,17 @@ def to_strict_json(obj: Any) -> Any:
     >>> to_strict_json({"a": np.float64("nan"), "b": np.arange(2), "c": (1.5, np.int64(2))})
     {'a': None, 'b': [0, 1], 'c': [1.5, 2]}
     """
+    kind = type(obj)
+    if kind is float:  # the common cases first: a results summary is thousands of numbers
+        return obj if math.isfinite(obj) else None
+    if kind is int or kind is str or obj is None:
+        return obj
     if isinstance(obj, dict):
         return {str(k): to_strict_json(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple | np.ndarray):
-        return [to_strict_json(v) for v in list(obj)]
+    if isinstance(obj, np.ndarray):
+        obj = obj.tolist()  # Python numbers and nested lists, as each element's item() gives
+    if isinstance(obj, list | tuple):
+        return [to_strict_json(v) for v in obj]
     if isinstance(obj, np.generic):
         obj = obj.item()
     if isinstance(obj, float) and not math.isfinite(obj):

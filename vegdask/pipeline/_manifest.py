@@ -14,6 +14,7 @@ Nothing the manifest does not account for is ever replaced without ``force``.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from collections.abc import Callable, Mapping
@@ -48,6 +49,12 @@ STAGE_OUTPUTS = {
 # The stores written period by period: a damaged period of these is recomputed on its own.
 _PERIOD_STORES = ("scene.zarr", "mask.zarr", "tiles.zarr")
 _PACKAGES = ("dask", "distributed", "xarray", "zarr", "numpy", "numba")
+
+
+@functools.cache
+def _package_versions() -> tuple[tuple[str, str], ...]:
+    """The versions of the packages run.json records, looked up once a process."""
+    return tuple((name, version(name)) for name in _PACKAGES)
 
 
 def _hash(params: dict[str, Any]) -> str:
@@ -328,7 +335,7 @@ class Run:
             self.log(line)
         self.manifest["vegdask_version"] = __version__
         self.manifest["config"] = self.config
-        self.manifest["packages"] = {name: version(name) for name in _PACKAGES}
+        self.manifest["packages"] = dict(_package_versions())
         self.manifest.setdefault("stages", {})
         self.save()
 
