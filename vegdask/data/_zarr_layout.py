@@ -1,0 +1,174 @@
+"""The files of a new Zarr (format 3) store, built in memory: metadata and in-memory arrays' chunks.
+
+:func:`store_files` gives, for a Dataset, the files xarray's ``to_zarr(compute=False,
+consolidated=True)`` writes: every array's ``zarr.json``, the group's ``zarr.json`` with the
+consolidated metadata, and the encoded chunks of the variables held in memory (coordinates); lazy
+(dask) variables get their metadata only. It uses xarray's own encoding (CF conventions, the
+``coordinates`` attribute, fill values, chunks) and zarr's own metadata classes, codecs and
+defaults, but no zarr store: xarray's write creates each array through zarr's sync-over-async
+wrapper, writes its ``zarr.json`` twice (created, then its attributes), reads them all back to
+consolidate, and builds a dask graph to store data it never computes; here the files are made
+once and written together (:func:`~vegdask.data.create_store`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Iterator
+from itertools import product
+from typing import Any, cast
+
+import numpy as np
+import xarray as xr
+from dask.base import is_dask_collection
+from xarray import coding, conventions
+from xarray.backends.zarr import (
+    FillValueCoder,
+    encode_zarr_attr_value,
+    encode_zarr_variable,
+    extract_zarr_variable_encoding,
+)
+from zarr.core.array import AsyncArray, _parse_chunk_encoding_v3, _parse_chunk_key_encoding
+from zarr.core.array_spec import ArrayConfig
+from zarr.core.buffer import default_buffer_prototype
+from zarr.core.chunk_grids import _auto_partition
+from zarr.core.dtype import parse_dtype
+from zarr.core.group import ConsolidatedMetadata, GroupMetadata
+from zarr.core.metadata.v3 import ArrayV3Metadata
+
+__all__ = ["store_files"]
+
+
+def store_files(dataset: xr.Dataset) -> dict[str, bytes]:
+    """The files (path in the store -> content) of a new Zarr store of ``dataset``.
+
+    Lazy variables' encoding ``chunks`` must be set (:func:`~vegdask.data.create_store` sets
+    them from their dask chunks).
+
+    Raises
+    ------
+    ValueError
+        If a lazy variable is not numeric or boolean (xarray would infer its encoding, a
+        datetime's units for example, from its values), or a variable asks for shards.
+
+    Examples
+    --------
+    >>> import json
+    >>> files = store_files(xr.Dataset({"a": ("x", [1.5, 2.5])}, attrs={"site": "demo"}))
+    >>> sorted(files)
+    ['a/c/0', 'a/zarr.json', 'zarr.json']
+    >>> json.loads(files["zarr.json"])["attributes"]
+    {'site': 'demo'}
+    """
+    variables, attributes = conventions.encode_dataset_coordinates(dataset)
+    prototype = default_buffer_prototype()
+    files: dict[str, bytes] = {}
+    arrays: dict[str, Any] = {}  # name -> ArrayV3Metadata
+    for name, variable in variables.items():
+        metadata, data, write_empty = _array(name, variable)
+        arrays[str(name)] = metadata
+        files[f"{name}/zarr.json"] = metadata.to_buffer_dict(prototype)["zarr.json"].to_bytes()
+        if data is not None:
+            for key, chunk in _chunks(metadata, data, write_empty):
+                files[f"{name}/{key}"] = chunk
+    group = GroupMetadata(
+        attributes={k: encode_zarr_attr_value(v) for k, v in attributes.items()},
+        consolidated_metadata=ConsolidatedMetadata(metadata=arrays),
+    )
+    files["zarr.json"] = group.to_buffer_dict(prototype)["zarr.json"].to_bytes()
+    return files
+
+
+def _array(name: Hashable, variable: xr.Variable) -> tuple[ArrayV3Metadata, Any, bool | None]:
+    """``variable``'s Zarr metadata, its encoded data (None if lazy) and write_empty_chunks.
+
+    As xarray's ``ZarrStore.set_variables`` and zarr's ``init_array`` make them.
+    """
+    lazy = is_dask_collection(variable.data)
+    if lazy:
+        _check_lazy(name, variable)
+        # Encoding must not touch the data: a read-only view of one fill-like value stands in.
+        stand_in = np.broadcast_to(np.zeros((), variable.dtype), variable.shape)
+        variable = variable.copy(deep=False, data=stand_in)
+    encoded = encode_zarr_variable(variable, name=name, zarr_format=3)
+    attrs = encoded.attrs.copy()
+    fill_value = encoded.encoding.pop("fill_value", None)
+    if fill_value is None and encoded.dtype.kind == "f":
+        fill_value = np.nan  # xarray's default for floats (zarr's is zero): pydata/xarray#10646
+    fill_attr = attrs.pop("_FillValue", None)  # encoded, and last, as xarray writes it
+    if fill_attr is not None:
+        attrs["_FillValue"] = FillValueCoder.encode(fill_attr, encoded.dtype)
+    if encoded.encoding.get("_FillValue", None) is not None:
+        raise ValueError(f"{name}: Zarr does not support _FillValue in encoding")
+    encoding = extract_zarr_variable_encoding(encoded, name=name, zarr_format=3)
+    if encoding.get("shards") is not None:
+        raise ValueError(f"{name}: sharded arrays (encoding 'shards') are not supported")
+    # variable-length strings (object arrays of str) are zarr's "string", as xarray gives them
+    vlen_str = coding.strings.check_vlen_dtype(encoded.dtype) is str
+    dtype = parse_dtype(str if vlen_str else encoded.dtype, zarr_format=3)
+    item_size = getattr(dtype, "item_size", 1)
+    _, chunks = _auto_partition(
+        array_shape=encoded.shape,
+        chunk_shape=encoding["chunks"],
+        shard_shape=None,
+        item_size=item_size,
+    )
+    filters, serializer, compressors = _parse_chunk_encoding_v3(
+        compressors=encoding.get("compressors", "auto"),
+        filters=encoding.get("filters", "auto"),
+        serializer=encoding.get("serializer", "auto"),
+        dtype=dtype,
+    )
+    metadata = AsyncArray._create_metadata_v3(
+        shape=encoded.shape,
+        dtype=dtype,
+        chunk_shape=chunks,
+        fill_value=fill_value,
+        chunk_key_encoding=_parse_chunk_key_encoding(
+            encoding.get("chunk_key_encoding"), zarr_format=3
+        ),
+        codecs=(*filters, serializer, *compressors),
+        dimension_names=encoded.dims,
+        attributes={k: encode_zarr_attr_value(v) for k, v in attrs.items()},
+    )
+    write_empty = encoding.get("write_empty_chunks")
+    data = None if lazy else np.asarray(encoded.values)
+    return metadata, data, write_empty
+
+
+def _check_lazy(name: Hashable, variable: xr.Variable) -> None:
+    if variable.dtype.kind not in "biuf":
+        raise ValueError(
+            f"{name}: a store is created from lazy variables of numeric or boolean dtype only, "
+            f"not {variable.dtype} (xarray would encode it from its values); load it first"
+        )
+
+
+def _chunks(
+    metadata: ArrayV3Metadata, data: np.ndarray, write_empty: bool | None
+) -> Iterator[tuple[str, bytes]]:
+    """``data``'s chunks (key, encoded bytes) with ``metadata``'s codecs, as zarr writes them.
+
+    Edge chunks are padded with the fill value; a chunk all fill value is not written unless
+    ``write_empty`` (default: zarr's ``array.write_empty_chunks``).
+    """
+    prototype = default_buffer_prototype()
+    config = ArrayConfig.from_dict(
+        {} if write_empty is None else {"write_empty_chunks": write_empty}
+    )
+    shape = metadata.chunks
+    grid = [range(-(-size // chunk)) for size, chunk in zip(data.shape, shape, strict=True)]
+    for coords in product(*grid):
+        spec = metadata.get_chunk_spec(coords, config, prototype)
+        region = tuple(slice(c * s, (c + 1) * s) for c, s in zip(coords, shape, strict=True))
+        block = data[region]
+        if block.shape != tuple(shape):
+            padded = np.full(shape, spec.fill_value, dtype=data.dtype)
+            padded[tuple(slice(0, n) for n in block.shape)] = block
+            block = padded
+        chunk: Any = prototype.nd_buffer.from_numpy_array(np.ascontiguousarray(block))
+        if not config.write_empty_chunks and chunk.all_equal(spec.fill_value):
+            continue
+        for codec in metadata.codecs:
+            chunk = cast(Any, codec)._encode_sync(chunk, spec)  # zarr's codecs, here: no event loop
+            spec = codec.resolve_metadata(spec)
+        yield metadata.encode_chunk_key(coords), chunk.to_bytes()
