@@ -167,3 +167,32 @@ def test_a_share_drops_a_value_once_every_task_reading_it_has_run():
     values = share.run(inputs)
     assert values["n"] == 1  # "a" was dropped; "c" is asked for, so kept
     assert isinstance(values["c"], Block)
+
+
+class CountingStore:
+    """An array-like store (as xarray's lazily indexed Zarr arrays): counts the reads of it."""
+
+    def __init__(self, values):
+        self.values, self.reads = values, []
+        self.shape, self.dtype, self.ndim = values.shape, values.dtype, values.ndim
+
+    def __getitem__(self, index):
+        self.reads.append(index)
+        return self.values[index]
+
+
+def test_a_shares_reads_of_consecutive_blocks_along_the_first_axis_are_one_read():
+    store = CountingStore(np.arange(6 * 4 * 5.0).reshape(6, 4, 5))
+    y = da.from_array(store, chunks=(1, 2, 5)) * 2  # 6 periods of 2 blocks
+    store.reads.clear()  # from_array's empty read of its meta
+    rows = key_rows(y)
+    groups = [rows[0] + rows[1] + rows[2], rows[4] + rows[5]]  # period 3 asked by no one
+    values = run_in_tasks(graph_of([y]), groups, "sync")
+    expected = store.values * 2
+    for key in [k for group in groups for k in group]:
+        _, t, b, _ = key
+        np.testing.assert_array_equal(values[key], expected[t : t + 1, 2 * b : 2 * b + 2])
+    # one read a share and block along y, of its consecutive periods: not 5 periods x 2 blocks
+    assert sorted((s[0].start, s[0].stop, s[1].start) for s in store.reads) == [
+        (0, 3, 0), (0, 3, 2), (4, 6, 0), (4, 6, 2)
+    ]  # fmt: skip

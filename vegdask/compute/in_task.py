@@ -13,18 +13,20 @@ processes. What several shares need is computed once, as its own task, and hande
 
 from __future__ import annotations
 
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
+from operator import getitem
 from typing import Any
 
 import dask
 from dask._task_spec import convert_legacy_graph
+from dask.array.core import getter
 from dask.base import is_dask_collection
 from dask.core import get_dependencies
 from dask.delayed import Delayed
 from dask.highlevelgraph import HighLevelGraph
 from dask.optimization import cull
-from dask.task_spec import GraphNode
+from dask.task_spec import DataNode, GraphNode, Task, TaskRef
 from dask.typing import Key
 
 __all__ = ["GraphShare", "InTask", "graph_of", "graph_shares"]
@@ -156,8 +158,76 @@ def graph_shares(
         mine = {k: v for k, v in part.items() if k not in shared}
         outside = _reads(mine, graph) | {key for key in keys if key not in mine}
         inputs = {key: shared[key] for key in outside}
-        shares.append((GraphShare(mine, list(keys)), inputs))
+        shares.append((GraphShare(_read_together(mine), list(keys)), inputs))
     return shares
+
+
+def _read_together(part: dict[Key, GraphNode]) -> dict[Key, GraphNode]:
+    """``part`` with its reads of consecutive blocks along an array's first axis made one read.
+
+    A share's reads of a stored array (``getter`` tasks, one a chunk: a Zarr call each) that
+    differ only in their first axis' slices, end to end (a scene's periods in one task), become
+    one read of them all, each block a slice of it: one Zarr call (a tiny scene's 24 periods of
+    two bands took ~30 ms less). Reads of other shapes are left as they are.
+    """
+    runs: dict[tuple, list[tuple[slice, Key]]] = defaultdict(list)
+    for key, node in part.items():
+        read = _read(node)
+        if read is not None:
+            source, index = read
+            rest = tuple((s.start, s.stop) for s in index[1:])  # slices hash from Python 3.12
+            runs[source, rest].append((index[0], key))
+    together = dict(part)
+    for (source, rest), blocks in runs.items():
+        blocks.sort(key=lambda block: block[0].start)
+        for run in _end_to_end(blocks):
+            first, last = run[0][0], run[-1][0]
+            name = ("read-together", run[0][1])
+            merged = (slice(first.start, last.stop), *(slice(*bounds) for bounds in rest))
+            together[name] = Task(name, getter, TaskRef(source), merged)
+            for where, key in run:
+                shift = slice(where.start - first.start, where.stop - first.start)
+                together[key] = Task(
+                    key, getitem, TaskRef(name), (shift, *[slice(None)] * len(rest))
+                )
+    return together
+
+
+def _read(node: GraphNode) -> tuple[Key, tuple[slice, ...]] | None:
+    """The array's key and the slices a plain ``getter(array, slices)`` task reads, else None."""
+    if not (
+        isinstance(node, Task)
+        and node.func is getter
+        and not node.kwargs
+        and len(node.args) == 2
+        and isinstance(node.args[0], TaskRef)
+        and isinstance(node.args[1], DataNode)
+    ):
+        return None
+    index = node.args[1].value
+    plain = (
+        isinstance(index, tuple)
+        and index
+        and all(
+            isinstance(s, slice)
+            and s.step in (None, 1)
+            and s.start is not None
+            and s.stop is not None
+            for s in index
+        )
+    )
+    return (node.args[0].key, index) if plain else None
+
+
+def _end_to_end(blocks: list[tuple[slice, Key]]) -> list[list[tuple[slice, Key]]]:
+    """``blocks`` (sorted by start) in runs that follow one another, of two blocks or more."""
+    runs: list[list[tuple[slice, Key]]] = []
+    for block in blocks:
+        if runs and runs[-1][-1][0].stop == block[0].start:
+            runs[-1].append(block)
+        else:
+            runs.append([block])
+    return [run for run in runs if len(run) > 1]
 
 
 def _reads(part: Mapping[Key, Any], graph: Mapping[Key, Any]) -> set:
