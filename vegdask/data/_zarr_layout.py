@@ -13,6 +13,7 @@ once and written together (:func:`~vegdask.data.create_store`).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Hashable, Iterator
 from itertools import product
 from typing import Any, cast
@@ -104,7 +105,7 @@ def _array(name: Hashable, variable: xr.Variable) -> tuple[ArrayV3Metadata, Any,
         raise ValueError(f"{name}: sharded arrays (encoding 'shards') are not supported")
     # variable-length strings (object arrays of str) are zarr's "string", as xarray gives them
     vlen_str = coding.strings.check_vlen_dtype(encoded.dtype) is str
-    dtype = parse_dtype(str if vlen_str else encoded.dtype, zarr_format=3)
+    dtype = _zarr_dtype(str if vlen_str else encoded.dtype)
     item_size = getattr(dtype, "item_size", 1)
     _, chunks = _auto_partition(
         array_shape=encoded.shape,
@@ -133,6 +134,12 @@ def _array(name: Hashable, variable: xr.Variable) -> tuple[ArrayV3Metadata, Any,
     write_empty = encoding.get("write_empty_chunks")
     data = None if lazy else np.asarray(encoded.values)
     return metadata, data, write_empty
+
+
+@functools.lru_cache(maxsize=64)
+def _zarr_dtype(dtype: Any) -> Any:
+    """Zarr's (immutable) data type of a numpy one, looked up once (its registry: 0.1 ms)."""
+    return parse_dtype(dtype, zarr_format=3)
 
 
 def _check_lazy(name: Hashable, variable: xr.Variable) -> None:
