@@ -259,15 +259,17 @@ def _period_tasks(
             sources[url, name] = dataset[name].data
     graph = graph_of(sources.values())
     lazy = bool(graph)
-    blocks = []
-    for group in groups:
-        periods = []
-        for source, _ in group:
-            parts = {}
-            for target, data in sources.items():
-                parts[target] = _blocks(data, targets[target][1], source, graph, (*target, source))
-            periods.append(parts)
-        blocks.append(periods)
+    layouts = {target: _layout(data, targets[target][1]) for target, data in sources.items()}
+    blocks = [
+        [
+            {
+                target: _blocks(data, targets[target][1], source, layouts[target], graph, target)
+                for target, data in sources.items()
+            }
+            for source, _ in group
+        ]
+        for group in groups
+    ]
     keys = [[key for parts in b for p in parts.values() for _, key in p] for b in blocks]
     shares = graph_shares(graph, keys)
     firsts = [group[0][1] for group in groups]
@@ -302,30 +304,45 @@ def _store_targets(
     return targets
 
 
-def _blocks(
-    data: Any, axis: int, period: int, graph: dict, name: tuple
-) -> list[tuple[Region, Any]]:
-    """The keys of ``data``'s blocks at ``period`` and where each goes (time left as ``:``).
+def _layout(data: Any, axis: int) -> list[tuple[Region, tuple[int, ...]]]:
+    """Where each block of a period of ``data`` goes (time left as ``:``), and its index.
 
-    A numpy array is put into ``graph`` as one block under a key made from ``name``.
+    Both are the same every period (the index without the time axis); a numpy array is one block.
     """
     if not is_dask_collection(data):
-        whole = tuple(slice(None) for _ in range(data.ndim))
-        graph[name] = data[(*whole[:axis], slice(period, period + 1))]
-        return [(whole, name)]
+        return [(tuple(slice(None) for _ in range(data.ndim)), ())]
     if any(size != 1 for size in data.chunks[axis]):
         raise ValueError(f"writes by period need one period a chunk, got {data.chunks[axis]}")
-    starts = [np.cumsum((0, *sizes)) for sizes in data.chunks]
-    others = [len(sizes) for dim, sizes in enumerate(data.chunks) if dim != axis]
-    parts = []
-    for rest in np.ndindex(*others):
-        index = (*rest[:axis], period, *rest[axis:])
-        region = tuple(
-            slice(None) if dim == axis else slice(int(starts[dim][i]), int(starts[dim][i + 1]))
-            for dim, i in enumerate(index)
-        )
-        parts.append((region, (data.name, *index)))
-    return parts
+    others = [sizes for dim, sizes in enumerate(data.chunks) if dim != axis]
+    bounds = [
+        [slice(int(a), int(b)) for a, b in itertools.pairwise(np.cumsum((0, *sizes)))]
+        for sizes in others
+    ]
+    indices = itertools.product(*(range(len(sizes)) for sizes in others))
+    return [
+        ((*where[:axis], slice(None), *where[axis:]), rest)
+        for where, rest in zip(itertools.product(*bounds), indices, strict=True)
+    ]
+
+
+def _blocks(
+    data: Any,
+    axis: int,
+    period: int,
+    layout: list[tuple[Region, tuple[int, ...]]],
+    graph: dict,
+    target: tuple[str, str],
+) -> list[tuple[Region, Any]]:
+    """The keys of ``data``'s blocks at ``period`` and where each goes (``layout``).
+
+    A numpy array's period is put into ``graph`` as one block under a key made from ``target``.
+    """
+    if not is_dask_collection(data):
+        ((whole, _),) = layout
+        name = (*target, period)
+        graph[name] = data[(*whole[:axis], slice(period, period + 1))]
+        return [(whole, name)]
+    return [(region, (data.name, *rest[:axis], period, *rest[axis:])) for region, rest in layout]
 
 
 def _in_period(region: Region, axis: int, index: int) -> Region:

@@ -22,10 +22,8 @@ import dask
 from dask._task_spec import convert_legacy_graph
 from dask.array.core import getter
 from dask.base import is_dask_collection
-from dask.core import get_dependencies
 from dask.delayed import Delayed
 from dask.highlevelgraph import HighLevelGraph
-from dask.optimization import cull
 from dask.task_spec import DataNode, GraphNode, Task, TaskRef
 from dask.typing import Key
 
@@ -150,13 +148,13 @@ def graph_shares(
     (array([4., 5.]), array([6., 7.]))
     """
     graph = convert_legacy_graph(graph)  # task nodes, as GraphShare.run takes them
-    own = [cull(graph, list(keys))[0] for keys in groups]
+    own = [_needed(graph, keys) for keys in groups]
     counts = Counter(key for part in own for key in part)
-    shared = {key: Delayed(key, cull(dict(graph), [key])[0]) for key, n in counts.items() if n > 1}
+    shared = {key: Delayed(key, _needed(graph, [key])) for key, n in counts.items() if n > 1}
     shares = []
     for keys, part in zip(groups, own, strict=True):
         mine = {k: v for k, v in part.items() if k not in shared}
-        outside = _reads(mine, graph) | {key for key in keys if key not in mine}
+        outside = _reads(mine) | {key for key in keys if key not in mine}
         inputs = {key: shared[key] for key in outside}
         shares.append((GraphShare(_read_together(mine), list(keys)), inputs))
     return shares
@@ -230,9 +228,11 @@ def _end_to_end(blocks: list[tuple[slice, Key]]) -> list[list[tuple[slice, Key]]
     return [run for run in runs if len(run) > 1]
 
 
-def _reads(part: Mapping[Key, Any], graph: Mapping[Key, Any]) -> set:
+def _needed(graph: Mapping[Key, GraphNode], keys: Iterable[Key]) -> dict[Key, GraphNode]:
+    """The part of ``graph`` that computing ``keys`` runs."""
+    return {key: graph[key] for key in _depth_first(graph, keys)}
+
+
+def _reads(part: Mapping[Key, GraphNode]) -> set:
     """Keys outside ``part`` that its tasks read."""
-    needed = set()
-    for key in part:
-        needed |= set(get_dependencies(graph, key))
-    return needed - set(part)
+    return {dep for node in part.values() for dep in node.dependencies} - part.keys()
