@@ -1,7 +1,8 @@
 """Data layer: the Rietkerk kernel's speed, and Scene writes/reads to local Zarr and Azurite.
 
 Targets: >= 100 M cell-updates/s on one core; a 48-period 1000x1000 Scene written and read;
-``vegdask run`` on storage that cannot be reached fails in < 15 s with the default
+a tiny location's tiles.zarr and mask.zarr created (metadata and coordinates) in <= 15 and <= 10
+ms of CPU; ``vegdask run`` on storage that cannot be reached fails in < 15 s with the default
 ``vegdask.storage.retries``.
 """
 
@@ -18,8 +19,8 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from vegdask.compute import write_period
-from vegdask.data import create_store, open_store
+from vegdask.compute import binary_image, tile_metrics, write_period
+from vegdask.data import create_store, open_store, synthetic_scene
 from vegdask.data.storage import storage_options
 from vegdask.kernels import PUBLISHED_PARAMETERS, rietkerk_evolve
 
@@ -78,6 +79,35 @@ class LocalZarr:
 
     def time_read_48_periods_1000x1000(self):
         open_store(self.read_url)["ndvi"].data.sum().compute()
+
+
+class CreateStore:
+    """create_store of a tiny location's process stores (100x100 px, 24 periods, 4 tiles).
+
+    Fixed cost paid once a location, so it counts in a campaign of many small locations
+    (benchmarks/bench_campaign.py).
+    """
+
+    def setup(self):
+        scene = synthetic_scene("2016-01-01", "2018-01-01", size=100, spinup_steps=10)[0]
+        self.tiles = tile_metrics(scene, tile_size=50)
+        self.mask = binary_image(scene).to_dataset(name="binary_image")
+        self.folder = tempfile.mkdtemp()
+        self.stores = 0
+
+    def teardown(self):
+        shutil.rmtree(self.folder)
+
+    def new_url(self):
+        """A new store each time, as a location's first run (replacing one costs its removal)."""
+        self.stores += 1
+        return f"{self.folder}/{self.stores}.zarr"
+
+    def time_create_tiles_store(self):
+        create_store(self.tiles, self.new_url())
+
+    def time_create_mask_store(self):
+        create_store(self.mask, self.new_url())
 
 
 class AzuriteZarr:
