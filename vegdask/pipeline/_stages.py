@@ -94,9 +94,7 @@ def process(run: Run, scene: xr.Dataset, force: bool, show: bool) -> xr.Dataset:
     # scene.zarr is chunked for the default tile; the tile size is a processing parameter. Only
     # the bands are rechunked: the small per-period coordinates stay in memory.
     chunks = default_chunks(processing["tile_size"])
-    scene = scene.copy()
-    for name in scene.data_vars:
-        scene[name] = scene[name].variable.chunk(chunks)
+    scene = scene.assign({n: v.variable.chunk(chunks) for n, v in scene.data_vars.items()})
     tiles = tile_metrics(scene, **processing)
     image = binary_image(scene).to_dataset(name="binary_image")
     image["binary_image"].attrs["meaning"] = "pyveg's BWNDVI: 255 = bare soil, 0 = vegetation"
