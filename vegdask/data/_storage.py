@@ -229,8 +229,8 @@ def create_store(template: xr.Dataset, url: str, *, options: dict[str, Any] | No
     Coordinates are written now (computed first if lazy: they are small), the per-period ones
     included. Any store at ``url`` is replaced. The store is the one xarray's
     ``to_zarr(compute=False, consolidated=True)`` writes (as :func:`write_dataset`'s), its files
-    made in memory and written together (:func:`~vegdask.data._zarr_layout.store_files`: a tenth
-    of xarray's CPU time).
+    made in memory and written together (:func:`~vegdask.data._zarr_layout.store_files`): a tiny
+    location's tiles.zarr takes ~14 ms of CPU, against ~100 ms through xarray.
 
     Raises
     ------
