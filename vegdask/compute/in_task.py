@@ -57,13 +57,14 @@ class InTask:
 class GraphShare:
     """A task's own part of a graph and the keys it computes, carried into the task as is.
 
-    Dask does not look inside: as task arguments, its keys were traversed (2 ms a period of
-    the demo).
+    ``graph`` maps keys to task nodes (:class:`dask.task_spec.GraphNode`), as
+    :func:`graph_shares` makes it. Dask does not look inside: as task arguments, its keys were
+    traversed (2 ms a period of the demo).
     """
 
     __slots__ = ("graph", "keys")
 
-    def __init__(self, graph: dict, keys: list[Key]) -> None:
+    def __init__(self, graph: dict[Key, GraphNode], keys: list[Key]) -> None:
         self.graph = graph
         self.keys = keys
 
