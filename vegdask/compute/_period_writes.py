@@ -4,7 +4,8 @@ A period's chunks of the demo take a few hundred milliseconds of work between th
 their own tasks (reads, the mask, the tile metrics, a slice per variable: ~26 a period), Dask's
 per-task cost came to half the kernels' time. So each period's part of the graph runs inside
 one task (the in-task executor, :mod:`vegdask.compute.in_task`), and its results go straight
-into the stores' arrays (opened once, in the driver). What several periods share (the synthetic
+into the stores' chunk files, all of a task's together (:func:`~vegdask.data.storage.write_regions`,
+the arrays' metadata read once, in the driver). What several periods share (the synthetic
 source's simulation) is computed once, as its own task, and handed to each period's task.
 
 A period of a small scene is too little work for a task of its own: 4 tiles of a 100x100-px
@@ -26,7 +27,7 @@ import xarray as xr
 from dask.base import is_dask_collection
 
 from vegdask.compute.in_task import GraphShare, graph_of, graph_shares
-from vegdask.data.storage import loaded_coords, open_zarr_group
+from vegdask.data.storage import loaded_coords, open_zarr_group, storage_options, write_regions
 
 __all__ = ["dataset_from_periods", "grouped_period_writes", "period_writes", "write_period"]
 
@@ -36,8 +37,10 @@ __all__ = ["dataset_from_periods", "grouped_period_writes", "period_writes", "wr
 ELEMENTS_PER_TASK = 250_000
 
 Region = tuple[slice, ...]
-# (store URL, variable) -> that variable's store array and the axis of time in it.
+# (store URL, variable) -> that variable's store array's metadata and the axis of time in it.
 Targets = dict[tuple[str, str], tuple[Any, int]]
+# What the tasks carry: the targets, and each store URL's storage options.
+Stores = tuple[Targets, dict[str, dict[str, Any]]]
 
 
 class _Periods:
@@ -275,12 +278,14 @@ def _period_tasks(
     keys = [[key for parts in b for p in parts.values() for _, key in p] for b in blocks]
     shares = graph_shares(graph, keys)
     firsts = [group[0][1] for group in groups]
+    # the stores' options, resolved here (the workers' settings may differ)
+    resolved = {url: storage_options(url) if options is None else options for url in stores}
     if not lazy:  # numpy only: nothing to schedule
         return [
-            write(targets, first, _Periods(share, parts, returning), inputs)
+            write((targets, resolved), first, _Periods(share, parts, returning), inputs)
             for first, parts, (share, inputs) in zip(firsts, blocks, shares, strict=True)
         ]
-    arrays = dask.delayed(targets, traverse=False)  # one key: each worker gets them once
+    arrays = dask.delayed((targets, resolved), traverse=False)  # one key: each worker gets it once
     return [
         dask.delayed(write, pure=False)(arrays, first, _Periods(share, parts, returning), inputs)
         for first, parts, (share, inputs) in zip(firsts, blocks, shares, strict=True)
@@ -290,7 +295,7 @@ def _period_tasks(
 def _store_targets(
     dataset: xr.Dataset, url: str, options: dict[str, Any] | None
 ) -> dict[str, tuple[Any, int]]:
-    """The store's arrays of the data variables with a time dimension, and their time axis."""
+    """The store's arrays' metadata of the data variables with a time dimension, and time's axis."""
     # All at once, from the store's consolidated metadata: a lookup a name took 3 times as long.
     arrays = dict(open_zarr_group(url, options).arrays())
     targets = {}
@@ -303,7 +308,7 @@ def _store_targets(
                 f"{name} is {var.dtype} but the store at {url} holds {array.dtype}; write it "
                 "with the dtype of the template the store was created from"
             )
-        targets[str(name)] = (array, var.dims.index("time"))
+        targets[str(name)] = (array.metadata, var.dims.index("time"))
     return targets
 
 
@@ -354,24 +359,30 @@ def _in_period(region: Region, axis: int, index: int) -> Region:
 
 
 def _compute_and_write(
-    targets: Targets,
+    stores: Stores,
     first: int,
     periods: _Periods,
     inputs: dict[Any, Any],
 ) -> list[dict[str, list[tuple[Region, Any]]] | None]:
     """Compute the group's periods (stores' periods ``first`` on) and write them.
 
-    A block's region is written once for all the group's periods. Returns, per period, its
+    ``stores`` holds the targets and each store's storage options. A block's region is written
+    once for all the group's periods, a store's regions together. Returns, per period, its
     blocks of the store ``returning`` (None without it).
     """
+    targets, options = stores
     values = periods.share.run(inputs)
     count = len(periods.parts)
-    for target in periods.parts[0]:
-        array, axis = targets[target]
-        for i, (region, _) in enumerate(periods.parts[0][target]):
-            stacked = [values[parts[target][i][1]] for parts in periods.parts]
+    writes: dict[str, list[Any]] = {url: [] for url in options}
+    for (url, name), blocks in periods.parts[0].items():
+        metadata, axis = targets[url, name]
+        for i, (region, _) in enumerate(blocks):
+            stacked = [values[parts[url, name][i][1]] for parts in periods.parts]
             where = (*region[:axis], slice(first, first + count), *region[axis + 1 :])
-            array[where] = stacked[0] if count == 1 else np.concatenate(stacked, axis=axis)
+            data = stacked[0] if count == 1 else np.concatenate(stacked, axis=axis)
+            writes[url].append((name, metadata, where, data))
+    for url, regions in writes.items():
+        write_regions(url, regions, options=options[url])
     if periods.returning is None:
         return [None] * count
     return [
@@ -385,7 +396,10 @@ def _compute_and_write(
 
 
 def _compute_and_write_one(
-    targets: Targets, index: int, period: _Periods, inputs: dict[Any, Any]
+    stores: Stores,
+    index: int,
+    period: _Periods,
+    inputs: dict[Any, Any],
 ) -> dict[str, list[tuple[Region, Any]]] | None:
     """:func:`_compute_and_write` of a single period: its result alone."""
-    return _compute_and_write(targets, index, period, inputs)[0]
+    return _compute_and_write(stores, index, period, inputs)[0]

@@ -2,7 +2,8 @@
 
 Stores are written period by period: :func:`create_store` writes the metadata of a lazy template
 (every period, no data), :func:`~vegdask.compute.period_writes` writes its periods' data by region
-(idempotent: a rerun overwrites the same region), and :func:`open_store` opens a store lazily
+(idempotent: a rerun overwrites the same region; :func:`write_regions` puts a task's chunks
+together), and :func:`open_store` opens a store lazily
 (:func:`load_store` reads a small one whole).
 
 Azure credentials come from explicit arguments or the settings (``vegdask.azure.storage-*`` in
@@ -13,18 +14,23 @@ switched off: its invalidation bug (adlfs 2026.8) makes reopened stores look emp
 
 from __future__ import annotations
 
+import contextlib
+import os
 import posixpath
 import re
+import uuid
 import warnings
+from collections.abc import Iterable
 from typing import Any, Literal
 
 import fsspec
 import xarray as xr
 from dask.base import is_dask_collection
+from fsspec.implementations.local import LocalFileSystem
 
 from vegdask import config as settings
 from vegdask.data._azure import is_azure, storage_options
-from vegdask.data._zarr_layout import store_files
+from vegdask.data._zarr_layout import region_chunks, store_files
 
 __all__ = [
     "create_store",
@@ -38,7 +44,12 @@ __all__ = [
     "sanitise_container_name",
     "split_container",
     "write_dataset",
+    "write_regions",
 ]
+
+#: A write of :func:`write_regions`: array name, the array's metadata (``zarr.Array.metadata``),
+#: the region (whole chunks) and its values.
+RegionWrite = tuple[str, Any, tuple[slice, ...], Any]
 
 # Small reads (coordinates) are done in this process, not sent to a cluster as tasks.
 _HERE = "threads"
@@ -293,6 +304,65 @@ def _write_files(url: str, options: dict[str, Any] | None, files: dict[str, byte
         for folder in {posixpath.dirname(path) for path in paths}:
             fs.makedirs(folder, exist_ok=True)
     fs.pipe(paths)
+
+
+def write_regions(
+    url: str, writes: Iterable[RegionWrite], *, options: dict[str, Any] | None = None
+) -> None:
+    """Write regions of the store's arrays: the chunks zarr's ``array[region] = values`` writes.
+
+    The regions are made of whole chunks (:func:`~vegdask.data._zarr_layout.region_chunks`);
+    each chunk is encoded with its array's codecs and all are put together: one fsspec ``pipe``
+    on a remote store, files written atomically (a temporary file renamed, as zarr's
+    ``LocalStore``) in a local one. A chunk all fill value is not stored and any stored one is
+    deleted, as zarr does (``array.write_empty_chunks`` false, its default).
+
+    Raises
+    ------
+    ValueError
+        If a region is not made of whole chunks; nothing is written then.
+
+    Examples
+    --------
+    >>> import tempfile, zarr
+    >>> url = f"{tempfile.mkdtemp()}/demo.zarr"
+    >>> array = zarr.create_array(url, name="v", shape=(2, 4), chunks=(1, 2), dtype="float64")
+    >>> write_regions(url, [("v", array.metadata, (slice(1, 2), slice(0, 4)), [[1, 2, 3, 4]])])
+    >>> zarr.open_array(f"{url}/v")[:].tolist()
+    [[0.0, 0.0, 0.0, 0.0], [1.0, 2.0, 3.0, 4.0]]
+    """
+    fs, root = filesystem(url, options=options)
+    puts: dict[str, bytes] = {}
+    deletes: list[str] = []
+    for name, metadata, region, values in writes:
+        for key, chunk in region_chunks(metadata, region, values):
+            if chunk is None:
+                deletes.append(f"{root}/{name}/{key}")
+            else:
+                puts[f"{root}/{name}/{key}"] = chunk
+    if isinstance(fs, LocalFileSystem):
+        _put_local(puts)
+    elif puts:
+        fs.pipe(puts)
+    for path in deletes:
+        with contextlib.suppress(FileNotFoundError):
+            fs.rm_file(path)
+
+
+def _put_local(files: dict[str, bytes]) -> None:
+    """Write each of ``files`` (local path -> content) as zarr's ``LocalStore`` does: atomically."""
+    for folder in {os.path.dirname(path) for path in files}:
+        os.makedirs(folder, exist_ok=True)
+    for path, content in files.items():
+        partial = f"{path}.{uuid.uuid4().hex}.partial"
+        try:
+            with open(partial, "wb") as file:
+                file.write(content)
+            os.replace(partial, path)
+        except BaseException:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(partial)
+            raise
 
 
 def open_zarr_group(

@@ -9,6 +9,12 @@ defaults, but no zarr store: xarray's write creates each array through zarr's sy
 wrapper, writes its ``zarr.json`` twice (created, then its attributes), reads them all back to
 consolidate, and builds a dask graph to store data it never computes; here the files are made
 once and written together (:func:`~vegdask.data.create_store`).
+
+:func:`region_chunks` encodes, the same way, the chunks of a region of an existing store's array
+(whole chunks): the period writes put them with one batch of file writes a task
+(:func:`~vegdask.data._storage.write_regions`) instead of zarr's write of a region, which takes
+~85 ms of CPU for a tiny location's 360 chunks (an event-loop hop, decoding chunks it overwrites
+whole, one store call a chunk).
 """
 
 from __future__ import annotations
@@ -36,7 +42,7 @@ from zarr.core.dtype import parse_dtype
 from zarr.core.group import ConsolidatedMetadata, GroupMetadata
 from zarr.core.metadata.v3 import ArrayV3Metadata
 
-__all__ = ["store_files"]
+__all__ = ["region_chunks", "store_files"]
 
 
 def store_files(dataset: xr.Dataset) -> dict[str, bytes]:
@@ -70,7 +76,8 @@ def store_files(dataset: xr.Dataset) -> dict[str, bytes]:
         files[f"{name}/zarr.json"] = metadata.to_buffer_dict(prototype)["zarr.json"].to_bytes()
         if data is not None:
             for key, chunk in _chunks(metadata, data, write_empty):
-                files[f"{name}/{key}"] = chunk
+                if chunk is not None:
+                    files[f"{name}/{key}"] = chunk
     group = GroupMetadata(
         attributes={k: encode_zarr_attr_value(v) for k, v in attributes.items()},
         consolidated_metadata=ConsolidatedMetadata(metadata=arrays),
@@ -150,23 +157,75 @@ def _check_lazy(name: Hashable, variable: xr.Variable) -> None:
         )
 
 
+def region_chunks(
+    metadata: ArrayV3Metadata,
+    region: tuple[slice, ...],
+    data: np.ndarray,
+    write_empty: bool | None = None,
+) -> Iterator[tuple[str, bytes | None]]:
+    r"""The chunks of ``data`` written at ``region`` of ``metadata``'s array, as zarr writes them.
+
+    Each is (key in the array, encoded bytes); the bytes are None if the chunk is all fill value
+    and ``write_empty`` is false (default: zarr's ``array.write_empty_chunks``): zarr stores no
+    such chunk, and deletes any stored one.
+
+    Raises
+    ------
+    ValueError
+        If ``region`` (slices, steps of 1) is not made of whole chunks (each bound a multiple of
+        the chunk size, or the array's end) or its shape is not ``data``'s.
+
+    Examples
+    --------
+    >>> import zarr
+    >>> array = zarr.create_array(
+    ...     {}, shape=(4, 3), chunks=(2, 2), dtype="int8", fill_value=0, compressors=None
+    ... )
+    >>> [(key, chunk) for key, chunk in region_chunks(
+    ...     array.metadata, (slice(2, 4), slice(0, 3)), np.array([[1, 0, 0], [2, 0, 0]], "int8"))]
+    [('c/1/0', b'\x01\x00\x02\x00'), ('c/1/1', None)]
+    """
+    shape, chunks = metadata.shape, metadata.chunks
+    data = np.asarray(data).astype(metadata.data_type.to_native_dtype(), copy=False)
+    bounds = [where.indices(end) for where, end in zip(region, shape, strict=False)]
+    if len(region) != len(shape) or any(
+        step != 1 or start % size or (stop % size and stop != end) or stop - start != length
+        for (start, stop, step), size, end, length in zip(
+            bounds, chunks, shape, data.shape, strict=False
+        )
+    ):
+        raise ValueError(
+            f"region {region} of an array of shape {shape} is not made of whole chunks of "
+            f"{chunks} (each bound a multiple of the chunk size or the array's end) or does not "
+            f"fit values of shape {data.shape}"
+        )
+    origin = tuple(start // size for (start, _, _), size in zip(bounds, chunks, strict=True))
+    return _chunks(metadata, data, write_empty, origin)
+
+
 def _chunks(
-    metadata: ArrayV3Metadata, data: np.ndarray, write_empty: bool | None
-) -> Iterator[tuple[str, bytes]]:
+    metadata: ArrayV3Metadata,
+    data: np.ndarray,
+    write_empty: bool | None,
+    origin: tuple[int, ...] | None = None,
+) -> Iterator[tuple[str, bytes | None]]:
     """``data``'s chunks (key, encoded bytes) with ``metadata``'s codecs, as zarr writes them.
 
-    Edge chunks are padded with the fill value; a chunk all fill value is not written unless
-    ``write_empty`` (default: zarr's ``array.write_empty_chunks``).
+    ``data`` starts at chunk ``origin`` (default the first). Edge chunks are padded with the fill
+    value; a chunk all fill value has None for bytes unless ``write_empty`` (default: zarr's
+    ``array.write_empty_chunks``).
     """
     prototype = default_buffer_prototype()
     config = ArrayConfig.from_dict(
         {} if write_empty is None else {"write_empty_chunks": write_empty}
     )
     shape = metadata.chunks
+    origin = origin or (0,) * len(shape)
     grid = [range(-(-size // chunk)) for size, chunk in zip(data.shape, shape, strict=True)]
     for coords in product(*grid):
-        spec = metadata.get_chunk_spec(coords, config, prototype)
         region = tuple(slice(c * s, (c + 1) * s) for c, s in zip(coords, shape, strict=True))
+        coords = tuple(c + o for c, o in zip(coords, origin, strict=True))
+        spec = metadata.get_chunk_spec(coords, config, prototype)
         block = data[region]
         if block.shape != tuple(shape):
             padded = np.full(shape, spec.fill_value, dtype=data.dtype)
@@ -174,6 +233,7 @@ def _chunks(
             block = padded
         chunk: Any = prototype.nd_buffer.from_numpy_array(np.ascontiguousarray(block))
         if not config.write_empty_chunks and chunk.all_equal(spec.fill_value):
+            yield metadata.encode_chunk_key(coords), None
             continue
         for codec in metadata.codecs:
             chunk = cast(Any, codec)._encode_sync(chunk, spec)  # zarr's codecs, here: no event loop

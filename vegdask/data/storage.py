@@ -29,6 +29,7 @@ from vegdask.data._storage import (
     open_zarr_group,
     split_container,
     write_dataset,
+    write_regions,
 )
 
 __all__ = [
@@ -52,4 +53,5 @@ __all__ = [
     "to_strict_json",
     "unanalysable",
     "write_dataset",
+    "write_regions",
 ]
