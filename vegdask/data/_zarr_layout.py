@@ -221,21 +221,50 @@ def _chunks(
     )
     shape = metadata.chunks
     origin = origin or (0,) * len(shape)
-    grid = [range(-(-size // chunk)) for size, chunk in zip(data.shape, shape, strict=True)]
-    for coords in product(*grid):
+    # The same spec every chunk (a regular grid): each codec's input spec, made once.
+    spec = metadata.get_chunk_spec(origin, config, prototype)
+    fill = spec.fill_value
+    stages = []
+    for codec in metadata.codecs:
+        stages.append((cast(Any, codec), spec))
+        spec = codec.resolve_metadata(spec)
+    data = _padded(data, shape, fill)
+    maybe_fill = _maybe_fill(data, shape, fill) if not config.write_empty_chunks else None
+    for coords in product(
+        *(range(size // chunk) for size, chunk in zip(data.shape, shape, strict=True))
+    ):
         region = tuple(slice(c * s, (c + 1) * s) for c, s in zip(coords, shape, strict=True))
-        coords = tuple(c + o for c, o in zip(coords, origin, strict=True))
-        spec = metadata.get_chunk_spec(coords, config, prototype)
-        block = data[region]
-        if block.shape != tuple(shape):
-            padded = np.full(shape, spec.fill_value, dtype=data.dtype)
-            padded[tuple(slice(0, n) for n in block.shape)] = block
-            block = padded
-        chunk: Any = prototype.nd_buffer.from_numpy_array(np.ascontiguousarray(block))
-        if not config.write_empty_chunks and chunk.all_equal(spec.fill_value):
-            yield metadata.encode_chunk_key(coords), None
+        chunk: Any = prototype.nd_buffer.from_numpy_array(np.ascontiguousarray(data[region]))
+        key = metadata.encode_chunk_key(tuple(c + o for c, o in zip(coords, origin, strict=True)))
+        if maybe_fill is not None and maybe_fill[coords] and chunk.all_equal(fill):
+            yield key, None
             continue
-        for codec in metadata.codecs:
-            chunk = cast(Any, codec)._encode_sync(chunk, spec)  # zarr's codecs, here: no event loop
-            spec = codec.resolve_metadata(spec)
-        yield metadata.encode_chunk_key(coords), chunk.to_bytes()
+        for codec, codec_spec in stages:
+            chunk = codec._encode_sync(chunk, codec_spec)  # zarr's codecs, here: no event loop
+        yield key, chunk.to_bytes()
+
+
+def _padded(data: np.ndarray, shape: tuple[int, ...], fill: Any) -> np.ndarray:
+    """``data`` padded at its ends with ``fill`` to whole chunks of ``shape``."""
+    whole = tuple(-(-size // chunk) * chunk for size, chunk in zip(data.shape, shape, strict=True))
+    if whole == data.shape:
+        return data
+    padded = np.full(whole, fill, dtype=data.dtype)
+    padded[tuple(slice(0, size) for size in data.shape)] = data
+    return padded
+
+
+def _maybe_fill(data: np.ndarray, shape: tuple[int, ...], fill: Any) -> np.ndarray:
+    """Per chunk of ``data`` (whole chunks of ``shape``), whether it may be all ``fill``.
+
+    At once for all chunks, and never false for a chunk that zarr's ``NDBuffer.all_equal`` finds
+    all fill value (every value equal to it, NaN to NaN); that test decides for the others.
+    """
+    grid = [size // chunk for size, chunk in zip(data.shape, shape, strict=True)]
+    if data.dtype.kind not in "biuf":
+        return np.ones(grid, dtype=bool)
+    same = data == fill
+    if data.dtype.kind == "f" and np.isnan(fill):
+        same |= np.isnan(data)
+    split = [n for pair in zip(grid, shape, strict=True) for n in pair]
+    return same.reshape(split).all(axis=tuple(range(1, len(split), 2)))
