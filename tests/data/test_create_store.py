@@ -41,8 +41,12 @@ def templates(tmp_path_factory):
 
 
 def xarray_store(template, url, options):
-    """The golden store: xarray's writer, each variable listing its CRS last in its coordinates."""
-    reference = template.copy()
+    """The golden store: xarray's writer, each variable listing its CRS last in its coordinates.
+
+    Its coordinates computed first, as create_store documents (xarray defers lazy ones).
+    """
+    coords = {name: template.variables[name].compute() for name in template.coords}
+    reference = template.assign_coords(coords)
     for name, var in reference.data_vars.items():
         crs = var.encoding.get("grid_mapping")
         if crs in reference.coords:

@@ -23,6 +23,7 @@ import warnings
 from collections.abc import Iterable
 from typing import Any, Literal
 
+import dask
 import fsspec
 import xarray as xr
 from dask.base import is_dask_collection
@@ -51,8 +52,6 @@ __all__ = [
 #: the region (whole chunks) and its values.
 RegionWrite = tuple[str, Any, tuple[slice, ...], Any]
 
-# Small reads (coordinates) are done in this process, not sent to a cluster as tasks.
-_HERE = "threads"
 _CONTAINER = re.compile(r"^[a-z0-9](?:[a-z0-9]|-(?=[a-z0-9])){1,61}[a-z0-9]$")
 
 
@@ -387,9 +386,17 @@ def open_store(url: str, *, options: dict[str, Any] | None = None) -> xr.Dataset
     return dataset.assign_coords(loaded_coords(dataset))
 
 
-def loaded_coords(dataset: xr.Dataset) -> dict[str, xr.DataArray]:
-    """``dataset``'s coordinates in memory (computed here if lazy: they are small)."""
-    return {str(name): dataset[name].load(scheduler=_HERE) for name in dataset.coords}
+def loaded_coords(dataset: xr.Dataset) -> dict[str, xr.Variable]:
+    """``dataset``'s coordinates in memory (the lazy ones read here in one pass: they are small).
+
+    The dask ones in one synchronous compute, not one threaded compute each (~1 ms each);
+    ``dataset`` is left as it was.
+    """
+    coords = {str(name): dataset.variables[name] for name in dataset.coords}
+    lazy = {name: v for name, v in coords.items() if is_dask_collection(v)}
+    values = dask.compute(*(v.data for v in lazy.values()), scheduler="sync")
+    loaded = {name: v.copy(data=data) for (name, v), data in zip(lazy.items(), values, strict=True)}
+    return {name: loaded[name] if name in lazy else v.compute() for name, v in coords.items()}
 
 
 def load_store(url: str, *, options: dict[str, Any] | None = None) -> xr.Dataset:
