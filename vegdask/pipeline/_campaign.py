@@ -29,6 +29,7 @@ from vegdask.pipeline._cpu import CpuMeter
 from vegdask.pipeline._interleave import interleave
 from vegdask.pipeline._manifest import STAGES, read_manifest
 from vegdask.pipeline._on_worker import run_location
+from vegdask.pipeline._record import Record
 from vegdask.pipeline._run import JobRead, read_job
 from vegdask.pipeline._types import JobConfig, Manifest, StageEntry
 
@@ -359,10 +360,13 @@ def run_campaign(
     as soon as its tiles are written, while the next ones fill the workers' idle slots. Only
     ``in_flight`` locations' graphs and results are held at once, whatever their number.
 
-    A location whose job fails is recorded as ``failed`` with its one-line error and the others
-    go on; a location whose stages are complete and unchanged is skipped (``done``), so a rerun
-    retries only the failed and unfinished ones. Then ``summary/`` is written from the done
-    locations (:func:`vegdask.analysis.summarise_runs`) when any was computed or it is missing.
+    ``campaign.json`` is rewritten as locations end, at most every few seconds
+    (:data:`~vegdask.pipeline._record.EVERY`), and when the campaign ends or stops; a rerun
+    resumes from the locations' run.json. A location whose job fails is recorded as ``failed``
+    with its one-line error and the others go on; a location whose stages are complete and
+    unchanged is skipped (``done``), so a rerun retries only the failed and unfinished ones.
+    Then ``summary/`` is written from the done locations (:func:`vegdask.analysis.summarise_runs`)
+    when any was computed or it is missing.
 
     Parameters
     ----------
@@ -414,7 +418,8 @@ def run_campaign(
 
         plan = plan_job(campaign)
     record = {"locations": entries, "plan": plan}
-    store.write_json("campaign.json", record)
+    written = Record(store, "campaign.json", record)
+    written.save()
     in_flight = max(1, int(settings.get("campaign.in-flight", in_flight)))
     numbers = {site.id: number for number, site in enumerate(campaign.sites, start=1)}
     # progress bars of locations running at once would overwrite each other: lines instead
@@ -428,9 +433,13 @@ def run_campaign(
     # One meter for the whole campaign: a location's own stage figures overlap the others' when
     # several run at once (each counts every process during its stage)
     meter = CpuMeter(client) if sites else None
-    for site, outcome in interleave(sites, run, in_flight):
-        entries[site.id].update(outcome)
-        store.write_json("campaign.json", record)
+    try:
+        for site, outcome in interleave(sites, run, in_flight):
+            entries[site.id].update(outcome)
+            written.changed()  # every few seconds: rewritten whole, it grows with the locations
+    except BaseException:  # the campaign stops (workers lost, interrupted): its outcomes so far
+        written.save_if_changed()
+        raise
     campaign_cpu = meter.seconds() if meter is not None else None
     if until == "analyse" and (todo or not store.exists("summary/summary.csv")):
         record["summary"] = _summary(campaign, entries)
@@ -440,7 +449,7 @@ def run_campaign(
     if not todo and "actual" in last:  # a rerun that computed nothing keeps the last measures
         actual = {**last["actual"], **{k: actual[k] for k in ("done", "failed", "pending")}}
     record["actual"] = actual
-    store.write_json("campaign.json", record)
+    written.save()
     from vegdask.analysis import write_campaign_index  # index.html: the record's map and table
 
     synthetic = campaign.config["source"]["kind"] == "synthetic"
