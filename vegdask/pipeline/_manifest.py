@@ -328,16 +328,22 @@ class Run:
             self.repairs = _reset_damaged(self.manifest, damaged)
             self.to_compute = _pending(self.manifest, self.hashes, until)
         self.computing = False  # once a stage computes, every later one does (its inputs moved)
+        self.unsaved = False  # the manifest holds what run.json does not yet (save_if_changed)
 
     def start(self) -> None:
-        """Log the repairs and write run.json with this vegdask, its packages and the config."""
+        """Log the repairs; the manifest records this vegdask, its packages and the config.
+
+        run.json is written with them by the run's next save: before its first computed stage
+        writes anything (:meth:`stage`, :meth:`skip`), else at its end
+        (:meth:`save_if_changed`). A run that fails in a skipped stage leaves run.json as it was.
+        """
         for line in self.repairs:
             self.log(line)
         self.manifest["vegdask_version"] = __version__
         self.manifest["config"] = self.config
         self.manifest["packages"] = dict(_package_versions())
         self.manifest.setdefault("stages", {})
-        self.save()
+        self.unsaved = True
 
     def stage(self, name: str, force: bool) -> StageEntry:
         """The manifest entry of stage ``name``, reset if its parameters changed or ``force``."""
@@ -363,18 +369,29 @@ class Run:
     def skip(self, name: str, entry: StageEntry) -> bool:
         """Whether stage ``name`` is skipped (complete, unchanged, no earlier stage computed).
 
-        Its entry records ``last_run``: ``"skipped"`` or ``"computed"``.
+        Its entry records ``last_run``: ``"skipped"`` or ``"computed"``. A skip is written to
+        run.json by the run's next save; before a computed stage writes, what the manifest
+        noted is written.
         """
         skip = not self.computing and _unchanged(entry, self.hashes, name)
         self.computing = not skip
         entry["last_run"] = "skipped" if skip else "computed"
         if skip:
             self.log(f"{name}: complete, inputs and parameters unchanged; skipped")
-            self.save()
+            self.unsaved = True
+        else:
+            self.save_if_changed()
         return skip
 
     def save(self) -> None:
+        """Write run.json (the manifest as it is now)."""
         self.store.write_json("run.json", self.manifest)
+        self.unsaved = False
+
+    def save_if_changed(self) -> None:
+        """Write run.json if the manifest changed since its last save (:meth:`start`, a skip)."""
+        if self.unsaved:
+            self.save()
 
     def write_periods(
         self,

@@ -237,4 +237,5 @@ def run_job(
         process(run, scene, force, progress)
     if until == "analyse":
         analyse(run, force)
+    run.save_if_changed()  # what start and the skipped stages noted, if no save wrote it since
     return run.manifest
