@@ -17,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import posixpath
 import re
 import uuid
 import warnings
@@ -300,11 +299,7 @@ def _write_files(url: str, options: dict[str, Any] | None, files: dict[str, byte
     fs, root = filesystem(url, options=options)
     if fs.exists(root):
         fs.rm(root, recursive=True)
-    paths = {f"{root}/{key}": data for key, data in files.items()}
-    if not is_remote(url):
-        for folder in {posixpath.dirname(path) for path in paths}:
-            fs.makedirs(folder, exist_ok=True)
-    fs.pipe(paths)
+    _put(fs, {f"{root}/{key}": data for key, data in files.items()})
 
 
 def write_regions(
@@ -341,10 +336,7 @@ def write_regions(
                 deletes.append(f"{root}/{name}/{key}")
             else:
                 puts[f"{root}/{name}/{key}"] = chunk
-    if isinstance(fs, LocalFileSystem):
-        _put_local(puts)
-    elif puts:
-        fs.pipe(puts)
+    _put(fs, puts)
     _delete(fs, deletes)
 
 
@@ -362,6 +354,14 @@ def _delete(fs: fsspec.AbstractFileSystem, paths: list[str]) -> None:
 
 async def _rm_files(fs: Any, paths: list[str]) -> list[Any]:
     return await asyncio.gather(*(fs._rm_file(path) for path in paths), return_exceptions=True)
+
+
+def _put(fs: fsspec.AbstractFileSystem, files: dict[str, bytes]) -> None:
+    """Write ``files`` (path -> content): one ``pipe`` on a remote store, atomically locally."""
+    if isinstance(fs, LocalFileSystem):
+        _put_local(files)
+    elif files:
+        fs.pipe(files)
 
 
 def _put_local(files: dict[str, bytes]) -> None:
