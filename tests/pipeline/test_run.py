@@ -58,6 +58,15 @@ def test_run_writes_every_output(tmp_path, client):
     )
     table = pd.read_parquet(tmp_path / "tiles.parquet")
     assert len(table) == 6 * 4
+    # a row per period and tile, as xarray's own table of the store has them
+    dims = ["time", "tile_y", "tile_x"]
+    reference = tiles.drop_vars(["feature_vec", "quantile"]).to_dataframe(dim_order=dims)
+    reference = reference.reset_index()
+    assert list(table.columns[:3]) == dims
+    pd.testing.assert_frame_equal(table[list(reference.columns)], reference, check_exact=True)
+    fv = tiles["feature_vec"].values.reshape(-1, 20)
+    for q in (0, 19):
+        np.testing.assert_array_equal(table[f"feature_vec_{q}"].to_numpy(), fv[:, q])
     np.testing.assert_array_equal(
         np.sort(table["offset50"].dropna().to_numpy()),
         np.sort(tiles["offset50"].values[tiles["valid"].values]),

@@ -10,11 +10,11 @@ from __future__ import annotations
 import functools
 import json
 import math
+from collections.abc import Mapping
 from typing import Any
 
 import fsspec
 import numpy as np
-import pandas as pd
 import xarray as xr
 
 from vegdask.data._azure import storage_options
@@ -204,10 +204,18 @@ class RunStore:
         with self.fs.open(self.path_of(name), "wb") as f:
             f.write(data)
 
-    def write_parquet(self, name: str, frame: pd.DataFrame) -> None:
-        """Write ``frame`` as the Parquet file ``name`` (without its index)."""
+    def write_parquet(self, name: str, columns: Mapping[str, Any]) -> None:
+        """Write ``columns`` (name -> 1-D values, in order) as the Parquet file ``name``.
+
+        A DataFrame is written without its index; pandas reads the file back with a default one.
+        Through pyarrow directly: pandas' ``to_parquet`` took 3 ms of a tiny location's 4.
+        """
+        import pyarrow as pa  # here: importing it takes longer than most commands need it
+        import pyarrow.parquet as pq
+
+        table = pa.table({str(k): np.asarray(v) for k, v in columns.items()})
         with self.fs.open(self.path_of(name), "wb") as f:
-            frame.to_parquet(f, index=False)
+            pq.write_table(table, f)
 
     def open_zarr(self, name: str) -> xr.Dataset:
         """Open the Zarr store ``name`` lazily (:func:`~vegdask.data.open_store`)."""
