@@ -9,12 +9,17 @@ longitude and latitude.
 
 from __future__ import annotations
 
+import functools
+import itertools
+from collections.abc import Callable
 from typing import Any, Literal
 
 import dask.array as da
 import numpy as np
 import xarray as xr
-from dask.base import is_dask_collection
+from dask.base import is_dask_collection, tokenize
+from dask.highlevelgraph import HighLevelGraph
+from dask.task_spec import List, Task, TaskRef
 
 from vegdask import config
 from vegdask._options import GRAPH_CLASSES
@@ -198,7 +203,8 @@ def tile_metrics(
     missing = [v for v in ("ndvi", "cloud_mask") if v not in scene.data_vars]
     if missing:
         raise ValueError(f"the Scene lacks {missing}; tile metrics need 'ndvi' and 'cloud_mask'")
-    if scene.rio.crs is None:
+    crs = scene.rio.crs
+    if crs is None:
         raise ValueError(
             "the Scene has no CRS, so tile longitude/latitude cannot be computed; open a run's "
             "scene.zarr with vegdask.data.open_store, or set one: scene.rio.write_crs(...)"
@@ -220,13 +226,11 @@ def tile_metrics(
     ndvi = scene["ndvi"].data[window]
     cloud = scene["cloud_mask"].data[window]
     per_tile = num_quantiles + len(_COLUMNS)
-    # A period masked beyond the period threshold is empty: all its tiles are invalid.
-    period_masked = (cloud | ~da.isfinite(ndvi)).mean(axis=(1, 2), keepdims=True)
     blocks = image.map_blocks(
         _block_metrics,
         ndvi,
         cloud,
-        period_masked < max_masked_period_fraction,
+        _usable_periods(ndvi, cloud, max_masked_period_fraction),
         tile=tile_size,
         diagonal=diagonal,
         num_quantiles=num_quantiles,
@@ -245,11 +249,13 @@ def tile_metrics(
     dims = ("time", "tile_y", "tile_x")
     q = num_quantiles
     data: dict[str, tuple[tuple[str, ...], Any]] = {
-        "feature_vec": ((*dims, "quantile"), blocks[..., :q])
+        "feature_vec": ((*dims, "quantile"), _column(blocks, "feature_vec", slice(None, q)))
     }
     for i, name in enumerate(_COLUMNS, start=q):
-        data[name] = (dims, blocks[..., i] > 0 if name == "valid" else blocks[..., i])
-    lon, lat = _tile_centres(scene.isel(y=window[1], x=window[2]), tile_size)
+        data[name] = (dims, _column(blocks, name, i))
+    lon, lat = _tile_centres(
+        scene["x"].values[window[2]], scene["y"].values[window[1]], crs, tile_size
+    )
     coords = {
         "time": scene["time"].values,
         **{
@@ -280,13 +286,88 @@ def _like_time_chunks(values: Any, time_chunks: tuple[int, ...]) -> Any:
     return values.rechunk((time_chunks,)) if is_dask_collection(values) else values
 
 
-def _tile_centres(scene: xr.Dataset, tile: int) -> tuple[np.ndarray, np.ndarray]:
-    """Longitude/latitude of each tile centre, from the Scene's own x/y (any shape, any CRS)."""
+def _usable_periods(ndvi: da.Array, cloud: da.Array, threshold: float) -> da.Array:
+    """(time, 1, 1) bool: whether each period's share of masked pixels is below ``threshold``.
+
+    A period masked beyond it is empty: all its tiles are invalid. One task a period, on all of
+    the period's blocks.
+    """
+    name = f"usable-periods-{tokenize(ndvi.name, cloud.name, threshold)}"
+    blocks = list(itertools.product(*(range(n) for n in ndvi.numblocks[1:])))
+    tasks = {
+        (name, t, 0, 0): Task(
+            (name, t, 0, 0),
+            _period_ok,
+            List(*(TaskRef((ndvi.name, t, *b)) for b in blocks)),
+            List(*(TaskRef((cloud.name, t, *b)) for b in blocks)),
+            threshold,
+        )
+        for t in range(ndvi.numblocks[0])
+    }
+    return _array_of(name, tasks, [ndvi, cloud], (ndvi.chunks[0], (1,), (1,)), bool)
+
+
+def _period_ok(ndvi: list[np.ndarray], cloud: list[np.ndarray], threshold: float) -> np.ndarray:
+    """(1, 1, 1): whether the share of masked pixels of a period's blocks is below ``threshold``."""
+    masked = sum(int((c | ~np.isfinite(n)).sum()) for n, c in zip(ndvi, cloud, strict=True))
+    return np.full((1, 1, 1), masked / sum(c.size for c in cloud) < threshold)
+
+
+def _column(blocks: da.Array, name: str, index: int | slice) -> da.Array:
+    """Column(s) ``index`` of the metrics' last axis, as ``blocks[..., index]`` (``> 0`` for valid).
+
+    One task a block, its keys made here: dask's slicing (and a comparison for ``valid``)
+    tokenized and normalised its arguments, half of a tiny location's graph building.
+    """
+    out = f"{name}-{blocks.name}"
+    pick: Callable[..., np.ndarray] = _is_valid if name == "valid" else _last_axis
+    chunks = blocks.chunks[:3]
+    tail: tuple[int, ...] = ()
+    if isinstance(index, slice):  # the feature vector keeps the axis, as one chunk
+        chunks, tail = (*chunks, (len(range(blocks.shape[3])[index]),)), (0,)
+    tasks = {
+        (out, *b, *tail): Task((out, *b, *tail), pick, TaskRef((blocks.name, *b, 0)), index)
+        for b in itertools.product(*(range(n) for n in blocks.numblocks[:3]))
+    }
+    return _array_of(out, tasks, [blocks], chunks, bool if name == "valid" else blocks.dtype)
+
+
+def _last_axis(block: np.ndarray, index: int | slice) -> np.ndarray:
+    """``block[..., index]``: a metric (or the feature vector) of a block's tiles."""
+    return block[..., index]
+
+
+def _is_valid(block: np.ndarray, index: int) -> np.ndarray:
+    """Whether each tile of a block is valid, from its metrics' ``valid`` column (1.0 or 0.0)."""
+    return block[..., index] > 0
+
+
+def _array_of(
+    name: str, tasks: dict, dependencies: list[Any], chunks: tuple, dtype: Any
+) -> da.Array:
+    """A dask array of ``tasks`` (one a block, keyed ``(name, *block index)``) reading others."""
+    graph = HighLevelGraph.from_collections(name, tasks, dependencies=dependencies)
+    return da.Array(graph, name, chunks, meta=np.empty((0,) * len(chunks), dtype=dtype))
+
+
+def _tile_centres(
+    x: np.ndarray, y: np.ndarray, crs: Any, tile: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Longitude/latitude of each tile centre, from the pixels' x/y in ``crs`` (any CRS)."""
+    x = x.reshape(-1, tile).mean(axis=1)
+    y = y.reshape(-1, tile).mean(axis=1)
+    xx, yy = np.meshgrid(x, y)
+    lon, lat = _to_lonlat(crs.to_wkt()).transform(xx, yy)
+    return np.asarray(lon), np.asarray(lat)
+
+
+@functools.lru_cache(maxsize=64)
+def _to_lonlat(crs: str) -> Any:
+    """The transformer from ``crs`` (WKT) to longitude/latitude, made once a CRS (~1 ms each).
+
+    Shared by threads: pyproj's transformers are thread-safe (each thread gets its own PROJ
+    objects).
+    """
     from pyproj import Transformer
 
-    x = scene["x"].to_numpy().reshape(-1, tile).mean(axis=1)
-    y = scene["y"].to_numpy().reshape(-1, tile).mean(axis=1)
-    xx, yy = np.meshgrid(x, y)
-    to_lonlat = Transformer.from_crs(scene.rio.crs, "EPSG:4326", always_xy=True)
-    lon, lat = to_lonlat.transform(xx, yy)
-    return np.asarray(lon), np.asarray(lat)
+    return Transformer.from_crs(crs, "EPSG:4326", always_xy=True)
