@@ -4,7 +4,7 @@ Golden: xarray's own writer on the same template (with the CRS listed among each
 ``coordinates``, as vegdask documents), for every kind of store a run creates: scene.zarr (its
 CRS ``spatial_ref``), then tiles.zarr and mask.zarr made, as the process stage makes them, from
 the scene read back (its coordinates carrying the encodings of a store). Compared: the files
-(every ``zarr.json`` as parsed JSON, the same chunk files), every array's decoded values, and
+(every file byte for byte), every array's decoded values, and
 what ``xr.open_zarr`` reads, before and after the period writes fill the data.
 """
 
@@ -68,8 +68,9 @@ def assert_same_files(url, expected_url, options):
     written, expected = files(url, options), files(expected_url, options)
     assert sorted(written) == sorted(expected)
     for key, content in expected.items():
-        if key.endswith("zarr.json"):
+        if key.endswith("zarr.json"):  # the difference shown, if any
             assert json.loads(written[key]) == json.loads(content), key
+        assert written[key] == content, key
     fs, root = filesystem(url, options=options)
     fs_expected, root_expected = filesystem(expected_url, options=options)
     group = zarr.open_group(fs.get_mapper(root), mode="r")
@@ -106,6 +107,35 @@ def check_against_xarray(template, url, expected_url, options=None):
 @pytest.mark.parametrize("name", ["scene.zarr", "tiles.zarr", "mask.zarr"])
 def test_a_store_is_the_one_xarray_writes(tmp_path, templates, name):
     check_against_xarray(templates[name], str(tmp_path / name), str(tmp_path / "xarray.zarr"))
+
+
+def variants(template):
+    """``template``, then copies differing in one thing each: what a store made earlier shares."""
+    x = template["x"].variable
+    time = template["time"].variable.copy(deep=False)
+    time.encoding = {**time.encoding, "units": "hours since 2000-01-01"}
+    start = template["period_start"].variable.copy(deep=False)
+    start.attrs = {**start.attrs, "note": "changed"}
+    image = template["binary_image"].variable.copy(deep=False)
+    image.attrs = {**image.attrs, "meaning": "changed"}
+    image.encoding = {**image.encoding, "chunks": (1, 25, 25)}
+    yield template
+    yield template.assign_coords(x=x.copy(data=x.values + 1))
+    yield template.assign_coords(time=time)
+    yield template.assign_coords(period_start=start)
+    yield template.assign(binary_image=image)
+
+
+def test_a_store_differing_from_an_earlier_one_in_one_array_is_what_xarray_writes(
+    tmp_path, templates
+):
+    """store_files keeps the files of an array written before: a changed one is not among them."""
+    for i, template in enumerate(variants(templates["mask.zarr"])):
+        url, expected_url = str(tmp_path / f"{i}.zarr"), str(tmp_path / f"xarray{i}.zarr")
+        create_store(template, url)
+        xarray_store(template, expected_url, None)
+        assert_same_files(url, expected_url, None)
+        assert_same_datasets(url, expected_url, None)
 
 
 def test_on_azurite_a_scene_store_replacing_one_is_what_xarray_writes(

@@ -20,6 +20,9 @@ whole, one store call a chunk).
 from __future__ import annotations
 
 import functools
+import pickle
+import threading
+from collections import OrderedDict
 from collections.abc import Hashable, Iterator
 from itertools import product
 from typing import Any, cast
@@ -67,23 +70,74 @@ def store_files(dataset: xr.Dataset) -> dict[str, bytes]:
     {'site': 'demo'}
     """
     variables, attributes = conventions.encode_dataset_coordinates(dataset)
-    prototype = default_buffer_prototype()
     files: dict[str, bytes] = {}
     arrays: dict[str, Any] = {}  # name -> ArrayV3Metadata
     for name, variable in variables.items():
-        metadata, data, write_empty = _array(name, variable)
-        arrays[str(name)] = metadata
-        files[f"{name}/zarr.json"] = metadata.to_buffer_dict(prototype)["zarr.json"].to_bytes()
-        if data is not None:
-            for key, chunk in _chunks(metadata, data, write_empty):
-                if chunk is not None:
-                    files[f"{name}/{key}"] = chunk
+        arrays[str(name)], array_files = _array_files(name, variable)
+        files.update((f"{name}/{key}", content) for key, content in array_files)
     group = GroupMetadata(
         attributes={k: encode_zarr_attr_value(v) for k, v in attributes.items()},
         consolidated_metadata=ConsolidatedMetadata(metadata=arrays),
     )
-    files["zarr.json"] = group.to_buffer_dict(prototype)["zarr.json"].to_bytes()
+    files["zarr.json"] = group.to_buffer_dict(default_buffer_prototype())["zarr.json"].to_bytes()
     return files
+
+
+#: An array's metadata and files (key in the array, content): ``zarr.json``, then its chunks.
+ArrayFiles = tuple[ArrayV3Metadata, tuple[tuple[str, bytes], ...]]
+
+#: The files :func:`_array_files` keeps (the last 256 arrays made; in-memory ones up to 1 MiB).
+_KEPT: OrderedDict[bytes, ArrayFiles] = OrderedDict()
+_KEPT_ARRAYS, _KEPT_NBYTES = 256, 1 << 20
+_KEPT_LOCK = threading.Lock()
+
+
+def _array_files(name: Hashable, variable: xr.Variable) -> ArrayFiles:
+    """``variable``'s Zarr metadata and files, made once for every equal variable.
+
+    The same variable is often written again: the datetime coordinates of every store of a run
+    (and of every location of a campaign over the same periods), the lazy variables of every
+    tiles.zarr. Their files are kept under the variable's pickle (name, dims, dtype, shape,
+    attributes, encoding, and the values of one in memory): equal pickles give what the same
+    call gave, so their encoding (a datetime's through pandas), metadata and JSON are made once.
+    """
+    key = _pickled(name, variable)
+    if key is None:
+        return _made_array_files(name, variable)
+    with _KEPT_LOCK:
+        kept = _KEPT.get(key)
+        if kept is not None:
+            _KEPT.move_to_end(key)
+            return kept
+    made = _made_array_files(name, variable)
+    with _KEPT_LOCK:
+        _KEPT[key] = made
+        while len(_KEPT) > _KEPT_ARRAYS:
+            _KEPT.popitem(last=False)
+    return made
+
+
+def _pickled(name: Hashable, variable: xr.Variable) -> bytes | None:
+    """What :func:`_array_files` keeps ``variable``'s files under; None if not kept."""
+    lazy = is_dask_collection(variable.data)
+    if not lazy and variable.nbytes > _KEPT_NBYTES:
+        return None
+    parts = (name, variable.dims, variable.dtype, variable.shape, variable.attrs, variable.encoding)
+    try:
+        return pickle.dumps((lazy, *parts, None if lazy else variable.values), protocol=5)
+    except (pickle.PicklingError, TypeError, AttributeError):  # attributes pickle cannot take
+        return None
+
+
+def _made_array_files(name: Hashable, variable: xr.Variable) -> ArrayFiles:
+    metadata, data, write_empty = _array(name, variable)
+    prototype = default_buffer_prototype()
+    files = [("zarr.json", metadata.to_buffer_dict(prototype)["zarr.json"].to_bytes())]
+    if data is not None:
+        files.extend(
+            (key, chunk) for key, chunk in _chunks(metadata, data, write_empty) if chunk is not None
+        )
+    return metadata, tuple(files)
 
 
 def _array(name: Hashable, variable: xr.Variable) -> tuple[ArrayV3Metadata, Any, bool | None]:
