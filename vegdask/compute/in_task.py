@@ -114,7 +114,8 @@ def _depth_first(graph: Mapping[Key, GraphNode], keys: Iterable[Key]) -> list[Ke
 def graph_of(collections: Iterable[Any]) -> dict:
     """The merged low-level graph of the dask collections among ``collections`` (others skipped)."""
     graphs = [data.__dask_graph__() for data in collections if is_dask_collection(data)]
-    return dict(HighLevelGraph.merge(*graphs)) if graphs else {}
+    # to_dict merges the layers' mappings; dict() of the graph looked every key up in its layers
+    return HighLevelGraph.merge(*graphs).to_dict() if graphs else {}
 
 
 def graph_shares(
