@@ -26,9 +26,14 @@ from typing import Any, Literal
 import dask
 import fsspec
 import fsspec.asyn
+import numpy as np
 import xarray as xr
 from dask.base import is_dask_collection
 from fsspec.implementations.local import LocalFileSystem
+from xarray import conventions
+from xarray.backends.zarr import ZarrStore
+from xarray.core.utils import FrozenDict
+from zarr.core.sync import sync as zarr_sync
 
 from vegdask import config as settings
 from vegdask.data._azure import is_azure, storage_options
@@ -430,9 +435,63 @@ def load_store(url: str, *, options: dict[str, Any] | None = None) -> xr.Dataset
 
 
 def _open(url: str, options: dict[str, Any] | None, chunks: dict | None) -> xr.Dataset:
+    """``xr.open_zarr(url, decode_coords="all", chunks=chunks)``, read in fewer zarr calls.
+
+    The store's consolidated metadata, if it has them, give its arrays (one read), and its
+    coordinates are read in one batch (:class:`_CoordinatesRead`): xarray otherwise reads each
+    array's metadata, then each coordinate two or three times (a datetime's first and last values
+    to check its units, the whole for its index), one zarr call (an event-loop hop) each.
+    """
+    mapper = _mapper(url, options)
     try:
-        return xr.open_zarr(
-            _mapper(url, options), consolidated=False, decode_coords="all", chunks=chunks
-        )
+        store = _CoordinatesRead.opened(mapper)
     except (FileNotFoundError, KeyError) as err:
         raise FileNotFoundError(f"no Zarr store at {url}") from err
+    return xr.open_dataset(mapper, engine="zarr", store=store, chunks=chunks, decode_coords="all")
+
+
+class _CoordinatesRead(ZarrStore):
+    """xarray's store of a Zarr group whose coordinates :meth:`load` reads, in one batch.
+
+    Which variables are coordinates xarray decides (its CF decoding, ``decode_coords="all"``, on
+    the metadata alone), as it will again when it decodes them, now from memory.
+    """
+
+    @classmethod
+    def opened(cls, store: Any) -> _CoordinatesRead:
+        """The store at ``store`` (a path or mapper), from its consolidated metadata if any."""
+        try:
+            return cls.open_group(store, mode="r", consolidated=True)
+        except FileNotFoundError:
+            raise
+        except ValueError:  # no consolidated metadata: each array's own, as zarr reads them
+            return cls.open_group(store, mode="r", consolidated=False)
+
+    def load(self) -> tuple[Any, Any]:
+        variables, attributes = super().load()
+        *_, coords = conventions.decode_cf_variables(
+            variables,
+            attributes,
+            concat_characters=False,
+            mask_and_scale=False,
+            decode_times=False,
+            decode_coords="all",
+            decode_timedelta=False,
+        )
+        names = [n for n, var in variables.items() if n in coords or var.dims == (n,)]
+        values = zarr_sync(_read_whole([self.members[name] for name in names]))
+        read = {  # in the dtype xarray reads (zarr's, its byte order explicit): a 0-d one too
+            name: xr.Variable(var.dims, np.asarray(value, var.dtype), var.attrs, var.encoding)
+            for name, value in zip(names, values, strict=True)
+            for var in [variables[name]]
+        }
+        return FrozenDict({**variables, **read}), attributes
+
+    def __dask_tokenize__(self) -> str:
+        # xarray names the dask arrays by the path and options it opens, this among them
+        return type(self).__name__
+
+
+async def _read_whole(arrays: list[Any]) -> list[Any]:
+    """The values of zarr's ``arrays``, read concurrently."""
+    return await asyncio.gather(*(array.async_array.getitem(...) for array in arrays))
