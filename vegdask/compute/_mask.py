@@ -7,6 +7,8 @@ one task per period, then split into the Scene's chunks.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import xarray as xr
 from dask.base import is_dask_collection
@@ -42,17 +44,26 @@ def binary_image(scene: xr.Dataset) -> xr.DataArray:
         uint8, dims (time, y, x): lazy and chunked like the Scene's ``ndvi``, or computed now for a
         Scene in memory (numpy).
     """
-    ndvi = scene["ndvi"].data
+    return xr.DataArray(
+        _binary_data(scene["ndvi"].data),
+        dims=("time", "y", "x"),
+        coords=scene["ndvi"].coords,
+        name="binary_image",
+    )
+
+
+def _binary_data(ndvi: Any) -> Any:
+    """:func:`binary_image`'s array, of the (time, y, x) ``ndvi``: dask, chunked alike, or numpy.
+
+    For what needs only the array (:func:`~vegdask.compute.tile_metrics`): the DataArray's
+    copies of the Scene's coordinates took twice as long as the dask graph.
+    """
     if is_dask_collection(ndvi):
         # One task per period: CLAHE needs the whole period, and the threshold and median filters
         # on it cost less than the halo exchange that chunked filters would need.
         whole = ndvi.rechunk({0: 1, 1: -1, 2: -1})
-        image = whole.map_blocks(_binary_periods, dtype=np.uint8).rechunk(ndvi.chunks)
-    else:  # a Scene in memory
-        image = _binary_periods(np.asarray(ndvi))
-    return xr.DataArray(
-        image, dims=("time", "y", "x"), coords=scene["ndvi"].coords, name="binary_image"
-    )
+        return whole.map_blocks(_binary_periods, dtype=np.uint8).rechunk(ndvi.chunks)
+    return _binary_periods(np.asarray(ndvi))  # a Scene in memory
 
 
 def vegetation_mask(scene: xr.Dataset) -> xr.DataArray:

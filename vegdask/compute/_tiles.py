@@ -23,7 +23,7 @@ from dask.task_spec import List, Task, TaskRef
 
 from vegdask import config
 from vegdask._options import GRAPH_CLASSES
-from vegdask.compute._mask import binary_image
+from vegdask.compute._mask import _binary_data
 from vegdask.kernels import ndvi_to_uint8, tile_feature_vectors
 
 __all__ = ["GRAPH_CLASSES", "METRICS", "check_tile_fits", "tile_metrics"]
@@ -222,7 +222,7 @@ def tile_metrics(
     # The mask comes from the whole scene (CLAHE's grid is relative to it); then the partial tiles
     # at the lower and right edges are dropped.
     window = (slice(None), slice(0, ty * tile_size), slice(0, tx * tile_size))
-    image = binary_image(scene).data[window]
+    image = _binary_data(scene["ndvi"].data)[window]
     ndvi = scene["ndvi"].data[window]
     cloud = scene["cloud_mask"].data[window]
     per_tile = num_quantiles + len(_COLUMNS)
