@@ -176,6 +176,23 @@ def test_other_coordinates_are_written_as_xarray_writes_them(tmp_path, kind):
         assert_same_datasets(url, expected_url, None)
 
 
+@pytest.mark.parametrize("indent", [None, 4])
+def test_the_group_metadata_are_zarrs_whatever_its_json_indent(tmp_path, indent):
+    """store_files puts each array's zarr.json text into the group's: at any indent, zarr's bytes.
+
+    Names sort as zarr sorts them (case-folded); attributes hold what the stand-ins look like.
+    """
+    data = {
+        name: ("x", [1.5, np.nan], {"s": "\x00b"}) for name in ("b", "A", f"indent {indent}", "é")
+    }
+    dataset = xr.Dataset(data, coords={"x": [0, 1]}, attrs={"s": "\x00b", "l": [1, {"k": "\n"}]})
+    url, expected_url = str(tmp_path / "store.zarr"), str(tmp_path / "xarray.zarr")
+    with zarr.config.set({"json_indent": indent}):
+        create_store(dataset, url)
+        xarray_store(dataset, expected_url, None)
+    assert_same_files(url, expected_url, None)
+
+
 def test_a_store_replaces_the_store_there(tmp_path, templates):
     url = str(tmp_path / "store.zarr")
     create_store(templates["scene.zarr"], url)

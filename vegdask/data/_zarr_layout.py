@@ -19,7 +19,9 @@ whole, one store call a chunk).
 
 from __future__ import annotations
 
+import dataclasses
 import functools
+import json
 import pickle
 import threading
 from collections import OrderedDict
@@ -29,6 +31,7 @@ from typing import Any, cast
 
 import numpy as np
 import xarray as xr
+import zarr
 from dask.base import is_dask_collection
 from xarray import coding, conventions
 from xarray.backends.zarr import (
@@ -71,20 +74,61 @@ def store_files(dataset: xr.Dataset) -> dict[str, bytes]:
     """
     variables, attributes = conventions.encode_dataset_coordinates(dataset)
     files: dict[str, bytes] = {}
-    arrays: dict[str, Any] = {}  # name -> ArrayV3Metadata
     for name, variable in variables.items():
-        arrays[str(name)], array_files = _array_files(name, variable)
-        files.update((f"{name}/{key}", content) for key, content in array_files)
-    group = GroupMetadata(
-        attributes={k: encode_zarr_attr_value(v) for k, v in attributes.items()},
-        consolidated_metadata=ConsolidatedMetadata(metadata=arrays),
+        files.update((f"{name}/{key}", content) for key, content in _array_files(name, variable))
+    arrays = {str(name): files[f"{name}/zarr.json"] for name in variables}
+    files["zarr.json"] = _group_json(
+        {k: encode_zarr_attr_value(v) for k, v in attributes.items()}, arrays
     )
-    files["zarr.json"] = group.to_buffer_dict(default_buffer_prototype())["zarr.json"].to_bytes()
     return files
 
 
-#: An array's metadata and files (key in the array, content): ``zarr.json``, then its chunks.
-ArrayFiles = tuple[ArrayV3Metadata, tuple[tuple[str, bytes], ...]]
+def _group_json(attributes: dict[str, Any], arrays: dict[str, bytes]) -> bytes:
+    """The group's ``zarr.json``, its consolidated metadata those of ``arrays`` (their zarr.json).
+
+    What zarr's ``GroupMetadata.to_buffer_dict`` writes; an array's metadata in it is the JSON of
+    its own zarr.json indented one level deeper, so zarr writes the group with a stand-in for
+    each array, which its text then replaces (JSON written with an indent is pure Python: it was
+    60 % of a tiny location's :func:`store_files`).
+    """
+    group = GroupMetadata(
+        attributes=attributes,
+        consolidated_metadata=ConsolidatedMetadata(
+            metadata=cast(Any, {name: _StandIn(name) for name in arrays})
+        ),
+    )
+    text = group.to_buffer_dict(default_buffer_prototype())["zarr.json"].to_bytes().decode()
+    # Each stand-in's place (the consolidated metadata come after the attributes), last first.
+    stand_ins = [
+        (json.dumps(_StandIn(name).to_dict()), content) for name, content in arrays.items()
+    ]
+    for at, stand_in, content in sorted(
+        ((text.rindex(stand_in), stand_in, content) for stand_in, content in stand_ins),
+        reverse=True,
+    ):
+        line = text[text.rfind("\n", 0, at) + 1 : at]
+        indent = line[: len(line) - len(line.lstrip())]
+        array = content.decode().replace("\n", "\n" + indent)
+        text = text[:at] + array + text[at + len(stand_in) :]
+    return text.encode()
+
+
+@dataclasses.dataclass(frozen=True)
+class _StandIn:
+    """Stands for an array's metadata in its group's consolidated ones (:func:`_group_json`).
+
+    zarr takes it for a group without consolidated metadata of its own.
+    """
+
+    name: str
+    consolidated_metadata: None = None
+
+    def to_dict(self) -> str:
+        return f"\x00{self.name}"
+
+
+#: An array's files (key in the array, content): ``zarr.json``, then its chunks.
+ArrayFiles = tuple[tuple[str, bytes], ...]
 
 #: The files :func:`_array_files` keeps (the last 256 arrays made; in-memory ones up to 1 MiB).
 _KEPT: OrderedDict[bytes, ArrayFiles] = OrderedDict()
@@ -93,13 +137,14 @@ _KEPT_LOCK = threading.Lock()
 
 
 def _array_files(name: Hashable, variable: xr.Variable) -> ArrayFiles:
-    """``variable``'s Zarr metadata and files, made once for every equal variable.
+    """``variable``'s Zarr files, made once for every equal variable.
 
     The same variable is often written again: the datetime coordinates of every store of a run
     (and of every location of a campaign over the same periods), the lazy variables of every
-    tiles.zarr. Their files are kept under the variable's pickle (name, dims, dtype, shape,
-    attributes, encoding, and the values of one in memory): equal pickles give what the same
-    call gave, so their encoding (a datetime's through pandas), metadata and JSON are made once.
+    tiles.zarr. Their files are kept under the pickle of zarr's settings (its JSON indent, its
+    default codecs) and the variable (name, dims, dtype, shape, attributes, encoding, and the
+    values of one in memory): equal pickles give what the same call gave, so their encoding (a
+    datetime's through pandas), metadata and JSON are made once.
     """
     key = _pickled(name, variable)
     if key is None:
@@ -124,7 +169,8 @@ def _pickled(name: Hashable, variable: xr.Variable) -> bytes | None:
         return None
     parts = (name, variable.dims, variable.dtype, variable.shape, variable.attrs, variable.encoding)
     try:
-        return pickle.dumps((lazy, *parts, None if lazy else variable.values), protocol=5)
+        values = None if lazy else variable.values
+        return pickle.dumps((zarr.config.config, lazy, *parts, values), protocol=5)
     except (pickle.PicklingError, TypeError, AttributeError):  # attributes pickle cannot take
         return None
 
@@ -137,7 +183,7 @@ def _made_array_files(name: Hashable, variable: xr.Variable) -> ArrayFiles:
         files.extend(
             (key, chunk) for key, chunk in _chunks(metadata, data, write_empty) if chunk is not None
         )
-    return metadata, tuple(files)
+    return tuple(files)
 
 
 def _array(name: Hashable, variable: xr.Variable) -> tuple[ArrayV3Metadata, Any, bool | None]:
