@@ -1,17 +1,22 @@
 """Period writes (one task a period, the in-task executor) against xarray's own Zarr writer."""
 
+from pathlib import Path
+
 import dask
 import dask.array as da
 import numpy as np
 import pytest
 import xarray as xr
+import zarr
 
 from vegdask.compute import (
     dataset_from_periods,
     grouped_period_writes,
     grouped_task_count,
     period_writes,
+    store_templates,
     tile_metrics,
+    write_period,
 )
 from vegdask.data import create_store, load_store, open_store, synthetic_scene
 
@@ -121,3 +126,85 @@ def test_a_period_with_another_dtype_than_its_store_is_refused(tmp_path, scene):
     create_store(scene, url)
     with pytest.raises(TypeError, match=r"ndvi is float64 but the store .* holds float32"):
         period_writes({url: scene.assign(ndvi=scene["ndvi"].astype("float64"))}, [0])
+
+
+def chunk_files(url):
+    """Every chunk file of a Zarr store's data variables: (variable, chunk key after c/)."""
+    data = open_store(url)
+    root = Path(url)
+    return sorted(
+        (name, path.relative_to(root / name / "c").as_posix())
+        for name in data.data_vars
+        for path in (root / name / "c").rglob("*")
+        if path.is_file()
+    )
+
+
+def test_a_small_scenes_stores_hold_a_tasks_periods_a_chunk(tmp_path, scene):
+    # 4 periods of 100x100 px are one task: one chunk file a block of a variable, not 4
+    tiles = tile_metrics(scene, tile_size=25)  # 4x4 tiles, one block a period
+    mask = (scene["ndvi"] > 0.3).to_dataset(name="vegetation")
+    urls = {"tiles": str(tmp_path / "tiles.zarr"), "mask": str(tmp_path / "mask.zarr")}
+    stores = store_templates({urls["tiles"]: tiles, urls["mask"]: mask})
+    assert tiles["offset50"].encoding.get("chunks") is None  # the datasets are left as they were
+    for url, template in stores.items():
+        create_store(template, url)
+    tasks = grouped_period_writes(stores)
+    assert [periods for periods, _ in tasks] == [[0, 1, 2, 3]]
+    dask.compute(*(task for _, task in tasks))
+    for name, dataset in (("tiles", tiles), ("mask", mask)):
+        computed = dataset.compute()
+        # xarray's own writer: one period a chunk, and the chunks of 4 periods written here
+        one, four = str(tmp_path / f"{name}-one.zarr"), str(tmp_path / f"{name}-four.zarr")
+        computed.to_zarr(one, consolidated=False, encoding={
+            v: {"chunks": (1, *computed[v].shape[1:])} for v in computed.data_vars})  # fmt: skip
+        computed.to_zarr(four, consolidated=False, encoding={
+            v: {"chunks": computed[v].shape} for v in computed.data_vars})  # fmt: skip
+        xr.testing.assert_identical(load_store(urls[name]), load_store(one))
+        written = chunk_files(urls[name])
+        assert written == chunk_files(four)
+        assert {key.split("/")[0] for _, key in written} == {"0"}  # one chunk along time
+        assert len(written) == len({v for v, _ in written}) <= len(dataset.data_vars)
+        # the one-period-a-chunk store: as many files a variable as periods it holds data in
+        assert len(chunk_files(one)) > len(written)
+
+
+def test_resumed_writes_redo_whole_chunks_and_leave_the_others(tmp_path, scene):
+    # 2 periods of the 100x100-px mask a task and a chunk: chunks of periods 0-1 and 2-3
+    tiles = tile_metrics(scene, tile_size=25)
+    mask = (scene["ndvi"] > 0.3).to_dataset(name="vegetation")
+    url = str(tmp_path / "tiles.zarr")
+    stores = store_templates({url: tiles, str(tmp_path / "mask.zarr"): mask}, 2 * 100 * 100)
+    for name, template in stores.items():
+        create_store(template, name)
+    assert zarr.open_array(f"{url}/offset50").chunks == (2, 4, 4)
+    tasks = grouped_period_writes(stores, [0, 1], elements_per_task=2 * 100 * 100)
+    assert [periods for periods, _ in tasks] == [[0, 1]]
+    dask.compute(*(task for _, task in tasks))  # periods 0 and 1 done, then interrupted
+    first = {p: p.stat().st_mtime_ns for p in tmp_path.glob("*/*/c/0/**/*") if p.is_file()}
+    assert {p.relative_to(tmp_path).parts[0] for p in first} == {"tiles.zarr", "mask.zarr"}
+    assert not list(tmp_path.glob("*/*/c/1/**/*"))
+    # period 2 was done too (its chunk written whole) but is to be redone, as is period 3
+    tasks = grouped_period_writes(stores, [3], returning=url, elements_per_task=2 * 100 * 100)
+    assert [periods for periods, _ in tasks] == [[2, 3]]  # the chunk's periods, both
+    (results,) = dask.compute(tasks[0][1])
+    assert {p: p.stat().st_mtime_ns for p in first} == first  # periods 0-1 not rewritten
+    reference = str(tmp_path / "reference.zarr")  # xarray's own writer, the whole dataset
+    tiles.compute().to_zarr(reference, consolidated=False)
+    xr.testing.assert_identical(load_store(url), load_store(reference))
+    assembled = dataset_from_periods(tiles.isel(time=[2, 3]), dict(enumerate(results)))
+    xr.testing.assert_identical(assembled, load_store(reference).isel(time=[2, 3]))
+
+
+def test_periods_alone_are_refused_on_stores_of_several_periods_a_chunk(tmp_path, scene):
+    url, other = str(tmp_path / "a.zarr"), str(tmp_path / "b.zarr")
+    create_store(store_templates({url: scene})[url], url)  # 4 periods a chunk
+    create_store(scene, other)  # one period a chunk
+    refused = "the stores hold 4 periods a chunk: a task writes whole chunks, not periods"
+    with pytest.raises(ValueError, match=f"{refused} 1 to 1 \\(write them with grouped_period"):
+        period_writes({url: scene}, [1])
+    with pytest.raises(ValueError, match=f"{refused} 2 to 2"):
+        write_period(scene.isel(time=[2]), url, 2)
+    with pytest.raises(ValueError, match=r"same chunks and length along time, got \(chunk, "):
+        grouped_period_writes({url: scene, other: scene})
+    assert chunk_files(url) == []  # nothing written

@@ -3,6 +3,7 @@ import dask.array as da
 import numpy as np
 import pytest
 import xarray as xr
+import zarr
 from azure.storage.blob import BlobServiceClient
 
 from vegdask.compute import write_period
@@ -65,6 +66,23 @@ def test_a_store_is_not_made_for_chunks_that_two_tasks_would_share(tmp_path):
     data = da.zeros((4, 10), chunks=((1, 1, 1, 1), (3, 4, 3)))
     dataset = xr.Dataset({"a": (("time", "y"), data)}, coords={"time": range(4)})
     with pytest.raises(ValueError, match=r"a: dask chunks \(3, 4, 3\) along y do not fit"):
+        create_store(dataset, str(tmp_path / "uneven.zarr"))
+    assert not (tmp_path / "uneven.zarr").exists()
+
+
+def test_along_time_a_zarr_chunk_may_be_whole_dask_chunks_only(tmp_path):
+    # Periods 0-1 and 2-3 a Zarr chunk: a period-group task writes each whole. A chunk of 3
+    # periods would hold part of the dask chunk of periods 2-3: refused.
+    data = da.zeros((4, 10), chunks=((1, 1, 2), (10,)))
+    dataset = xr.Dataset({"a": (("time", "y"), data)}, coords={"time": range(4)})
+    dataset["a"].encoding["chunks"] = (2, 10)
+    create_store(dataset, str(tmp_path / "grouped.zarr"))
+    assert zarr.open_array(str(tmp_path / "grouped.zarr" / "a")).chunks == (2, 10)
+    dataset["a"].encoding["chunks"] = (3, 10)
+    with pytest.raises(ValueError, match=(
+        r"a: dask chunks \(1, 1, 2\) along time do not fit Zarr chunks of 3; each but the last "
+        r"must be a multiple of it, or along time each Zarr chunk whole dask chunks"
+    )):  # fmt: skip
         create_store(dataset, str(tmp_path / "uneven.zarr"))
     assert not (tmp_path / "uneven.zarr").exists()
 

@@ -109,7 +109,8 @@ def test_rerun_computes_only_what_is_missing(tmp_path, client):
     tiles_url = tmp_path / "tiles.zarr"
     expected = xr.open_zarr(tiles_url, consolidated=False)["offset50"].values.copy()
     # Tamper with a completed period: a rerun finds the changed chunk (its size differs from the
-    # record in run.json) and recomputes that period; --force recomputes everything.
+    # record in run.json) and recomputes its periods (a small scene's 6 periods are one task and
+    # one chunk); --force recomputes everything.
     tampered = xr.open_zarr(tiles_url, consolidated=False)[["offset50"]].isel(time=[2]).load()
     tampered["offset50"][:] = 12345.0
     tampered.drop_vars([c for c in tampered.coords if c != "time"]).drop_vars("time").to_zarr(
@@ -117,7 +118,7 @@ def test_rerun_computes_only_what_is_missing(tmp_path, client):
     )
     lines = []
     run_job(config, client=client, progress=False, log=lines.append)
-    assert any("tiles.zarr (period" in line for line in lines), lines
+    assert any("tiles.zarr (6 periods 2016-01-16" in line for line in lines), lines
     np.testing.assert_array_equal(
         xr.open_zarr(tiles_url, consolidated=False)["offset50"].values, expected
     )

@@ -7,6 +7,7 @@ from vegdask.compute._period_writes import (
     grouped_period_writes,
     grouped_task_count,
     period_writes,
+    store_templates,
     write_period,
 )
 from vegdask.compute._tiles import GRAPH_CLASSES, METRICS, check_tile_fits, tile_metrics
@@ -21,6 +22,7 @@ __all__ = [
     "grouped_period_writes",
     "grouped_task_count",
     "period_writes",
+    "store_templates",
     "tile_metrics",
     "vegetation_mask",
     "write_period",

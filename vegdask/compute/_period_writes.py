@@ -13,6 +13,11 @@ scene took 10 ms a tile against 4 ms in a 256-tile period, the task's and the wr
 spread over 4 tiles. :func:`grouped_period_writes` puts consecutive periods in one task until its
 largest variable holds about :data:`ELEMENTS_PER_TASK` values (a 500x500-px period: a few hundred
 ms of work), and writes each variable's blocks of those periods in one region write.
+
+The stores such tasks write hold as many periods a Zarr chunk (:func:`store_templates`): a task
+then writes one chunk file a block of its periods, not one a block and period (a tiny location's
+tiles.zarr and mask.zarr: 14 chunk files, not 312, each zstd-encoded). A task writes whole chunks;
+a store of one period a chunk (a large scene's, or an older vegdask's) is grouped as before.
 """
 
 from __future__ import annotations
@@ -29,7 +34,13 @@ from dask.base import is_dask_collection
 from vegdask.compute.in_task import GraphShare, graph_of, graph_shares
 from vegdask.data.storage import loaded_coords, open_zarr_group, storage_options, write_regions
 
-__all__ = ["dataset_from_periods", "grouped_period_writes", "period_writes", "write_period"]
+__all__ = [
+    "dataset_from_periods",
+    "grouped_period_writes",
+    "period_writes",
+    "store_templates",
+    "write_period",
+]
 
 #: A task of :func:`grouped_period_writes` holds consecutive periods up to about this many values
 #: of its largest variable (pixels of a Scene's band): 25 periods of a 100x100-px scene, 1 of a
@@ -76,7 +87,8 @@ def period_writes(
     ----------
     stores : mapping of str to xarray.Dataset
         Store URL -> the dataset the store was created from (:func:`create_store`), chunked one
-        period a chunk. Every data variable with a time dimension is written; its dtype must be
+        period a chunk, as the stores (:func:`grouped_period_writes` writes stores of several
+        periods a chunk). Every data variable with a time dimension is written; its dtype must be
         the store's (values are written as they are, not encoded).
     periods : sequence of int, optional
         Which periods (indices along ``time``).
@@ -91,10 +103,16 @@ def period_writes(
     list of dask.delayed.Delayed
         One task a period that computes the period in-process and writes every store's share;
         its result is None, or the blocks of ``returning``.
+
+    Raises
+    ------
+    ValueError
+        If a store holds several periods a chunk (a task writes whole chunks).
     """
     periods = _periods(stores, periods, returning)
+    targets = _targets(stores, options)
     return _period_tasks(
-        stores, [[(i, i)] for i in periods], options, returning, _compute_and_write_one
+        stores, targets, [[(i, i)] for i in periods], options, returning, _compute_and_write_one
     )
 
 
@@ -108,16 +126,23 @@ def grouped_period_writes(
 ) -> list[tuple[list[int], Any]]:
     """:func:`period_writes` with consecutive periods grouped, a few hundred ms of work a task.
 
-    Consecutive periods are grouped while a task's largest variable holds at most
-    ``elements_per_task`` values (one period at least), in groups of nearly equal size; each
-    variable's blocks of a group's periods are written in one region write. What is written is what
-    :func:`period_writes` writes.
+    A task writes whole Zarr chunks of the stores (which must have the same chunks along time):
+    the chunks holding ``periods``, all their periods (a chunk's periods already written are
+    written again, the same values). Consecutive chunks are grouped while a task's largest
+    variable holds at most ``elements_per_task`` values (one chunk at least), in groups of nearly
+    equal size; each variable's blocks of a group's periods are written in one region write. What
+    is written is what :func:`period_writes` writes.
 
     Returns
     -------
     list of (list of int, dask.delayed.Delayed)
         Per task, its periods and the task; its result is a list holding, per period in that
         order, what :func:`period_writes`' task of the period returns.
+
+    Raises
+    ------
+    ValueError
+        If the stores' chunks along time differ.
 
     Examples
     --------
@@ -129,13 +154,80 @@ def grouped_period_writes(
     >>> tasks = grouped_period_writes({url: data}, [0, 1, 3, 4], elements_per_task=8)
     >>> [periods for periods, _ in tasks]  # 4 values a period: 2 periods a task, 2 runs
     [[0, 1], [3, 4]]
+    >>> templates = store_templates({url: data}, elements_per_task=8)  # 2 periods a chunk
+    >>> create_store(templates[url], url)
+    >>> [periods for periods, _ in grouped_period_writes(templates, [3], elements_per_task=8)]
+    [[2, 3]]
     """
     periods = _periods(stores, periods, returning)
+    targets = _targets(stores, options)
+    chunk, length = _time_chunks(targets)
     size = _periods_per_task(_elements_per_period(stores), elements_per_task)
-    groups = [group for run in _runs(periods) for group in _split(run, size)]
+    chunks = [
+        group
+        for run in _runs(sorted({i // chunk for i in periods}))
+        for group in _split(run, max(1, size // chunk))
+    ]
+    groups = [list(range(g[0] * chunk, min((g[-1] + 1) * chunk, length))) for g in chunks]
     pairs = [[(i, i) for i in group] for group in groups]
-    tasks = _period_tasks(stores, pairs, options, returning, _compute_and_write)
+    tasks = _period_tasks(stores, targets, pairs, options, returning, _compute_and_write)
     return list(zip(groups, tasks, strict=True))
+
+
+def store_templates(
+    datasets: Mapping[str, xr.Dataset], elements_per_task: int = ELEMENTS_PER_TASK
+) -> dict[str, xr.Dataset]:
+    """The datasets to create the stores from that :func:`grouped_period_writes` writes together.
+
+    Each lazy variable with a time dimension gets Zarr chunks (its encoding's ``chunks``, see
+    :func:`~vegdask.data.create_store`) of as many periods as a task of
+    :func:`grouped_period_writes` takes of ``datasets`` (its periods in the fewest chunks, of
+    sizes as even as can be: its tasks' groups), its dask chunks along the other dimensions; the
+    dask chunks stay one period a chunk. A large scene's stores (one period a task) stay one
+    period a chunk.
+
+    Parameters
+    ----------
+    datasets : mapping of str to xarray.Dataset
+        Store name or URL -> the lazy dataset written to it, one period a chunk.
+    elements_per_task : int
+        As :func:`grouped_period_writes`'.
+
+    Returns
+    -------
+    dict of str to xarray.Dataset
+        ``datasets``, shallow copies with those encodings set (``datasets`` are left as they were).
+
+    Examples
+    --------
+    >>> data = xr.Dataset({"v": (("time", "x"), dask.array.ones((5, 4), chunks=(1, 2)))})
+    >>> store_templates({"v.zarr": data}, elements_per_task=8)["v.zarr"]["v"].encoding["chunks"]
+    (2, 2)
+    >>> store_templates({"v.zarr": data}, elements_per_task=16)["v.zarr"]["v"].encoding["chunks"]
+    (3, 2)
+    >>> store_templates({"v.zarr": data})["v.zarr"]["v"].encoding["chunks"]  # all 5 periods
+    (5, 2)
+    """
+    size = _periods_per_task(_elements_per_period(datasets), elements_per_task)
+    templates = {}
+    for name, dataset in datasets.items():
+        template = dataset.copy(deep=False)  # new variables, their encodings copies
+        for var in template.data_vars.variables.values():
+            if "time" in var.dims and is_dask_collection(var.data):
+                var.encoding["chunks"] = tuple(
+                    _balanced(size, length) if dim == "time" else sizes[0]
+                    for dim, length, sizes in zip(var.dims, var.shape, var.data.chunks, strict=True)
+                )
+        templates[name] = template
+    return templates
+
+
+def _balanced(size: int, length: int) -> int:
+    """Periods a chunk: ``length`` periods in the fewest chunks of ``size`` at most, evenly.
+
+    12 periods, 11 a task: 6 a chunk.
+    """
+    return -(-length // -(-length // size)) if length else 1
 
 
 def grouped_task_count(
@@ -240,13 +332,43 @@ def write_period(
 
     Returns the dask delayed write when ``dataset`` is lazy, so several periods can be written in
     one compute; writes at once otherwise.
+
+    Raises
+    ------
+    ValueError
+        If the store holds several periods a chunk (:func:`period_writes`).
     """
-    (task,) = _period_tasks({url: dataset}, [[(0, index)]], options, None, _compute_and_write_one)
+    stores = {url: dataset}
+    (task,) = _period_tasks(
+        stores, _targets(stores, options), [[(0, index)]], options, None, _compute_and_write_one
+    )
     return task
+
+
+def _targets(stores: Mapping[str, xr.Dataset], options: dict[str, Any] | None) -> Targets:
+    """Every store's arrays' metadata (:func:`_store_targets`), by (store URL, variable)."""
+    return {
+        (url, name): target
+        for url, dataset in stores.items()
+        for name, target in _store_targets(dataset, url, options).items()
+    }
+
+
+def _time_chunks(targets: Targets) -> tuple[int, int]:
+    """The stores' chunk along time and their number of periods (1 and 0 without ``targets``)."""
+    found = {(m.chunks[axis], m.shape[axis]) for m, axis in targets.values()} or {(1, 0)}
+    if len(found) > 1:
+        raise ValueError(
+            "stores written together need the same chunks and length along time, got (chunk, "
+            f"periods) {sorted(found)}"
+        )
+    (chunk_length,) = found
+    return chunk_length
 
 
 def _period_tasks(
     stores: Mapping[str, xr.Dataset],
+    targets: Targets,
     groups: Sequence[Sequence[tuple[int, int]]],
     options: dict[str, Any] | None,
     returning: str | None,
@@ -254,14 +376,11 @@ def _period_tasks(
 ) -> list[Any]:
     """A task ``write`` per group of (period in the datasets, period in the stores).
 
-    The periods of a group are consecutive in the stores. Done now if nothing is lazy.
+    ``targets`` are the stores' (:func:`_targets`). The periods of a group are consecutive in the
+    stores, whole chunks of them. Done now if nothing is lazy.
     """
-    targets: Targets = {}
-    sources: dict[tuple[str, str], Any] = {}
-    for url, dataset in stores.items():
-        for name, array in _store_targets(dataset, url, options).items():
-            targets[url, name] = array
-            sources[url, name] = dataset[name].data
+    _check_whole_chunks(groups, *_time_chunks(targets))
+    sources = {(url, name): stores[url][name].data for url, name in targets}
     graph = graph_of(sources.values())
     lazy = bool(graph)
     layouts = {target: _layout(data, targets[target][1]) for target, data in sources.items()}
@@ -290,6 +409,19 @@ def _period_tasks(
         dask.delayed(write, pure=False)(arrays, first, _Periods(share, parts, returning), inputs)
         for first, parts, (share, inputs) in zip(firsts, blocks, shares, strict=True)
     ]
+
+
+def _check_whole_chunks(
+    groups: Sequence[Sequence[tuple[int, int]]], chunk: int, length: int
+) -> None:
+    """Raise ValueError unless each group's periods in the stores are whole chunks of them."""
+    for group in groups:
+        first, stop = group[0][1], group[-1][1] + 1
+        if first % chunk or (stop % chunk and stop != length):
+            raise ValueError(
+                f"the stores hold {chunk} periods a chunk: a task writes whole chunks, not periods "
+                f"{first} to {stop - 1} (write them with grouped_period_writes)"
+            )
 
 
 def _store_targets(

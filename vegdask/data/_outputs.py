@@ -1,8 +1,9 @@
 """What a stage wrote, recorded in run.json, and the cheap check that the outputs still match.
 
-A Zarr store is recorded as its files' paths and sizes, grouped by period (the chunks of its
-arrays chunked one period a chunk) and the rest (metadata, coordinates): one digest a group, so a
-changed, truncated or deleted chunk names its period and only that period is recomputed. Other
+A Zarr store is recorded as its files' paths and sizes, grouped by period (the chunks of its data
+variables along time, in the periods each holds: one, or a task's group of a small scene's) and
+the rest (metadata, coordinates): one digest a group, so a changed, truncated or deleted chunk
+names its periods and only those periods are recomputed. Other
 outputs (tables, the report, ``analysis/``) are recorded file by file with size and SHA-256.
 
 The cheap check lists the files and compares sizes (no data read); the full check
@@ -211,10 +212,11 @@ def snapshot(store: RunStore, names: Iterable[str]) -> dict[str, dict[str, Any]]
     return {name: _listing(store, name, stamps=True) for name in names}
 
 
-def _chunk_period(relative: str, timed: set[str]) -> int | None:
-    """The period (time chunk index) of the chunk file ``relative``, None for any other file.
+def _chunk_periods(relative: str, timed: dict[str, int]) -> range | None:
+    """The periods of the chunk file ``relative`` (of ``timed``: array -> periods a chunk).
 
-    Zarr v3's default chunk keys (``var/c/3/0/1``) and v2's (``var/3.0.1``, ``var/3/0/1``).
+    None for any other file. Zarr v3's default chunk keys (``var/c/3/0/1``) and v2's
+    (``var/3.0.1``, ``var/3/0/1``).
     """
     array, _, key = relative.partition("/")
     if array not in timed:
@@ -222,30 +224,52 @@ def _chunk_period(relative: str, timed: set[str]) -> int | None:
     for prefix in ("c/", "c."):
         key = key.removeprefix(prefix)
     first = key.replace(".", "/").split("/")[0]
-    return int(first) if first.isdigit() else None
+    if not first.isdigit():
+        return None
+    return range(int(first) * timed[array], (int(first) + 1) * timed[array])
 
 
-def _timed_arrays(store: RunStore, name: str) -> list[str]:
-    """Arrays of the store ``name`` chunked one period a chunk along their first dim ``time``."""
+def _timed_arrays(store: RunStore, name: str) -> dict[str, int]:
+    """The store ``name``'s arrays chunked by period, and their periods a chunk.
+
+    Those chunked one period a chunk along their first dim ``time``, and the data variables
+    (xarray's: neither a dimension nor a variable's coordinate) chunked along it.
+    """
     group = open_zarr_group(store.url_of(name), store.options, mode="r")
-    timed = []
-    for array_name, array in group.arrays():
-        dims = getattr(array.metadata, "dimension_names", None) or array.attrs.get(
-            "_ARRAY_DIMENSIONS"
-        )
-        if dims and dims[0] == "time" and array.chunks[0] == 1:
-            timed.append(array_name)
-    return sorted(timed)
+    arrays = {array_name: (_dims(array), array) for array_name, array in group.arrays()}
+    coords = {dim for dims, _ in arrays.values() for dim in dims}
+    for _, array in arrays.values():
+        coords.update(str(array.attrs.get("coordinates", "")).split())
+    return {
+        array_name: array.chunks[0]
+        for array_name, (dims, array) in sorted(arrays.items())
+        if dims[:1] == ("time",) and (array.chunks[0] == 1 or array_name not in coords)
+    }
 
 
-def _group_zarr(files: dict[str, int], timed: set[str], times: Sequence[str]) -> dict[str, Any]:
+def _dims(array: Any) -> tuple[str, ...]:
+    """The dimension names of a Zarr array (v3's metadata, v2's ``_ARRAY_DIMENSIONS``)."""
+    dims = getattr(array.metadata, "dimension_names", None) or array.attrs.get("_ARRAY_DIMENSIONS")
+    return tuple(dims or ())
+
+
+def _timed(entry: dict[str, Any]) -> dict[str, int]:
+    """The record ``entry``'s arrays chunked by period, and their periods a chunk."""
+    chunks = entry.get("time_chunks", {})
+    return {name: chunks.get(name, 1) for name in entry["timed"]}
+
+
+def _group_zarr(
+    files: dict[str, int], timed: dict[str, int], times: Sequence[str]
+) -> dict[str, Any]:
     periods: dict[str, list[str]] = {t: [] for t in times}
     rest = []
     for relative, size in files.items():
-        index = _chunk_period(relative, timed)
+        indices = _chunk_periods(relative, timed)
         line = f"{relative}:{size}"
-        if index is not None and index < len(times):
-            periods[times[index]].append(line)
+        if indices is not None and indices.start < len(times):
+            for index in indices[: len(times) - indices.start]:
+                periods[times[index]].append(line)
         else:
             rest.append(line)
     return {"periods": {t: _digest(lines) for t, lines in periods.items()}, "rest": _digest(rest)}
@@ -294,12 +318,14 @@ def record_outputs(
             continue
         if name.endswith(".zarr"):
             timed = _timed_arrays(store, name)
+            chunks = {array: chunk for array, chunk in timed.items() if chunk != 1}
             record[name] = {
                 "kind": "zarr",
-                "timed": timed,
+                "timed": list(timed),
+                **({"time_chunks": chunks} if chunks else {}),
                 "files": len(files),
                 "bytes": sum(files.values()),
-                **_group_zarr(files, set(timed), list(times)),
+                **_group_zarr(files, timed, list(times)),
             }
         else:
             record[name] = {
@@ -367,7 +393,7 @@ def _check_zarr(
     store: RunStore, name: str, entry: dict[str, Any], files: dict[str, int], verify: bool
 ) -> Damage | None:
     times = sorted(entry["periods"])
-    grouped = _group_zarr(files, set(entry["timed"]), times)
+    grouped = _group_zarr(files, _timed(entry), times)
     if grouped["rest"] != entry["rest"]:
         return Damage(name, whole=True, reason="metadata or coordinates missing or changed")
     bad = {t for t in times if grouped["periods"][t] != entry["periods"][t]}

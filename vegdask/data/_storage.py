@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import os
 import re
 import uuid
@@ -251,7 +252,8 @@ def create_store(template: xr.Dataset, url: str, *, options: dict[str, Any] | No
     Raises
     ------
     ValueError
-        If a lazy variable's dask chunks do not fit its Zarr chunks, or the template holds what
+        If a lazy variable's dask chunks do not fit its Zarr chunks (its encoding's ``chunks``,
+        else its first dask chunks), or the template holds what
         :func:`~vegdask.data._zarr_layout.store_files` does not write; nothing is written then.
 
     Examples
@@ -287,16 +289,26 @@ def _zarr_chunks(var: xr.DataArray) -> tuple[int, ...]:
     """The Zarr chunks of ``var``: its encoding's, else its first dask chunks.
 
     Checked as xarray checks them: every dask chunk but the last a whole number of Zarr chunks, so
-    that no two tasks ever write the same Zarr chunk.
+    that no two tasks ever write the same Zarr chunk. Along ``time`` a Zarr chunk may also be
+    whole dask chunks: :func:`~vegdask.compute.grouped_period_writes` writes a chunk's periods
+    in one task.
     """
     chunks = var.encoding.get("chunks") or tuple(sizes[0] for sizes in var.data.chunks)
     for dim, size, sizes in zip(var.dims, chunks, var.data.chunks, strict=True):
+        if dim == "time" and _whole_blocks(sizes, size):
+            continue
         if any(block % size for block in sizes[:-1]):
+            also = ", or along time each Zarr chunk whole dask chunks" if dim == "time" else ""
             raise ValueError(
                 f"{var.name}: dask chunks {sizes} along {dim} do not fit Zarr chunks of {size}; "
-                "each but the last must be a multiple of it (rechunk the data)"
+                f"each but the last must be a multiple of it{also} (rechunk the data)"
             )
     return tuple(chunks)
+
+
+def _whole_blocks(sizes: tuple[int, ...], size: int) -> bool:
+    """Whether every chunk of ``size`` along dask chunks ``sizes`` is whole chunks of them."""
+    return set(range(size, sum(sizes), size)) <= set(itertools.accumulate(sizes))
 
 
 def _write_files(url: str, options: dict[str, Any] | None, files: dict[str, bytes]) -> None:
