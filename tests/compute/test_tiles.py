@@ -145,6 +145,26 @@ def test_period_threshold_empties_a_mostly_clouded_period(scene):
     assert float(strict["ndvi_mean"][1, 4, 0]) == float(default["ndvi_mean"][1, 4, 0])
 
 
+def test_period_gate_counts_clouds_and_missing_ndvi_across_chunks(scene):
+    """A period's masked share is its cloudy or non-finite pixels over all its chunks."""
+    whole = scene.isel(x=slice(0, 250))  # whole tiles only: the scene is what the tiles cover
+    cloud = np.zeros((3, 250, 250), bool)
+    cloud[1, 140:160] = True  # across the y chunk boundary (150)
+    ndvi = whole["ndvi"].values.copy()
+    ndvi[1, :, 95:105] = np.nan  # across the x chunk boundary (100)
+    masked = whole.assign(
+        cloud_mask=(("time", "y", "x"), cloud),
+        ndvi=(("time", "y", "x"), ndvi, whole["ndvi"].attrs),
+    ).chunk({"time": 1, "y": (150, 100), "x": (100, 150)})
+    share = float((cloud[1] | ~np.isfinite(ndvi[1])).mean())
+    at_share = tile_metrics(masked, max_masked_period_fraction=share).compute()
+    assert not at_share["valid"][1].any()  # a share at the threshold empties the period
+    assert at_share["valid"][0, 0, 0] and at_share["valid"][2, 0, 0]
+    above = tile_metrics(masked, max_masked_period_fraction=np.nextafter(share, 1)).compute()
+    assert above["valid"][1, 0, 0]  # a tile clear of both stripes
+    assert not above["valid"][1, 2, 1]  # the stripes cross this tile
+
+
 def test_scene_missing_bands_is_rejected(scene):
     with pytest.raises(ValueError, match="lacks \\['cloud_mask'\\]"):
         tile_metrics(scene.drop_vars("cloud_mask"))
