@@ -61,7 +61,8 @@ def fetch(
     started, meter = time.perf_counter(), CpuMeter(run.client)
     update, bar = _progress_bar(scene.sizes["time"], "fetch", show)
     with bar:
-        run.write_periods(entry, {"scene.zarr": scene}, update)
+        # a small scene's periods a chunk, as many as a task writes (the process stage's reads)
+        run.write_periods(entry, store_templates({"scene.zarr": scene}), update)
     if weather is not None and not entry["complete"]:  # e.g. an Earth Engine request: once
         run.store.write_zarr("weather.zarr", weather)
     stored = run.store.open_zarr("scene.zarr")
