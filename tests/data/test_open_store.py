@@ -78,3 +78,14 @@ def test_load_store_is_xarrays_open_loaded(stores, name):
 def test_a_store_without_consolidated_metadata_opens_without_a_warning(stores, recwarn):
     open_store(stores["v3.zarr"])
     assert not [w for w in recwarn if "consolidated" in str(w.message)]
+
+
+def test_open_store_names_its_dask_arrays_by_store_and_variable(stores):
+    """The same names each open (a graph's keys are stable); other variables, other names."""
+    first, again = open_store(stores["scene.zarr"]), open_store(stores["scene.zarr"])
+    names = {name: var.data.name for name, var in first.data_vars.items()}
+    assert names == {name: var.data.name for name, var in again.data_vars.items()}
+    assert len(set(names.values())) == len(names)
+    other = open_store(f"file://{stores['scene.zarr']}")  # another URL of the same store
+    assert not set(names.values()) & {var.data.name for var in other.data_vars.values()}
+    xr.testing.assert_identical(other, first)

@@ -29,7 +29,7 @@ import fsspec
 import fsspec.asyn
 import numpy as np
 import xarray as xr
-from dask.base import is_dask_collection
+from dask.base import is_dask_collection, tokenize
 from fsspec.implementations.local import LocalFileSystem
 from xarray import conventions
 from xarray.backends.zarr import ZarrStore
@@ -409,14 +409,29 @@ def open_zarr_group(
 def open_store(url: str, *, options: dict[str, Any] | None = None) -> xr.Dataset:
     """Open a Zarr store lazily.
 
+    Its data variables are dask arrays of their Zarr chunks (as ``xr.open_zarr(url, chunks={})``
+    makes them), its coordinates in memory.
+
     Raises
     ------
     FileNotFoundError
         If there is no store at ``url``.
     """
-    dataset = _open(url, options, chunks={})
-    # Coordinates are small: load them so they do not carry chunks of their own.
-    return dataset.assign_coords(loaded_coords(dataset))
+    dataset = _open(url, options)
+    for name in dataset.coords:  # small, read with the store's metadata: decoded here
+        dataset.variables[name].load()
+    # Each data variable a dask array of its Zarr chunks, as xr.open_zarr(url, chunks={}) makes
+    # (not its 0-d ones) and named as xarray names them: by the store's path and time.
+    token = tokenize(url, None if "://" in str(url) else os.path.getmtime(url))
+    return dataset.assign(
+        {
+            name: var.variable.chunk(
+                var.encoding["preferred_chunks"], name=f"open_dataset-{name}-{token}"
+            )
+            for name, var in dataset.data_vars.items()
+            if var.ndim
+        }
+    )
 
 
 def loaded_coords(dataset: xr.Dataset) -> dict[str, xr.Variable]:
@@ -443,44 +458,54 @@ def load_store(url: str, *, options: dict[str, Any] | None = None) -> xr.Dataset
     FileNotFoundError
         If there is no store at ``url``.
     """
-    return _open(url, options, chunks=None).load()
+    return _open(url, options, whole=True).load()
 
 
-def _open(url: str, options: dict[str, Any] | None, chunks: dict | None) -> xr.Dataset:
-    """``xr.open_zarr(url, decode_coords="all", chunks=chunks)``, read in fewer zarr calls.
+def _open(url: str, options: dict[str, Any] | None, whole: bool = False) -> xr.Dataset:
+    """``xr.open_zarr(url, decode_coords="all", chunks=None)``, read in fewer zarr calls.
 
     The store's consolidated metadata, if it has them, give its arrays (one read), and its
-    coordinates are read in one batch (:class:`_CoordinatesRead`): xarray otherwise reads each
-    array's metadata, then each coordinate two or three times (a datetime's first and last values
-    to check its units, the whole for its index), one zarr call (an event-loop hop) each.
+    coordinates (``whole``: all its arrays) are read in one batch (:class:`_BatchRead`): xarray
+    otherwise reads each array's metadata, then each coordinate two or three times (a datetime's
+    first and last values to check its units, the whole for its index), one zarr call (an
+    event-loop hop) each.
     """
     mapper = _mapper(url, options)
     try:
-        store = _CoordinatesRead.opened(mapper)
+        store = _BatchRead.opened(mapper, whole)
     except (FileNotFoundError, KeyError) as err:
         raise FileNotFoundError(f"no Zarr store at {url}") from err
-    return xr.open_dataset(mapper, engine="zarr", store=store, chunks=chunks, decode_coords="all")
+    return xr.open_dataset(
+        mapper, engine="zarr", store=store, chunks=None, cache=False, decode_coords="all"
+    )
 
 
-class _CoordinatesRead(ZarrStore):
-    """xarray's store of a Zarr group whose coordinates :meth:`load` reads, in one batch.
+class _BatchRead(ZarrStore):
+    """xarray's store of a Zarr group whose coordinates (or all arrays) :meth:`load` reads at once.
 
     Which variables are coordinates xarray decides (its CF decoding, ``decode_coords="all"``, on
     the metadata alone), as it will again when it decodes them, now from memory.
     """
 
+    #: Whether :meth:`load` reads every array, not only the coordinates.
+    whole = False
+
     @classmethod
-    def opened(cls, store: Any) -> _CoordinatesRead:
+    def opened(cls, store: Any, whole: bool) -> _BatchRead:
         """The store at ``store`` (a path or mapper), from its consolidated metadata if any."""
         try:
-            return cls.open_group(store, mode="r", consolidated=True)
+            opened = cls.open_group(store, mode="r", consolidated=True)
         except FileNotFoundError:
             raise
         except ValueError:  # no consolidated metadata: each array's own, as zarr reads them
-            return cls.open_group(store, mode="r", consolidated=False)
+            opened = cls.open_group(store, mode="r", consolidated=False)
+        opened.whole = whole
+        return opened
 
     def load(self) -> tuple[Any, Any]:
         variables, attributes = super().load()
+        if self.whole:
+            return self._read(variables, list(variables)), attributes
         *_, coords = conventions.decode_cf_variables(
             variables,
             attributes,
@@ -491,13 +516,17 @@ class _CoordinatesRead(ZarrStore):
             decode_timedelta=False,
         )
         names = [n for n, var in variables.items() if n in coords or var.dims == (n,)]
+        return self._read(variables, names), attributes
+
+    def _read(self, variables: Any, names: list[Any]) -> Any:
+        """``variables``, those ``names`` read (concurrently, one zarr call)."""
         values = zarr_sync(_read_whole([self.members[name] for name in names]))
         read = {  # in the dtype xarray reads (zarr's, its byte order explicit): a 0-d one too
             name: xr.Variable(var.dims, np.asarray(value, var.dtype), var.attrs, var.encoding)
             for name, value in zip(names, values, strict=True)
             for var in [variables[name]]
         }
-        return FrozenDict({**variables, **read}), attributes
+        return FrozenDict({**variables, **read})
 
     def __dask_tokenize__(self) -> str:
         # xarray names the dask arrays by the path and options it opens, this among them
