@@ -10,6 +10,9 @@ import pytest
 from vegdask.cli import main
 from vegdask.data import tiles_from_results_summary
 
+# What a damaged chunk of the small job's tiles.zarr names: its 12 periods, the first 3 shown.
+TWELVE = "12 periods 2016-01-16, 2016-02-15, 2016-03-16 ..."
+
 
 @pytest.mark.parametrize("rainfall", ["nan", "inf", "-1"])
 def test_simulate_refuses_a_rainfall_that_is_not_a_number_ge_0(tmp_path, refused, rainfall):
@@ -98,7 +101,12 @@ def test_the_command_repairs_a_deleted_chunk_and_says_so_in_one_line(small_job, 
     out = tmp_path / "out"
     first = vegdask("run", str(small_job), "--output", str(out))
     assert first.wait(timeout=600) == 0, first.stderr.read()[-2000:]
-    chunk = sorted((out / "tiles.zarr" / "offset50" / "c" / "5").rglob("*"))[-1]
+    # The small job's 12 periods are one task, so one Zarr chunk of each variable: a deleted chunk
+    # names them all (the first 3 shown) and all are recomputed.
+    offset50 = out / "tiles.zarr" / "offset50"
+    grid = json.loads((offset50 / "zarr.json").read_text())["chunk_grid"]["configuration"]
+    assert grid["chunk_shape"][0] == 12
+    chunk = sorted((offset50 / "c" / "0").rglob("*"))[-1]
     chunk.unlink()
     (out / "tiles.parquet").unlink()
     again = vegdask("run", str(small_job), "--output", str(out))
@@ -106,7 +114,7 @@ def test_the_command_repairs_a_deleted_chunk_and_says_so_in_one_line(small_job, 
     assert again.returncode == 0, stderr[-2000:]
     said = [line for line in stdout.splitlines() if "differ" in line]
     assert said == [
-        "process: outputs differ from run.json: tiles.zarr (period 2016-06-16 missing or changed); "
+        f"process: outputs differ from run.json: tiles.zarr ({TWELVE} missing or changed); "
         "tiles.parquet (missing); recomputing them"
     ], stdout
     assert chunk.exists()
@@ -121,7 +129,7 @@ def test_the_command_repairs_a_deleted_chunk_and_says_so_in_one_line(small_job, 
     stdout, stderr = full.communicate(timeout=600)
     assert full.returncode == 0, stderr[-2000:]
     assert [line for line in stdout.splitlines() if "differ" in line] == [
-        "process: outputs differ from run.json: tiles.zarr (period 2016-06-16 missing or changed); "
+        f"process: outputs differ from run.json: tiles.zarr ({TWELVE} missing or changed); "
         "recomputing them"
     ], stdout
     assert chunk.read_bytes() == good
