@@ -25,7 +25,7 @@ import dask
 import xarray as xr
 
 from vegdask import __version__
-from vegdask.compute import grouped_period_writes
+from vegdask.compute import grouped_period_writes, store_templates
 from vegdask.data import ManifestError, RunStore
 from vegdask.data.storage import Damage, check_outputs, load_manifest, remove_outputs
 from vegdask.pipeline._types import JobConfig, Manifest, StageEntry
@@ -431,8 +431,9 @@ class Run:
     ) -> dict[int, Any]:
         """Write every pending period of ``datasets`` (store name -> lazy Dataset) by region.
 
-        Stores are (re)created when the stage starts afresh. Consecutive periods of a small
-        scene share a task (:func:`~vegdask.compute.grouped_period_writes`); a task's periods
+        Stores are (re)created when the stage starts afresh, a small scene's holding a task's
+        periods a Zarr chunk (:func:`~vegdask.compute.store_templates`). Consecutive periods of a
+        small scene share a task (:func:`~vegdask.compute.grouped_period_writes`); a task's periods
         are recorded in the manifest (one write of run.json) as soon as it has written them.
         Returns, for each period written now (by index), what its task returned for it: the
         blocks of the store ``returning`` (see :func:`~vegdask.compute.period_writes`).
@@ -440,7 +441,7 @@ class Run:
         times = [str(t)[:10] for t in next(iter(datasets.values()))["time"].values]
         done = set(entry["periods_completed"])
         if not done:
-            for name, dataset in datasets.items():
+            for name, dataset in store_templates(datasets).items():
                 self.store.create_zarr(name, dataset)
         pending = [i for i, t in enumerate(times) if t not in done]
         progress(len(times) - len(pending))

@@ -8,7 +8,7 @@ from typing import Any
 
 import xarray as xr
 
-from vegdask.compute import binary_image, dataset_from_periods, store_templates, tile_metrics
+from vegdask.compute import binary_image, dataset_from_periods, tile_metrics
 from vegdask.data import RunStore, default_chunks, open_source, source_arguments
 from vegdask.data.storage import record_outputs, snapshot
 from vegdask.pipeline._config import analysis_arguments
@@ -61,8 +61,7 @@ def fetch(
     started, meter = time.perf_counter(), CpuMeter(run.client)
     update, bar = _progress_bar(scene.sizes["time"], "fetch", show)
     with bar:
-        # a small scene's periods a chunk, as many as a task writes (the process stage's reads)
-        run.write_periods(entry, store_templates({"scene.zarr": scene}), update)
+        run.write_periods(entry, {"scene.zarr": scene}, update)
     if weather is not None and not entry["complete"]:  # e.g. an Earth Engine request: once
         run.store.write_zarr("weather.zarr", weather)
     stored = run.store.open_zarr("scene.zarr")
@@ -102,8 +101,7 @@ def process(run: Run, scene: xr.Dataset, force: bool, show: bool) -> xr.Dataset:
     started, meter = time.perf_counter(), CpuMeter(run.client)
     update, bar = _progress_bar(scene.sizes["time"], "process", show)
     with bar:
-        # a small scene's stores hold a task's periods a chunk: one chunk file a block and task
-        stores = store_templates({"tiles.zarr": tiles, "mask.zarr": image})
+        stores = {"tiles.zarr": tiles, "mask.zarr": image}
         written = run.write_periods(entry, stores, update, returning="tiles.zarr")
     # The tasks return the tile metrics they wrote; a resumed stage reads the earlier ones back.
     if len(written) == tiles.sizes["time"]:
