@@ -196,10 +196,13 @@ def test_a_campaign_prints_its_plan_first_and_records_plan_and_actual(tmp_path, 
         actual["campaign_cpu_seconds"], abs=0.05
     )
     per_location = [e["stage_cpu_seconds"] for e in record["locations"].values()]
-    fetch, process = (sum(e[stage] for e in per_location) for stage in ("fetch", "process"))
-    assert actual["cpu_seconds"]["process"] / actual["cpu_seconds"]["fetch"] == pytest.approx(
-        process / fetch, rel=0.02
-    )
+    stages = ("fetch", "process", "analyse")
+    by_stage = {s: sum(e.get(s) or 0.0 for e in per_location) for s in stages}  # None: not run
+    share = actual["campaign_cpu_seconds"] / sum(by_stage.values())
+    for stage, seconds in by_stage.items():
+        # each figure is rounded to 0.01 s, and fetch is a few tenths of a second here, so a
+        # ratio of two of them can move by a few per cent: compare each to its rounding
+        assert actual["cpu_seconds"][stage] == pytest.approx(seconds * share, abs=0.011)
 
 
 def test_a_campaign_on_batch_is_planned_on_the_pool_it_adapts_to(tmp_path, cache, capsys):
