@@ -35,7 +35,7 @@ def read_dir(path):
 @pytest.fixture
 def abfs_run(azurite, monkeypatch):
     monkeypatch.setenv("AZURE_STORAGE_CONNECTION_STRING", azurite.connection_string)
-    fs = fsspec.filesystem("abfs", connection_string=azurite.connection_string)
+    fs = azurite.filesystem()
     fs.mkdir("runs")
     write_run(fs, "runs/demo")
     yield "abfs://runs/demo"

@@ -8,7 +8,6 @@ import sys
 import threading
 
 import dask
-import fsspec
 import pytest
 from azure.core.exceptions import ResourceNotFoundError
 from distributed import Client, LocalCluster
@@ -145,7 +144,7 @@ def test_the_pool_grows_and_is_released_when_a_location_fails(
 ):
     """vegdask run CAMPAIGN --cluster azure-batch: one pool for the campaign, gone at its end."""
     remote = "abfs://campaign-grows/study"
-    fs = fsspec.filesystem("abfs", connection_string=azurite.connection_string)
+    fs = azurite.filesystem()
     # location 01's output holds a store no run of vegdask wrote: that location fails
     fs.mkdir("campaign-grows")
     fs.pipe("campaign-grows/study/locations/01/scene.zarr/zarr.json", b"{}")

@@ -33,7 +33,6 @@ def test_demo_job_on_batch_workers_equals_local_run(
             assert azurite.account_key not in json.dumps(task.as_dict())
     with LocalCluster(n_workers=1, processes=False) as local, Client(local) as client:
         run_job(config_for(tmp_path), client=client, progress=False, log=lambda m: None)
-    options = {"connection_string": azurite.connection_string, "use_listings_cache": False}
-    from_batch = xr.open_zarr(f"{remote}/tiles.zarr", storage_options=options, consolidated=False)
+    from_batch = azurite.open_zarr(f"{remote}/tiles.zarr")
     from_local = xr.open_zarr(tmp_path / "tiles.zarr", consolidated=False)
     xr.testing.assert_identical(from_batch.load(), from_local.load())

@@ -5,7 +5,6 @@ import subprocess
 import sys
 
 import pytest
-import xarray as xr
 
 from vegdask.pipeline import read_manifest
 from vegdask.testing import BatchEmulator
@@ -34,8 +33,7 @@ def test_run_cli_on_azure_batch(azurite, tmp_path, monkeypatch, batch_environmen
         assert emu.pids() == []  # the cluster closed: no worker process left behind
     monkeypatch.setenv("AZURE_STORAGE_CONNECTION_STRING", azurite.connection_string)
     assert read_manifest(output)["stages"]["process"]["complete"]
-    options = {"connection_string": azurite.connection_string, "use_listings_cache": False}
-    tiles = xr.open_zarr(f"{output}/tiles.zarr", storage_options=options, consolidated=False)
+    tiles = azurite.open_zarr(f"{output}/tiles.zarr")
     assert tiles.sizes["time"] == 3
     assert bool(tiles["valid"].any())
 

@@ -81,8 +81,7 @@ def test_submit_runs_the_whole_job_in_batch(
     local["output"]["url"] = str(tmp_path / "local")
     with LocalCluster(n_workers=1, processes=False) as cluster, Client(cluster) as client:
         run_job(local, client=client, progress=False, log=lambda m: None)
-    options = {"connection_string": azurite.connection_string, "use_listings_cache": False}
-    remote = xr.open_zarr(f"{output}/tiles.zarr", storage_options=options, consolidated=False)
+    remote = azurite.open_zarr(f"{output}/tiles.zarr")
     here = xr.open_zarr(tmp_path / "local" / "tiles.zarr", consolidated=False)
     assert remote.sizes["time"] == 3
     xr.testing.assert_identical(remote.load(), here.load())

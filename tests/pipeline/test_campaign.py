@@ -404,9 +404,8 @@ def test_campaign_on_blob_storage(client, azurite, monkeypatch):
     with output_lock(remote):
         record = run_campaign(campaign, client=client, progress=False, log=lambda m: None)
     assert [e["status"] for e in record["locations"].values()] == ["done", "done"]
-    import fsspec
 
-    fs = fsspec.filesystem("abfs", connection_string=azurite.connection_string)
+    fs = azurite.filesystem()
     stored = json.loads(fs.cat("runs-campaign/study/campaign.json"))
     assert stored["locations"]["07"]["synthetic_rainfall"] == "declining"
     assert read_manifest(f"{remote}/locations/07")["synthetic_rainfall"] == "declining"

@@ -242,16 +242,14 @@ def test_abfs_output_on_azurite_equals_a_local_run(tmp_path, client, azurite, mo
     remote = "abfs://runs-pipeline/site-00"
     run_job(config_for(remote), client=client, progress=False, log=lambda m: None)
     run_job(config_for(tmp_path), client=client, progress=False, log=lambda m: None)
-    options = {"connection_string": azurite.connection_string, "use_listings_cache": False}
-    from_blob = xr.open_zarr(f"{remote}/tiles.zarr", storage_options=options, consolidated=False)
+    from_blob = azurite.open_zarr(f"{remote}/tiles.zarr")
     from_disk = xr.open_zarr(tmp_path / "tiles.zarr", consolidated=False)
     xr.testing.assert_identical(from_blob.load(), from_disk.load())
     manifest = read_manifest(remote)
     assert manifest["stages"]["process"]["complete"]
     assert azurite.account_key not in json.dumps(manifest)  # no secret in the outputs
-    import fsspec
 
-    fs = fsspec.filesystem("abfs", **options)
+    fs = azurite.filesystem()
     assert {"run.json", "results_summary.json", "tiles.parquet"} <= {
         path.rsplit("/", 1)[-1] for path in fs.ls("runs-pipeline/site-00")
     }

@@ -365,15 +365,12 @@ def test_an_analysis_with_other_settings_in_the_run_folder_is_redone_by_the_next
 def test_on_blob_storage_damage_is_found_and_a_disabled_analysis_removed(
     client, azurite, monkeypatch
 ):
-    import fsspec
-
     monkeypatch.setenv("AZURE_STORAGE_CONNECTION_STRING", azurite.connection_string)
     remote, root = "abfs://runs-stale/site", "runs-stale/site"
-    options = {"connection_string": azurite.connection_string, "use_listings_cache": False}
-    fs = fsspec.filesystem("abfs", **options)
+    fs = azurite.filesystem()
     config = validate_config({**SMALL, "output": {"url": remote}})
     run_job(config, client=client, progress=False, log=lambda m: None)
-    before = xr.open_zarr(f"{remote}/tiles.zarr", storage_options=options, consolidated=False)
+    before = azurite.open_zarr(f"{remote}/tiles.zarr")
     before = before.load()
     fs.rm(fs.find(f"{root}/tiles.zarr/offset50/c/0")[0])  # SMALL's periods: one chunk
     fs.rm(f"{root}/report.html")
@@ -384,7 +381,7 @@ def test_on_blob_storage_damage_is_found_and_a_disabled_analysis_removed(
     assert len(said) == 2, lines
     assert f"tiles.zarr ({CHUNK}" in said[0]
     assert "report.html (missing)" in said[1]
-    after = xr.open_zarr(f"{remote}/tiles.zarr", storage_options=options, consolidated=False)
+    after = azurite.open_zarr(f"{remote}/tiles.zarr")
     xr.testing.assert_identical(after.load(), before)
     assert fs.exists(f"{root}/report.html")
     off = validate_config({**SMALL, "output": {"url": remote}, "analysis": {"enabled": False}})
