@@ -11,6 +11,20 @@ from vegdask._options import AZURE_OPTIONS, CLUSTER_OPTIONS
 from vegdask.cli._common import CLIError
 from vegdask.cli._settings import add_setting_option, value
 
+# flag (its dest) -> the AZURE_OPTIONS key and submit_run's keyword: the options it adds and reads
+_AZURE_FLAGS = {
+    "cluster": "cluster",
+    "pool": "pool_id",
+    "python": "python",
+    "vm_size": "vm_size",
+    "low_priority": "low_priority",
+    "hours": "hours",
+    "sas_hours": "sas_hours",
+    "scheduler_host": "scheduler_host",
+    "batch_url": "batch_url",
+    "account_name": "account_name",
+}
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``submit`` subcommand."""
@@ -29,38 +43,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("config", nargs="?", help="TOML job config (default: the offline demo)")
     parser.add_argument("--output", help="abfs://container/prefix (overrides the config)")
-    add_setting_option(parser, "cluster", AZURE_OPTIONS["cluster"])
     add_setting_option(parser, "workers", CLUSTER_OPTIONS["workers"])
     parser.add_argument("--force", action="store_true", help="recompute every stage")
-    add_setting_option(parser, "pool", AZURE_OPTIONS["pool_id"])
-    add_setting_option(parser, "python", AZURE_OPTIONS["python"])
+    for flag, key in _AZURE_FLAGS.items():
+        add_setting_option(parser, flag, AZURE_OPTIONS[key])
     parser.add_argument(
         "--wheel", default=None, help="this vegdask's wheel, installed by a created pool"
     )
     parser.add_argument(
         "--no-deps", action="store_true", help="the node image has the dependencies"
     )
-    add_setting_option(parser, "vm_size", AZURE_OPTIONS["vm_size"])
-    add_setting_option(parser, "low_priority", AZURE_OPTIONS["low_priority"])
-    for key in ("hours", "sas_hours", "scheduler_host", "batch_url", "account_name"):
-        add_setting_option(parser, key, AZURE_OPTIONS[key])
     parser.add_argument("--wait", action="store_true", help="wait for the job to end")
     parser.set_defaults(func=run)
-
-
-# flag (its dest) -> the AZURE_OPTIONS key, submit_run's keyword
-_AZURE_FLAGS = {
-    "cluster": "cluster",
-    "pool": "pool_id",
-    "python": "python",
-    "vm_size": "vm_size",
-    "low_priority": "low_priority",
-    "hours": "hours",
-    "sas_hours": "sas_hours",
-    "scheduler_host": "scheduler_host",
-    "batch_url": "batch_url",
-    "account_name": "account_name",
-}
 
 
 def _job_config(args: argparse.Namespace) -> tuple[str, int]:
