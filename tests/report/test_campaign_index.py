@@ -474,3 +474,51 @@ class TestInChromium:
     def test_fits_the_width(self, browsed):
         assert browsed["rows"] == len(SITES)
         assert browsed["scrollWidth"] <= browsed["width"]
+
+
+# Three clusters of nearby sites, as the demo campaign's (a few km apart at a continent's scale).
+CLUSTERED_AT = [(33.0, 12.0), (33.3, 11.6), (33.25, 11.5), (11.5, 14.6), (11.0, 14.6)]
+CLUSTERED_AT += [(-14.8, 15.6), (-14.7, 15.7), (-14.1, 16.3)]
+CLUSTERED = {
+    f"{n:02d}": done(lon, lat, 1144, 48, 1.0, verdict(0.3, 0.01 if n % 2 else 0.5, bool(n % 2)))
+    for n, (lon, lat) in enumerate(CLUSTERED_AT)
+}
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed: apt-get install chromium")
+def test_names_of_nearby_sites_do_not_cover_each_other_in_chromium(tmp_path):
+    """Measured in the browser, with its fonts: every name shown, no two names' boxes overlap."""
+    from playwright.sync_api import sync_playwright
+
+    record = {"locations": CLUSTERED, "summary": {"locations": 8, "error": None}}
+    write_campaign_index(str(tmp_path), record)
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            tab = chromium.new_page(viewport={"width": 1280, "height": 900})
+            tab.goto((tmp_path / "index.html").as_uri(), wait_until="load")
+            names = tab.evaluate(
+                "() => [...document.querySelectorAll('svg.map g.names text')].map(t => {"
+                "  const r = t.getBoundingClientRect();"
+                "  return {name: t.textContent, box: [r.left, r.top, r.right, r.bottom]}; })"
+            )
+        finally:
+            chromium.close()
+    assert sorted(n["name"] for n in names) == sorted(CLUSTERED)
+    assert "point at it for its name" not in (tmp_path / "index.html").read_text()  # all named
+    for a, b in itertools.combinations(names, 2):
+        (l1, t1, r1, b1), (l2, t2, r2, b2) = a["box"], b["box"]
+        assert r1 <= l2 or r2 <= l1 or b1 <= t2 or b2 <= t1, (a, b)
+
+
+def test_names_with_no_room_are_left_to_the_tooltips(tmp_path):
+    """Twelve sites on one spot: not all names fit around it; the caption says how to find them."""
+    sites = {f"site-{n:02d}": done(20.0, 10.0, 100, 48, 1.0) for n in range(12)}
+    write_campaign_index(str(tmp_path), {"locations": sites, "summary": None})
+    page = Page((tmp_path / "index.html").read_text())
+    assert len(page.find("circle", **{"class": "site"})) == 12
+    named = [t for _, t in page.find("text")]
+    assert 0 < len(named) < 12
+    assert len(set(named)) == len(named)
+    ((_, caption),) = page.find("figcaption")
+    assert "point at it for its name" in caption

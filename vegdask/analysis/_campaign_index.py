@@ -13,7 +13,7 @@ import html
 import json
 import math
 import posixpath
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any
@@ -216,6 +216,69 @@ def _marker_title(site: str, entry: Mapping[str, Any], label: str) -> str:
     return "; ".join(parts)
 
 
+# A name's box at font-size 14: width per character (an upper bound for digits and most letters),
+# and its extent above and below the baseline.
+_CHAR_WIDTH, _ASCENT, _DESCENT = 8.4, 12.0, 4.0
+_Box = tuple[float, float, float, float]  # left, top, right, bottom
+
+
+def _name_box(x: float, y: float, anchor: str, name: str) -> _Box:
+    """The box (left, top, right, bottom) of ``name`` drawn at baseline point x, y."""
+    width = _CHAR_WIDTH * len(name)
+    left = {"start": x, "middle": x - width / 2, "end": x - width}[anchor]
+    return left, y - _ASCENT, left + width, y + _DESCENT
+
+
+def _hits_circle(box: _Box, circle: tuple[float, float, float]) -> bool:
+    left, top, right, bottom = box
+    cx, cy, r = circle
+    nearest_x, nearest_y = min(max(cx, left), right), min(max(cy, top), bottom)
+    return (nearest_x - cx) ** 2 + (nearest_y - cy) ** 2 < r * r
+
+
+def _overlap(a: _Box, b: _Box) -> bool:
+    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
+
+
+def _place_names(
+    marks: Sequence[tuple[str, float, float, float]], width: float, height: float
+) -> dict[str, tuple[float, float, str]]:
+    """Where to write each mark's name (x, y, text-anchor), in turn, none covering another.
+
+    ``marks`` are (name, x, y, radius) of circles. A name goes on its circle's right if it can,
+    else at the first free place around it (left, above, below, the diagonals): inside the map,
+    clear of the names placed before it and, if possible, of every circle. A name with no place
+    clear of the others is left out (the circle's tooltip and the table still give it).
+
+    Examples
+    --------
+    >>> _place_names([("a", 100, 100, 10), ("b", 900, 100, 10)], 960, 200)
+    {'a': (113, 104, 'start'), 'b': (913, 104, 'start')}
+    >>> _place_names([("a", 100, 100, 10), ("b", 100, 112, 10)], 960, 200)["b"]  # below a: left
+    (87, 116, 'end')
+    """
+    circles = [(x, y, r) for _, x, y, r in marks]
+    placed: dict[str, tuple[float, float, str]] = {}
+    boxes: list[_Box] = []
+    for name, x, y, r in marks:
+        d = r * 0.7 + 2  # the diagonals: just off the circle
+        spots = [(x + r + 3, y + 4, "start"), (x - r - 3, y + 4, "end"),
+                 (x, y - r - 4, "middle"), (x, y + r + _ASCENT + 2, "middle"),
+                 (x + d, y - d, "start"), (x + d, y + d + _ASCENT, "start"),
+                 (x - d, y - d, "end"), (x - d, y + d + _ASCENT, "end")]  # fmt: skip
+        free = []
+        for spot in spots:
+            box = _name_box(*spot, name)
+            inside = box[0] >= 0 and box[1] >= 0 and box[2] <= width and box[3] <= height
+            if inside and not any(_overlap(box, other) for other in boxes):
+                free.append((any(_hits_circle(box, c) for c in circles), spot, box))
+        if free:
+            _, spot, box = min(free, key=lambda f: f[0])  # the first clear of every circle
+            placed[name] = spot
+            boxes.append(box)
+    return placed
+
+
 def _markers(
     placed: Mapping[str, Mapping[str, Any]], frame: _Frame, largest: float, reports: set[str]
 ) -> str:
@@ -225,7 +288,7 @@ def _markers(
         entry = item[1]
         return _ON_TOP.index(site_class(entry)), -_radius(entry.get("valid_tiles"), largest)
 
-    circles, names = [], []
+    circles, marks = [], []
     for site, entry in sorted(placed.items(), key=order):
         x, y = frame.xy(entry["longitude"], entry["latitude"])
         label = site_class(entry)
@@ -239,16 +302,18 @@ def _markers(
         if site in reports:
             circle = f'<a href="{html.escape(_report_link(site))}">{circle}</a>'
         circles.append(circle)
-        right = x < _WIDTH * 0.85  # named on its right, or on its left near the east edge
-        names.append(
-            f'<text x="{x + (radius + 3 if right else -radius - 3):.1f}" y="{y + 4:.1f}" '
-            f'text-anchor="{"start" if right else "end"}">{html.escape(site)}</text>'
-        )
-    shown = "".join(names) if len(names) <= _LABELLED else ""
+        marks.append((site, x, y, radius))
+    names = []
+    if len(marks) <= _LABELLED:  # the sites looked for (drawn last) are named first
+        spots = _place_names(marks[::-1], _WIDTH, frame.height)
+        names = [
+            f'<text x="{x:.1f}" y="{y:.1f}" text-anchor="{anchor}">{html.escape(site)}</text>'
+            for site, (x, y, anchor) in spots.items()
+        ]
     return (
         f'<g stroke="#ffffff" stroke-width="1.5" fill-opacity="0.85">{"".join(circles)}</g>'
         '<g class="names" font-size="14" fill="#222" stroke="#ffffff" stroke-width="3" '
-        f'paint-order="stroke" pointer-events="none">{shown}</g>'
+        f'paint-order="stroke" pointer-events="none">{"".join(names)}</g>'
     )
 
 
@@ -280,7 +345,8 @@ def _map_svg(locations: Mapping[str, Mapping[str, Any]], reports: set[str]) -> s
     )
     unplaced = sorted(set(locations) - set(placed))
     note = f" Not on the map (no coordinates): {', '.join(unplaced)}." if unplaced else ""
-    hover = "" if len(placed) <= _LABELLED else " (point at it for its name)"
+    named = markers.count("<text ")  # too many sites, or no room beside a circle: tooltips
+    hover = "" if named == len(placed) else " (point at it for its name)"
     caption = (
         f"Equirectangular map, {_degrees(frame.west, frame.south)} to "
         f"{_degrees(frame.east, frame.north)}; dashed lines every {step}°. Coasts: Natural "
