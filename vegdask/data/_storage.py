@@ -495,7 +495,7 @@ class _BatchRead(ZarrStore):
         """The store at ``store`` (a path or mapper), from its consolidated metadata if any."""
         try:
             opened = cls.open_group(store, mode="r", consolidated=True)
-        except FileNotFoundError:
+        except FileNotFoundError:  # no group there: zarr's error is a ValueError too
             raise
         except ValueError:  # no consolidated metadata: each array's own, as zarr reads them
             opened = cls.open_group(store, mode="r", consolidated=False)
