@@ -135,6 +135,23 @@ def test_ensure_container_creates_and_validates(azurite, monkeypatch):
         ensure_container("abfs://My_Runs/x")
 
 
+def test_an_account_storage_does_not_know_is_one_line_naming_its_answer(
+    azurite, monkeypatch, capsys
+):
+    """Azurite answers 404 for an unknown account; adlfs words that as a bad container name."""
+    from vegdask.cli import main
+
+    unknown = azurite.connection_string.replace(azurite.account_name, "nosuchaccount")
+    monkeypatch.setenv("AZURE_STORAGE_CONNECTION_STRING", unknown)
+    said = "cannot create the container of abfs://unknown-account/x: HTTP 404 ResourceNotFound: "
+    with pytest.raises(ValueError, match=said):
+        ensure_container("abfs://unknown-account/x")
+    assert main(["run", "--output", "abfs://unknown-account/x"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"vegdask run: error: {said}The specified resource does not exist."]
+    assert azurite.account_key not in err[0]
+
+
 def test_refused_credentials_are_a_clear_error_without_the_key(azurite, monkeypatch, capsys):
     from vegdask.cli import main
 

@@ -44,10 +44,18 @@ _REFUSED = ("ClientAuthenticationError",)
 def describe_error(err: BaseException) -> str | None:
     """One line for an error of blob storage raised anywhere in a run, else None.
 
+    Lost connections, missing or refused credentials, and any other error status it answered.
+
     Examples
     --------
     >>> describe_error(Exception("ServiceRequestError('Cannot connect to host 127.0.0.1:1')"))
     'lost the connection to blob storage (ServiceRequestError); rerun the same command to resume once it answers'
+    >>> from azure.core.exceptions import HttpResponseError
+    >>> error = HttpResponseError("The API version is not supported." + chr(10) + "RequestId:1")
+    >>> from azure.storage.blob import StorageErrorCode
+    >>> error.status_code, error.error_code = 400, StorageErrorCode.INVALID_HEADER_VALUE
+    >>> describe_error(error)
+    'blob storage answered HTTP 400 InvalidHeaderValue: The API version is not supported.'
     >>> describe_error(ValueError("a bug")) is None
     True
     """  # noqa: E501
@@ -71,6 +79,10 @@ def describe_error(err: BaseException) -> str | None:
             f"blob storage refused the credentials (HTTP {status}); check "
             "AZURE_STORAGE_CONNECTION_STRING or the account name and key"
         )
+    if "HttpResponseError" in names and status is not None:  # it answered, with an error
+        from vegdask.data.storage import storage_answer
+
+        return f"blob storage answered {storage_answer(err)}"
     return None
 
 

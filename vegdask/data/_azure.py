@@ -26,6 +26,7 @@ __all__ = [
     "blob_service",
     "is_azure",
     "retry_keywords",
+    "storage_answer",
     "storage_options",
 ]
 
@@ -38,6 +39,29 @@ def is_azure(url: str) -> bool:
 
 
 CONNECTION_TIMEOUT = 5
+
+
+def storage_answer(err: Exception) -> str:
+    """What blob storage answered, in one line, from the storage SDK's ``HttpResponseError``.
+
+    Its status, error code and the first line of its message (the rest are request ids, times and
+    the XML body again).
+
+    Examples
+    --------
+    >>> from azure.core.exceptions import HttpResponseError
+    >>> from azure.storage.blob import StorageErrorCode
+    >>> error = HttpResponseError("The specified resource does not exist." + chr(10) + "Time:0")
+    >>> error.status_code, error.error_code = 404, StorageErrorCode.RESOURCE_NOT_FOUND
+    >>> storage_answer(error)
+    'HTTP 404 ResourceNotFound: The specified resource does not exist.'
+    """
+    code = getattr(err, "error_code", None)
+    code = getattr(code, "value", code)  # the storage SDK's enum: its text
+    status = getattr(err, "status_code", None)
+    lines = [line.strip() for line in str(err).splitlines() if line.strip()]
+    answer = " ".join(str(part) for part in ("HTTP", status, code) if part is not None)
+    return f"{answer}: {lines[0] if lines else 'no message'}"
 
 
 def retry_keywords(retries: int | None = None) -> dict[str, Any]:

@@ -37,7 +37,7 @@ from xarray.core.utils import FrozenDict
 from zarr.core.sync import sync as zarr_sync
 
 from vegdask import config as settings
-from vegdask.data._azure import is_azure, storage_options
+from vegdask.data._azure import is_azure, storage_answer, storage_options
 from vegdask.data._zarr_layout import region_chunks, store_files
 
 __all__ = [
@@ -150,7 +150,11 @@ def ensure_container(
         )
     fs, _ = filesystem(url, options=options)
     if not _container_exists(fs, container, url) and create:
-        fs.mkdir(container)
+        try:
+            fs.mkdir(container)
+        except ValueError as err:  # adlfs calls any refusal a bad name; storage's answer: cause
+            answer = storage_answer(err.__context__) if err.__context__ else str(err)
+            raise ValueError(f"cannot create the container of {url}: {answer}") from None
 
 
 def _container_exists(fs: fsspec.AbstractFileSystem, container: str, url: str) -> bool:
@@ -175,10 +179,9 @@ def _container_exists(fs: fsspec.AbstractFileSystem, container: str, url: str) -
         if err.status_code not in (401, 403):
             raise
         raise PermissionError(
-            f"blob storage refused the credentials for {url} (HTTP {err.status_code}, "
-            f"{getattr(err, 'error_code', None)}); check AZURE_STORAGE_CONNECTION_STRING, the "
-            "account name and key, "
-            "or the SAS token and its permissions"
+            f"blob storage refused the credentials for {url} ({storage_answer(err)}); check "
+            "AZURE_STORAGE_CONNECTION_STRING, the account name and key, or the SAS token and its "
+            "permissions"
         ) from None
     except ServiceRequestError as err:
         raise ConnectionError(

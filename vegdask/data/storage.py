@@ -9,7 +9,13 @@ resolver) and ``vegdask.storage.retries``. A run's records in run.json (:func:`l
 :func:`record_outputs`, ...) and its JSON writer (:func:`to_strict_json`) are here too.
 """
 
-from vegdask.data._azure import blob_service, is_azure, retry_keywords, storage_options
+from vegdask.data._azure import (
+    blob_service,
+    is_azure,
+    retry_keywords,
+    storage_answer,
+    storage_options,
+)
 from vegdask.data._outputs import (
     Damage,
     check_outputs,
@@ -49,6 +55,7 @@ __all__ = [
     "retry_keywords",
     "snapshot",
     "split_container",
+    "storage_answer",
     "storage_options",
     "to_strict_json",
     "unanalysable",
