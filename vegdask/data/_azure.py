@@ -41,7 +41,7 @@ def is_azure(url: str) -> bool:
 CONNECTION_TIMEOUT = 5
 
 
-def storage_answer(err: Exception) -> str:
+def storage_answer(err: BaseException) -> str:
     """What blob storage answered, in one line, from the storage SDK's ``HttpResponseError``.
 
     Its status, error code and the first line of its message (the rest are request ids, times and
